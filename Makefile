@@ -1,0 +1,54 @@
+# Two commands matter: `make run` (the main job on the bundled sample) and `make test`.
+# Every target installs what it needs first: Python deps, PostgreSQL, TimescaleDB, the local cluster.
+
+VENV   ?= .venv
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+PY  := $(VENV)/bin/python
+GH  := $(VENV)/bin/greenhouse
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: setup db db-stop db-status migrate run test dev bench docs clean
+
+$(VENV)/.synced: pyproject.toml uv.lock
+	@if [ ! -x $(PY) ]; then \
+	  $(PYTHON) -m venv $(VENV) 2>/dev/null || { \
+	    echo "python venv support missing: installing python3-venv"; \
+	    $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv; \
+	    rm -rf $(VENV); $(PYTHON) -m venv $(VENV); }; \
+	fi
+	$(PY) -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(VENV)/bin/uv sync --frozen --quiet
+	@touch $@
+
+setup: $(VENV)/.synced
+
+db: setup
+	$(GH) db up
+
+db-stop: setup
+	$(GH) db stop
+
+db-status: setup
+	$(GH) db status
+
+migrate: db
+	$(GH) migrate up
+
+run: migrate
+	$(GH) run
+
+test: migrate
+	$(PY) -m pytest
+
+dev: migrate
+	$(GH) dev
+
+bench: migrate
+	@for script in bench/[!_]*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
+docs: migrate
+	$(GH) docs
+
+clean: db-stop
+	rm -rf .local $(VENV)

@@ -1,0 +1,122 @@
+"""Ingest throughput (landing → staging) against `psql \\copy` of the same rows, and peak memory 1 M vs 4 M rows.
+
+The file is the real Knudjepsen export repeated with shifted timestamps until it has the rows
+asked for, so every quirk of the real format (three header rows, decimal comma, quoted
+timestamps, empty blocks) is in it. Ours is a full `greenhouse ingest` run: detect, parse,
+raw Parquet, binary COPY, registry bookkeeping, recorded in Dagster. The anchor loads the same
+staged rows, exported as a clean CSV, into an identical table with `psql \\copy`.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from _harness import report
+
+from greenhouse_assets import migrate, settings
+from greenhouse_assets.database import connect, libpq_url
+from greenhouse_assets.settings import _with_database
+
+REAL_FILE = settings.PROJECT_ROOT.parent / "shared" / "data" / "real" / "knudjepsen" / "NO3_LAMPEGRP_1.csv"
+BENCH_DB = "greenhouse_bench"
+SMALL_ROWS = 1_000_000
+LARGE_ROWS = 4 * SMALL_ROWS
+
+
+def make_knudjepsen_file(dest: Path, rows: int) -> Path:
+    """Repeat the real file's data rows, each repetition shifted past the previous one."""
+    lines = REAL_FILE.read_bytes().decode("utf-8").split("\r\n")
+    header, data = lines[:3], [line for line in lines[3:] if line and not line.startswith('"";')]
+    first = datetime.strptime(data[0][1:20], "%d-%m-%Y %H:%M:%S")
+    last = datetime.strptime(data[-1][1:20], "%d-%m-%Y %H:%M:%S")
+    span = last - first + timedelta(minutes=5)
+    with open(dest, "w", encoding="utf-8", newline="") as out:
+        out.write("\r\n".join(header) + "\r\n")
+        written, repetition = 0, 0
+        while written < rows:
+            shift = span * repetition
+            for line in data[: rows - written]:
+                stamp = datetime.strptime(line[1:20], "%d-%m-%Y %H:%M:%S") + shift
+                out.write(f'"{stamp:%d-%m-%Y %H:%M:%S}"{line[21:]}\r\n')
+            written += min(len(data), rows - written)
+            repetition += 1
+    return dest
+
+
+def fresh_database() -> str:
+    import psycopg
+
+    base = os.environ.get("DATABASE_URL") or settings.local_url()
+    with psycopg.connect(libpq_url(_with_database(base, "postgres")), autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {BENCH_DB}")
+    url = _with_database(base, BENCH_DB)
+    migrate.upgrade(url=url)
+    return url
+
+
+def ingest_in_subprocess(path: Path, env: dict) -> tuple[float, int]:
+    """One ingestion in a fresh process: seconds from landing to staged (imports excluded), peak RSS in KiB."""
+    code = (
+        "import resource, sys, time\n"
+        "from greenhouse_assets import settings; settings.apply_defaults()\n"
+        "import greenhouse_assets.definitions\n"
+        "from pathlib import Path\n"
+        "from greenhouse_assets.ingest.command import ingest_paths\n"
+        "start = time.perf_counter()\n"
+        "ingest_paths([Path(sys.argv[1])], as_json=True)\n"
+        "print(time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(path)], env=env, check=True, capture_output=True, text=True)
+    *reports, timing = out.stdout.strip().splitlines()
+    if '"status": "loaded"' not in reports[-1]:
+        raise SystemExit(f"benchmark ingest did not load {path.name}: {reports[-1]}")
+    seconds, rss = timing.split()
+    return float(seconds), int(rss)
+
+
+def psql_copy_seconds(url: str, workdir: Path) -> float:
+    clean_csv = workdir / "clean.csv"
+    with connect(url) as conn:
+        conn.execute("CREATE TABLE staging.copy_anchor (LIKE staging.raw_knudjepsen INCLUDING ALL)")
+        with open(clean_csv, "wb") as out, conn.cursor().copy("COPY staging.raw_knudjepsen TO STDOUT (FORMAT csv)") as copy:
+            for chunk in copy:
+                out.write(chunk)
+    start = time.perf_counter()
+    subprocess.run(["psql", libpq_url(url), "-q", "-v", "ON_ERROR_STOP=1", "-c",
+                    f"\\copy staging.copy_anchor FROM '{clean_csv}' WITH (FORMAT csv)"], check=True)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
+        workdir = Path(tmp)
+        small = make_knudjepsen_file(workdir / "NO3_LAMPEGRP_1.csv", SMALL_ROWS)
+        large = make_knudjepsen_file(workdir / "NO4_LAMPEGRP_1.csv", LARGE_ROWS)
+
+        url = fresh_database()
+        env = {**os.environ, "DATABASE_URL": url, "GREENHOUSE_LAKE_DIR": str(workdir / "lake"),
+               "GREENHOUSE_LANDING_DIR": str(workdir)}
+        small_seconds, small_rss = ingest_in_subprocess(small, env)
+        anchor_seconds = psql_copy_seconds(url, workdir)
+        _, large_rss = ingest_in_subprocess(large, env)
+
+    ours = SMALL_ROWS / small_seconds
+    anchor = SMALL_ROWS / anchor_seconds
+    report(
+        "ingest", ours=ours, anchor=anchor, unit="rows/s", target="ratio >= 1.0; rss_ratio <= 1.25",
+        summary=f"{SMALL_ROWS:,} Knudjepsen rows landing → staging in {small_seconds:.2f} s vs psql \\copy "
+                f"{anchor_seconds:.2f} s; peak RSS {small_rss / 1024:.0f} MiB (1 M) vs {large_rss / 1024:.0f} MiB (4 M)",
+        rows=SMALL_ROWS, ours_seconds=small_seconds, anchor_seconds=anchor_seconds,
+        peak_rss_mib_1m=small_rss / 1024, peak_rss_mib_4m=large_rss / 1024, rss_ratio=large_rss / small_rss,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+"""`greenhouse` command line: the set-up and one-shot jobs the Makefile and users call."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from greenhouse_assets import settings
+
+
+def _db(args: argparse.Namespace) -> int:
+    from greenhouse_assets import localdb
+
+    actions = {"up": localdb.up, "stop": localdb.stop, "status": localdb.status}
+    if args.action == "url":
+        print(localdb.url())
+        return 0
+    return actions[args.action]()
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from greenhouse_assets import migrate
+
+    if args.direction == "up":
+        migrate.upgrade(args.revision or "head")
+    else:
+        migrate.downgrade(args.revision or "base")
+    return 0
+
+
+def _generate_sample(args: argparse.Namespace) -> int:
+    from greenhouse_assets.sample import generate_sample
+
+    written = generate_sample(args.out, days=args.days, seed=args.seed, start=args.start)
+    for path in written:
+        print(path)
+    return 0
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    from greenhouse_assets.ingest.command import ingest_paths
+
+    return ingest_paths(args.paths, as_json=args.json)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from greenhouse_assets.main_job import run_main_job
+
+    return run_main_job(sample_days=args.days, seed=args.seed)
+
+
+def _dev(args: argparse.Namespace) -> int:
+    """The UI and the daemon (sensors, automation) on Postgres storage, from the project folder."""
+    import os
+
+    command = ["dagster", "dev", "-w", str(settings.PROJECT_ROOT / "workspace.yaml"),
+               "-h", args.host, "-p", str(args.port)]
+    os.chdir(settings.PROJECT_ROOT)
+    os.execvp(str(Path(sys.executable).parent / "dagster"), command)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="greenhouse", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    db = sub.add_parser("db", help="the PostgreSQL + TimescaleDB cluster")
+    db.add_argument("action", choices=["up", "stop", "status", "url"])
+    db.set_defaults(func=_db)
+
+    mig = sub.add_parser("migrate", help="apply (up) or revert (down) the contract schema migrations")
+    mig.add_argument("direction", choices=["up", "down"], nargs="?", default="up")
+    mig.add_argument("--revision", help="target revision (default: head for up, base for down)")
+    mig.set_defaults(func=_migrate)
+
+    gen = sub.add_parser("generate-sample", help="write deterministic sample files in the real formats")
+    gen.add_argument("--out", type=Path, required=True)
+    gen.add_argument("--days", type=int, default=21)
+    gen.add_argument("--seed", type=int, default=42)
+    gen.add_argument("--start", default="2014-03-17", help="first day, YYYY-MM-DD (default spans the 2014 DST change)")
+    gen.set_defaults(func=_generate_sample)
+
+    ing = sub.add_parser("ingest", help="ingest files or folders through raw and staging, in-process")
+    ing.add_argument("paths", nargs="+", type=Path)
+    ing.add_argument("--json", action="store_true", help="one JSON object per file")
+    ing.set_defaults(func=_ingest)
+
+    run = sub.add_parser("run", help="the main job: sample data through the whole asset graph")
+    run.add_argument("--days", type=int, default=21)
+    run.add_argument("--seed", type=int, default=42)
+    run.set_defaults(func=_run)
+    dev = sub.add_parser("dev", help="Dagster UI + daemon on Postgres storage")
+    dev.add_argument("--host", default="127.0.0.1")
+    dev.add_argument("--port", type=int, default=3000)
+    dev.set_defaults(func=_dev)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    settings.apply_defaults()
+    args = build_parser().parse_args(argv)
+    return args.func(args) or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

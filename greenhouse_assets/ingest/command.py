@@ -1,0 +1,87 @@
+"""`greenhouse ingest PATH...`: the sensor's per-file runs, executed in-process, one JSON line per file."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import dagster as dg
+
+from greenhouse_assets.database import connect
+from greenhouse_assets.ingest import file_registry
+from greenhouse_assets.ingest.lake import sha256_of
+from greenhouse_assets.ingest.landing import IGNORED_SUFFIXES
+from greenhouse_assets.ingest.pipeline import landing_relative
+from greenhouse_assets.ingest.registry import SourceRegistry
+from greenhouse_assets import settings
+
+
+def expand(paths: list[Path]) -> list[Path]:
+    """Files as given, folders walked in sorted order; hidden and partial files skipped."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files += sorted(
+                p for p in path.rglob("*")
+                if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
+                and not p.name.endswith(IGNORED_SUFFIXES)
+            )
+        else:
+            files.append(path)
+    return files
+
+
+def ingest_file(path: Path, instance: dg.DagsterInstance, registry: SourceRegistry) -> dict:
+    """Run the `ingest_file` job for one file; report what the file registry says happened."""
+    from greenhouse_assets.definitions import defs
+    from greenhouse_assets.defs.ingest.raw import RAW_FILES, raw_run_config
+    from greenhouse_assets.defs.ingest.staging import staging_key
+
+    landing_root = settings.landing_dir()
+    source, _rule = registry.match(Path(landing_relative(path, landing_root)))
+    sha256 = sha256_of(path)
+    partition_key = file_registry.partition_key_for(source.name, sha256)
+    instance.add_dynamic_partitions("file_versions", [partition_key])
+    result = defs.resolve_job_def("ingest_file").execute_in_process(
+        run_config=raw_run_config(path.resolve()),
+        instance=instance,
+        partition_key=partition_key,
+        asset_selection=[RAW_FILES, staging_key(source.name)],
+        tags={"greenhouse/path": str(path), "greenhouse/source": source.name, "user": os.environ.get("USER", "cli")},
+        raise_on_error=False,
+    )
+    with connect(settings.database_url()) as conn:
+        version = conn.execute(
+            """SELECT file_id, status, rows_staged, rows_read, error FROM metadata.files
+               WHERE run_id = %s ORDER BY file_id DESC LIMIT 1""",
+            (result.run_id,),
+        ).fetchone()
+    report = {"path": str(path), "source": source.name, "run_id": result.run_id}
+    if version is None:
+        failure = next((e for e in result.all_events if e.is_failure), None)
+        message = failure.message if failure else "the run recorded no file version"
+        return {**report, "status": "failed", "rows": 0, "file_id": None, "error": message}
+    file_id, status, rows_staged, rows_read, error = version
+    if not result.success and status != "quarantined":
+        failure = next((e for e in result.all_events if e.is_failure), None)
+        error = failure.message if failure else "run failed"
+        status = "failed"
+    return {**report, "status": status, "rows": rows_staged if rows_staged is not None else (rows_read or 0),
+            "file_id": file_id, "error": error}
+
+
+def ingest_paths(paths: list[Path], as_json: bool = False) -> int:
+    registry = SourceRegistry.load()
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        raise SystemExit(f"no such file or folder: {', '.join(map(str, missing))}")
+    with dg.DagsterInstance.get() as instance:
+        for path in expand(paths):
+            report = ingest_file(path, instance, registry)
+            if as_json:
+                print(json.dumps(report, default=str), flush=True)
+            else:
+                detail = f"{report['rows']} rows" if report["status"] != "quarantined" else report["error"]
+                print(f"{report['status']:<12} {report['source']:<12} {report['path']}: {detail}", flush=True)
+    return 0

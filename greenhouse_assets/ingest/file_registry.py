@@ -1,0 +1,176 @@
+"""`metadata.files`: one row per received file version, and what became of it.
+
+The raw asset records a version as `received` (parsed, in the lake) or `quarantined`; the
+staging asset flips it to `loaded` + active in the same transaction as the rows, and
+deactivates the version it replaces. Rollback is the same switch in the other direction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+import psycopg
+from psycopg.rows import class_row
+from psycopg.types.json import Jsonb
+
+from greenhouse_assets.ingest.errors import IngestError
+from greenhouse_assets.ingest.readers import ParsedFile
+
+
+@dataclass
+class FileVersion:
+    file_id: int
+    source: str
+    path: str
+    sha256: str
+    bytes: int
+    status: str
+    is_active: bool
+    version: int
+    partition_key: str | None
+    raw_uri: str | None
+    parquet_uri: str | None
+    rows_read: int | None
+    rows_staged: int | None
+    error: str | None
+    duplicate_of: int | None
+
+
+_COLUMNS = (
+    "file_id, source, path, sha256, bytes, status, is_active, version, partition_key, "
+    "raw_uri, parquet_uri, rows_read, rows_staged, error, duplicate_of"
+)
+
+
+def partition_key_for(source: str, sha256: str) -> str:
+    """One Dagster partition per file version: the source plus enough of the hash to be unique."""
+    return f"{source}-{sha256[:16]}"
+
+
+def get(conn: psycopg.Connection, file_id: int) -> FileVersion | None:
+    with conn.cursor(row_factory=class_row(FileVersion)) as cur:
+        return cur.execute(f"SELECT {_COLUMNS} FROM metadata.files WHERE file_id = %s", (file_id,)).fetchone()
+
+
+def for_partition(conn: psycopg.Connection, partition_key: str) -> FileVersion | None:
+    """The version a partition stands for: the loaded/received one, else the latest attempt."""
+    with conn.cursor(row_factory=class_row(FileVersion)) as cur:
+        return cur.execute(
+            f"""SELECT {_COLUMNS} FROM metadata.files WHERE partition_key = %s
+                ORDER BY (status IN ('loaded', 'deactivated', 'received')) DESC, file_id DESC LIMIT 1""",
+            (partition_key,),
+        ).fetchone()
+
+
+def for_run(conn: psycopg.Connection, run_id: str) -> FileVersion | None:
+    """The version a run's raw step recorded (a duplicate, a quarantine, or a received file)."""
+    with conn.cursor(row_factory=class_row(FileVersion)) as cur:
+        return cur.execute(
+            f"SELECT {_COLUMNS} FROM metadata.files WHERE run_id = %s ORDER BY file_id DESC LIMIT 1", (run_id,)
+        ).fetchone()
+
+
+def loaded_with_hash(conn: psycopg.Connection, sha256: str) -> FileVersion | None:
+    with conn.cursor(row_factory=class_row(FileVersion)) as cur:
+        return cur.execute(
+            f"SELECT {_COLUMNS} FROM metadata.files WHERE sha256 = %s AND status IN ('loaded', 'deactivated', 'received')",
+            (sha256,),
+        ).fetchone()
+
+
+def latest_for_path(conn: psycopg.Connection, source: str, path: str) -> FileVersion | None:
+    with conn.cursor(row_factory=class_row(FileVersion)) as cur:
+        return cur.execute(
+            f"""SELECT {_COLUMNS} FROM metadata.files
+                WHERE source = %s AND path = %s AND status IN ('loaded', 'deactivated', 'received')
+                ORDER BY version DESC LIMIT 1""",
+            (source, path),
+        ).fetchone()
+
+
+def record_duplicate(conn: psycopg.Connection, *, source: str, path: str, sha256: str, size: int,
+                     original: FileVersion, partition_key: str, run_id: str | None) -> int:
+    return conn.execute(
+        """INSERT INTO metadata.files (source, path, sha256, bytes, status, duplicate_of, partition_key, run_id,
+                                       raw_uri, parquet_uri)
+           VALUES (%s, %s, %s, %s, 'duplicate', %s, %s, %s, %s, %s) RETURNING file_id""",
+        (source, path, sha256, size, original.file_id, partition_key, run_id, original.raw_uri, original.parquet_uri),
+    ).fetchone()[0]
+
+
+def record_quarantine(conn: psycopg.Connection, *, source: str, path: str, sha256: str, size: int,
+                      error: IngestError, quarantine_uri: str, partition_key: str, run_id: str | None) -> int:
+    return conn.execute(
+        """INSERT INTO metadata.files (source, path, sha256, bytes, status, error, error_detail, raw_uri,
+                                       partition_key, run_id)
+           VALUES (%s, %s, %s, %s, 'quarantined', %s, %s, %s, %s, %s) RETURNING file_id""",
+        (source, path, sha256, size, str(error), Jsonb(error.as_dict()), quarantine_uri, partition_key, run_id),
+    ).fetchone()[0]
+
+
+def schema_version_id(conn: psycopg.Connection, parsed: ParsedFile) -> int:
+    """The layout (columns + detected format) as a versioned record, shared by files that have it."""
+    columns = [
+        {"name": c.staged_name, "original": c.original_name, "unit": c.unit, "variable": c.variable,
+         "dtype": str(parsed.schema[c.staged_name])}
+        for c in parsed.columns
+    ]
+    detection = {k: v for k, v in parsed.detection.items()}
+    fingerprint = hashlib.sha256(json.dumps([columns, detection], sort_keys=True, default=str).encode()).hexdigest()
+    row = conn.execute(
+        """INSERT INTO metadata.schema_versions (source, fingerprint, columns, detection)
+           VALUES (%s, %s, %s, %s)
+           ON CONFLICT (source, fingerprint) DO UPDATE SET source = EXCLUDED.source
+           RETURNING schema_version_id""",
+        (parsed.source.name, fingerprint, Jsonb(columns), Jsonb(detection)),
+    ).fetchone()
+    return row[0]
+
+
+def record_received(conn: psycopg.Connection, *, parsed: ParsedFile, path: str, sha256: str, size: int,
+                    received_at: datetime, raw_uri: str, parquet_uri: str, rows: int,
+                    partition_key: str, run_id: str | None) -> int:
+    """Register a parsed version (not yet staged) with its column mapping; re-runs update it in place."""
+    previous = latest_for_path(conn, parsed.source.name, path)
+    version = 1 if previous is None else previous.version + (previous.sha256 != sha256)
+    schema_id = schema_version_id(conn, parsed)
+    existing = loaded_with_hash(conn, sha256)
+    if existing is not None:
+        conn.execute(
+            """UPDATE metadata.files SET rows_read = %s, parquet_uri = %s, schema_version_id = %s, run_id = %s
+               WHERE file_id = %s""",
+            (rows, parquet_uri, schema_id, run_id, existing.file_id),
+        )
+        file_id = existing.file_id
+        conn.execute("DELETE FROM metadata.file_columns WHERE file_id = %s", (file_id,))
+    else:
+        file_id = conn.execute(
+            """INSERT INTO metadata.files (source, path, sha256, bytes, received_at, status, rows_read,
+                                           schema_version_id, version, raw_uri, parquet_uri, partition_key, run_id)
+               VALUES (%s, %s, %s, %s, %s, 'received', %s, %s, %s, %s, %s, %s, %s) RETURNING file_id""",
+            (parsed.source.name, path, sha256, size, received_at, rows, schema_id, version, raw_uri,
+             parquet_uri, partition_key, run_id),
+        ).fetchone()[0]
+    with conn.cursor() as cur:
+        cur.executemany(
+            """INSERT INTO metadata.file_columns (file_id, staged_column, original_name, position, unit, variable,
+                                                  canonical_unit, site, zone)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+            [
+                (file_id, c.staged_name, c.original_name, i, c.unit, c.variable, c.canonical_unit, c.site, c.zone)
+                for i, c in enumerate(parsed.columns)
+            ],
+        )
+    return file_id
+
+
+def set_active(conn: psycopg.Connection, file_id: int, active: bool) -> list[int]:
+    """Activate a version (deactivating the others of the same path) or deactivate it: rollback.
+
+    Returns the file ids whose state changed, so callers can log and audit them.
+    """
+    rows = conn.execute("SELECT metadata.set_file_active(%s, %s)", (file_id, active)).fetchall()
+    return [r[0] for r in rows]

@@ -1,0 +1,623 @@
+"""The database behind `greenhouse db up|stop|status|url`: PostgreSQL with TimescaleDB.
+
+A fresh clone must get a working database with no manual setup, and Debian 12 packages
+PostgreSQL but not TimescaleDB. So `up()` installs what is missing -- PostgreSQL with apt,
+TimescaleDB built from Debian 13 (trixie)'s source package, Apache-licensed edition, as Debian
+builds it -- and runs a cluster that lives under `.local/`, listens on 127.0.0.1 only and trusts
+loopback connections (the documented local default: no password to keep anywhere).
+
+When `DATABASE_URL` names another server, nothing is installed or started: `up()` only checks
+that the server has TimescaleDB, enables it, and makes sure Dagster's database exists.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import pwd
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
+
+from greenhouse_assets import settings
+
+MIN_PG_MAJOR = 15
+PG_LIB_ROOT = Path("/usr/lib/postgresql")
+# Debian 12 has no TimescaleDB; Debian 13 has 2.19.x (Apache edition, PG 15-17), as source.
+TIMESCALEDB_SOURCE = "deb-src [signed-by={keyring}] http://deb.debian.org/debian trixie main"
+ARCHIVE_KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
+BUILD_PACKAGES = ["cmake", "make", "gcc", "libc6-dev", "libssl-dev", "xz-utils"]
+FALLBACK_OS_USER = "greenhouse"
+START_TIMEOUT_S = 120
+NOT_RUNNING = 3  # pg_ctl's own exit code for "no server running"
+SOCKET_PATH_MAX = 107  # sizeof(sockaddr_un.sun_path) - 1 on Linux
+
+
+class LocalDbError(Exception):
+    """A failure with a message meant for the user: what failed and what to do."""
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def url() -> str:
+    """The platform database URL: `DATABASE_URL`, else the local cluster's."""
+    return os.environ.get("DATABASE_URL") or settings.local_url()
+
+
+def up() -> int:
+    """Make the database usable: the external server's, or the local cluster (installed, built, started)."""
+    external = _external_url()
+    return _guarded("up", lambda: _up_external(external) if external else _up_local())
+
+
+def stop() -> int:
+    """Stop the project-local cluster (fast shutdown); an external server is never touched."""
+    return _guarded("stop", _stop_local)
+
+
+def status() -> int:
+    """Report whether the database answers: 0 when it does, 3 when it is not running."""
+    external = _external_url()
+    return _guarded("status", lambda: _status_external(external) if external else _status_local())
+
+
+def _guarded(action: str, fn) -> int:
+    """Turn a LocalDbError into a message on stderr and exit code 1, as the CLI expects."""
+    try:
+        return fn() or 0
+    except LocalDbError as exc:
+        print(f"greenhouse db {action}: error: {exc}", file=sys.stderr, flush=True)
+        return 1
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
+def _external_url() -> str | None:
+    """`DATABASE_URL` when it names a server other than the local cluster.
+
+    The `greenhouse` CLI exports the local URL as DATABASE_URL before dispatching
+    (settings.apply_defaults), so a DATABASE_URL equal to the local URL still means "local".
+    """
+    explicit = os.environ.get("DATABASE_URL")
+    if explicit and explicit != settings.local_url():
+        return explicit
+    return None
+
+
+# --------------------------------------------------------------------------- external server
+
+
+def _up_external(database_url: str) -> int:
+    """Check (never start) the server named by DATABASE_URL: TimescaleDB available and enabled."""
+    with _connect(database_url) as conn:
+        row = conn.execute(
+            "SELECT installed_version FROM pg_available_extensions WHERE name = 'timescaledb'"
+        ).fetchone()
+        if row is None:
+            raise LocalDbError(
+                f"the server at {_redact(database_url)} has no TimescaleDB extension "
+                "(not in pg_available_extensions). Install TimescaleDB on that server and add it to "
+                "shared_preload_libraries, or unset DATABASE_URL so `greenhouse db up` runs the "
+                "project-local cluster."
+            )
+        if row[0] is None:
+            _create_extension(conn, database_url)
+    _ensure_dagster_database(database_url)
+    _say(f"using DATABASE_URL {_redact(database_url)}: {_versions(database_url)}")
+    return 0
+
+
+def _create_extension(conn: psycopg.Connection, database_url: str) -> None:
+    try:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+    except psycopg.Error as exc:
+        reason = exc.diag.message_primary or str(exc).strip()
+        hint = f"\nserver hint: {exc.diag.message_hint.strip()}" if exc.diag.message_hint else ""
+        raise LocalDbError(
+            f"TimescaleDB is available on {_redact(database_url)} but could not be enabled: {reason}. "
+            "The server needs shared_preload_libraries = 'timescaledb', and a role allowed to do so "
+            f"must run CREATE EXTENSION timescaledb in that database.{hint}"
+        ) from exc
+
+
+def _ensure_dagster_database(database_url: str) -> None:
+    """Create Dagster's database beside the platform's when missing and when we may; else say so."""
+    dagster_url = settings.dagster_database_url()
+    if not _same_server(database_url, dagster_url):
+        _connect(dagster_url).close()
+        return
+    name = conninfo_to_dict(_libpq(dagster_url)).get("dbname") or settings.DAGSTER_DB
+    with _connect(database_url) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            return
+        try:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        except psycopg.Error as exc:
+            raise LocalDbError(
+                f"Dagster's database {name!r} does not exist on {_redact(database_url)} and could not "
+                f"be created ({str(exc).strip()}). Create it, or set DAGSTER_DATABASE_URL."
+            ) from exc
+    _say(f"created database {name!r} for Dagster")
+
+
+def _status_external(database_url: str) -> int:
+    try:
+        versions = _versions(database_url)
+    except LocalDbError as exc:
+        _say(f"DATABASE_URL {_redact(database_url)} does not answer: {exc}")
+        return NOT_RUNNING
+    _say(f"DATABASE_URL {_redact(database_url)} answers: {versions}")
+    return 0
+
+
+# --------------------------------------------------------------------------- local cluster
+
+
+class _Cluster:
+    """Where the local cluster keeps its files; all under settings.local_dir() (`.local/`)."""
+
+    def __init__(self) -> None:
+        self.root = settings.local_dir()
+        self.pgdata = self.root / "pgdata"
+        self.log = self.root / "postgres.log"
+        self.sockets = self.root / "pgsocket"
+        self.port = settings.local_port()
+        self.url = settings.local_url()
+
+    def initialised(self) -> bool:
+        return (self.pgdata / "PG_VERSION").is_file()
+
+    def data_major(self) -> int | None:
+        """The PostgreSQL major the data directory was made by: it must be run by that one."""
+        if not self.initialised():
+            return None
+        return int((self.pgdata / "PG_VERSION").read_text().strip())
+
+
+def _up_local() -> int:
+    cluster = _Cluster()
+    cluster.root.mkdir(parents=True, exist_ok=True)
+    with _lock(cluster.root / ".localdb.lock"):
+        bindir = _installed_postgres().get(cluster.data_major() or -1)
+        if bindir and cluster.initialised() and _is_running(cluster, bindir):
+            _ensure_databases(cluster)
+            _say(f"already running on port {cluster.port}, {_versions(cluster.url)}, url {cluster.url}")
+            return 0
+        bindir = _ensure_postgres(cluster.data_major())
+        _ensure_timescaledb(bindir)
+        user = _os_user(cluster)
+        _prepare_files(cluster, user)
+        if not cluster.initialised():
+            _initdb(cluster, bindir, user)
+        _write_config(cluster, user)
+        _start(cluster, bindir, user)
+        _ensure_databases(cluster)
+        _say(f"started on port {cluster.port}, {_versions(cluster.url)}, url {cluster.url}")
+    return 0
+
+
+def _stop_local() -> int:
+    cluster = _Cluster()
+    if _external_url():
+        _say("note: DATABASE_URL names another server; `stop` only manages the project-local cluster")
+    if not cluster.initialised():
+        _say(f"no local cluster at {cluster.pgdata}: nothing to stop")
+        return 0
+    bindir = _bindir_for(cluster)
+    if not _is_running(cluster, bindir):
+        _say(f"local cluster is not running (port {cluster.port})")
+        return 0
+    _run(_as_user(_os_user(cluster), [bindir / "pg_ctl", "stop", "-D", cluster.pgdata, "-m", "fast", "-w"]))
+    _say(f"stopped the local cluster on port {cluster.port}")
+    return 0
+
+
+def _status_local() -> int:
+    cluster = _Cluster()
+    if not cluster.initialised():
+        _say(f"not initialised ({cluster.pgdata} missing): run `greenhouse db up`")
+        return NOT_RUNNING
+    if not _is_running(cluster, _bindir_for(cluster)):
+        _say(f"stopped (port {cluster.port}, data {cluster.pgdata}): run `greenhouse db up`")
+        return NOT_RUNNING
+    _say(f"running on port {cluster.port}, {_versions(cluster.url)}, url {cluster.url}")
+    return 0
+
+
+def _bindir_for(cluster: _Cluster) -> Path:
+    major = cluster.data_major()
+    bindir = _installed_postgres().get(major or -1)
+    if bindir is None:
+        raise LocalDbError(
+            f"{cluster.pgdata} was made by PostgreSQL {major}, whose server binaries are not "
+            f"installed: run `greenhouse db up` to install them"
+        )
+    return bindir
+
+
+def _is_running(cluster: _Cluster, bindir: Path) -> bool:
+    """pg_ctl status: 0 running, 3 not running (it reads postmaster.pid; no connection needed)."""
+    cmd = _as_user(_os_user(cluster), [bindir / "pg_ctl", "status", "-D", cluster.pgdata])
+    return subprocess.run(_strs(cmd), capture_output=True, text=True, cwd=cluster.root).returncode == 0
+
+
+@contextlib.contextmanager
+def _lock(path: Path) -> Iterator[None]:
+    """Serialise concurrent `up()` calls (parallel test runs) so only one runs initdb/start."""
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+# --------------------------------------------------------------------------- installing PostgreSQL
+
+
+def _installed_postgres() -> dict[int, Path]:
+    """Debian-layout server installs (/usr/lib/postgresql/<major>/bin), PG 15 or newer."""
+    found: dict[int, Path] = {}
+    for bindir in PG_LIB_ROOT.glob("*/bin"):
+        name = bindir.parent.name
+        tools = ("initdb", "pg_ctl", "postgres", "pg_config")
+        if name.isdigit() and int(name) >= MIN_PG_MAJOR and all((bindir / t).exists() for t in tools):
+            found[int(name)] = bindir
+    return found
+
+
+def _ensure_postgres(major: int | None) -> Path:
+    """The server binaries to use: the data directory's major, else the newest installed; apt if none."""
+    installed = _installed_postgres()
+    if major is not None and major in installed:
+        return installed[major]
+    if major is None and installed:
+        return installed[max(installed)]
+    package = f"postgresql-{major}" if major else "postgresql"
+    _say(f"installing {package} with apt-get …")
+    _apt_install([package])
+    installed = _installed_postgres()
+    bindir = installed.get(major) if major else (installed[max(installed)] if installed else None)
+    if bindir is None:
+        raise LocalDbError(f"installed {package}, yet no server binaries in {PG_LIB_ROOT}/<major>/bin")
+    return bindir
+
+
+_apt_updated = False
+
+
+def _apt_install(packages: Sequence[str]) -> None:
+    """apt-get install on this machine (sudo when not root), after one `apt-get update` per process."""
+    global _apt_updated
+    if not shutil.which("apt-get"):
+        raise LocalDbError(
+            f"need {', '.join(packages)} but apt-get is not available: install PostgreSQL "
+            f"{MIN_PG_MAJOR}+ with TimescaleDB yourself and set DATABASE_URL"
+        )
+    apt = ["env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "-y", "-q", "-o", "DPkg::Lock::Timeout=600"]
+    if not _apt_updated:
+        _run(_privileged([*apt, "update"]))
+        _apt_updated = True
+    _run(_privileged([*apt, "install", "--no-install-recommends", *packages]))
+
+
+def _missing_packages(packages: Sequence[str]) -> list[str]:
+    missing = []
+    for package in packages:
+        probe = subprocess.run(
+            ["dpkg-query", "-W", "-f=${db:Status-Abbrev}", package], capture_output=True, text=True
+        )
+        if not probe.stdout.startswith("ii"):
+            missing.append(package)
+    return missing
+
+
+# --------------------------------------------------------------------------- building TimescaleDB
+
+
+def _ensure_timescaledb(bindir: Path) -> None:
+    """Build and install TimescaleDB for this PostgreSQL unless its files are already there."""
+    sharedir = Path(_run([bindir / "pg_config", "--sharedir"]).strip())
+    pkglibdir = Path(_run([bindir / "pg_config", "--pkglibdir"]).strip())
+    if (sharedir / "extension" / "timescaledb.control").exists() and (pkglibdir / "timescaledb.so").exists():
+        return
+    major = bindir.parent.name
+    needed = _missing_packages([*BUILD_PACKAGES, f"postgresql-server-dev-{major}"])
+    if needed:
+        _say(f"installing build dependencies {' '.join(needed)} …")
+        _apt_install(needed)
+    with tempfile.TemporaryDirectory(prefix="greenhouse-timescaledb-") as tmp:
+        workdir = Path(tmp)
+        os.chmod(workdir, 0o755)  # apt downloads as its unprivileged `_apt` user
+        source = _fetch_timescaledb_source(workdir)
+        version = source.name.removeprefix("timescaledb-")
+        _say(f"building TimescaleDB {version} from Debian source for PostgreSQL {major} …")
+        started = time.monotonic()
+        _compile_and_install(source, workdir / "build", bindir / "pg_config")
+    _say(f"built and installed TimescaleDB {version} in {time.monotonic() - started:.0f} s")
+
+
+def _fetch_timescaledb_source(workdir: Path) -> Path:
+    """Download trixie's `timescaledb` source package with a private apt configuration.
+
+    The separate sources list, lists and cache directories leave the machine's own apt setup
+    untouched; apt still verifies the Release signature (Debian archive keyring) and the hashes.
+    """
+    lists, cache, download = workdir / "apt-lists", workdir / "apt-cache", workdir / "download"
+    for path in (lists / "partial", cache / "archives" / "partial", download):
+        path.mkdir(parents=True)
+    sources = workdir / "sources.list"
+    sources.write_text(TIMESCALEDB_SOURCE.format(keyring=ARCHIVE_KEYRING) + "\n")
+    apt = [
+        "apt-get", "-q",
+        "-o", f"Dir::Etc::SourceList={sources}",
+        "-o", "Dir::Etc::SourceParts=/dev/null",
+        "-o", f"Dir::State::Lists={lists}",
+        "-o", f"Dir::Cache={cache}",
+    ]  # fmt: skip
+    try:
+        _run([*apt, "update"])
+    except LocalDbError as exc:
+        if "NO_PUBKEY" not in str(exc) and "not signed" not in str(exc):
+            raise
+        _say("the archive keyring lacks Debian 13's keys: updating debian-archive-keyring …")
+        _apt_install(["debian-archive-keyring"])
+        _run([*apt, "update"])
+    _run([*apt, "source", "--download-only", "timescaledb"], cwd=download)
+    tarballs = sorted(download.glob("timescaledb_*.orig.tar.*"))
+    if not tarballs:
+        raise LocalDbError(f"apt-get source timescaledb downloaded no .orig tarball into {download}")
+    # Debian's patches only touch tests and a git hook: the upstream tarball builds as is.
+    _run(["tar", "-xf", tarballs[-1], "-C", workdir])
+    sources_dirs = sorted(workdir.glob("timescaledb-*/CMakeLists.txt"))
+    if not sources_dirs:
+        raise LocalDbError(f"{tarballs[-1].name} did not unpack to a timescaledb-<version>/ directory")
+    return sources_dirs[-1].parent
+
+
+def _compile_and_install(source: Path, build: Path, pg_config: Path) -> None:
+    """cmake as Debian's rules do: Apache code only (the +dfsg tarball has no TSL code), no telemetry."""
+    _run([
+        "cmake", "-S", source, "-B", build,
+        "-DCMAKE_BUILD_TYPE=Release",
+        f"-DPG_CONFIG={pg_config}",
+        "-DAPACHE_ONLY=ON",
+        "-DREGRESS_CHECKS=OFF",
+        "-DTAP_CHECKS=OFF",
+        "-DWARNINGS_AS_ERRORS=OFF",
+        "-DUSE_TELEMETRY=OFF",
+        "-DSEND_TELEMETRY_DEFAULT=OFF",
+    ])  # fmt: skip
+    _run(["cmake", "--build", build, "--parallel", str(os.cpu_count() or 2)])
+    _run(_privileged(["cmake", "--install", build]))
+
+
+# --------------------------------------------------------------------------- creating and starting
+
+
+def _os_user(cluster: _Cluster) -> str:
+    """The OS user PostgreSQL runs as: initdb and postgres refuse to run as root.
+
+    Not root: ourselves. Root: the data directory's owner, else Debian's `postgres`, else a
+    system user `greenhouse` made for the purpose.
+    """
+    if os.geteuid() != 0:
+        me = pwd.getpwuid(os.geteuid())
+        if cluster.pgdata.exists() and cluster.pgdata.stat().st_uid != me.pw_uid:
+            owner = _user_name(cluster.pgdata.stat().st_uid)
+            raise LocalDbError(f"{cluster.pgdata} belongs to {owner}; run this as {owner} or root")
+        return me.pw_name
+    if cluster.pgdata.exists() and cluster.pgdata.stat().st_uid != 0:
+        return _user_name(cluster.pgdata.stat().st_uid)
+    for name in ("postgres", FALLBACK_OS_USER):
+        with contextlib.suppress(KeyError):
+            return pwd.getpwnam(name).pw_name
+    _say(f"creating system user {FALLBACK_OS_USER!r} to run PostgreSQL …")
+    _run(["useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent",
+          "--shell", "/usr/sbin/nologin", FALLBACK_OS_USER])  # fmt: skip
+    return FALLBACK_OS_USER
+
+
+def _user_name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+def _prepare_files(cluster: _Cluster, user: str) -> None:
+    """Data dir, socket dir and log owned by the server's user, reachable through the project path."""
+    _check_reachable(cluster.root, user)
+    cluster.pgdata.mkdir(mode=0o700, exist_ok=True)
+    cluster.sockets.mkdir(mode=0o755, exist_ok=True)
+    cluster.log.touch(exist_ok=True)
+    for path in (cluster.pgdata, cluster.sockets, cluster.log):
+        _chown(path, user)
+
+
+def _check_reachable(directory: Path, user: str) -> None:
+    """Fail early and clearly when the server's user cannot enter a parent (e.g. a 0700 temp dir)."""
+    if os.geteuid() != 0 or user == "root":
+        return
+    if _user_can_enter(directory, user):
+        return
+    for path in [*reversed(directory.parents), directory]:
+        if not _user_can_enter(path, user):
+            mode = oct(path.stat().st_mode & 0o777)
+            raise LocalDbError(
+                f"PostgreSQL runs as OS user {user!r}, which cannot enter {path} (mode {mode}). "
+                f"Make it traversable (chmod o+x {path}) or set GREENHOUSE_LOCAL_DIR to a "
+                f"directory {user!r} can reach."
+            )
+
+
+def _user_can_enter(path: Path, user: str) -> bool:
+    return subprocess.run(["runuser", "-u", user, "--", "test", "-x", str(path)]).returncode == 0
+
+
+def _chown(path: Path, user: str) -> None:
+    if os.geteuid() == 0:
+        entry = pwd.getpwnam(user)
+        os.chown(path, entry.pw_uid, entry.pw_gid)
+
+
+def _initdb(cluster: _Cluster, bindir: Path, user: str) -> None:
+    """A new cluster whose superuser is `greenhouse`, trusting local and loopback connections only."""
+    _say(f"initialising a new cluster in {cluster.pgdata} …")
+    _run(
+        _as_user(user, [
+            bindir / "initdb", "-D", cluster.pgdata, "-U", settings.LOCAL_USER,
+            "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8",
+        ]),
+        cwd=cluster.root,
+    )  # fmt: skip
+    hba = cluster.pgdata / "pg_hba.conf"
+    hba.write_text(
+        "# Project-local cluster: trust, but only over the Unix socket and loopback.\n"
+        "local   all   all                  trust\n"
+        "host    all   all   127.0.0.1/32   trust\n"
+        "host    all   all   ::1/128        trust\n"
+    )
+    with open(cluster.pgdata / "postgresql.conf", "a") as conf:
+        conf.write("\n# `greenhouse db up` rewrites greenhouse.conf before every start.\n")
+        conf.write("include 'greenhouse.conf'\n")
+    _chown(hba, user)
+
+
+def _write_config(cluster: _Cluster, user: str) -> None:
+    """Rewritten before each start, so a changed port or project path takes effect on restart."""
+    sockets = str(cluster.sockets)
+    if len(f"{sockets}/.s.PGSQL.{cluster.port}") > SOCKET_PATH_MAX:
+        _say(f"note: {sockets} is too long for a Unix socket path; the cluster listens on TCP only")
+        sockets = ""
+    settings_lines = {
+        "listen_addresses": "'127.0.0.1'",
+        "port": str(cluster.port),
+        "unix_socket_directories": _quote(sockets),
+        "max_connections": "100",
+        "shared_preload_libraries": "'timescaledb'",
+        "timescaledb.telemetry_level": "off",
+        "shared_buffers": "'128MB'",
+        "work_mem": "'16MB'",
+        "maintenance_work_mem": "'128MB'",
+        "effective_cache_size": "'1GB'",
+        "max_worker_processes": "16",
+        "timescaledb.max_background_workers": "8",
+        "fsync": "on",
+    }
+    conf = cluster.pgdata / "greenhouse.conf"
+    conf.write_text(
+        "# Written by `greenhouse db up` (greenhouse_assets/localdb.py) before every start.\n"
+        + "".join(f"{key} = {value}\n" for key, value in settings_lines.items())
+    )
+    _chown(conf, user)
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _start(cluster: _Cluster, bindir: Path, user: str) -> None:
+    _say(f"starting PostgreSQL {bindir.parent.name} on 127.0.0.1:{cluster.port} (log {cluster.log}) …")
+    cmd = [bindir / "pg_ctl", "start", "-D", cluster.pgdata, "-w", "-t", START_TIMEOUT_S, "-l", cluster.log]
+    try:
+        _run(_as_user(user, cmd), cwd=cluster.root)
+    except LocalDbError as exc:
+        log_tail = _tail(cluster.log.read_text(errors="replace"))
+        raise LocalDbError(f"{exc}\n--- tail of {cluster.log} ---\n{log_tail}") from None
+
+
+def _ensure_databases(cluster: _Cluster) -> None:
+    """`greenhouse` (with TimescaleDB) and `dagster`, owned by the cluster's superuser `greenhouse`."""
+    with _connect(settings.local_url("postgres")) as conn:
+        for name in (settings.PLATFORM_DB, settings.DAGSTER_DB):
+            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+                _say(f"created database {name!r}")
+    with _connect(cluster.url) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _versions(database_url: str) -> str:
+    with _connect(database_url) as conn:
+        server = conn.execute("SHOW server_version").fetchone()[0]
+        row = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'").fetchone()
+    return f"PostgreSQL {server.split()[0]}, TimescaleDB {row[0] if row else 'not enabled'}"
+
+
+def _connect(database_url: str) -> psycopg.Connection:
+    try:
+        return psycopg.connect(_libpq(database_url), autocommit=True, connect_timeout=10)
+    except psycopg.Error as exc:
+        raise LocalDbError(f"cannot connect to {_redact(database_url)}: {str(exc).strip()}") from exc
+
+
+def _libpq(database_url: str) -> str:
+    """SQLAlchemy-style `postgresql+psycopg://` URLs to the plain form libpq accepts."""
+    return re.sub(r"^postgres(?:ql)?\+\w+://", "postgresql://", database_url)
+
+
+def _redact(database_url: str) -> str:
+    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", database_url)
+
+
+def _same_server(a: str, b: str) -> bool:
+    one, two = conninfo_to_dict(_libpq(a)), conninfo_to_dict(_libpq(b))
+    return all(one.get(key) == two.get(key) for key in ("host", "hostaddr", "port"))
+
+
+def _as_user(user: str, cmd: Sequence) -> list:
+    """Run a PostgreSQL tool as the server's OS user (they refuse root)."""
+    if os.geteuid() == 0 and user != "root":
+        return ["runuser", "-u", user, "--", *cmd]
+    return list(cmd)
+
+
+def _privileged(cmd: Sequence) -> list:
+    """Root for installing system packages and files: sudo when we are not root already."""
+    if os.geteuid() == 0:
+        return list(cmd)
+    if not shutil.which("sudo"):
+        raise LocalDbError(f"need root to run {' '.join(_strs(cmd))}, and sudo is not installed")
+    return ["sudo", *cmd]
+
+
+def _strs(cmd: Sequence) -> list[str]:
+    return [str(part) for part in cmd]
+
+
+def _run(cmd: Sequence, cwd: Path | None = None) -> str:
+    """Run a command, check=True; on failure raise with the command and the tail of its output."""
+    args = _strs(cmd)
+    try:
+        done = subprocess.run(
+            args, check=True, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+    except FileNotFoundError as exc:
+        raise LocalDbError(f"command not found: {args[0]}") from exc
+    except subprocess.CalledProcessError as exc:
+        raise LocalDbError(
+            f"command failed (exit {exc.returncode}): {' '.join(args)}\n{_tail(exc.stdout or '')}"
+        ) from None
+    return done.stdout
+
+
+def _tail(text: str, lines: int = 30) -> str:
+    return "\n".join(text.rstrip().splitlines()[-lines:])

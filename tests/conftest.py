@@ -1,0 +1,89 @@
+"""Test session: a fresh platform database and Dagster storage database in the real cluster.
+
+`make test` brings the cluster up and migrates the main database first; the suite never touches
+that one. It creates `greenhouse_test` and `dagster_test` beside it (dropped and recreated at the
+start of every session) and points the platform at them through the same environment variables
+a deployment uses.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from greenhouse_assets import settings
+from greenhouse_assets.database import libpq_url
+from greenhouse_assets.settings import _with_database
+
+SHARED_DIR = Path(os.environ.get("GREENHOUSE_SHARED_DIR", settings.PROJECT_ROOT.parent / "shared"))
+REAL_DATA = SHARED_DIR / "data" / "real"
+TEST_DB = "greenhouse_test"
+TEST_DAGSTER_DB = "dagster_test"
+CONTRACT_TABLES = (
+    "metadata.audit_log, metadata.lineage, metadata.quality_metrics, metadata.schema_changes, "
+    "metadata.file_columns, metadata.files, metadata.schema_versions, timeseries.measurements, "
+    "features.windows, features.extracted_features, features.feature_metadata, features.feature_importance, "
+    "moga.solutions, moga.runs, moga.objective_models"
+)
+
+
+def recreate_database(admin_url: str, name: str) -> None:
+    with psycopg.connect(libpq_url(admin_url), autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Runs before collection, so every module that reads the environment sees the test databases."""
+    from greenhouse_assets import migrate
+
+    base = os.environ.get("DATABASE_URL") or settings.local_url()
+    admin = _with_database(base, "postgres")
+    recreate_database(admin, TEST_DB)
+    recreate_database(admin, TEST_DAGSTER_DB)
+    os.environ["DATABASE_URL"] = _with_database(base, TEST_DB)
+    os.environ["DAGSTER_DATABASE_URL"] = _with_database(base, TEST_DAGSTER_DB)
+    os.environ["DAGSTER_HOME"] = str(settings.PROJECT_ROOT)
+    state = Path(config.rootpath) / ".local" / "test"
+    os.environ["GREENHOUSE_DAGSTER_STORAGE"] = str(state / "dagster" / "storage")
+    os.environ["GREENHOUSE_DAGSTER_COMPUTE_LOGS"] = str(state / "dagster" / "logs")
+    os.environ.setdefault("GREENHOUSE_LANDING_DIR", str(state / "landing"))
+    os.environ.setdefault("GREENHOUSE_LAKE_DIR", str(state / "lake"))
+    migrate.upgrade(url=os.environ["DATABASE_URL"])
+
+
+@pytest.fixture
+def database_url() -> str:
+    return os.environ["DATABASE_URL"]
+
+
+@pytest.fixture
+def clean_platform(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Empty contract tables, no staging tables, and a landing folder and lake of this test's own."""
+    with psycopg.connect(libpq_url(database_url), autocommit=True) as conn:
+        conn.execute(f"TRUNCATE {CONTRACT_TABLES} RESTART IDENTITY CASCADE")
+        for (table,) in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'staging'").fetchall():
+            conn.execute(sql.SQL("DROP TABLE staging.{}").format(sql.Identifier(table)))
+    monkeypatch.setenv("GREENHOUSE_LANDING_DIR", str(tmp_path / "landing"))
+    monkeypatch.setenv("GREENHOUSE_LAKE_DIR", str(tmp_path / "lake"))
+    (tmp_path / "landing").mkdir()
+    return database_url
+
+
+@pytest.fixture(scope="session")
+def instance():
+    import dagster as dg
+
+    with dg.DagsterInstance.get() as instance:
+        yield instance
+
+
+@pytest.fixture(scope="session")
+def real_data() -> Path:
+    if not REAL_DATA.is_dir():
+        pytest.fail(f"real data not found at {REAL_DATA}: check out ../shared beside the project")
+    return REAL_DATA

@@ -1,0 +1,107 @@
+"""The ground floor: migrations, roles, definitions, and Dagster's Postgres storage."""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+import psycopg
+import pytest
+from psycopg import sql
+
+from greenhouse_assets import migrate, settings
+from greenhouse_assets.database import libpq_url
+from greenhouse_assets.settings import _with_database
+from tests.conftest import recreate_database
+
+CONTRACT_TABLES = [
+    ("metadata", "files"), ("metadata", "schema_versions"), ("metadata", "quality_metrics"),
+    ("metadata", "lineage"), ("metadata", "audit_log"), ("timeseries", "measurements"),
+    ("features", "extracted_features"), ("features", "feature_importance"), ("features", "feature_metadata"),
+    ("moga", "runs"), ("moga", "solutions"),
+]
+
+
+def _tables(url: str) -> set[tuple[str, str]]:
+    with psycopg.connect(libpq_url(url)) as conn:
+        rows = conn.execute(
+            "SELECT table_schema, table_name FROM information_schema.tables "
+            "WHERE table_schema IN ('metadata', 'staging', 'timeseries', 'features', 'moga')"
+        ).fetchall()
+    return set(rows)
+
+
+def _hypertables(url: str) -> set[str]:
+    with psycopg.connect(libpq_url(url)) as conn:
+        rows = conn.execute(
+            "SELECT hypertable_schema || '.' || hypertable_name FROM timescaledb_information.hypertables"
+        ).fetchall()
+    return {r[0] for r in rows}
+
+
+def test_migrations_upgrade_downgrade_upgrade_on_a_fresh_database():
+    url = _with_database(os.environ["DATABASE_URL"], "greenhouse_migrations_test")
+    recreate_database(_with_database(url, "postgres"), "greenhouse_migrations_test")
+
+    migrate.upgrade(url=url)
+    assert set(CONTRACT_TABLES) <= _tables(url)
+    assert "timeseries.measurements" in _hypertables(url)
+
+    migrate.downgrade(url=url)
+    assert not set(CONTRACT_TABLES) & _tables(url)
+
+    migrate.upgrade(url=url)
+    migrate.upgrade(url=url)  # idempotent: already at head
+    assert set(CONTRACT_TABLES) <= _tables(url)
+    assert {"timeseries.measurements", "features.extracted_features"} <= _hypertables(url)
+
+
+def test_analyst_reads_contract_tables_and_cannot_write(database_url):
+    with psycopg.connect(libpq_url(database_url)) as conn:
+        conn.execute("SET ROLE greenhouse_analyst")
+        for schema, table in CONTRACT_TABLES:
+            conn.execute(sql.SQL("SELECT count(*) FROM {}.{}").format(sql.Identifier(schema), sql.Identifier(table)))
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("INSERT INTO metadata.lineage (from_kind, from_ref, to_kind, to_ref) VALUES ('a','b','c','d')")
+        conn.rollback()
+        conn.execute("SET ROLE greenhouse_analyst")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("CREATE TABLE timeseries.analyst_scratch (x int)")
+
+
+def test_writer_cannot_rewrite_the_audit_log(database_url):
+    with psycopg.connect(libpq_url(database_url)) as conn:
+        conn.execute("SET ROLE greenhouse_writer")
+        conn.execute("INSERT INTO metadata.audit_log (actor, asset, operation) VALUES ('test', 'a', 'load')")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("DELETE FROM metadata.audit_log")
+        conn.rollback()
+
+
+def test_definitions_load_and_resolve():
+    from greenhouse_assets.definitions import defs
+
+    repository = defs.get_repository_def()
+    keys = {key.to_user_string() for key in repository.asset_graph.get_all_asset_keys()}
+    assert {"raw/files", "staging/raw_aarslev", "staging/raw_knudjepsen"} <= keys
+    assert defs.resolve_sensor_def("landing_sensor")
+    assert defs.resolve_job_def("ingest_file")
+    dg.Definitions.validate_loadable(defs)
+
+
+def test_materialization_is_recorded_in_the_postgres_event_log(instance):
+    assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
+    assert settings.PROJECT_ROOT.joinpath("dagster.yaml").is_file()
+
+    @dg.asset(name="storage_probe")
+    def storage_probe() -> dg.MaterializeResult:
+        return dg.MaterializeResult(metadata={"probe": 1})
+
+    result = dg.materialize([storage_probe], instance=instance)
+    assert result.success
+    with psycopg.connect(libpq_url(os.environ["DAGSTER_DATABASE_URL"])) as conn:
+        count = conn.execute(
+            "SELECT count(*) FROM event_logs WHERE run_id = %s AND dagster_event_type = 'ASSET_MATERIALIZATION'",
+            (result.run_id,),
+        ).fetchone()[0]
+    assert count == 1
