@@ -9,6 +9,7 @@ a deployment uses.
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import psycopg
@@ -21,8 +22,9 @@ from greenhouse_assets.settings import _with_database
 
 SHARED_DIR = Path(os.environ.get("GREENHOUSE_SHARED_DIR", settings.PROJECT_ROOT.parent / "shared"))
 REAL_DATA = SHARED_DIR / "data" / "real"
-TEST_DB = "greenhouse_test"
-TEST_DAGSTER_DB = "dagster_test"
+# Per pytest process, so parallel sessions on one cluster never drop each other's database.
+TEST_DB = f"greenhouse_test_{os.getpid()}"
+TEST_DAGSTER_DB = f"dagster_test_{os.getpid()}"
 CONTRACT_TABLES = (
     "metadata.audit_log, metadata.lineage, metadata.quality_metrics, metadata.schema_changes, "
     "metadata.file_columns, metadata.files, metadata.schema_versions, timeseries.measurements, "
@@ -37,18 +39,38 @@ def recreate_database(admin_url: str, name: str) -> None:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
+def drop_abandoned_test_databases(admin_url: str) -> None:
+    """Test databases of pytest processes that no longer exist (killed runs) are dropped."""
+    with psycopg.connect(libpq_url(admin_url), autocommit=True) as conn:
+        names = [r[0] for r in conn.execute(
+            r"SELECT datname FROM pg_database WHERE datname ~ '^(greenhouse|dagster)_test_\d+$'").fetchall()]
+        for name in names:
+            pid = int(name.rsplit("_", 1)[1])
+            if not Path(f"/proc/{pid}").exists():
+                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(Path(config.rootpath) / ".local" / f"test-{os.getpid()}", ignore_errors=True)
+    admin = _with_database(os.environ["DATABASE_URL"], "postgres")
+    with psycopg.connect(libpq_url(admin), autocommit=True) as conn:
+        for name in (TEST_DB, TEST_DAGSTER_DB):
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """Runs before collection, so every module that reads the environment sees the test databases."""
     from greenhouse_assets import migrate
 
     base = os.environ.get("DATABASE_URL") or settings.local_url()
     admin = _with_database(base, "postgres")
+    drop_abandoned_test_databases(admin)
     recreate_database(admin, TEST_DB)
     recreate_database(admin, TEST_DAGSTER_DB)
     os.environ["DATABASE_URL"] = _with_database(base, TEST_DB)
     os.environ["DAGSTER_DATABASE_URL"] = _with_database(base, TEST_DAGSTER_DB)
     os.environ["DAGSTER_HOME"] = str(settings.PROJECT_ROOT)
-    state = Path(config.rootpath) / ".local" / "test"
+    state = Path(config.rootpath) / ".local" / f"test-{os.getpid()}"
     os.environ["GREENHOUSE_DAGSTER_STORAGE"] = str(state / "dagster" / "storage")
     os.environ["GREENHOUSE_DAGSTER_COMPUTE_LOGS"] = str(state / "dagster" / "logs")
     os.environ.setdefault("GREENHOUSE_LANDING_DIR", str(state / "landing"))

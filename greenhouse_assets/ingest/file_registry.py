@@ -140,19 +140,21 @@ def record_received(conn: psycopg.Connection, *, parsed: ParsedFile, path: str, 
     existing = loaded_with_hash(conn, sha256)
     if existing is not None:
         conn.execute(
-            """UPDATE metadata.files SET rows_read = %s, parquet_uri = %s, schema_version_id = %s, run_id = %s
+            """UPDATE metadata.files SET rows_read = %s, parquet_uri = %s, schema_version_id = %s, run_id = %s,
+                                          precedence = %s
                WHERE file_id = %s""",
-            (rows, parquet_uri, schema_id, run_id, existing.file_id),
+            (rows, parquet_uri, schema_id, run_id, parsed.rule.precedence, existing.file_id),
         )
         file_id = existing.file_id
         conn.execute("DELETE FROM metadata.file_columns WHERE file_id = %s", (file_id,))
     else:
         file_id = conn.execute(
             """INSERT INTO metadata.files (source, path, sha256, bytes, received_at, status, rows_read,
-                                           schema_version_id, version, raw_uri, parquet_uri, partition_key, run_id)
-               VALUES (%s, %s, %s, %s, %s, 'received', %s, %s, %s, %s, %s, %s, %s) RETURNING file_id""",
-            (parsed.source.name, path, sha256, size, received_at, rows, schema_id, version, raw_uri,
-             parquet_uri, partition_key, run_id),
+                                           schema_version_id, version, precedence, raw_uri, parquet_uri,
+                                           partition_key, run_id)
+               VALUES (%s, %s, %s, %s, %s, 'received', %s, %s, %s, %s, %s, %s, %s, %s) RETURNING file_id""",
+            (parsed.source.name, path, sha256, size, received_at, rows, schema_id, version,
+             parsed.rule.precedence, raw_uri, parquet_uri, partition_key, run_id),
         ).fetchone()[0]
     with conn.cursor() as cur:
         cur.executemany(

@@ -65,7 +65,7 @@ CREATE TABLE metadata.file_columns (
     variable       text,
     canonical_unit text,
     site           text   NOT NULL,
-    zone           text   NOT NULL,
+    zone           text,  -- NULL for unmapped columns that name no zone (e.g. MortenSDU `End`)
     PRIMARY KEY (file_id, staged_column)
 );
 COMMENT ON TABLE metadata.file_columns IS 'Per file version: staged column -> canonical variable, unit, site and zone (from the source registry).';

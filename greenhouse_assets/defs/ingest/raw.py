@@ -1,7 +1,5 @@
 """Raw layer: the landed bytes, kept immutable in the lake, parsed to Parquet and registered."""
 
-from __future__ import annotations
-
 from pathlib import Path
 
 import dagster as dg

@@ -1,7 +1,5 @@
 """Landing sensor: a run per new file version, keyed by source and content hash."""
 
-from __future__ import annotations
-
 import json
 import os
 from pathlib import Path

@@ -1,7 +1,5 @@
 """Staging layer: one TimescaleDB table per source, typed columns as received plus bookkeeping."""
 
-from __future__ import annotations
-
 import getpass
 from pathlib import Path
 

@@ -1,0 +1,190 @@
+"""Open a landing file: match it to a source, detect how it is written, stream typed batches.
+
+`open_file` does everything that needs only the head of the file (source, dialect, header,
+timestamp layout, column mapping, types) and raises `IngestError` for what it finds wrong
+there. `ParsedFile.batches` then streams the data; it raises `IngestError` at the exact row
+and column of the first bad value, so the caller loads a file all-or-nothing.
+
+Every batch has `_row_number` (1-based line of the row in the original file; sheet row for
+Excel; for sMAP JSON see `smap.py`), `time` (UTC), then the staged columns, in `schema` order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from greenhouse_assets.ingest import delimited, detect, smap, spreadsheet
+from greenhouse_assets.ingest.convert import (
+    TIME_DTYPE, BatchConverter, ColumnPlan, numeric_columns, position_name, schema_for,
+)
+from greenhouse_assets.ingest.errors import IngestError
+from greenhouse_assets.ingest.names import (
+    MAX_DATA_COLUMNS, RESERVED, staged_names, unit_from_name,
+)
+from greenhouse_assets.ingest.registry import ColumnMapping, FileRule, Source, SourceRegistry
+from greenhouse_assets.ingest.timestamps import Localizer, detect_layout
+
+StringBatches = Callable[[int], Iterator[tuple[pl.DataFrame, pl.Series]]]
+
+
+@dataclass
+class ParsedFile:
+    path: Path
+    source: Source
+    rule: FileRule
+    detection: dict[str, Any]  # JSON-serialisable: how the file was read, for metadata
+    columns: list[ColumnMapping]  # data columns in file order; staged names unique
+    schema: dict[str, pl.DataType]  # _row_number, time, then staged columns
+    _produce: Callable[[int], Iterator[pl.DataFrame]] = field(repr=False)
+
+    def batches(self, rows: int = 100_000) -> Iterator[pl.DataFrame]:
+        """Typed batches of at most `rows` rows; memory stays flat whatever the file size."""
+        if rows < 1:
+            raise ValueError("rows must be positive")
+        for frame in self._produce(rows):
+            for offset in range(0, frame.height, rows):
+                yield frame.slice(offset, rows)
+
+
+def open_file(path: Path, registry: SourceRegistry) -> ParsedFile:
+    path = Path(path)
+    source, rule = registry.match(path)
+    head = detect.read_head(path)
+    kind = detect.sniff_kind(head)
+    if kind == "smap_json":
+        return _open_smap(path, source, rule)
+    if kind == "excel":
+        return _open_excel(path, source, rule)
+    return _open_delimited(head, source, rule)
+
+
+def _open_delimited(head: detect.Head, source: Source, rule: FileRule) -> ParsedFile:
+    opened = delimited.open_delimited(head, rule)
+    dialect = opened.dialect
+    n_columns = len(opened.header[0])
+
+    def strings(rows: int) -> Iterator[tuple[pl.DataFrame, pl.Series]]:
+        block = int(min(max(rows * opened.mean_line_bytes, detect.SAMPLE_BYTES),
+                        delimited.MAX_BLOCK_BYTES))
+        return delimited.string_batches(head.path, dialect, n_columns, block)
+
+    detection = {"kind": "csv", **dialect.as_dict()}
+    return _tabular(head.path, source, rule, opened.header, opened.sample, dialect.decimal,
+                    detection, strings)
+
+
+def _open_excel(path: Path, source: Source, rule: FileRule) -> ParsedFile:
+    rows = _without_empty_trailing_columns(spreadsheet.read_first_sheet(path))
+    header_rows = detect.detect_header_rows(path, rows, rule.header_rows)
+    data = rows[header_rows:]
+    if not any(any((v or "").strip() for v in row) for row in data):
+        raise IngestError(path, "no data rows (header only)")
+    decimal = rule.decimal or detect.detect_decimal(path, data, header_rows + 1)
+    n_columns = len(rows[0])
+
+    def strings(_rows: int) -> Iterator[tuple[pl.DataFrame, pl.Series]]:
+        numbers = pl.int_range(header_rows + 1, len(rows) + 1, eager=True, dtype=pl.Int64)
+        yield _string_frame(data, n_columns), numbers
+
+    detection = {"kind": "excel", "sheet": 1, "encoding": None, "bom": False, "delimiter": None,
+                 "decimal": decimal, "quoting": None, "line_ending": None,
+                 "header_rows": header_rows}
+    return _tabular(path, source, rule, rows[:header_rows], data, decimal, detection, strings)
+
+
+def _tabular(path: Path, source: Source, rule: FileRule, header: list[list],
+             sample: list[list], decimal: str, detection: dict[str, Any],
+             strings: StringBatches) -> ParsedFile:
+    """Shared by CSV and Excel: header -> columns, types and the batch converter."""
+    names = [value or "" for value in header[0]]
+    n_columns = len(names)
+    layout = detect_layout(path, names, sample, rule.timestamp)
+    positions = [i for i in range(n_columns) if i not in layout.positions]
+    _check_width(path, len(positions))
+    originals = [names[i] for i in positions]
+    if len(header) >= 2:  # name / [controller point /] unit
+        units = [_unit(header[-1], i) for i in positions]
+    else:
+        units = [unit_from_name(name) for name in originals]
+    staged = staged_names(originals, [i + 1 for i in positions])
+    columns = source.resolve_columns(rule, path, originals, staged, units)
+    numeric = numeric_columns(_string_frame(sample, n_columns), positions, decimal)
+    plans = [ColumnPlan(p, c.staged_name, c.original_name, c.variable is not None or n)
+             for p, c, n in zip(positions, columns, numeric, strict=True)]
+    label = " + ".join(layout.names)
+
+    def produce(rows: int) -> Iterator[pl.DataFrame]:
+        localizer = Localizer(path, rule.timezone, label)  # fresh DST state per pass
+        converter = BatchConverter(path, layout, localizer, plans, decimal)
+        for frame, numbers in strings(rows):
+            yield converter.convert(frame, numbers)
+
+    detection |= {"timestamp": layout.as_dict(), "n_columns": n_columns,
+                  "timezone": "UTC" if layout.aware else rule.timezone,
+                  "source": source.name, "rule": rule.name}
+    return ParsedFile(path, source, rule, detection, columns, schema_for(plans), produce)
+
+
+def _open_smap(path: Path, source: Source, rule: FileRule) -> ParsedFile:
+    table = smap.read_smap(path)
+    _check_width(path, len(table.names))
+    staged = staged_names(table.names, list(range(1, len(table.names) + 1)))
+    columns = source.resolve_columns(rule, path, table.names, staged, table.units)
+    frame = table.frame.rename({f"s{i}": name for i, name in enumerate(staged)})
+    if rule.epoch_wall_clock:
+        frame = _from_wall_clock(path, frame, rule)
+    frame = frame.with_row_index("_row_number", offset=1).with_columns(
+        pl.col("_row_number").cast(pl.Int64), pl.col("time").cast(TIME_DTYPE))
+    detection = {
+        "kind": "smap_json", "encoding": "utf-8", "bom": False, "delimiter": None,
+        "decimal": None, "quoting": None, "line_ending": None, "header_rows": 0,
+        "timestamp": {"layout": "smap", "columns": ["Readings[*][0]"],
+                      "format": f"epoch_{table.epoch_unit}",
+                      "wall_clock": rule.epoch_wall_clock},
+        "timezone": rule.timezone if rule.epoch_wall_clock else "UTC",
+        "stream_timezones": table.timezones,
+        "n_columns": len(table.names), "source": source.name, "rule": rule.name,
+    }
+    schema = dict(frame.schema)
+    return ParsedFile(path, source, rule, detection, columns, schema, lambda _rows: iter([frame]))
+
+
+def _from_wall_clock(path: Path, frame: pl.DataFrame, rule: FileRule) -> pl.DataFrame:
+    """Epochs that encode wall-clock time at a fixed offset: back to wall clock, then localise."""
+    wall = frame["time"].dt.convert_time_zone(rule.epoch_wall_clock).dt.replace_time_zone(None)
+    positions = pl.int_range(1, frame.height + 1, eager=True)
+    utc = Localizer(path, rule.timezone, "Readings[*][0]").to_utc(wall, positions)
+    return frame.with_columns(utc.alias("time")).sort("time")
+
+
+def _check_width(path: Path, n_data: int) -> None:
+    if n_data == 0:
+        raise IngestError(path, "no data columns besides the timestamp")
+    if n_data > MAX_DATA_COLUMNS:
+        raise IngestError(path, f"{n_data} data columns exceed PostgreSQL's 1600-column limit",
+                          expected=f"at most {MAX_DATA_COLUMNS} data columns "
+                          f"(1600 minus {len(RESERVED)} staging columns)", found=n_data)
+
+
+def _unit(row: list, position: int) -> str | None:
+    value = row[position] if position < len(row) else None
+    return (value or "").strip() or None
+
+
+def _string_frame(rows: list[list], n_columns: int) -> pl.DataFrame:
+    """Rows of text padded/cut to the header width (sample rows may be ragged)."""
+    fitted = [[*row[:n_columns], *[None] * (n_columns - len(row))] for row in rows]
+    return pl.DataFrame(fitted, schema={position_name(i): pl.String for i in range(n_columns)},
+                        orient="row")
+
+
+def _without_empty_trailing_columns(rows: list[list]) -> list[list]:
+    """Spreadsheets report formatted-but-empty columns; drop the trailing all-empty ones."""
+    width = max((i + 1 for row in rows for i, v in enumerate(row) if (v or "").strip()),
+                default=0)
+    return [row[:width] for row in rows]
