@@ -1,0 +1,3 @@
+{{ config(materialized='view') }}
+-- depends_on: {{ ref('column_mappings') }}
+{{ wide_view('aarslev') }}

@@ -1,0 +1,69 @@
+"""Timeseries layer: the dbt project (`dbt_project/`) as Dagster assets, its tests as asset checks.
+
+Models land in group `timeseries`; dbt sources are the staging assets (`staging/raw_<source>`)
+and the file registry (`raw/files`), so the graph reads raw -> staging -> timeseries unbroken.
+Error-severity dbt tests become blocking checks (downstream waits); warnings do not block.
+"""
+
+
+from collections.abc import Mapping
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+
+from greenhouse_assets.transform.profile import export_dbt_env
+from greenhouse_assets.transform.project import dbt_project
+
+GROUP = "timeseries"
+# The raw asset's key (defs/ingest/raw.py); spelled out so this module loads on its own.
+RAW_FILES = dg.AssetKey(["raw", "files"])
+
+
+class GreenhouseTranslator(DagsterDbtTranslator):
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            if dbt_resource_props["source_name"] == "staging":
+                return dg.AssetKey(["staging", dbt_resource_props["name"]])
+            # metadata.files and metadata.file_columns are both written by the raw asset.
+            return RAW_FILES
+        return dg.AssetKey([GROUP, dbt_resource_props["name"]])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        return GROUP
+
+    def get_metadata(self, dbt_resource_props: Mapping[str, Any]) -> Mapping[str, Any]:
+        metadata = dict(super().get_metadata(dbt_resource_props))
+        if dbt_resource_props["name"] == "measurements":
+            metadata["bookkeeping_table"] = "timeseries.measurement_file_state"
+        return metadata
+
+    def get_automation_condition(self, dbt_resource_props: Mapping[str, Any]) -> dg.AutomationCondition | None:
+        return dg.AutomationCondition.eager()
+
+
+TRANSLATOR = GreenhouseTranslator(
+    settings=DagsterDbtTranslatorSettings(enable_asset_checks=True, enable_duplicate_source_asset_keys=True)
+)
+
+
+class DbtBuildConfig(dg.Config):
+    full_refresh: bool = False  # rebuild measurements in place (it stays a hypertable) instead of by file version
+
+
+@dbt_assets(
+    manifest=dbt_project().manifest_path,
+    project=dbt_project(),
+    dagster_dbt_translator=TRANSLATOR,
+    name="timeseries_dbt",
+)
+def timeseries_dbt(context: dg.AssetExecutionContext, config: DbtBuildConfig, dbt: DbtCliResource):
+    """`dbt build` of the selected models, seeds and tests, with column schema and lineage metadata."""
+    export_dbt_env()
+    args = ["build", "--full-refresh"] if config.full_refresh else ["build"]
+    yield from dbt.cli(args, context=context).stream().fetch_column_metadata()
+
+
+@dg.definitions
+def transform_resources() -> dg.Definitions:
+    return dg.Definitions(resources={"dbt": DbtCliResource(project_dir=dbt_project())})

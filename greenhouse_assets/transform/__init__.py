@@ -1,0 +1,1 @@
+"""Plain helpers for the dbt transformation layer (no Dagster imports)."""
