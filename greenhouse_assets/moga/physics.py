@@ -1,0 +1,88 @@
+"""Greenhouse physics for one day, vectorised over a whole population of setpoint vectors.
+
+Every function takes numpy arrays of shape (n,) (or broadcastable) so pymoo can evaluate a
+population in one call. Units: °C, %, ppm, µmol/m²/s, hours; energy in kWh per m² floor per day;
+growth in g CH2O per m² floor per day.
+
+Growth: canopy gross photosynthesis of Acock et al. (1978), "The contribution of leaves from
+different levels within a tomato crop to canopy net photosynthesis", J. Appl. Ecol. 15:185-199,
+in the form and with the parameters of the reduced TOMGRO model, Jones et al. (1999),
+"Reduced state-variable tomato growth model", Trans. ASAE 42(1):255-265:
+
+    Pg = D · (τ·C / K) · ln[((1 − m)·τ·C + Qe·K·I) / ((1 − m)·τ·C + Qe·K·I·exp(−K·LAI))]
+
+with τ = 0.0693 µmol CO2 m⁻² s⁻¹ ppm⁻¹ (CO2 use efficiency), Qe = 0.0645 (leaf quantum
+efficiency), K = 0.58 (light extinction), m = 0.1 (leaf transmission) and D = 0.108 g CH2O per
+(µmol m⁻² s⁻¹ · h), integrated hour by hour. Change, documented: TOMGRO's temperature factor is
+flat between 12 and 35 °C, which would give the setpoint no growth benefit at all in 18-28 °C;
+it is replaced by the beta function of Yan & Hunt (1999), Ann. Bot. 84:607-614, with tomato
+cardinal temperatures 10 / 25 / 35 °C. Respiration is not subtracted (no standing biomass is
+measured), so the objective is daily gross assimilate production at a fixed LAI of 3.
+
+Humidity: Tetens (1930) saturation vapour pressure, as FAO-56 eq. 11.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# Reduced TOMGRO (Jones et al. 1999) canopy parameters.
+TAU, QE, K_EXT, M_LEAF, D_HOUR, LAI = 0.0693, 0.0645, 0.58, 0.1, 0.108, 3.0
+T_MIN, T_OPT, T_MAX = 10.0, 25.0, 35.0
+RHO_CP = 1200.0  # J m⁻³ K⁻¹, volumetric heat capacity of air
+LATENT_KWH_PER_KG = 2.45e6 / 3.6e6  # evaporating / removing 1 kg water by heat-and-vent
+PAR_MOL_PER_MJ_GLOBAL = 2.15  # 0.47 PAR fraction × 4.57 µmol/J
+
+
+def saturation_vapour_pressure_kpa(temperature_c):
+    """Tetens: es = 0.6108·exp(17.27·T / (T + 237.3)) kPa."""
+    return 0.6108 * np.exp(17.27 * temperature_c / (temperature_c + 237.3))
+
+
+def vpd_kpa(temperature_c, humidity_pct):
+    return saturation_vapour_pressure_kpa(temperature_c) * (1.0 - humidity_pct / 100.0)
+
+
+def absolute_humidity_kg_m3(temperature_c, humidity_pct):
+    """Water vapour density from the ideal gas law (R_v = 461.5 J kg⁻¹ K⁻¹)."""
+    vapour_pa = saturation_vapour_pressure_kpa(temperature_c) * 1000.0 * humidity_pct / 100.0
+    return vapour_pa / (461.5 * (temperature_c + 273.15))
+
+
+def day_length_hours(day_of_year: int, latitude_deg: float) -> float:
+    """Astronomical day length (Cooper's declination), clipped for polar day/night."""
+    declination = np.radians(23.44) * np.sin(2 * np.pi * (284 + day_of_year) / 365)
+    cos_hour_angle = -np.tan(np.radians(latitude_deg)) * np.tan(declination)
+    return float(24.0 / np.pi * np.arccos(np.clip(cos_hour_angle, -1.0, 1.0)))
+
+
+def natural_ppfd_profile(dli_mol_m2: float, day_length_h: float) -> np.ndarray:
+    """Hourly mean PPFD (24 values) of a half-sine sun centred on solar noon carrying the day's DLI."""
+    hours = np.arange(24) + 0.5
+    sunrise = 12.0 - day_length_h / 2
+    phase = np.clip((hours - sunrise) / max(day_length_h, 1e-6), 0.0, 1.0)
+    shape = np.sin(np.pi * phase)
+    total = shape.sum() * 3600e-6
+    return shape * (dli_mol_m2 / total if total > 0 else 0.0)
+
+
+def lamp_hour_fractions(natural_ppfd: np.ndarray, photoperiod_h) -> np.ndarray:
+    """Share of each hour the lamps burn, (n, 24): the darkest hours first, as a light-sum controller does."""
+    darkness_rank = np.argsort(np.argsort(natural_ppfd, kind="stable"), kind="stable")
+    return np.clip(np.asarray(photoperiod_h)[:, None] - darkness_rank[None, :], 0.0, 1.0)
+
+
+def temperature_factor(temperature_c):
+    """Yan & Hunt (1999) beta function: 0 at T_MIN and T_MAX, 1 at T_OPT."""
+    t = np.clip(temperature_c, T_MIN, T_MAX)
+    exponent = (T_OPT - T_MIN) / (T_MAX - T_OPT)
+    return (T_MAX - t) / (T_MAX - T_OPT) * ((t - T_MIN) / (T_OPT - T_MIN)) ** exponent
+
+
+def canopy_gross_photosynthesis(ppfd, co2_ppm, temperature_c):
+    """Acock/TOMGRO canopy assimilation, g CH2O m⁻² per hour; ppfd (n, 24), the rest (n,)."""
+    p_max = (TAU * co2_ppm * temperature_factor(temperature_c))[:, None]
+    light = QE * K_EXT * ppfd
+    top = (1 - M_LEAF) * p_max + light
+    bottom = (1 - M_LEAF) * p_max + light * np.exp(-K_EXT * LAI)
+    return D_HOUR * p_max / K_EXT * np.log(top / np.maximum(bottom, 1e-12))

@@ -1,0 +1,47 @@
+"""The Pareto front as a PNG for people: written to the lake and embedded in the materialization."""
+
+from __future__ import annotations
+
+import base64
+import io
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display on a server; must precede pyplot
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+MARKERS = {"lowest_energy": ("s", "tab:green"), "highest_growth": ("^", "tab:red"), "knee": ("*", "tab:purple")}
+
+
+def pareto_png(energy: np.ndarray, growth: np.ndarray, ranks: np.ndarray, picks: dict[str, int], title: str) -> bytes:
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=100)
+    others = ranks > 0
+    ax.scatter(energy[others], growth[others], s=10, c="0.75", label="final population")
+    front = np.flatnonzero(ranks == 0)
+    order = front[np.argsort(energy[front])]
+    ax.plot(energy[order], growth[order], "o-", ms=3, lw=1, c="tab:blue", label="Pareto front")
+    for name, index in picks.items():
+        marker, colour = MARKERS[name]
+        ax.scatter(energy[index], growth[index], s=120, marker=marker, c=colour, zorder=3, label=name.replace("_", " "))
+    ax.set_xlabel("energy, kWh m⁻² floor day⁻¹")
+    ax.set_ylabel("gross assimilation, g CH₂O m⁻² day⁻¹")
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def write_png(png: bytes, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(png)
+    return path
+
+
+def markdown_image(png: bytes) -> str:
+    return f"![Pareto front](data:image/png;base64,{base64.b64encode(png).decode()})"

@@ -1,0 +1,105 @@
+"""The day-ahead climate setpoint problem: six setpoints → (energy, −growth) under VPD and DLI limits.
+
+Energy, kWh per m² floor per day (heat balance at daily resolution):
+    sensible   = (U + ρc_p·H·ACH/3600) · (T_sp − T_out) · 24 h         cover + ventilation losses
+    gains      = η_solar · R_out + lamp electricity (all lamp power ends as heat)
+    heating    = max(sensible − gains, 0) + baseline (minimum-pipe heat from the calibration)
+    lamps      = PPFD_sup / efficacy · photoperiod                       = installed power × hours × intensity share
+    dehumidify = max(transpiration − vent moisture removal, 0) · 0.68 kWh/kg  (heat-and-vent)
+with ACH = 20 h⁻¹ × ventilation/100, H = 4 m (air volume per floor area), transpiration =
+0.6 × inside global radiation / λ (Stanghellini 1987), and vent removal = ACH·H·(χ_in − χ_out)·24 h
+from the humidity setpoint (χ_in) and an outdoor air of 85 % RH. Ventilation also limits CO2:
+with dosing capacity 18 g m⁻² h⁻¹ (180 kg ha⁻¹ h⁻¹, Nederhoff 1994) the held excess over the
+outside 400 ppm is at most capacity / (ACH·H·1.8e-3 g m⁻³ ppm⁻¹). So humidity and ventilation
+trade heat loss against dehumidification and CO2, and CO2 itself costs no energy (pure CO2).
+
+Growth: `physics.canopy_gross_photosynthesis` over 24 hourly steps, natural light from the
+forecast DLI on a half-sine day, lamps filling the darkest hours.
+
+Constraints (pymoo: feasible when ≤ 0):
+    VPD(T_sp, RH_sp) − 3 kPa                    (Tetens; never active inside the default bounds,
+                                                 where VPD ≤ 1.51 kPa, kept for wider bounds)
+    DLI_nat + PPFD_sup·photoperiod·3600e-6 − max(30, DLI_nat)
+The second uses max(30, DLI_nat): shading is not a decision variable, so on a day whose
+natural light alone exceeds 30 mol m⁻² the limit is that lamps add nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from pymoo.core.problem import Problem
+
+from greenhouse_assets.moga import physics
+
+VARIABLES = ("temperature_setpoint", "humidity_setpoint", "co2_setpoint", "supplemental_light", "photoperiod", "ventilation")
+LOWER = np.array([18.0, 60.0, 400.0, 0.0, 0.0, 0.0])
+UPPER = np.array([28.0, 85.0, 1000.0, 600.0, 18.0, 100.0])
+VPD_LIMIT_KPA, DLI_LIMIT_MOL = 3.0, 30.0
+HEIGHT_M, ACH_MAX, OUTDOOR_RH = 4.0, 20.0, 85.0
+CO2_OUTSIDE, CO2_CAPACITY_G_M2_H, CO2_G_M3_PER_PPM = 400.0, 18.0, 1.8e-3
+TRANSPIRATION_SHARE, LATENT_MJ_PER_KG = 0.6, 2.45
+LATITUDE_DEG = 56.0  # Denmark (Aarslev 55.3 °N, Knudjepsen ≈ 56 °N)
+
+
+@dataclass(frozen=True)
+class DayInputs:
+    """Everything one day's evaluation needs: the forecast and the calibrated parameters."""
+
+    day_of_year: int
+    outdoor_temperature_c: float
+    radiation_sum_mj_m2: float
+    natural_dli_mol_m2: float
+    u_value_w_m2k: float
+    solar_gain_fraction: float
+    baseline_kwh_m2: float
+    lamp_efficacy_umol_j: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def evaluate(x: np.ndarray, day: DayInputs) -> dict[str, np.ndarray]:
+    """Objectives, constraints and diagnostics for a population x of shape (n, 6)."""
+    temperature, humidity, co2, light, photoperiod, ventilation = x.T
+    ach = ACH_MAX * ventilation / 100.0
+    lamp_kwh = light / day.lamp_efficacy_umol_j * photoperiod / 1000.0
+    sensible = (day.u_value_w_m2k + physics.RHO_CP * HEIGHT_M * ach / 3600.0) * (temperature - day.outdoor_temperature_c) * 0.024
+    gains = day.solar_gain_fraction * day.radiation_sum_mj_m2 / 3.6 + lamp_kwh
+    heating = np.maximum(sensible - gains, 0.0) + day.baseline_kwh_m2
+
+    lamp_dli = light * photoperiod * 3600e-6
+    dli = day.natural_dli_mol_m2 + lamp_dli
+    transpiration = TRANSPIRATION_SHARE * dli / physics.PAR_MOL_PER_MJ_GLOBAL / LATENT_MJ_PER_KG
+    moisture_gap = physics.absolute_humidity_kg_m3(temperature, humidity) - physics.absolute_humidity_kg_m3(
+        day.outdoor_temperature_c, OUTDOOR_RH)
+    vented = ach * HEIGHT_M * np.maximum(moisture_gap, 0.0) * 24.0
+    dehumidify = np.maximum(transpiration - vented, 0.0) * physics.LATENT_KWH_PER_KG
+    energy = heating + lamp_kwh + dehumidify
+
+    with np.errstate(divide="ignore"):
+        co2_excess_max = CO2_CAPACITY_G_M2_H / (ach * HEIGHT_M * CO2_G_M3_PER_PPM)
+    co2_held = CO2_OUTSIDE + np.minimum(co2 - CO2_OUTSIDE, co2_excess_max)
+    natural = physics.natural_ppfd_profile(day.natural_dli_mol_m2, physics.day_length_hours(day.day_of_year, LATITUDE_DEG))
+    ppfd = natural[None, :] + light[:, None] * physics.lamp_hour_fractions(natural, photoperiod)
+    growth = physics.canopy_gross_photosynthesis(ppfd, co2_held, temperature).sum(axis=1)
+
+    vpd = physics.vpd_kpa(temperature, humidity)
+    return {
+        "F": np.column_stack([energy, -growth]),
+        "G": np.column_stack([vpd - VPD_LIMIT_KPA, dli - max(DLI_LIMIT_MOL, day.natural_dli_mol_m2)]),
+        "energy": energy, "growth": growth, "vpd": vpd, "dli": dli,
+    }
+
+
+class GreenhouseDayProblem(Problem):
+    """Vectorised: `_evaluate` receives the whole population and does one numpy pass over it."""
+
+    def __init__(self, day: DayInputs):
+        super().__init__(n_var=len(VARIABLES), n_obj=2, n_ieq_constr=2, xl=LOWER, xu=UPPER)
+        self.day = day
+
+    def _evaluate(self, x, out, *args, **kwargs):
+        result = evaluate(np.atleast_2d(x), self.day)
+        out["F"], out["G"] = result["F"], result["G"]

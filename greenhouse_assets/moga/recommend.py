@@ -1,0 +1,70 @@
+"""One zone, one horizon day: forecast + calibrated models → Pareto front → three recommended setpoints."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+
+from greenhouse_assets.moga import optimise, physics
+from greenhouse_assets.moga.problem import VARIABLES, DayInputs, GreenhouseDayProblem, evaluate
+
+
+@dataclass(frozen=True)
+class ZoneFront:
+    """The feasible final population with everything moga.solutions stores, and the picks."""
+
+    solutions: np.ndarray  # columns: store.SOLUTION_COLUMNS
+    energy: np.ndarray
+    growth: np.ndarray
+    ranks: np.ndarray
+    picks: dict[str, int]
+    hypervolume: float
+    evaluations: int
+    runtime_s: float
+
+    def recommendation_table(self) -> list[dict]:
+        return [
+            {"pick": name, **{v: round(float(self.solutions[i, 1 + k]), 2) for k, v in enumerate(VARIABLES)},
+             "energy_kwh_m2": round(float(self.energy[i]), 3), "growth_g_ch2o_m2": round(float(self.growth[i]), 2),
+             "vpd_kpa": round(float(self.solutions[i, 9]), 3), "dli_mol_m2": round(float(self.solutions[i, 10]), 2)}
+            for name, i in self.picks.items()
+        ]
+
+
+def day_inputs(horizon: date, forecast: dict, energy: dict, growth: dict) -> DayInputs:
+    """Combine the persistence forecast with the zone's calibrated energy and growth parameters."""
+    return DayInputs(
+        day_of_year=horizon.timetuple().tm_yday,
+        outdoor_temperature_c=forecast["outdoor_temperature_c"],
+        radiation_sum_mj_m2=forecast["radiation_sum_mj_m2"],
+        natural_dli_mol_m2=growth["transmission"] * physics.PAR_MOL_PER_MJ_GLOBAL * forecast["radiation_sum_mj_m2"],
+        u_value_w_m2k=energy["u_value_w_m2k"],
+        solar_gain_fraction=energy["solar_gain_fraction"],
+        baseline_kwh_m2=energy["baseline_kwh_m2"],
+        lamp_efficacy_umol_j=energy["lamp_efficacy_umol_j"],
+    )
+
+
+def optimise_day(day: DayInputs, *, algorithm: str, pop_size: int, generations: int, seed: int) -> ZoneFront:
+    """Run the optimiser and keep only feasible individuals: no stored solution breaks a constraint."""
+    started = time.perf_counter()
+    result = optimise.run(GreenhouseDayProblem(day), algorithm, pop_size, generations, seed)
+    runtime = time.perf_counter() - started
+    x = result.pop.get("X")
+    evaluated = evaluate(x, day)
+    feasible = np.all(evaluated["G"] <= 0, axis=1)
+    x, evaluated = x[feasible], {k: v[feasible] for k, v in evaluated.items()}
+    ranks, crowding = optimise.rank_and_crowding(evaluated["F"])
+    solutions = np.column_stack([
+        np.arange(len(x)), x, evaluated["energy"], evaluated["growth"], evaluated["vpd"], evaluated["dli"],
+        evaluated["G"], ranks, crowding,
+    ])
+    return ZoneFront(
+        solutions=solutions, energy=evaluated["energy"], growth=evaluated["growth"], ranks=ranks,
+        picks=optimise.recommendations(evaluated["F"], ranks),
+        hypervolume=optimise.hypervolume(evaluated["F"][ranks == 0], optimise.REFERENCE_POINT),
+        evaluations=int(result.algorithm.evaluator.n_eval), runtime_s=runtime,
+    )
