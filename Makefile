@@ -17,6 +17,7 @@ $(VENV)/.synced: pyproject.toml uv.lock
 	    $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv; \
 	    rm -rf $(VENV); $(PYTHON) -m venv $(VENV); }; \
 	fi
+	@$(PY) -m pip --version >/dev/null 2>&1 || $(PY) -m ensurepip >/dev/null  # a venv made by uv has no pip
 	$(PY) -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
 	UV_PROJECT_ENVIRONMENT=$(VENV) $(VENV)/bin/uv sync --frozen --quiet
 	@touch $@

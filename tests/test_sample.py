@@ -12,7 +12,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from greenhouse_assets.sample import SMAP_ORDER, generate_sample
+from greenhouse_assets.sample import generate_sample
+from greenhouse_assets.sample.aarslev import SMAP_ORDER
 
 CPH = ZoneInfo("Europe/Copenhagen")
 UTC_PLUS_1 = timezone(timedelta(hours=1))
@@ -173,7 +174,7 @@ def test_json_epochs_match_true_utc_only_before_the_dst_switch(sample):
 
 
 def test_morten_sdu_files(sample):
-    for folder, hours, start, end in (("marts2014", 15 * 24 - 1, "2014-03-17 00:00", "2014-04-01 00:00"),
+    for folder, hours, start, end in (("marts2014", 15 * 24, "2014-03-17 00:00", "2014-04-01 00:00"),
                                       ("april2014", 6 * 24, "2014-04-01 00:00", "2014-04-07 00:00")):
         base = sample / "aarslev" / folder
         main, aggregate, third = (_lines(base / f"MortenSDUData{s}.csv") for s in ("", "2", "3"))
@@ -188,8 +189,46 @@ def test_morten_sdu_files(sample):
         cells = [c for line in main[1:-1] for c in line.split(",")[2:]]
         assert cells.count("5.3e+36") == 1 and cells.count("") == 2
         assert sum(line.endswith(",0.0,0.0,0.0,0.0,0.0") for line in third[1:-1]) == 1
-    march = _lines(sample / "aarslev" / "marts2014" / "MortenSDUData.csv")
-    assert not any(line.startswith("2014-03-30 02:") for line in march)  # local hours, with DST
+
+
+def test_morten_sdu_hours_run_on_a_fixed_utc_plus_1_clock(sample):
+    """No DST, as the `morten_sdu` rule in sources.yaml reads them: 24 hours on every day."""
+    for name in ("MortenSDUData.csv", "MortenSDUData3.csv"):
+        starts = [line.split(",")[0] for line in _lines(sample / "aarslev" / "marts2014" / name)[1:-1]]
+        assert "2014-03-30 02:00" in starts  # the hour Danish summer time skips
+        assert set(Counter(s[:10] for s in starts).values()) == {24}
+        stamps = [datetime.strptime(s, "%Y-%m-%d %H:%M") for s in starts]
+        assert {b - a for a, b in zip(stamps, stamps[1:])} == {timedelta(hours=1)}
+
+
+def test_morten_sdu_autumn_has_no_repeated_hour(tmp_path):
+    generate_sample(tmp_path, days=2, start="2014-10-25")
+    lines = _lines(tmp_path / "aarslev" / "oktober2014" / "MortenSDUData.csv")[1:-1]
+    starts = [line.split(",")[0] for line in lines]
+    assert len(starts) == len(set(starts)) == 48
+    assert lines[-1].split(",")[1] == "2014-10-27 00:00"
+
+
+def test_morten_sdu_agrees_with_celle_6_in_summer_time(sample):
+    """Read on their own clocks (Morten UTC+1, the cell CSV Danish time with DST), the hourly air
+    temperature is the mean of the same hour's 10-minute values: no one-hour shift after DST."""
+    cell = {}
+    for month in ("03", "04"):
+        for row in _aarslev(sample / "aarslev" / "celle6" / f"output-2014-{month}-01-00-00.csv")[1]:
+            wall = datetime.strptime(f"{row[0]} {row[1]}", "%Y-%m-%d %H:%M:%S").replace(tzinfo=CPH)
+            if row[2]:
+                cell[int(wall.timestamp())] = _number(row[2])
+    summer_start = datetime(2014, 3, 30, 3, tzinfo=CPH).timestamp()
+    differences = []
+    for folder in ("marts2014", "april2014"):
+        for line in _lines(sample / "aarslev" / folder / "MortenSDUData.csv")[1:-1]:
+            start, _, *values = line.split(",")
+            hour = datetime.strptime(start, "%Y-%m-%d %H:%M").replace(tzinfo=UTC_PLUS_1).timestamp()
+            tens = [cell.get(int(hour) + 600 * k) for k in range(6)]
+            if hour >= summer_start and values[3] not in ("", "5.3e+36") and None not in tens:
+                differences.append(abs(float(values[3]) - sum(tens) / 6))
+    assert len(differences) > 150
+    assert sorted(differences)[len(differences) // 2] < 0.1  # median; a 1 h shift gives ~0.4
 
 
 def test_weather_file(sample):
