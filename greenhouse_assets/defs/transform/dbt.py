@@ -62,8 +62,3 @@ def timeseries_dbt(context: dg.AssetExecutionContext, config: DbtBuildConfig, db
     export_dbt_env()
     args = ["build", "--full-refresh"] if config.full_refresh else ["build"]
     yield from dbt.cli(args, context=context).stream().fetch_column_metadata()
-
-
-@dg.definitions
-def transform_resources() -> dg.Definitions:
-    return dg.Definitions(resources={"dbt": DbtCliResource(project_dir=dbt_project())})

@@ -1,0 +1,1 @@
+"""Feature extraction from TimescaleDB: curated tsfresh features (vectorised) and greenhouse domain features."""
