@@ -46,21 +46,58 @@ def run_main_job(sample_days: int, seed: int) -> int:
 
 
 def _refresh_downstream(instance: dg.DagsterInstance) -> tuple[bool, int, list[str]]:
-    """Materialize every asset downstream of staging, once, with its checks."""
+    """Materialize everything downstream of staging once, in dependency order, with its checks.
+
+    Consecutive assets that share a partitioning run together: unpartitioned ones as one run,
+    time-partitioned ones as one run over the days the time series covers.
+    """
     from greenhouse_assets.definitions import defs
 
     graph = defs.resolve_asset_graph()
-    downstream = (dg.AssetSelection.all() - dg.AssetSelection.groups(*INGEST_GROUPS)).resolve(graph)
-    if not downstream:
-        return True, 0, []
-    result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
-        instance=instance, asset_selection=list(downstream), raise_on_error=False,
-        tags={"greenhouse/trigger": "make run"},
-    )
-    evaluations = [e.asset_check_evaluation_data for e in result.all_events
-                   if e.event_type_value == "ASSET_CHECK_EVALUATION"]
-    failed = [e.asset_check_key.to_user_string() for e in evaluations if not e.passed]
-    return result.success, len(evaluations) - len(failed), failed
+    job = defs.resolve_implicit_global_asset_job_def()
+    ingest = dg.AssetSelection.groups(*INGEST_GROUPS).resolve(graph)
+    ok, passed, failed = True, 0, []
+    for partitions_def, keys in _stages([k for k in graph.toposorted_asset_keys if k not in ingest], graph):
+        tags = {"greenhouse/trigger": "make run"}
+        if partitions_def is not None:
+            span = _partition_span(partitions_def)
+            if span is None:
+                print(f"  skipped {', '.join(k.to_user_string() for k in keys)}: no time series yet")
+                continue
+            tags |= {"dagster/asset_partition_range_start": span[0], "dagster/asset_partition_range_end": span[1]}
+        result = job.execute_in_process(instance=instance, asset_selection=keys, tags=tags, raise_on_error=False)
+        evaluations = [e.asset_check_evaluation_data for e in result.all_events
+                       if e.event_type_value == "ASSET_CHECK_EVALUATION"]
+        failed += [e.asset_check_key.to_user_string() for e in evaluations if not e.passed]
+        passed += sum(1 for e in evaluations if e.passed)
+        if not result.success:
+            ok = False
+            print(f"  run {result.run_id} failed: see `make dev` → Runs")
+            break
+    return ok, passed, failed
+
+
+def _stages(keys: list[dg.AssetKey], graph) -> list[tuple[object, list[dg.AssetKey]]]:
+    stages: list[tuple[object, list[dg.AssetKey]]] = []
+    for key in keys:
+        node = graph.get(key)
+        if not node.is_materializable:
+            continue
+        if stages and stages[-1][0] == node.partitions_def:
+            stages[-1][1].append(key)
+        else:
+            stages.append((node.partitions_def, [key]))
+    return stages
+
+
+def _partition_span(partitions_def) -> tuple[str, str] | None:
+    """First and last partition that the measurements' time span touches."""
+    with connect(settings.database_url()) as conn:
+        first, last = conn.execute("SELECT min(time), max(time) FROM timeseries.measurements").fetchone()
+    if first is None:
+        return None
+    return (partitions_def.get_partition_key_for_timestamp(first.timestamp()),
+            partitions_def.get_partition_key_for_timestamp(last.timestamp()))
 
 
 def _rows_per_layer() -> list[tuple[str, int]]:
