@@ -60,6 +60,26 @@ def _dev(args: argparse.Namespace) -> int:
     os.execvp(str(Path(sys.executable).parent / "dagster"), command)
 
 
+def _docs(args: argparse.Namespace) -> int:
+    """dbt's data dictionary as a static site in dbt_project/target.
+
+    `--no-compile`: descriptions come from the YAML, so the docs build even before the first run.
+    """
+    import subprocess
+
+    from greenhouse_assets.transform.profile import export_dbt_env
+
+    export_dbt_env()
+    project = str(settings.DBT_PROJECT_DIR)
+    command = [str(Path(sys.executable).parent / "dbt"), "docs", "generate", "--no-compile",
+               "--project-dir", project, "--profiles-dir", project]
+    completed = subprocess.run(command)
+    if completed.returncode == 0:
+        print(f"data dictionary: {settings.DBT_PROJECT_DIR / 'target' / 'index.html'} "
+              f"(serve it with: .venv/bin/dbt docs serve --project-dir {project} --profiles-dir {project})")
+    return completed.returncode
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="greenhouse", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -89,6 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--days", type=int, default=21)
     run.add_argument("--seed", type=int, default=42)
     run.set_defaults(func=_run)
+    docs = sub.add_parser("docs", help="build the dbt docs (data dictionary)")
+    docs.set_defaults(func=_docs)
+
     dev = sub.add_parser("dev", help="Dagster UI + daemon on Postgres storage")
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--port", type=int, default=3000)

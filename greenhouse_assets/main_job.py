@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass, field
 
 import dagster as dg
 import psycopg
@@ -10,7 +11,7 @@ from psycopg import sql
 
 from greenhouse_assets import settings
 from greenhouse_assets.database import connect
-from greenhouse_assets.ingest.command import expand, ingest_file
+from greenhouse_assets.ingest.command import CONSOLE_LOGGING, expand, ingest_file
 from greenhouse_assets.ingest.registry import SourceRegistry
 from greenhouse_assets.sample import generate_sample
 
@@ -25,27 +26,36 @@ def run_main_job(sample_days: int, seed: int) -> int:
 
     registry = SourceRegistry.load()
     statuses: Counter[str] = Counter()
-    failed_checks: list[str] = []
-    passed_checks = 0
     with dg.DagsterInstance.get() as instance:
         for path in expand([sample_dir]):
             report = ingest_file(path, instance, registry)
             statuses[report["status"]] += 1
             if report["status"] in ("quarantined", "failed"):
                 print(f"  {report['status']}: {report['path']}: {report['error']}")
-        downstream_ok, passed_checks, failed_checks = _refresh_downstream(instance)
+        downstream_ok, checks = _refresh_downstream(instance)
 
     print("files: " + ", ".join(f"{n} {status}" for status, n in sorted(statuses.items())))
     for layer, rows in _rows_per_layer():
         print(f"  {layer:<40} {rows:>12,} rows")
-    print(f"checks: {passed_checks} passed, {len(failed_checks)} failed" +
-          (f" ({', '.join(failed_checks)})" if failed_checks else ""))
+    print(f"checks: {checks.summary()}")
     print("next: `make dev` and open http://localhost:3000 to browse the asset graph; "
           f"SQL: psql {settings.database_url()}")
     return 0 if downstream_ok and not statuses["failed"] else 1
 
 
-def _refresh_downstream(instance: dg.DagsterInstance) -> tuple[bool, int, list[str]]:
+@dataclass
+class CheckTally:
+    passed: int = 0
+    warned: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        parts = [f"{self.passed} passed", f"{len(self.warned)} warned", f"{len(self.failed)} failed"]
+        details = [f"warn: {name}" for name in self.warned] + [f"FAILED: {name}" for name in self.failed]
+        return ", ".join(parts) + "".join(f"\n    {d}" for d in details)
+
+
+def _refresh_downstream(instance: dg.DagsterInstance) -> tuple[bool, CheckTally]:
     """Materialize everything downstream of staging once, in dependency order, with its checks.
 
     Consecutive assets that share a partitioning run together: unpartitioned ones as one run,
@@ -56,7 +66,7 @@ def _refresh_downstream(instance: dg.DagsterInstance) -> tuple[bool, int, list[s
     graph = defs.resolve_asset_graph()
     job = defs.resolve_implicit_global_asset_job_def()
     ingest = dg.AssetSelection.groups(*INGEST_GROUPS).resolve(graph)
-    ok, passed, failed = True, 0, []
+    ok, checks = True, CheckTally()
     for partitions_def, keys in _stages([k for k in graph.toposorted_asset_keys if k not in ingest], graph):
         tags = {"greenhouse/trigger": "make run"}
         if partitions_def is not None:
@@ -65,16 +75,23 @@ def _refresh_downstream(instance: dg.DagsterInstance) -> tuple[bool, int, list[s
                 print(f"  skipped {', '.join(k.to_user_string() for k in keys)}: no time series yet")
                 continue
             tags |= {"dagster/asset_partition_range_start": span[0], "dagster/asset_partition_range_end": span[1]}
-        result = job.execute_in_process(instance=instance, asset_selection=keys, tags=tags, raise_on_error=False)
-        evaluations = [e.asset_check_evaluation_data for e in result.all_events
-                       if e.event_type_value == "ASSET_CHECK_EVALUATION"]
-        failed += [e.asset_check_key.to_user_string() for e in evaluations if not e.passed]
-        passed += sum(1 for e in evaluations if e.passed)
+        result = job.execute_in_process(instance=instance, asset_selection=keys, tags=tags, raise_on_error=False,
+                                        run_config={"loggers": CONSOLE_LOGGING})
+        for event in result.all_events:
+            if event.event_type_value == "ASSET_CHECK_EVALUATION":
+                evaluation = event.asset_check_evaluation_data
+                name = evaluation.asset_check_key.to_user_string()
+                if evaluation.passed:
+                    checks.passed += 1
+                elif evaluation.severity == dg.AssetCheckSeverity.WARN:
+                    checks.warned.append(name)
+                else:
+                    checks.failed.append(name)
         if not result.success:
             ok = False
             print(f"  run {result.run_id} failed: see `make dev` → Runs")
             break
-    return ok, passed, failed
+    return ok, checks
 
 
 def _stages(keys: list[dg.AssetKey], graph) -> list[tuple[object, list[dg.AssetKey]]]:

@@ -13,7 +13,8 @@ import pytest
 from psycopg import sql
 
 from greenhouse_assets.database import libpq_url
-from greenhouse_assets.defs.transform.dbt import timeseries_dbt, transform_resources
+from greenhouse_assets.defs.transform.dbt import timeseries_dbt
+from greenhouse_assets.defs.transform.resources import transform_resources
 from greenhouse_assets.ingest.pipeline import LakePaths, receive_file
 from greenhouse_assets.ingest.registry import SourceRegistry
 from greenhouse_assets.ingest.staging import load_parquet

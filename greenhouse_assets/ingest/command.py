@@ -16,6 +16,9 @@ from greenhouse_assets.ingest.pipeline import landing_relative
 from greenhouse_assets.ingest.registry import SourceRegistry
 from greenhouse_assets import settings
 
+# In-process runs print step-level DEBUG events by default; the full log is in the run's page in the UI.
+CONSOLE_LOGGING = {"console": {"config": {"log_level": os.environ.get("GREENHOUSE_LOG_LEVEL", "INFO")}}}
+
 
 def expand(paths: list[Path]) -> list[Path]:
     """Files as given, folders walked in sorted order; hidden and partial files skipped."""
@@ -43,8 +46,10 @@ def ingest_file(path: Path, instance: dg.DagsterInstance, registry: SourceRegist
     sha256 = sha256_of(path)
     partition_key = file_registry.partition_key_for(source.name, sha256)
     instance.add_dynamic_partitions("file_versions", [partition_key])
+    run_config = raw_run_config(path.resolve())
+    run_config.loggers = CONSOLE_LOGGING
     result = defs.resolve_job_def("ingest_file").execute_in_process(
-        run_config=raw_run_config(path.resolve()),
+        run_config=run_config,
         instance=instance,
         partition_key=partition_key,
         asset_selection=[RAW_FILES, staging_key(source.name)],
