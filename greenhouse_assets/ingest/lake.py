@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import shutil
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
@@ -43,18 +44,28 @@ def store_original(path: Path, dest: Path) -> Path:
 
 
 def write_parquet(parsed: ParsedFile, dest: Path, batch_rows: int = 100_000) -> int:
-    """Stream the parsed batches into one Parquet file; returns the number of rows written."""
+    """Stream the parsed batches into one Parquet file; returns the number of rows written.
+
+    A writer thread compresses batch n while batch n+1 is parsed (both release the GIL), so
+    parsing and writing overlap on two cores; at most two batches are in memory.
+    """
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(dest.name + ".tmp")
     rows = 0
     writer: pq.ParquetWriter | None = None
+    pending: Future | None = None
     try:
-        for batch in parsed.batches(batch_rows):
-            table = batch.to_arrow()
-            if writer is None:
-                writer = pq.ParquetWriter(tmp, table.schema, compression="zstd")
-            writer.write_table(table)
-            rows += table.num_rows
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet") as pool:
+            for batch in parsed.batches(batch_rows):
+                table = batch.to_arrow()
+                if writer is None:
+                    writer = pq.ParquetWriter(tmp, table.schema, compression="zstd")
+                if pending is not None:
+                    pending.result()
+                pending = pool.submit(writer.write_table, table)
+                rows += table.num_rows
+            if pending is not None:
+                pending.result()
         if writer is None:  # no batches at all: still a valid, empty Parquet with the file's schema
             empty = pa.Table.from_batches([], schema=_arrow_schema(parsed))
             writer = pq.ParquetWriter(tmp, empty.schema, compression="zstd")

@@ -270,7 +270,8 @@ BEGIN
             RETURNING file_id
         LOOP
             IF to_regclass(format('staging.%I', staging_table)) IS NOT NULL THEN
-                EXECUTE format('UPDATE staging.%I SET _status = $1 WHERE _file_id = $2', staging_table)
+                EXECUTE format('UPDATE staging.%I SET _status = $1 WHERE _file_id = $2 AND _status <> $1',
+                               staging_table)
                     USING 'deactivated', changed;
             END IF;
             RETURN NEXT changed;
@@ -280,7 +281,9 @@ BEGIN
        SET is_active = active, status = CASE WHEN active THEN 'loaded' ELSE 'deactivated' END
      WHERE file_id = target_id;
     IF to_regclass(format('staging.%I', staging_table)) IS NOT NULL THEN
-        EXECUTE format('UPDATE staging.%I SET _status = $1 WHERE _file_id = $2', staging_table)
+        -- Rows are staged as 'loaded': a first activation rewrites nothing.
+        EXECUTE format('UPDATE staging.%I SET _status = $1 WHERE _file_id = $2 AND _status <> $1',
+                       staging_table)
             USING CASE WHEN active THEN 'loaded' ELSE 'deactivated' END, target_id;
     END IF;
     RETURN NEXT target_id;
