@@ -14,9 +14,11 @@ Features in a settings dict that have no vectorised version here are left to tsf
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
+from pandas._libs import algos as _pandas_algos
 from tsfresh.utilities.string_manipulation import convert_to_output_format
 
 # Chosen for climate control: level and setpoint band (mean, quantiles, extremes), daily dose
@@ -46,116 +48,183 @@ CURATED_FC_PARAMETERS: dict[str, list[dict] | None] = {
 Columns = Iterator[tuple[str, np.ndarray]]
 
 
-def _simple(fn: Callable[[np.ndarray], np.ndarray]) -> Callable[[np.ndarray, list | None], Columns]:
-    def calculator(x: np.ndarray, params: list | None) -> Columns:
-        yield "", fn(x)
+class Rows:
+    """The windows of one batch (rows of `x`) and the intermediates several calculators share.
+
+    Each intermediate is computed once, the way numpy computes it inside the function tsfresh
+    calls (`x.mean`, `x - mean`, `np.var`'s sum of squared deviations / n, one sort for every
+    order statistic), so sharing changes no value.
+    """
+
+    def __init__(self, x: np.ndarray):
+        self.x = x
+        self.n = x.shape[1]
+
+    @cached_property
+    def mean(self) -> np.ndarray:
+        return self.x.mean(axis=1)
+
+    @cached_property
+    def centered(self) -> np.ndarray:
+        return self.x - self.mean[:, None]
+
+    @cached_property
+    def var(self) -> np.ndarray:
+        return _row_dot(self.centered, self.centered) / self.n if self.n else np.full(len(self.x), np.nan)
+
+    @cached_property
+    def std(self) -> np.ndarray:
+        return np.sqrt(self.var)
+
+    @cached_property
+    def sorted(self) -> np.ndarray:
+        return np.sort(self.x, axis=1)
+
+    @cached_property
+    def abs_changes(self) -> np.ndarray:
+        return np.abs(np.diff(self.x, axis=1))
+
+    @cached_property
+    def above(self) -> np.ndarray:
+        return self.centered > 0  # x > mean (x - mean is 0 only when x == mean)
+
+    @cached_property
+    def below(self) -> np.ndarray:
+        return self.centered < 0
+
+    def quantile(self, q: float) -> np.ndarray:
+        """np.quantile(row, q) (method 'linear') read off the sorted rows."""
+        position = q * (self.n - 1)
+        lower = int(np.floor(position))
+        upper = min(lower + 1, self.n - 1)
+        gamma = position - lower
+        a, b = self.sorted[:, lower], self.sorted[:, upper]
+        diff = b - a
+        return b - diff * (1 - gamma) if gamma >= 0.5 else a + diff * gamma
+
+
+def _simple(fn: Callable[[Rows], np.ndarray]) -> Callable[[Rows, list | None], Columns]:
+    def calculator(r: Rows, params: list | None) -> Columns:
+        yield "", fn(r)
     return calculator
 
 
-def _per_param(fn: Callable[..., np.ndarray]) -> Callable[[np.ndarray, list | None], Columns]:
-    def calculator(x: np.ndarray, params: list | None) -> Columns:
+def _per_param(fn: Callable[..., np.ndarray]) -> Callable[[Rows, list | None], Columns]:
+    def calculator(r: Rows, params: list | None) -> Columns:
         for p in params:
-            yield convert_to_output_format(p), fn(x, **p)
+            yield convert_to_output_format(p), fn(r, **p)
     return calculator
 
 
 def longest_run(mask: np.ndarray) -> np.ndarray:
-    """Longest run of True per row (tsfresh returns 0 when there is none)."""
-    count = np.cumsum(mask, axis=1)
-    reset = np.maximum.accumulate(np.where(mask, 0, count), axis=1)
-    return (count - reset).max(axis=1).astype(float)
+    """Longest run of True per row (tsfresh returns 0 when there is none): one pass over the run edges."""
+    rows, n = mask.shape
+    padded = np.zeros((rows, n + 2), dtype=np.int8)
+    padded[:, 1:-1] = mask
+    edges = np.diff(padded.ravel())
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    out = np.zeros(rows)
+    if starts.size:
+        np.maximum.at(out, starts // (n + 2), (ends - starts).astype(float))
+    return out
 
 
 def _row_dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.einsum("ij,ij->i", a, b)
 
 
-def _quantiles(x: np.ndarray, params: list) -> Columns:
-    """All quantiles from one partition of each row (numpy's q-by-q result, computed once)."""
-    values = np.quantile(x, [p["q"] for p in params], axis=1)
-    for p, row in zip(params, values):
-        yield convert_to_output_format(p), row
+def _median(r: Rows) -> np.ndarray:
+    middle = r.n // 2
+    if r.n % 2:
+        return r.sorted[:, middle].copy()
+    return (r.sorted[:, middle - 1] + r.sorted[:, middle]) / 2
 
 
-def _cid_ce(x, normalize):
+def _quantiles(r: Rows, params: list) -> Columns:
+    for p in params:
+        yield convert_to_output_format(p), r.quantile(p["q"])
+
+
+def _cid_ce(r: Rows, normalize):
     if normalize:
         raise NotImplementedError("cid_ce with normalize=True is left to tsfresh")
-    d = np.diff(x, axis=1)
-    return np.sqrt(_row_dot(d, d))
+    return np.sqrt(_row_dot(r.abs_changes, r.abs_changes))
 
 
-def _moment(x: np.ndarray, method: str) -> np.ndarray:
-    """pandas' skew/kurt over rows. pandas zeroes floating-point noise only in its 1-D path (the one
-    tsfresh uses), so rows whose 2-D result is within noise of zero are recomputed through it."""
-    values = getattr(pd.DataFrame(x), method)(axis=1, skipna=False).to_numpy().copy()
+def _moment(r: Rows, method: str) -> np.ndarray:
+    """pandas' skew/kurt over rows (its running-moments kernel, called directly when this pandas has
+    it). Rows whose result is within noise of zero are recomputed through `Series.skew/kurt`, the
+    1-D path tsfresh uses, so noise-level values cannot differ in relative terms."""
+    kernel = getattr(_pandas_algos, f"axis_{method}", None)
+    if kernel is not None:
+        values = kernel(r.x, 1, False, None)
+    else:
+        values = getattr(pd.DataFrame(r.x), method)(axis=1, skipna=False).to_numpy().copy()
     for i in np.flatnonzero(np.abs(values) < 1e-8):
-        values[i] = getattr(pd.Series(x[i]), method)(skipna=False)
+        values[i] = getattr(pd.Series(r.x[i]), method)(skipna=False)
     return values
 
 
-def _variation_coefficient(x):
-    avg = x.mean(axis=1)
+def _variation_coefficient(r: Rows):
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(avg == 0, np.nan, x.std(axis=1) / avg)
+        return np.where(r.mean == 0, np.nan, r.std / r.mean)
 
 
-def _mean_change(x):
-    n = x.shape[1]
-    return (x[:, -1] - x[:, 0]) / (n - 1) if n > 1 else np.full(len(x), np.nan)
+def _mean_change(r: Rows):
+    x = r.x
+    return (x[:, -1] - x[:, 0]) / (r.n - 1) if r.n > 1 else np.full(len(x), np.nan)
 
 
-def _mean_second_derivative_central(x):
-    n = x.shape[1]
+def _mean_second_derivative_central(r: Rows):
+    x, n = r.x, r.n
     if n <= 2:
         return np.full(len(x), np.nan)
     return (x[:, -1] - x[:, -2] - x[:, 1] + x[:, 0]) / (2 * (n - 2))
 
 
-def _last_location(arg):
-    return lambda x: 1.0 - arg(x[:, ::-1], axis=1) / x.shape[1]
-
-
 def _first_location(arg):
-    return lambda x: arg(x, axis=1) / x.shape[1]
+    return lambda r: arg(r.x, axis=1) / r.n
 
 
-def _linear_trend(x: np.ndarray, params: list) -> Columns:
+def _last_location(arg):
+    return lambda r: 1.0 - arg(r.x[:, ::-1], axis=1) / r.n
+
+
+def _linear_trend(r: Rows, params: list) -> Columns:
     """scipy.stats.linregress against 0..n-1, as np.cov(bias=1) computes its sums."""
-    n = x.shape[1]
+    n = r.n
     t = np.arange(n, dtype=float)
     tc = t - t.mean()
-    ymean = x.mean(axis=1)
-    yc = x - ymean[:, None]
+    ymean, yc = r.mean, r.centered
     ssxm = tc.dot(tc) * (1.0 / n)
     ssxym = (yc @ tc) * (1.0 / n)
     ssym = _row_dot(yc, yc) * (1.0 / n)
     with np.errstate(divide="ignore", invalid="ignore"):
-        r = np.clip(ssxym / np.sqrt(ssxm * ssym), -1.0, 1.0)
-        r = np.where(ssym == 0.0, np.where(ssxym == 0, np.nan, 0.0), r)
+        rv = np.clip(ssxym / np.sqrt(ssxm * ssym), -1.0, 1.0)
+        rv = np.where(ssym == 0.0, np.where(ssxym == 0, np.nan, 0.0), rv)
         slope = ssxym / ssxm
-        stderr = np.zeros(len(x)) if n == 2 else np.sqrt((1 - r**2) * ssym / ssxm / (n - 2))
-    values = {"slope": slope, "intercept": ymean - slope * t.mean(), "rvalue": r, "stderr": stderr}
+        stderr = np.zeros(len(yc)) if n == 2 else np.sqrt((1 - rv**2) * ssym / ssxm / (n - 2))
+    values = {"slope": slope, "intercept": ymean - slope * t.mean(), "rvalue": rv, "stderr": stderr}
     for p in params:
         yield convert_to_output_format(p), values[p["attr"]]
 
 
-def _autocorrelation(x, lag):
-    n = x.shape[1]
+def _autocorrelation(r: Rows, lag):
+    n = r.n
     if n < lag:
-        return np.full(len(x), np.nan)
-    m = x.mean(axis=1)[:, None]
-    products = ((x[:, : n - lag] - m) * (x[:, lag:] - m)).sum(axis=1)
-    v = x.var(axis=1)
+        return np.full(len(r.x), np.nan)
+    c = r.centered
+    products = _row_dot(c[:, : n - lag], c[:, lag:])
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(np.abs(v) <= 1e-8, np.nan, products / ((n - lag) * v))  # np.isclose(v, 0)
+        return np.where(np.abs(r.var) <= 1e-8, np.nan, products / ((n - lag) * r.var))  # np.isclose(v, 0)
 
 
-def _agg_autocorrelation(x: np.ndarray, params: list) -> Columns:
+def _agg_autocorrelation(r: Rows, params: list) -> Columns:
     """statsmodels `acf(adjusted=True)` as tsfresh calls it: all lags up to n-1, FFT above 1 250 samples."""
-    n = x.shape[1]
+    x, n = r.x, r.n
     maxlag = max(p["maxlag"] for p in params)
     lags = min(maxlag, n - 1)
-    xo = x - x.mean(axis=1)[:, None]
+    xo = r.centered
     if n > 1250:
         size = _next_fft_size(2 * n + 1)
         spectrum = np.fft.fft(xo, n=size, axis=1)
@@ -166,7 +235,7 @@ def _agg_autocorrelation(x: np.ndarray, params: list) -> Columns:
     acov = acov / (n - np.arange(lags + 1))
     with np.errstate(divide="ignore", invalid="ignore"):
         acf = acov[:, 1:] / acov[:, :1]
-    flat = (np.abs(x.var(axis=1)) < 1e-10) | (n == 1)
+    flat = (np.abs(r.var) < 1e-10) | (n == 1)
     acf[flat] = 0.0
     for p in params:
         yield convert_to_output_format(p), getattr(np, p["f_agg"])(acf[:, : p["maxlag"]], axis=1)
@@ -178,13 +247,12 @@ def _next_fft_size(target: int) -> int:
     return _next_regular(target)
 
 
-def _ratio_beyond_r_sigma(x, r):
-    m = x.mean(axis=1)[:, None]
-    return (np.abs(x - m) > r * x.std(axis=1)[:, None]).sum(axis=1) / x.shape[1]
+def _ratio_beyond_r_sigma(r: Rows, r_: float):
+    return (np.abs(r.centered) > r_ * r.std[:, None]).sum(axis=1) / r.n
 
 
-def _number_peaks(x, n):
-    length = x.shape[1]
+def _number_peaks(r: Rows, n):
+    x, length = r.x, r.n
     core = x[:, n : length - n]
     peaks = np.ones(core.shape, dtype=bool)
     for i in range(1, n + 1):
@@ -193,38 +261,39 @@ def _number_peaks(x, n):
     return peaks.sum(axis=1).astype(float)
 
 
-def _energy_ratio_by_chunks(x: np.ndarray, params: list) -> Columns:
+def _energy_ratio_by_chunks(r: Rows, params: list) -> Columns:
+    x = r.x
     full = (x**2).sum(axis=1)
     for p in params:
-        segment = np.array_split(np.arange(x.shape[1]), p["num_segments"])[p["segment_focus"]]
+        segment = np.array_split(np.arange(r.n), p["num_segments"])[p["segment_focus"]]
         part = (x[:, segment[0] : segment[-1] + 1] ** 2.0).sum(axis=1) if len(segment) else np.zeros(len(x))
         with np.errstate(divide="ignore", invalid="ignore"):
             yield convert_to_output_format(p), np.where(full == 0, np.nan, part / full)
 
 
-VECTORISED: dict[str, Callable[[np.ndarray, list | None], Columns]] = {
-    "mean": _simple(lambda x: x.mean(axis=1)),
-    "median": _simple(lambda x: np.median(x, axis=1)),
-    "minimum": _simple(lambda x: x.min(axis=1)),
-    "maximum": _simple(lambda x: x.max(axis=1)),
-    "standard_deviation": _simple(lambda x: x.std(axis=1)),
-    "variance": _simple(lambda x: x.var(axis=1)),
-    "root_mean_square": _simple(lambda x: np.sqrt(np.square(x).mean(axis=1))),
-    "sum_values": _simple(lambda x: x.sum(axis=1)),
-    "abs_energy": _simple(lambda x: _row_dot(x, x)),
+VECTORISED: dict[str, Callable[[Rows, list | None], Columns]] = {
+    "mean": _simple(lambda r: r.mean),
+    "median": _simple(_median),
+    "minimum": _simple(lambda r: r.sorted[:, 0].copy()),
+    "maximum": _simple(lambda r: r.sorted[:, -1].copy()),
+    "standard_deviation": _simple(lambda r: r.std),
+    "variance": _simple(lambda r: r.var),
+    "root_mean_square": _simple(lambda r: np.sqrt(_row_dot(r.x, r.x) / r.n)),
+    "sum_values": _simple(lambda r: r.x.sum(axis=1)),
+    "abs_energy": _simple(lambda r: _row_dot(r.x, r.x)),
     "quantile": _quantiles,
-    "skewness": _simple(lambda x: _moment(x, "skew")),
-    "kurtosis": _simple(lambda x: _moment(x, "kurt")),
+    "skewness": _simple(lambda r: _moment(r, "skew")),
+    "kurtosis": _simple(lambda r: _moment(r, "kurt")),
     "variation_coefficient": _simple(_variation_coefficient),
     "mean_change": _simple(_mean_change),
-    "mean_abs_change": _simple(lambda x: np.abs(np.diff(x, axis=1)).mean(axis=1)),
-    "absolute_sum_of_changes": _simple(lambda x: np.abs(np.diff(x, axis=1)).sum(axis=1)),
+    "mean_abs_change": _simple(lambda r: r.abs_changes.mean(axis=1)),
+    "absolute_sum_of_changes": _simple(lambda r: r.abs_changes.sum(axis=1)),
     "mean_second_derivative_central": _simple(_mean_second_derivative_central),
     "cid_ce": _per_param(_cid_ce),
-    "count_above_mean": _simple(lambda x: (x > x.mean(axis=1)[:, None]).sum(axis=1).astype(float)),
-    "count_below_mean": _simple(lambda x: (x < x.mean(axis=1)[:, None]).sum(axis=1).astype(float)),
-    "longest_strike_above_mean": _simple(lambda x: longest_run(x > x.mean(axis=1)[:, None])),
-    "longest_strike_below_mean": _simple(lambda x: longest_run(x < x.mean(axis=1)[:, None])),
+    "count_above_mean": _simple(lambda r: r.above.sum(axis=1).astype(float)),
+    "count_below_mean": _simple(lambda r: r.below.sum(axis=1).astype(float)),
+    "longest_strike_above_mean": _simple(lambda r: longest_run(r.above)),
+    "longest_strike_below_mean": _simple(lambda r: longest_run(r.below)),
     "first_location_of_maximum": _simple(_first_location(np.argmax)),
     "last_location_of_maximum": _simple(_last_location(np.argmax)),
     "first_location_of_minimum": _simple(_first_location(np.argmin)),
@@ -232,7 +301,8 @@ VECTORISED: dict[str, Callable[[np.ndarray, list | None], Columns]] = {
     "linear_trend": _linear_trend,
     "autocorrelation": _per_param(_autocorrelation),
     "agg_autocorrelation": _agg_autocorrelation,
-    "ratio_beyond_r_sigma": _per_param(_ratio_beyond_r_sigma),
+    "ratio_beyond_r_sigma": lambda r, params: ((convert_to_output_format(p), _ratio_beyond_r_sigma(r, p["r"]))
+                                               for p in params),
     "number_peaks": _per_param(_number_peaks),
     "energy_ratio_by_chunks": _energy_ratio_by_chunks,
 }
@@ -246,9 +316,9 @@ def split_settings(fc_parameters: dict) -> tuple[dict, dict]:
 
 def compute(x: np.ndarray, fc_parameters: dict) -> dict[str, np.ndarray]:
     """Feature name (tsfresh's, without the column prefix) -> one value per row of `x` (float64, no NaN)."""
-    x = np.ascontiguousarray(x, dtype=np.float64)
+    rows = Rows(np.ascontiguousarray(x, dtype=np.float64))
     out: dict[str, np.ndarray] = {}
     for name, params in fc_parameters.items():
-        for suffix, values in VECTORISED[name](x, params):
+        for suffix, values in VECTORISED[name](rows, params):
             out[f"{name}__{suffix}" if suffix else name] = np.asarray(values, dtype=float)
     return out

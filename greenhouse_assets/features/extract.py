@@ -102,14 +102,17 @@ def _with_tsfresh(batch: Batch, settings: dict, spec: ExtractionSpec) -> dict[st
 
 
 def _long(keys: pl.DataFrame, values: dict[str, np.ndarray]) -> pl.DataFrame:
-    """Windows × features -> one row per (window, feature)."""
+    """Windows × features -> one row per (window, feature), window-major, built column by column."""
     names = list(values)
     if not names:
         return pl.DataFrame(schema=FEATURE_SCHEMA)
-    matrix = np.column_stack([values[name] for name in names])
-    repeated = keys[np.repeat(np.arange(len(keys)), len(names))]
-    return repeated.with_columns(
-        feature=pl.Series(np.tile(names, len(keys))), value=pl.Series(matrix.ravel())
+    matrix = np.empty((len(keys), len(names)))
+    for j, name in enumerate(names):
+        matrix[:, j] = values[name]
+    window = np.repeat(np.arange(len(keys)), len(names))
+    feature = np.tile(np.arange(len(names)), len(keys))
+    return keys.select(pl.all().gather(window)).with_columns(
+        feature=pl.Series(names, dtype=pl.String).gather(feature), value=pl.Series(matrix.ravel())
     ).select(FEATURE_SCHEMA.keys()).cast(FEATURE_SCHEMA)
 
 
