@@ -72,7 +72,7 @@ def staged_cells(conn) -> dict[tuple, list[tuple[int, float]]]:
 
 def test_seeds_follow_the_registry():
     for name, text in seeds.rendered().items():
-        assert (seeds.SEEDS / name).read_text(encoding="utf-8") == text, f"run python -m greenhouse_assets.transform.seeds"
+        assert (seeds.SEEDS / name).read_text(encoding="utf-8") == text, "run python -m greenhouse_assets.transform.seeds"
 
 
 def test_real_files_to_measurements(clean_platform, real_data, tmp_path):

@@ -96,10 +96,15 @@ class FileRule:
     epoch_wall_clock: str | None = None
     # Where files overlap on (time, site, zone, variable), the higher precedence wins downstream.
     precedence: int = 0
+    # Regexes over original column names whose values are pseudonymised (governance/pseudonym.py).
+    identifying: tuple[str, ...] = ()
 
     def matches(self, path: Path) -> bool:
         posix = PurePosixPath(path.as_posix())
         return any(posix.match(glob) for glob in self.globs)
+
+    def identifies(self, original_name: str) -> bool:
+        return any(re.search(pattern, _nfc(original_name)) for pattern in self.identifying)
 
 
 @dataclass(frozen=True)
@@ -152,12 +157,29 @@ class Source:
         return resolved
 
 
+@dataclass(frozen=True)
+class AllowList:
+    """Which sources, sites and variables pass from staging into the time series (None: all).
+
+    Rejected values are not dropped: they stay in staging and the quality metrics count them.
+    """
+
+    sources: frozenset[str] | None = None
+    sites: frozenset[str] | None = None
+    variables: frozenset[str] | None = None
+
+    def allows(self, source: str, site: str, variable: str) -> bool:
+        return all(allowed is None or value in allowed for allowed, value in
+                   ((self.sources, source), (self.sites, site), (self.variables, variable)))
+
+
 class SourceRegistry:
     def __init__(self, sources: list[Source], vocabulary: dict[str, str],
-                 conversions: dict[str, str]) -> None:
+                 conversions: dict[str, str], allow: AllowList | None = None) -> None:
         self.sources = sources
         self.vocabulary = vocabulary
         self.conversions = conversions
+        self.allow = allow or AllowList()
         if not any(s.name == GENERIC for s in sources):
             raise ValueError(f"source registry needs a fallback source named {GENERIC!r}")
 
@@ -168,7 +190,7 @@ class SourceRegistry:
         vocabulary = dict(raw["vocabulary"])
         conversions = dict(raw["conversions"])
         sources = [_source(entry, vocabulary, conversions) for entry in raw["sources"]]
-        return cls(sources, vocabulary, conversions)
+        return cls(sources, vocabulary, conversions, _allow_list(raw.get("allow") or {}, sources, vocabulary))
 
     def match(self, path: Path) -> tuple[Source, FileRule]:
         """First matching rule, sources in registry order, the generic source last."""
@@ -200,6 +222,33 @@ class SourceRegistry:
             for rule in source.rules
             for m in rule.mappings
         ]
+
+    def allow_rows(self) -> list[dict[str, str]]:
+        """Every (source, site, variable) the allow-list lets into the time series: the filter's seed."""
+        return [
+            {"source": source.name, "site": source.site, "variable": variable}
+            for source in self.sources
+            for variable in self.vocabulary
+            if self.allow.allows(source.name, source.site, variable)
+        ]
+
+
+def _allow_list(raw: dict, sources: list[Source], vocabulary: dict[str, str]) -> AllowList:
+    """`allow: {sources, sites, variables}`; a key left out (or `all`) allows everything; unknown names fail."""
+    known = {"sources": {s.name for s in sources}, "sites": {s.site for s in sources}, "variables": set(vocabulary)}
+    if set(raw) - set(known):
+        raise ValueError(f"allow: unknown keys {sorted(set(raw) - set(known))}")
+    chosen = {}
+    for key, names in known.items():
+        value = raw.get(key, "all")
+        if value == "all":
+            chosen[key] = None
+            continue
+        unknown = set(value) - names
+        if unknown:
+            raise ValueError(f"allow.{key}: unknown {sorted(unknown)}")
+        chosen[key] = frozenset(value)
+    return AllowList(**chosen)
 
 
 def _source(entry: dict, vocabulary: dict[str, str], conversions: dict[str, str]) -> Source:
@@ -259,6 +308,7 @@ def _rule(source: str, raw: dict, vocabulary: dict[str, str],
         timezone=raw.get("timezone"),
         epoch_wall_clock=raw.get("epoch_wall_clock"),
         precedence=int(raw.get("precedence", 0)),
+        identifying=tuple(re.compile(p).pattern for p in raw.get("identifying", [])),
     )
 
 

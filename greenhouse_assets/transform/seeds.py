@@ -1,4 +1,4 @@
-"""Export the source registry's column mapping and vocabulary as dbt seeds.
+"""Export the source registry's column mapping, vocabulary and allow-list as dbt seeds.
 
 The unpivot needs, per staged column, the unit its values really are in (the registry's
 `unit`, which can differ from what the file declares and from `metadata.file_columns.unit`).
@@ -34,6 +34,7 @@ def rendered(registry: SourceRegistry | None = None) -> dict[str, str]:
     return {
         "column_mappings.csv": _csv(MAPPING_FIELDS, registry.mapping_rows()),
         "variables.csv": _csv(["variable", "canonical_unit"], variables),
+        "allow_list.csv": _csv(["source", "site", "variable"], registry.allow_rows()),
     }
 
 

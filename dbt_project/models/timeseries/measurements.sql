@@ -10,7 +10,7 @@
     full_refresh=false,
     on_schema_change='fail',
     pre_hook="{{ measurements_prepare() }}",
-    post_hook="{{ measurements_finish() }}",
+    post_hook=["{{ measurements_flag_anomalies() }}", "{{ measurements_finish() }}"],
 ) }}
 -- depends_on: {{ source('metadata', 'files') }}
 -- depends_on: {{ source('staging', 'raw_aarslev') }}
@@ -20,7 +20,8 @@
 with
 
 -- Per mapped staged column: where it goes and how its unit converts. The unit the values are
--- really in comes from the registry rule whose pattern matches the original column name.
+-- really in comes from the registry rule whose pattern matches the original column name. Only
+-- series the registry's allow-list admits pass; the rest stay in staging (counted by quality_metrics).
 column_map as (
     select distinct on (fc.file_id, fc.staged_column)
         fc.file_id, fc.staged_column, fc.site, fc.zone, fc.variable, fc.canonical_unit,
@@ -28,6 +29,7 @@ column_map as (
     from {{ source('metadata', 'file_columns') }} fc
     join _mfs_scope using (file_id)
     join {{ source('metadata', 'files') }} f using (file_id)
+    join {{ ref('allow_list') }} al on al.source = f.source and al.site = fc.site and al.variable = fc.variable
     left join {{ ref('column_mappings') }} cm
         on cm.source = f.source and cm.variable = fc.variable and normalize(fc.original_name, nfc) ~ cm.pattern
     left join {{ ref('unit_conversions') }} uc

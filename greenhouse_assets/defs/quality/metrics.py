@@ -1,0 +1,60 @@
+"""`quality/quality_metrics`: quality scores per file version and per day (formulas: quality.scores)."""
+
+import dagster as dg
+
+from greenhouse_assets.defs.resources import LakeResource, PostgresResource
+from greenhouse_assets.governance import audit, lineage
+from greenhouse_assets.quality import plot, scores
+
+MEASUREMENTS = dg.AssetKey(["timeseries", "measurements"])
+
+
+def _table(rows: list[dict], key: str) -> str:
+    header = f"| {key} | site | " + " | ".join(scores.DIMENSIONS) + " | aggregate | anomalies |"
+    lines = [header, "|" + "---|" * (len(scores.DIMENSIONS) + 4)]
+    for r in rows:
+        cells = [f"{r[d]:.3f}" if r[d] is not None else "–" for d in (*scores.DIMENSIONS, "aggregate")]
+        lines.append(f"| {r[key]} | {r['site']} | " + " | ".join(cells) + f" | {r['anomalies']} |")
+    return "\n".join(lines)
+
+
+@dg.asset(
+    key=["quality", "quality_metrics"],
+    deps=[MEASUREMENTS],
+    group_name="quality",
+    kinds={"timescaledb", "python"},
+    automation_condition=dg.AutomationCondition.eager(),
+    metadata={"dagster/table_name": "metadata.quality_metrics"},
+)
+def quality_metrics(context: dg.AssetExecutionContext, postgres: PostgresResource, lake: LakeResource):
+    """Completeness, consistency, timeliness, validity, accuracy, uniqueness and their mean, per file
+    version and per UTC day and site, plus anomaly and allow-list rejection counts, recomputed in
+    one transaction (idempotent) into `metadata.quality_metrics`."""
+    with postgres.connection() as conn:
+        result = scores.compute(conn)
+        stored = scores.store(conn, result, context.run_id)
+        audit.record_write(conn, context, asset="quality/quality_metrics", table="metadata.quality_metrics",
+                           rows=stored, operation="replace",
+                           inputs=[lineage.table("timeseries.measurements"), lineage.table("metadata.files")])
+    png = plot.daily_score_png(result.per_day)
+    path = lake.path / "quality" / "daily_score.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(png)
+    files, days = result.per_file, result.per_day
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": stored,
+        "file_versions": len(files),
+        "days": len(days),
+        "mean_file_score": dg.MetadataValue.float(_mean(files)),
+        "mean_daily_score": dg.MetadataValue.float(_mean(days)),
+        "anomalies": sum(r["anomalies"] for r in days),
+        "rejected_by_allow_list": sum(r["rejected_by_allow_list"] for r in files),
+        "per_file_version": dg.MetadataValue.md(_table(files, "file_id")),
+        "daily_score_plot": dg.MetadataValue.md(plot.markdown_image(png)),
+        "plot_path": dg.MetadataValue.path(str(path)),
+    })
+
+
+def _mean(rows: list[dict]) -> float:
+    values = [r["aggregate"] for r in rows if r["aggregate"] is not None]
+    return sum(values) / len(values) if values else float("nan")
