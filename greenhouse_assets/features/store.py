@@ -62,12 +62,3 @@ def upsert_metadata(conn: psycopg.Connection, rows: list[dict]) -> None:
             [(r["feature"], r["algorithm"], json.dumps(r["parameters"]), json.dumps(r["library_versions"]),
               json.dumps(r["window_spec"])) for r in rows],
         )
-
-
-def audit(conn: psycopg.Connection, *, run_id: str, asset: str, table: str, partition_key: str | None,
-          operation: str, rows: int, details: dict) -> None:
-    conn.execute(
-        "INSERT INTO metadata.audit_log (actor, run_id, asset, table_name, partition_key, operation, rows_affected, details) "
-        "VALUES ('dagster', %s, %s, %s, %s, %s, %s, %s)",
-        (run_id, asset, table, partition_key, operation, rows, json.dumps(details, default=str)),
-    )

@@ -18,6 +18,7 @@ from typing import Any
 
 import polars as pl
 
+from greenhouse_assets.governance.pseudonym import pseudonymise
 from greenhouse_assets.ingest import delimited, detect, smap, spreadsheet
 from greenhouse_assets.ingest.convert import (
     TIME_DTYPE, BatchConverter, ColumnPlan, numeric_columns, position_name, schema_for,
@@ -57,10 +58,12 @@ def open_file(path: Path, registry: SourceRegistry) -> ParsedFile:
     head = detect.read_head(path)
     kind = detect.sniff_kind(head)
     if kind == "smap_json":
-        return _open_smap(path, source, rule)
-    if kind == "excel":
-        return _open_excel(path, source, rule)
-    return _open_delimited(head, source, rule)
+        parsed = _open_smap(path, source, rule)
+    elif kind == "excel":
+        parsed = _open_excel(path, source, rule)
+    else:
+        parsed = _open_delimited(head, source, rule)
+    return pseudonymise(parsed)  # before anything is written: clear identifying values never leave the reader
 
 
 def _open_delimited(head: detect.Head, source: Source, rule: FileRule) -> ParsedFile:
@@ -114,7 +117,9 @@ def _tabular(path: Path, source: Source, rule: FileRule, header: list[list],
     staged = staged_names(originals, [i + 1 for i in positions])
     columns = source.resolve_columns(rule, path, originals, staged, units)
     numeric = numeric_columns(_string_frame(sample, n_columns), positions, decimal)
-    plans = [ColumnPlan(p, c.staged_name, c.original_name, c.variable is not None or n)
+    # Identifying columns stay text, so a value never shows up in a number-parse error (quarantine record).
+    plans = [ColumnPlan(p, c.staged_name, c.original_name,
+                        (c.variable is not None or n) and not rule.identifies(c.original_name))
              for p, c, n in zip(positions, columns, numeric, strict=True)]
     label = " + ".join(layout.names)
 

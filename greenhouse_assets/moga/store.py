@@ -91,12 +91,3 @@ def replace_run(conn: psycopg.Connection, run: RunRecord, solutions: np.ndarray)
             [(run_id, int(row[0]), *(float(v) for v in row[1:-2]), int(row[-2]), float(row[-1])) for row in solutions],
         )
     return run_id
-
-
-def audit(conn: psycopg.Connection, *, actor: str, run_id: str, asset: str, table: str, rows: int, details: dict) -> None:
-    """Append who wrote which MOGA table in which run (metadata.audit_log is append-only)."""
-    conn.execute(
-        """INSERT INTO metadata.audit_log (actor, run_id, asset, table_name, operation, rows_affected, details)
-           VALUES (%s, %s, %s, %s, 'write', %s, %s)""",
-        (actor, run_id, asset, table, rows, Jsonb(details)),
-    )
