@@ -8,7 +8,7 @@ PY  := $(VENV)/bin/python
 GH  := $(VENV)/bin/greenhouse
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup db db-stop db-status migrate run test dev bench docs clean
+.PHONY: setup db db-stop db-status migrate run test dev bench docs clean e2e-deps
 
 $(VENV)/.synced: pyproject.toml uv.lock
 	@if [ ! -x $(PY) ]; then \
@@ -39,7 +39,22 @@ migrate: db
 run: migrate
 	$(GH) run
 
-test: migrate
+# The end-to-end test drives Debian's chromium with node's playwright-core (no browser download).
+E2E := .local/e2e
+PLAYWRIGHT_CORE := 1.65.1
+
+$(E2E)/.installed:
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+	@command -v npm >/dev/null || { $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm; }
+	mkdir -p $(E2E)
+	npm install --silent --no-audit --no-fund --prefix $(E2E) playwright-core@$(PLAYWRIGHT_CORE)
+	@touch $@
+
+e2e-deps: $(E2E)/.installed
+
+test: migrate e2e-deps
 	$(PY) -m pytest
 
 dev: migrate

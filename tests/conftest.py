@@ -88,6 +88,9 @@ def clean_platform(database_url: str, tmp_path: Path, monkeypatch: pytest.Monkey
     """Empty contract tables, no staging tables, and a landing folder and lake of this test's own."""
     with psycopg.connect(libpq_url(database_url), autocommit=True) as conn:
         conn.execute(f"TRUNCATE {CONTRACT_TABLES} RESTART IDENTITY CASCADE")
+        # dbt's bookkeeping of which file versions measurements reflects (exists after the first dbt run).
+        if conn.execute("SELECT to_regclass('timeseries.measurement_file_state')").fetchone()[0]:
+            conn.execute("TRUNCATE timeseries.measurement_file_state")
         for (table,) in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'staging'").fetchall():
             conn.execute(sql.SQL("DROP TABLE staging.{}").format(sql.Identifier(table)))
     monkeypatch.setenv("GREENHOUSE_LANDING_DIR", str(tmp_path / "landing"))

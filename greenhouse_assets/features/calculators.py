@@ -19,7 +19,13 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 from pandas._libs import algos as _pandas_algos
-from tsfresh.utilities.string_manipulation import convert_to_output_format
+
+
+def convert_to_output_format(params: dict) -> str:
+    """tsfresh's own feature naming; tsfresh (with numba) takes seconds to import, so only on first use."""
+    from tsfresh.utilities.string_manipulation import convert_to_output_format as tsfresh_name
+
+    return tsfresh_name(params)
 
 # Chosen for climate control: level and setpoint band (mean, quantiles, extremes), daily dose
 # (sums, energy), control stability (changes, complexity, peaks, autocorrelation), timing of the

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from tsfresh.utilities.string_manipulation import convert_to_output_format
 
 from greenhouse_assets.features import calculators, domain
 from greenhouse_assets.features.extract import ExtractionSpec
@@ -49,7 +48,7 @@ def feature_metadata(spec: ExtractionSpec) -> list[dict]:
                if name in ours else "tsfresh.extract_features")
         for p in params or [None]:
             rows.append({
-                "feature": f"{name}__{convert_to_output_format(p)}" if p else name,
+                "feature": f"{name}__{calculators.convert_to_output_format(p)}" if p else name,
                 "algorithm": f"tsfresh.feature_extraction.feature_calculators.{name}: {how}",
                 "parameters": p or {}, "library_versions": versions, "window_spec": windows,
             })

@@ -17,9 +17,10 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
+from greenhouse_assets.defs.automation.policies import DB_RETRY, after_features
 from greenhouse_assets.defs.resources import PostgresResource
-from greenhouse_assets.features import calculators, catalog, importance, store
-from greenhouse_assets.features.extract import ExtractionSpec, extract
+from greenhouse_assets.features import store
+from greenhouse_assets.governance import audit, column_lineage, freshness, lineage
 from greenhouse_assets.features.windows import DAY, ROLLING_24H, WindowSpec, read_range
 
 MEASUREMENTS = dg.AssetKey(["timeseries", "measurements"])
@@ -41,7 +42,11 @@ class FeatureConfig(dg.Config):
     # Empty: use GREENHOUSE_DASK_SCHEDULER if set, else run in-process.
     dask_scheduler: str = ""
 
-    def extraction_spec(self) -> ExtractionSpec:
+    def extraction_spec(self) -> "ExtractionSpec":  # noqa: F821 - imported lazily below
+        # tsfresh (with numba) takes seconds to import: only runs that extract features pay for it.
+        from greenhouse_assets.features import calculators
+        from greenhouse_assets.features.extract import ExtractionSpec
+
         specs = [DAY]
         if self.include_rolling:
             specs.append(WindowSpec(f"rolling_{self.rolling_hours}h", timedelta(hours=self.rolling_hours),
@@ -64,6 +69,7 @@ def _days(context: dg.AssetExecutionContext) -> list[datetime]:
     deps=[MEASUREMENTS],
     partitions_def=daily,
     backfill_policy=dg.BackfillPolicy.single_run(),
+    retry_policy=DB_RETRY,
     group_name="features",
     kinds=KINDS,
     owners=["team:data-engineering"],
@@ -73,11 +79,15 @@ def _days(context: dg.AssetExecutionContext) -> list[datetime]:
         "domain features (`variable = 'domain'`). Windows below the coverage threshold are recorded as skipped; "
         "gap-filled windows are flagged imputed. Reads only `timeseries.measurements` (quality_flag = 'ok')."
     ),
+    freshness_policy=freshness.FEATURES,
     metadata={"dagster/table_name": "features.extracted_features", "window_timezone": "UTC",
               "default_windows": [DAY.kind, ROLLING_24H.kind]},
 )
 def extracted_features(context: dg.AssetExecutionContext, config: FeatureConfig,
                        postgres: PostgresResource) -> dg.MaterializeResult:
+    from greenhouse_assets.features import catalog
+    from greenhouse_assets.features.extract import extract
+
     started = time.perf_counter()
     spec = config.extraction_spec()
     days = _days(context)
@@ -88,10 +98,11 @@ def extracted_features(context: dg.AssetExecutionContext, config: FeatureConfig,
         result = extract(measurements, days, spec)
         store.replace_windows(conn, days[0], owned_end, result.windows, result.features)
         store.upsert_metadata(conn, catalog.feature_metadata(spec))
-        store.audit(conn, run_id=context.run_id, asset="features/extracted_features",
-                    table="features.extracted_features", partition_key=_partition_label(context),
-                    operation="replace", rows=result.features.height,
-                    details={"windows": result.windows.height, "read_from": lo, "read_to": hi})
+        audit.record_write(conn, context, asset="features/extracted_features", table="features.extracted_features",
+                           partition_key=_partition_label(context), operation="replace", rows=result.features.height,
+                           inputs=[lineage.table("timeseries.measurements")],
+                           outputs=[lineage.table("features.extracted_features"), lineage.table("features.windows")],
+                           details={"windows": result.windows.height, "read_from": lo, "read_to": hi})
     status = result.windows["status"].value_counts()
     counts = dict(zip(status["status"], status["count"]))
     computed = result.windows.filter(status="computed")
@@ -99,6 +110,7 @@ def extracted_features(context: dg.AssetExecutionContext, config: FeatureConfig,
                   if result.features.height else None)
     return dg.MaterializeResult(metadata={
         "dagster/row_count": result.features.height,
+        "dagster/column_lineage": column_lineage.EXTRACTED_FEATURES,
         "windows_computed": int(counts.get("computed", 0)),
         "windows_skipped": int(counts.get("skipped", 0)),
         "windows_imputed": int(computed["imputed"].sum()) if computed.height else 0,
@@ -141,9 +153,14 @@ def data_version(conn) -> str:
         "with the data version they came from."
     ),
     metadata={"dagster/table_name": "features.feature_importance"},
+    freshness_policy=freshness.FEATURES,
+    automation_condition=after_features(),
+    retry_policy=DB_RETRY,
 )
 def feature_importance(context: dg.AssetExecutionContext, config: ImportanceConfig,
                        postgres: PostgresResource) -> dg.MaterializeResult:
+    from greenhouse_assets.features import importance
+
     with postgres.connection() as conn:
         version = data_version(conn)
         rows = conn.execute(
@@ -162,10 +179,14 @@ def feature_importance(context: dg.AssetExecutionContext, config: ImportanceConf
                 "INSERT INTO features.feature_importance (target, feature, site, zone, p_value, relevant, importance, "
                 "method, data_version) VALUES (%(target)s, %(feature)s, %(site)s, %(zone)s, %(p_value)s, %(relevant)s, "
                 "%(importance)s, %(method)s, %(data_version)s)", written)
+        audit.record_write(conn, context, asset="features/feature_importance", table="features.feature_importance",
+                           operation="replace", rows=len(written), inputs=[lineage.table("features.extracted_features")],
+                           details={"data_version": version})
     if skipped:
         context.log.info(f"too few days for a relevance test, nothing written for: {skipped}")
     return dg.MaterializeResult(metadata={
         "dagster/row_count": len(written),
+        "dagster/column_lineage": column_lineage.FEATURE_IMPORTANCE,
         "data_version": version,
         "relevant_features": sum(1 for r in written if r["relevant"]),
         "skipped_too_few_days": dg.MetadataValue.json(skipped),

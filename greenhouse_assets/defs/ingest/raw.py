@@ -5,8 +5,11 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
+from greenhouse_assets.defs.automation.policies import DB_RETRY
 from greenhouse_assets.defs.ingest.partitions import file_versions
 from greenhouse_assets.defs.resources import LakeResource, LandingFolderResource, PostgresResource
+from greenhouse_assets.governance import audit, lineage
+from greenhouse_assets.governance.pseudonym import PseudonymKeyMissing
 from greenhouse_assets.ingest import file_registry
 from greenhouse_assets.ingest.pipeline import LakePaths, RawOutcome, receive_file
 from greenhouse_assets.ingest.registry import SourceRegistry
@@ -72,6 +75,7 @@ def outcome_metadata(outcome: RawOutcome) -> dict:
     kinds={"python", "parquet"},
     owners=["team:data-engineering"],
     description=__doc__,
+    retry_policy=DB_RETRY,
 )
 def raw_files(
     context: dg.AssetExecutionContext,
@@ -84,16 +88,25 @@ def raw_files(
     the parsed columns with row numbers, and a row in `metadata.files`. Identical content is recorded as a
     duplicate; unreadable files are quarantined with the file, row, column and what was expected."""
     path = Path(config.path) if config.path else _file_for_partition(postgres, landing, context.partition_key)
-    outcome = receive_file(
-        path,
-        landing_root=landing.root,
-        lake_paths=LakePaths(lake.raw_dir(), lake.parquet_dir(), lake.quarantine_dir()),
-        url=postgres.url,
-        registry=SourceRegistry.load(),
-        run_id=context.run_id,
-        expected_partition=context.partition_key,
-        reprocess=not config.path,
-    )
+    try:
+        outcome = receive_file(
+            path,
+            landing_root=landing.root,
+            lake_paths=LakePaths(lake.raw_dir(), lake.parquet_dir(), lake.quarantine_dir()),
+            url=postgres.url,
+            registry=SourceRegistry.load(),
+            run_id=context.run_id,
+            expected_partition=context.partition_key,
+            reprocess=not config.path,
+        )
+    except PseudonymKeyMissing as missing:  # configuration, not content: no retry, no quarantine
+        raise dg.Failure(description=str(missing), allow_retries=False) from missing
+    with postgres.connection() as conn:
+        audit.record_write(conn, context, asset="raw/files", table="metadata.files", rows=outcome.rows,
+                           operation=outcome.status, partition_key=context.partition_key,
+                           input_file_ids=[outcome.file_id],
+                           outputs=[lineage.parquet(outcome.parquet_uri)] if outcome.parquet_uri else [],
+                           details={"path": outcome.path, "sha256": outcome.sha256})
     metadata = outcome_metadata(outcome)
     if outcome.status == "quarantined":
         raise dg.Failure(

@@ -5,9 +5,11 @@ from pathlib import Path
 
 import dagster as dg
 
+from greenhouse_assets.defs.automation.policies import DB_RETRY
 from greenhouse_assets.defs.ingest.partitions import file_versions
 from greenhouse_assets.defs.ingest.raw import RAW_FILES
 from greenhouse_assets.defs.resources import PostgresResource
+from greenhouse_assets.governance import lineage
 from greenhouse_assets.ingest import file_registry
 from greenhouse_assets.ingest.registry import SourceRegistry
 from greenhouse_assets.ingest.staging import load_parquet, table_name
@@ -42,6 +44,7 @@ SOURCES = [source.name for source in SourceRegistry.load().sources]
     partitions_def=file_versions,
     can_subset=True,
     name="staging_tables",
+    retry_policy=DB_RETRY,
 )
 def staging_tables(context: dg.AssetExecutionContext, postgres: PostgresResource):
     """Load this partition's Parquet into its source's staging table; other sources' tables are skipped."""
@@ -66,6 +69,8 @@ def staging_tables(context: dg.AssetExecutionContext, postgres: PostgresResource
         actor=context.run.tags.get("user") or getpass.getuser(),
         partition_key=context.partition_key,
     )
+    with postgres.connection() as conn:  # load_parquet wrote the audit row in its own transaction
+        lineage.record(conn, context.run_id, [lineage.file_version(version.file_id)], [lineage.table(load.table)])
     yield dg.MaterializeResult(
         asset_key=key,
         metadata={

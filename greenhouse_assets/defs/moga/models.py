@@ -7,12 +7,13 @@ literature parameters (too few days to calibrate) are a WARN, shown but not bloc
 """
 
 # No `from __future__ import annotations`: Dagster resolves the Config annotations at definition time.
-import getpass
 
 import dagster as dg
 from pydantic import Field
 
+from greenhouse_assets.defs.automation.policies import DB_RETRY, after_features
 from greenhouse_assets.defs.resources import PostgresResource
+from greenhouse_assets.governance import audit, lineage
 from greenhouse_assets.moga import data, store
 from greenhouse_assets.moga.calibration import calibrate_zone
 
@@ -48,6 +49,8 @@ def _models_table(rows: list[dict]) -> str:
         "and a TOMGRO canopy growth model whose light input is calibrated on measured DLI; R² and MAE on held-out days."
     ),
     metadata={"dagster/table_name": "moga.objective_models"},
+    automation_condition=after_features(),
+    retry_policy=DB_RETRY,
 )
 def moga_objective_models(context: dg.AssetExecutionContext, config: ObjectiveModelsConfig,
                           postgres: PostgresResource) -> dg.MaterializeResult:
@@ -57,9 +60,11 @@ def moga_objective_models(context: dg.AssetExecutionContext, config: ObjectiveMo
         for (site, zone), days in daily.group_by("site", "zone", maintain_order=True):
             models += calibrate_zone(site, zone, days, data.data_version(days), min_days=config.min_days)
         store.save_models(conn, models)
-        store.audit(conn, actor=context.run.tags.get("user") or getpass.getuser(), run_id=context.run_id,
-                    asset="moga_objective_models", table="moga.objective_models", rows=len(models),
-                    details={"model_versions": [m.model_version for m in models]})
+        audit.record_write(conn, context, asset="moga_objective_models", table="moga.objective_models",
+                           rows=len(models), operation="write",
+                           inputs=[lineage.table("features.extracted_features"),
+                                   lineage.table("timeseries.measurements")],
+                           details={"model_versions": [m.model_version for m in models]})
     rows = [{"site": m.site, "zone": m.zone, "objective": m.objective, "kind": m.kind,
              "r2": m.fit.r2 if m.fit else None, "mae": m.fit.mae if m.fit else None,
              "n_train": m.fit.n_train if m.fit else None, "n_test": m.fit.n_test if m.fit else None} for m in models]

@@ -5,14 +5,15 @@ Each zone's run replaces any earlier run for the same horizon (see `greenhouse_a
 """
 
 # No `from __future__ import annotations`: Dagster resolves the Config annotations at definition time.
-import getpass
 import re
 from datetime import UTC, date, datetime, time, timedelta
 
 import dagster as dg
 from pydantic import Field
 
+from greenhouse_assets.defs.automation.policies import DB_RETRY, after_features
 from greenhouse_assets.defs.resources import LakeResource, PostgresResource
+from greenhouse_assets.governance import audit, lineage
 from greenhouse_assets.moga import data, optimise, plot, store
 from greenhouse_assets.moga.calibration import persistence_forecast
 from greenhouse_assets.moga.recommend import day_inputs, optimise_day
@@ -50,6 +51,8 @@ def _markdown(site: str, zone: str, horizon: date, table: list[dict]) -> str:
         "VPD ≤ 3 kPa and DLI ≤ 30 mol/m²/day; a PNG of each front in the lake and three recommended setpoints."
     ),
     metadata={"dagster/table_name": "moga.runs"},
+    automation_condition=after_features(),
+    retry_policy=DB_RETRY,
 )
 def moga_results(context: dg.AssetExecutionContext, config: MogaConfig, postgres: PostgresResource,
                  lake: LakeResource) -> dg.MaterializeResult:
@@ -91,8 +94,11 @@ def moga_results(context: dg.AssetExecutionContext, config: MogaConfig, postgres
             plots[f"{site}/{zone}"] = str(path)
             summaries.append(_markdown(site, zone, horizon, table))
             images.append(plot.markdown_image(png))
-        store.audit(conn, actor=context.run.tags.get("user") or getpass.getuser(), run_id=context.run_id,
-                    asset="moga_results", table="moga.runs", rows=runs, details={"plots": plots})
+        audit.record_write(conn, context, asset="moga_results", table="moga.runs", rows=runs, operation="write",
+                           inputs=[lineage.table(t) for t in (
+                               "moga.objective_models", "features.extracted_features", "timeseries.measurements")],
+                           outputs=[lineage.table("moga.runs"), lineage.table("moga.solutions")],
+                           details={"plots": plots})
     metadata = {"runs": runs, "plots": dg.MetadataValue.json(plots),
                 "recommendations": dg.MetadataValue.md("\n\n".join(summaries) or "no zone had models and weather data"),
                 "pareto_front": dg.MetadataValue.md("\n\n".join(images) or "no plot")}

@@ -12,6 +12,8 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
+from greenhouse_assets.defs.automation.policies import DB_RETRY, on_new_data
+from greenhouse_assets.governance import dbt_audit, freshness
 from greenhouse_assets.transform.profile import export_dbt_env
 from greenhouse_assets.transform.project import dbt_project
 
@@ -39,7 +41,12 @@ class GreenhouseTranslator(DagsterDbtTranslator):
         return metadata
 
     def get_automation_condition(self, dbt_resource_props: Mapping[str, Any]) -> dg.AutomationCondition | None:
-        return dg.AutomationCondition.eager()
+        return on_new_data()
+
+    def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: Any) -> dg.AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        # Models must stay fresh; seeds change only with the registry.
+        return dg.apply_freshness_policy(spec, freshness.TIMESERIES) if unique_id.startswith("model.") else spec
 
 
 TRANSLATOR = GreenhouseTranslator(
@@ -56,9 +63,15 @@ class DbtBuildConfig(dg.Config):
     project=dbt_project(),
     dagster_dbt_translator=TRANSLATOR,
     name="timeseries_dbt",
+    retry_policy=DB_RETRY,
 )
 def timeseries_dbt(context: dg.AssetExecutionContext, config: DbtBuildConfig, dbt: DbtCliResource):
     """`dbt build` of the selected models, seeds and tests, with column schema and lineage metadata."""
     export_dbt_env()
     args = ["build", "--full-refresh"] if config.full_refresh else ["build"]
-    yield from dbt.cli(args, context=context).stream().fetch_column_metadata()
+    before = dbt_audit.reflected_file_ids()
+    invocation = dbt.cli(args, context=context)
+    try:
+        yield from invocation.stream().fetch_column_metadata()
+    finally:  # what dbt built before a failure was written too
+        dbt_audit.record_build(context, invocation, before)

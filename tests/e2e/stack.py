@@ -1,0 +1,105 @@
+"""`dagster dev` (webserver + daemon) in a subprocess on a free port, and a GraphQL client for it.
+
+Shared by tests/test_e2e.py and bench/latency.py: both need the real daemon (sensors, declarative
+automation, run queue) on the same storage the platform uses, not an in-process imitation.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+from greenhouse_assets import settings
+
+RUN_TIMES = """query Runs($after: Float) {
+  runsOrError(filter: {createdAfter: $after}, limit: 200) {
+    ... on Runs { results { runId status startTime endTime assetSelection { path }
+                            tags { key value } } }
+    ... on PythonError { message }
+  }
+}"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Dagster:
+    def __init__(self, port: int, log: Path):
+        self.url = f"http://127.0.0.1:{port}"
+        self.log = log
+
+    def graphql(self, query: str, **variables) -> dict:
+        body = json.dumps({"query": query, "variables": variables}).encode()
+        request = urllib.request.Request(f"{self.url}/graphql", body, {"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            payload = json.load(response)
+        if payload.get("errors"):
+            raise RuntimeError(f"GraphQL errors: {payload['errors']}")
+        return payload["data"]
+
+    def runs(self, after: float) -> list[dict]:
+        """Runs created after `after` (epoch s), oldest first, tags as a dict."""
+        results = self.graphql(RUN_TIMES, after=after)["runsOrError"]
+        if "results" not in results:
+            raise RuntimeError(results["message"])
+        runs = [{**r, "tags": {t["key"]: t["value"] for t in r["tags"]},
+                 "assets": ["/".join(a["path"]) for a in r["assetSelection"] or []]} for r in results["results"]]
+        return sorted(runs, key=lambda r: r["startTime"] or float("inf"))
+
+    def log_tail(self, lines: int = 60) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:]) if self.log.exists() else ""
+
+
+@contextmanager
+def dagster_dev(env: dict[str, str], log: Path, timeout: float = 120):
+    """Start `dagster dev` in its own process group; yield once GraphQL answers; stop the group after."""
+    port = free_port()
+    dagster = Path(sys.executable).parent / "dagster"
+    command = [str(dagster), "dev", "-w", str(settings.PROJECT_ROOT / "workspace.yaml"), "-h", "127.0.0.1",
+               "-p", str(port)]
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "wb") as out:
+        process = subprocess.Popen(command, cwd=settings.PROJECT_ROOT, env={**os.environ, **env}, stdout=out,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+    client = Dagster(port, log)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"dagster dev exited with {process.returncode}:\n{client.log_tail()}")
+            try:
+                client.graphql("{ version }")
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"dagster dev not answering after {timeout} s:\n{client.log_tail()}")
+                time.sleep(1)
+        yield client
+    finally:
+        _stop(process)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """SIGTERM the group `dagster dev` leads (webserver, daemon, code servers, runs), SIGKILL if it lingers."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            pass
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait()
