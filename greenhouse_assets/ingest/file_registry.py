@@ -2,7 +2,8 @@
 
 The raw asset records a version as `received` (parsed, in the lake) or `quarantined`; the
 staging asset flips it to `loaded` + active in the same transaction as the rows, and
-deactivates the version it replaces. Rollback is the same switch in the other direction.
+deactivates the version it replaces (SQL function `metadata.set_file_active`, which rollback
+uses too).
 """
 
 from __future__ import annotations
@@ -48,11 +49,6 @@ _COLUMNS = (
 def partition_key_for(source: str, sha256: str) -> str:
     """One Dagster partition per file version: the source plus enough of the hash to be unique."""
     return f"{source}-{sha256[:16]}"
-
-
-def get(conn: psycopg.Connection, file_id: int) -> FileVersion | None:
-    with conn.cursor(row_factory=class_row(FileVersion)) as cur:
-        return cur.execute(f"SELECT {_COLUMNS} FROM metadata.files WHERE file_id = %s", (file_id,)).fetchone()
 
 
 def for_partition(conn: psycopg.Connection, partition_key: str) -> FileVersion | None:
@@ -167,12 +163,3 @@ def record_received(conn: psycopg.Connection, *, parsed: ParsedFile, path: str, 
             ],
         )
     return file_id
-
-
-def set_active(conn: psycopg.Connection, file_id: int, active: bool) -> list[int]:
-    """Activate a version (deactivating the others of the same path) or deactivate it: rollback.
-
-    Returns the file ids whose state changed, so callers can log and audit them.
-    """
-    rows = conn.execute("SELECT metadata.set_file_active(%s, %s)", (file_id, active)).fetchall()
-    return [r[0] for r in rows]
