@@ -19,7 +19,9 @@ $(VENV)/.synced: pyproject.toml uv.lock
 	fi
 	@$(PY) -m pip --version >/dev/null 2>&1 || $(PY) -m ensurepip >/dev/null  # a venv made by uv has no pip
 	$(PY) -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
-	UV_PROJECT_ENVIRONMENT=$(VENV) $(VENV)/bin/uv sync --frozen --quiet
+	# Bytecode compiled once here: with PYTHONDONTWRITEBYTECODE set (as on these machines) every
+	# process would otherwise compile dagster & co. from source again, a second or more per start.
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(VENV)/bin/uv sync --frozen --quiet --compile-bytecode
 	@touch $@
 
 setup: $(VENV)/.synced

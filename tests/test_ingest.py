@@ -167,3 +167,88 @@ def test_hostile_and_evolving_columns_are_quoted_added_and_widened(landing, inst
     assert ("humidity", "add_column", None, "double precision") in changes
     assert sorted(r[0] for r in _query(database_url, sql.SQL("SELECT temp FROM staging.{}").format(
         sql.Identifier(table)))) == ["20.5", "20.7", "warm"]
+
+
+def test_a_clock_that_steps_back_fails_the_blocking_staging_check_at_its_row(landing, instance, real_data,
+                                                                          database_url):
+    """The file loads (its values are readable), but the blocking check fails the run and names the first
+    line whose time goes back."""
+    lines = (real_data / "knudjepsen" / "NO3_LAMPEGRP_1.csv").read_bytes().split(b"\r\n")[:40]
+    lines[20], lines[21] = lines[21], lines[20]  # file lines 21 and 22: line 22 is five minutes earlier
+    landed = landing / "NO3_LAMPEGRP_1.csv"
+    landed.write_bytes(b"\r\n".join(lines) + b"\r\n")
+    report = _ingest(landed, instance)
+
+    assert report["status"] == "failed" and "timestamps_monotonic" in report["error"]
+    assert _query(database_url, "SELECT status FROM metadata.files WHERE file_id = %s", (report["file_id"],)) == [
+        ("loaded",)]
+    evaluations = {e.dagster_event.event_specific_data.check_name: e.dagster_event.event_specific_data
+                   for e in instance.all_logs(report["run_id"])
+                   if e.dagster_event and e.dagster_event.event_type_value == "ASSET_CHECK_EVALUATION"}
+    monotonic = evaluations["timestamps_monotonic"]
+    assert not monotonic.passed and monotonic.severity.value == "ERROR"
+    failures = {f["expectation"]: f["observed"] for f in monotonic.metadata["failures"].value}
+    assert failures["expect_column_values_to_be_null"]["partial_unexpected_list"] == [22]
+    assert failures["expect_column_values_to_be_between"]["partial_unexpected_list"] == [1]  # one backward step
+    assert evaluations["completeness"].passed
+
+
+def test_a_bad_value_after_rows_were_copied_leaves_nothing_of_the_file(landing, instance, real_data, database_url,
+                                                                        tmp_path):
+    """Staging copies batches while later ones are parsed: an error in the third batch must still undo it all."""
+    good = _land(landing, real_data / "knudjepsen" / "NO3_LAMPEGRP_1.csv", "knudjepsen/NO3_LAMPEGRP_1.csv")
+    loaded = _ingest(good, instance)
+    lines = good.read_bytes().split(b"\r\n")
+    header, data = lines[:3], [line for line in lines[3:] if line]
+    long = header + data + data  # ~211k rows: three batches of 100k
+    bad_line = 200_000
+    fields = long[bad_line - 1].split(b";")
+    long[bad_line - 1] = b";".join([fields[0], b"20.3", *fields[2:]])  # a decimal point in a decimal-comma file
+    bad = landing / "knudjepsen" / "NO4_LAMPEGRP_1.csv"
+    bad.write_bytes(b"\r\n".join(long) + b"\r\n")
+
+    report = _ingest(bad, instance)
+
+    assert report["status"] == "quarantined"
+    detail = _query(database_url, "SELECT error_detail FROM metadata.files WHERE file_id = %s",
+                    (report["file_id"],))[0][0]
+    assert (detail["row"], detail["found"]) == (bad_line, "20.3") and "decimal comma" in detail["expected"]
+    assert _query(database_url, "SELECT _file_id, count(*) FROM staging.raw_knudjepsen GROUP BY 1") == [
+        (loaded["file_id"], loaded["rows"])]
+    lake = tmp_path / "lake"
+    kept, = _query(database_url, "SELECT parquet_uri FROM metadata.files WHERE file_id = %s", (loaded["file_id"],))[0]
+    assert sorted((lake / "parquet").rglob("*.parquet")) == [Path(kept.removeprefix("file://"))]
+    assert not list(lake.rglob("*.tmp")), "no partial Parquet left behind"
+
+
+def test_received_but_unstaged_content_is_staged_when_it_lands_again_and_staging_reruns_alone(
+        landing, instance, real_data, database_url):
+    import dagster as dg
+
+    from greenhouse_assets.definitions import defs
+    from greenhouse_assets.defs.ingest.raw import RAW_FILES, raw_run_config
+    from greenhouse_assets.defs.ingest.staging import staging_key
+    from greenhouse_assets.ingest.file_registry import partition_key_for
+    from greenhouse_assets.ingest.lake import sha256_of
+
+    path = _land(landing, real_data / "aarslev" / "december2013" / "MortenSDUData.csv", "aarslev/d/MortenSDUData.csv")
+    partition = partition_key_for("aarslev", sha256_of(path))
+    instance.add_dynamic_partitions("file_versions", [partition])
+    job = defs.resolve_job_def("ingest_file")
+
+    def run(selection: list[dg.AssetKey], **kwargs) -> dg.ExecuteInProcessResult:
+        return job.execute_in_process(instance=instance, partition_key=partition, asset_selection=selection, **kwargs)
+
+    assert run([RAW_FILES], run_config=raw_run_config(path)).success  # raw alone: parsed and registered
+    (file_id, status), = _query(database_url, "SELECT file_id, status FROM metadata.files")
+    assert status == "received" and _query(database_url, "SELECT to_regclass('staging.raw_aarslev')")[0][0] is None
+
+    report = _ingest(path, instance)  # the same content lands again: staged under its id, not a duplicate
+    assert (report["status"], report["file_id"]) == ("loaded", file_id)
+    assert _query(database_url, "SELECT count(*) FROM metadata.files") == [(1,)]
+
+    assert run([staging_key("aarslev")]).success  # staging alone: re-loaded from the version's Parquet
+    assert _query(database_url, "SELECT _file_id, _status, count(*) FROM staging.raw_aarslev GROUP BY 1, 2") == [
+        (file_id, "loaded", report["rows"])]
+    loads = _query(database_url, "SELECT count(*) FROM metadata.audit_log WHERE asset = 'staging/raw_aarslev'")
+    assert loads == [(2,)]

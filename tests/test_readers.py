@@ -235,3 +235,41 @@ def test_batches_respect_the_row_limit_and_repeat_identically(registry) -> None:
     sizes = [b.height for b in parsed.batches(rows=500)]
     assert max(sizes) <= 500 and sum(sizes) == 4458
     assert pl.concat(parsed.batches(rows=500)).equals(pl.concat(parsed.batches()))
+
+
+# Cells at the edge of "a number": the CSV parser's fast conversion must give exactly what the
+# string path gives, or leave the block to the string path (which then accepts or names the cell).
+EDGE_CELLS = ["nan", "NaN", "-inf", "Infinity", "1e400", "4.9e-330", "1e", ".", "-", "1_000", "0x10", "  ",
+              " 1,5", "1,5 ", "1.5", "1,5", ",5", "5,", "1 000", "-0", "+1,0", "7.34011e-008", "-2.14748e+008",
+              "5,3e+36", "true", "N/A", "1.5.5", "1,5,5", "١٢"]
+
+
+@pytest.mark.parametrize("decimal", [",", "."])
+def test_fast_numeric_parsing_equals_the_string_path(tmp_path, registry, monkeypatch, decimal) -> None:
+    from greenhouse_assets.ingest import delimited
+    from greenhouse_assets.ingest.errors import IngestError
+
+    head = KNUDJEPSEN.read_bytes().split(b"\r\n")[:20]
+    if decimal == ".":
+        head = head[:3] + [line.replace(b",", b".") for line in head[3:]]
+
+    def outcome(path: Path) -> pl.DataFrame | dict:
+        try:
+            return pl.concat(open_file(path, registry).batches())
+        except IngestError as error:
+            return error.as_dict()
+
+    string_path = delimited.column_batches
+    for index, cell in enumerate(EDGE_CELLS):
+        lines = [*head, head[10].replace(head[10].split(b";")[1], b'"' + cell.encode() + b'"', 1)]
+        path = tmp_path / f"{index}" / "NO3_LAMPEGRP_1.csv"
+        path.parent.mkdir()
+        path.write_bytes(b"\r\n".join(lines) + b"\r\n")
+        fast = outcome(path)
+        with monkeypatch.context() as patch:
+            patch.setattr(delimited, "column_batches", lambda *args: string_path(*args[:4]))  # no numeric positions
+            reference = outcome(path)
+        if isinstance(reference, dict):
+            assert fast == reference, (decimal, cell)
+        else:
+            assert isinstance(fast, pl.DataFrame) and fast.equals(reference, null_equal=True), (decimal, cell)

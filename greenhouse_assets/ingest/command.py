@@ -64,16 +64,23 @@ def ingest_file(path: Path, instance: dg.DagsterInstance, registry: SourceRegist
         ).fetchone()
     report = {"path": str(path), "source": source.name, "run_id": result.run_id}
     if version is None:
-        failure = next((e for e in result.all_events if e.is_failure), None)
-        message = failure.message if failure else "the run recorded no file version"
-        return {**report, "status": "failed", "rows": 0, "file_id": None, "error": message}
+        return {**report, "status": "failed", "rows": 0, "file_id": None,
+                "error": _failure(result) or "the run recorded no file version"}
     file_id, status, rows_staged, rows_read, error = version
     if not result.success and status != "quarantined":
-        failure = next((e for e in result.all_events if e.is_failure), None)
-        error = failure.message if failure else "run failed"
+        error = _failure(result) or "run failed"
         status = "failed"
     return {**report, "status": status, "rows": rows_staged if rows_staged is not None else (rows_read or 0),
             "file_id": file_id, "error": error}
+
+
+def _failure(result: dg.ExecuteInProcessResult) -> str | None:
+    """What failed, in the words of the step's own error (e.g. which blocking check), not "step X failed"."""
+    failure = next((e for e in result.all_events if e.is_step_failure), None)
+    if failure is None:
+        return None
+    error = failure.step_failure_data.error
+    return error.message.strip() if error else failure.message
 
 
 def ingest_paths(paths: list[Path], as_json: bool = False) -> int:

@@ -73,21 +73,25 @@ class BatchConverter:
         self.plans, self.decimal = plans, decimal
 
     def convert(self, frame: pl.DataFrame, row_numbers: pl.Series) -> pl.DataFrame:
-        """`frame`: one string column per file column (`c<position>`), one row per line."""
+        """`frame`: one column per file column (`c<position>`), one row per line; strings, or Float64
+        where the CSV parser already converted a numeric column."""
         content = frame.select(pl.any_horizontal(
-            (pl.col(c).str.strip_chars().fill_null("") != "") for c in frame.columns))
+            pl.col(c).is_not_null() if frame.schema[c] == pl.Float64
+            else pl.col(c).str.strip_chars().fill_null("") != "" for c in frame.columns))
         keep = content.to_series()
         if not keep.all():
             frame, row_numbers = frame.filter(keep), row_numbers.filter(keep)
         rows = row_numbers.cast(pl.Int64).alias("_row_number")
         times = parse(self.path, frame, self.layout, rows)
         times = self.localizer.to_utc(times, rows).cast(TIME_DTYPE).alias("time")
-        typed = frame.select(self._expr(plan) for plan in self.plans)
+        typed = frame.select(self._expr(plan, frame.schema) for plan in self.plans)
         self._check_numbers(frame, typed, rows)
         return typed.insert_column(0, times).insert_column(0, rows)
 
-    def _expr(self, plan: ColumnPlan) -> pl.Expr:
+    def _expr(self, plan: ColumnPlan, schema: pl.Schema) -> pl.Expr:
         column = pl.col(position_name(plan.position))
+        if schema[position_name(plan.position)] == pl.Float64:
+            return column.alias(plan.staged)
         if plan.numeric:
             return number(column, self.decimal).alias(plan.staged)
         blank = column.str.strip_chars().fill_null("") == ""
@@ -96,9 +100,9 @@ class BatchConverter:
     def _check_numbers(self, frame: pl.DataFrame, typed: pl.DataFrame, rows: pl.Series) -> None:
         first_bad = None
         for plan in self.plans:
-            if not plan.numeric:
-                continue
             raw = frame.get_column(position_name(plan.position))
+            if not plan.numeric or raw.dtype == pl.Float64:
+                continue
             bad = ((raw.str.strip_chars() != "") & typed.get_column(plan.staged).is_null())
             bad = bad.fill_null(False)
             if bad.any():

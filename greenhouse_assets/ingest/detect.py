@@ -33,6 +33,8 @@ _MAGIC = (
 _EXCEL_MAGIC = {".xlsx": "zip archive", ".xlsm": "zip archive", ".xls": "OLE2 compound document"}
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
+# C0 controls but tab, LF, FF and CR; DEL and the C1 controls: many of them mean binary data.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")
 _NUMBER = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?$")
 _COMMA_DECIMAL = re.compile(r"^[+-]?\d*,\d+([eE][+-]?\d+)?$")
 _DOT_DECIMAL = re.compile(r"^[+-]?\d*\.\d+([eE][+-]?\d+)?$")
@@ -116,7 +118,7 @@ def decode_sample(head: Head, encoding: str, bom: bool, declared: bool) -> Sampl
         text = codecs.getincrementaldecoder(encoding)().decode(body, final=head.complete)
     except UnicodeDecodeError as exc:
         raise undecodable(head.path, body, exc, encoding, declared) from None
-    controls = sum(1 for ch in text if _is_control(ch))
+    controls = len(_CONTROL.findall(text))
     if controls > _MAX_CONTROL_SHARE * len(text):
         raise IngestError(head.path, "not a text file: binary data (control characters)")
     if not head.complete:
@@ -262,8 +264,3 @@ def _line_ending(text: str) -> str:
 def _looks_like_data(value: str | None) -> bool:
     text = (value or "").strip()
     return bool(_NUMBER.match(text) or _DATE_START.match(text))
-
-
-def _is_control(ch: str) -> bool:
-    code = ord(ch)
-    return (code < 32 and ch not in "\t\r\n\f") or 0x7F <= code <= 0x9F

@@ -126,32 +126,30 @@ def schema_version_id(conn: psycopg.Connection, parsed: ParsedFile) -> int:
     return row[0]
 
 
-def record_received(conn: psycopg.Connection, *, parsed: ParsedFile, path: str, sha256: str, size: int,
-                    received_at: datetime, raw_uri: str, parquet_uri: str, rows: int,
-                    partition_key: str, run_id: str | None) -> int:
-    """Register a parsed version (not yet staged) with its column mapping; re-runs update it in place."""
+def new_file_id(conn: psycopg.Connection) -> int:
+    """Reserve the id of a version about to be parsed, so its rows can be staged while it is parsed."""
+    return conn.execute("SELECT nextval(pg_get_serial_sequence('metadata.files', 'file_id'))").fetchone()[0]
+
+
+def record_received(conn: psycopg.Connection, *, file_id: int, parsed: ParsedFile, path: str, sha256: str,
+                    size: int, received_at: datetime, raw_uri: str, parquet_uri: str, rows: int,
+                    partition_key: str, run_id: str | None) -> None:
+    """Register a parsed version with its column mapping, as `received` (not staged yet): under the id
+    reserved for it, or in place when the id is that of this content's earlier receipt (a re-run)."""
     previous = latest_for_path(conn, parsed.source.name, path)
     version = 1 if previous is None else previous.version + (previous.sha256 != sha256)
-    schema_id = schema_version_id(conn, parsed)
-    existing = loaded_with_hash(conn, sha256)
-    if existing is not None:
-        conn.execute(
-            """UPDATE metadata.files SET rows_read = %s, parquet_uri = %s, schema_version_id = %s, run_id = %s,
-                                          precedence = %s
-               WHERE file_id = %s""",
-            (rows, parquet_uri, schema_id, run_id, parsed.rule.precedence, existing.file_id),
-        )
-        file_id = existing.file_id
-        conn.execute("DELETE FROM metadata.file_columns WHERE file_id = %s", (file_id,))
-    else:
-        file_id = conn.execute(
-            """INSERT INTO metadata.files (source, path, sha256, bytes, received_at, status, rows_read,
-                                           schema_version_id, version, precedence, raw_uri, parquet_uri,
-                                           partition_key, run_id)
-               VALUES (%s, %s, %s, %s, %s, 'received', %s, %s, %s, %s, %s, %s, %s, %s) RETURNING file_id""",
-            (parsed.source.name, path, sha256, size, received_at, rows, schema_id, version,
-             parsed.rule.precedence, raw_uri, parquet_uri, partition_key, run_id),
-        ).fetchone()[0]
+    conn.execute(
+        """INSERT INTO metadata.files (file_id, source, path, sha256, bytes, received_at, status, rows_read,
+                                       schema_version_id, version, precedence, raw_uri, parquet_uri,
+                                       partition_key, run_id)
+           VALUES (%s, %s, %s, %s, %s, %s, 'received', %s, %s, %s, %s, %s, %s, %s, %s)
+           ON CONFLICT (file_id) DO UPDATE SET rows_read = EXCLUDED.rows_read, parquet_uri = EXCLUDED.parquet_uri,
+               schema_version_id = EXCLUDED.schema_version_id, run_id = EXCLUDED.run_id,
+               precedence = EXCLUDED.precedence""",
+        (file_id, parsed.source.name, path, sha256, size, received_at, rows, schema_version_id(conn, parsed),
+         version, parsed.rule.precedence, raw_uri, parquet_uri, partition_key, run_id),
+    )
+    conn.execute("DELETE FROM metadata.file_columns WHERE file_id = %s", (file_id,))
     with conn.cursor() as cur:
         cur.executemany(
             """INSERT INTO metadata.file_columns (file_id, staged_column, original_name, position, unit, variable,
@@ -162,4 +160,3 @@ def record_received(conn: psycopg.Connection, *, parsed: ParsedFile, path: str, 
                 for i, c in enumerate(parsed.columns)
             ],
         )
-    return file_id

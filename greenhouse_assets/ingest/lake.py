@@ -43,40 +43,52 @@ def store_original(path: Path, dest: Path) -> Path:
     return dest
 
 
-def write_parquet(parsed: ParsedFile, dest: Path, batch_rows: int = 100_000) -> int:
-    """Stream the parsed batches into one Parquet file; returns the number of rows written.
+class ParquetSink:
+    """One Parquet file written from tables as they come, renamed into place only when complete.
 
-    A writer thread compresses batch n while batch n+1 is parsed (both release the GIL), so
-    parsing and writing overlap on two cores; at most two batches are in memory.
+    A writer thread compresses table n while the caller produces table n+1 (both release the GIL);
+    at most one table waits in it. Use as a context manager: leaving it with an exception removes
+    the partial file, leaving it normally renames the file into place.
     """
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(dest.name + ".tmp")
-    rows = 0
-    writer: pq.ParquetWriter | None = None
-    pending: Future | None = None
-    try:
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet") as pool:
-            for batch in parsed.batches(batch_rows):
-                table = batch.to_arrow()
-                if writer is None:
-                    writer = pq.ParquetWriter(tmp, table.schema, compression="zstd")
-                if pending is not None:
-                    pending.result()
-                pending = pool.submit(writer.write_table, table)
-                rows += table.num_rows
-            if pending is not None:
-                pending.result()
-        if writer is None:  # no batches at all: still a valid, empty Parquet with the file's schema
-            empty = pa.Table.from_batches([], schema=_arrow_schema(parsed))
-            writer = pq.ParquetWriter(tmp, empty.schema, compression="zstd")
-        writer.close()
-        writer = None
-        os.replace(tmp, dest)
-    finally:
-        if writer is not None:
-            writer.close()
-        tmp.unlink(missing_ok=True)
-    return rows
+
+    def __init__(self, dest: Path, empty_schema: pa.Schema) -> None:
+        self.dest, self.empty_schema = dest, empty_schema
+        self.tmp = dest.with_name(dest.name + ".tmp")
+        self.rows = 0
+        self._writer: pq.ParquetWriter | None = None
+        self._pending: Future | None = None
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet")
+
+    def __enter__(self) -> ParquetSink:
+        self.dest.parent.mkdir(parents=True, exist_ok=True)
+        return self
+
+    def write(self, table: pa.Table) -> None:
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self.tmp, table.schema, compression="zstd")
+        self._wait()
+        self._pending = self._pool.submit(self._writer.write_table, table)
+        self.rows += table.num_rows
+
+    def _wait(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            self._wait()
+            if exc_type is None:
+                if self._writer is None:  # no rows at all: still a valid, empty Parquet with the file's schema
+                    self._writer = pq.ParquetWriter(self.tmp, self.empty_schema, compression="zstd")
+                self._writer.close()
+                self._writer = None
+                os.replace(self.tmp, self.dest)
+        finally:
+            self._pool.shutdown()
+            if self._writer is not None:
+                self._writer.close()
+            self.tmp.unlink(missing_ok=True)
 
 
 def quarantine(path: Path, quarantine_dir: Path, source: str, sha256: str, error: IngestError) -> Path:
@@ -89,7 +101,8 @@ def quarantine(path: Path, quarantine_dir: Path, source: str, sha256: str, error
     return dest
 
 
-def _arrow_schema(parsed: ParsedFile) -> pa.Schema:
+def arrow_schema(parsed: ParsedFile) -> pa.Schema:
+    """The Arrow schema of the file's batches, known before the first one is parsed."""
     import polars as pl
 
     return pl.DataFrame(schema=parsed.schema).to_arrow().schema

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pyarrow as pa
+
 from greenhouse_assets.database import connect
 from greenhouse_assets.ingest import file_registry, lake
 from greenhouse_assets.ingest.errors import IngestError
-from greenhouse_assets.ingest.readers import open_file
+from greenhouse_assets.ingest.readers import ParsedFile, open_file
 from greenhouse_assets.ingest.registry import SourceRegistry
+from greenhouse_assets.ingest.staging import BATCH_ROWS, StagingLoad, staging_transaction
 
 
 @dataclass
@@ -22,7 +27,8 @@ class LakePaths:
 
 @dataclass
 class RawOutcome:
-    """What happened to one landed file: received (parsed into the lake), duplicate or quarantined."""
+    """What happened to one landed file: received (parsed into the lake), loaded (and staged), duplicate or
+    quarantined."""
 
     status: str
     file_id: int
@@ -38,6 +44,7 @@ class RawOutcome:
     columns: list = field(default_factory=list)
     error: IngestError | None = None
     duplicate_of: int | None = None
+    staged: StagingLoad | None = None
 
 
 def landing_relative(path: Path, landing_root: Path) -> str:
@@ -51,11 +58,17 @@ def landing_relative(path: Path, landing_root: Path) -> str:
 
 def receive_file(path: Path, *, landing_root: Path, lake_paths: LakePaths, url: str, registry: SourceRegistry,
                  run_id: str | None = None, expected_partition: str | None = None,
-                 reprocess: bool = False) -> RawOutcome:
-    """Hash, keep, parse and register one file. Never raises for bad content: it is quarantined instead.
+                 reprocess: bool = False, stage_as: str | None = None) -> RawOutcome:
+    """Hash, keep, parse and register one file; with `stage_as` (the actor to audit), also stage it.
 
-    Content that was already loaded is a duplicate (recorded, nothing new downstream) unless
-    `reprocess` asks to parse the known version again, e.g. a re-materialization from the UI.
+    Never raises for bad content: it is quarantined instead. Content that was already loaded is a
+    duplicate (recorded, nothing new downstream) unless `reprocess` asks to parse the known version
+    again, e.g. a re-materialization from the UI; content received before but never staged (a raw-only
+    run, or an attempt that failed before staging) is simply received again under its id.
+
+    Staging reads the parsed batches as they come, while the Parquet is written: one pass over the
+    file, the COPY overlapping the parsing. The staging transaction commits only after the version is
+    registered, and rolls back with anything that fails, so nothing is half-loaded.
     """
     relative = landing_relative(path, landing_root)
     source, _rule = registry.match(Path(relative))
@@ -72,17 +85,32 @@ def receive_file(path: Path, *, landing_root: Path, lake_paths: LakePaths, url: 
 
     with connect(url) as conn:
         original = file_registry.loaded_with_hash(conn, sha256)
-        if original is not None and not reprocess:
+        if original is not None and original.status != "received" and not reprocess:
             file_id = file_registry.record_duplicate(conn, source=source.name, path=relative, sha256=sha256, size=size,
                                                      original=original, partition_key=partition_key, run_id=run_id)
             return RawOutcome(status="duplicate", file_id=file_id, duplicate_of=original.file_id,
                               rows=original.rows_read or 0, raw_uri=original.raw_uri,
                               parquet_uri=original.parquet_uri, **base)
+        file_id = original.file_id if original is not None else file_registry.new_file_id(conn)
 
+    parquet = lake_paths.parquet / source.name / f"{sha256}.parquet"
     try:
         parsed = open_file(path, registry)
-        parquet = lake_paths.parquet / source.name / f"{sha256}.parquet"
-        rows = lake.write_parquet(parsed, parquet)
+        schema = lake.arrow_schema(parsed)
+        staging = staging_transaction(url, file_id=file_id, source=source.name, source_file=relative,
+                                      file_schema=schema) if stage_as else nullcontext()
+        with staging as load:
+            with lake.ParquetSink(parquet, schema) as sink:
+                tables = _kept(parsed, sink)
+                rows = load.copy(tables) if load else sum(table.num_rows for table in tables)
+            stored = lake.store_original(path, lake.original_path(lake_paths.raw, source.name, sha256, received_at,
+                                                                  path.suffix))
+            with connect(url) as conn:
+                file_registry.record_received(conn, file_id=file_id, parsed=parsed, path=relative, sha256=sha256,
+                                              size=size, received_at=received_at, raw_uri=stored.as_uri(),
+                                              parquet_uri=parquet.as_uri(), rows=rows,
+                                              partition_key=partition_key, run_id=run_id)
+            staged = load.finish(run_id=run_id, actor=stage_as, partition_key=partition_key) if load else None
     except IngestError as error:
         stored = lake.quarantine(path, lake_paths.quarantine, source.name, sha256, error)
         with connect(url) as conn:
@@ -90,13 +118,14 @@ def receive_file(path: Path, *, landing_root: Path, lake_paths: LakePaths, url: 
                                                       size=size, error=error, quarantine_uri=stored.as_uri(),
                                                       partition_key=partition_key, run_id=run_id)
         return RawOutcome(status="quarantined", file_id=file_id, error=error, raw_uri=stored.as_uri(), **base)
+    return RawOutcome(status="loaded" if staged else "received", file_id=file_id, rows=rows,
+                      raw_uri=stored.as_uri(), parquet_uri=parquet.as_uri(), detection=parsed.detection,
+                      columns=parsed.columns, staged=staged, **base)
 
-    stored = lake.store_original(path, lake.original_path(lake_paths.raw, source.name, sha256, received_at, path.suffix))
-    with connect(url) as conn:
-        file_id = file_registry.record_received(conn, parsed=parsed, path=relative, sha256=sha256, size=size,
-                                                received_at=received_at, raw_uri=stored.as_uri(),
-                                                parquet_uri=parquet.as_uri(), rows=rows,
-                                                partition_key=partition_key, run_id=run_id)
-    return RawOutcome(status="received", file_id=file_id, rows=rows, raw_uri=stored.as_uri(),
-                      parquet_uri=parquet.as_uri(), detection=parsed.detection, columns=parsed.columns,
-                      **base)
+
+def _kept(parsed: ParsedFile, sink: lake.ParquetSink) -> Iterator[pa.Table]:
+    """The file's batches as Arrow tables, each written to the raw Parquet on its way through."""
+    for batch in parsed.batches_ahead(BATCH_ROWS):
+        table = batch.to_arrow()
+        sink.write(table)
+        yield table

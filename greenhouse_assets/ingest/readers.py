@@ -11,6 +11,8 @@ Excel; for sMAP JSON see `smap.py`), `time` (UTC), then the staged columns, in `
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +32,8 @@ from greenhouse_assets.ingest.names import (
 from greenhouse_assets.ingest.registry import ColumnMapping, FileRule, Source, SourceRegistry
 from greenhouse_assets.ingest.timestamps import Localizer, detect_layout
 
-StringBatches = Callable[[int], Iterator[tuple[pl.DataFrame, pl.Series]]]
+# (rows per batch, positions of numeric columns) -> (column frame, line numbers) per batch
+ColumnBatches = Callable[[int, list[int]], Iterator[tuple[pl.DataFrame, pl.Series]]]
 
 
 @dataclass
@@ -50,6 +53,43 @@ class ParsedFile:
         for frame in self._produce(rows):
             for offset in range(0, frame.height, rows):
                 yield frame.slice(offset, rows)
+
+    def batches_ahead(self, rows: int = 100_000, depth: int = 2) -> Iterator[pl.DataFrame]:
+        """The same batches, parsed by a background thread up to `depth` batches ahead, so parsing
+        overlaps what the consumer does meanwhile (a COPY waiting on the server). An error is
+        raised in the consumer; a consumer that stops early stops the thread."""
+        ready: queue.Queue = queue.Queue(maxsize=depth)
+        stop = threading.Event()
+        finished = object()
+
+        def put(item: object) -> bool:
+            while not stop.is_set():
+                try:
+                    ready.put(item, timeout=0.1)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
+        def parse() -> None:
+            try:
+                for batch in self.batches(rows):
+                    if not put(batch):
+                        return
+                put(finished)
+            except BaseException as error:  # noqa: BLE001 - re-raised in the consumer's thread
+                put(error)
+
+        worker = threading.Thread(target=parse, name=f"parse {self.path.name}", daemon=True)
+        worker.start()
+        try:
+            while (item := ready.get()) is not finished:
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            stop.set()
+            worker.join()
 
 
 def open_file(path: Path, registry: SourceRegistry) -> ParsedFile:
@@ -71,14 +111,14 @@ def _open_delimited(head: detect.Head, source: Source, rule: FileRule) -> Parsed
     dialect = opened.dialect
     n_columns = len(opened.header[0])
 
-    def strings(rows: int) -> Iterator[tuple[pl.DataFrame, pl.Series]]:
+    def columns(rows: int, numeric: list[int]) -> Iterator[tuple[pl.DataFrame, pl.Series]]:
         block = int(min(max(rows * opened.mean_line_bytes, detect.SAMPLE_BYTES),
                         delimited.MAX_BLOCK_BYTES))
-        return delimited.string_batches(head.path, dialect, n_columns, block)
+        return delimited.column_batches(head.path, dialect, n_columns, block, numeric)
 
     detection = {"kind": "csv", **dialect.as_dict()}
     return _tabular(head.path, source, rule, opened.header, opened.sample, dialect.decimal,
-                    detection, strings)
+                    detection, columns)
 
 
 def _open_excel(path: Path, source: Source, rule: FileRule) -> ParsedFile:
@@ -90,7 +130,7 @@ def _open_excel(path: Path, source: Source, rule: FileRule) -> ParsedFile:
     decimal = rule.decimal or detect.detect_decimal(path, data, header_rows + 1)
     n_columns = len(rows[0])
 
-    def strings(_rows: int) -> Iterator[tuple[pl.DataFrame, pl.Series]]:
+    def strings(_rows: int, _numeric: list[int]) -> Iterator[tuple[pl.DataFrame, pl.Series]]:
         numbers = pl.int_range(header_rows + 1, len(rows) + 1, eager=True, dtype=pl.Int64)
         yield _string_frame(data, n_columns), numbers
 
@@ -102,7 +142,7 @@ def _open_excel(path: Path, source: Source, rule: FileRule) -> ParsedFile:
 
 def _tabular(path: Path, source: Source, rule: FileRule, header: list[list],
              sample: list[list], decimal: str, detection: dict[str, Any],
-             strings: StringBatches) -> ParsedFile:
+             batches: ColumnBatches) -> ParsedFile:
     """Shared by CSV and Excel: header -> columns, types and the batch converter."""
     names = [value or "" for value in header[0]]
     n_columns = len(names)
@@ -122,11 +162,12 @@ def _tabular(path: Path, source: Source, rule: FileRule, header: list[list],
                         (c.variable is not None or n) and not rule.identifies(c.original_name))
              for p, c, n in zip(positions, columns, numeric, strict=True)]
     label = " + ".join(layout.names)
+    numeric_positions = [plan.position for plan in plans if plan.numeric]
 
     def produce(rows: int) -> Iterator[pl.DataFrame]:
         localizer = Localizer(path, rule.timezone, label)  # fresh DST state per pass
         converter = BatchConverter(path, layout, localizer, plans, decimal)
-        for frame, numbers in strings(rows):
+        for frame, numbers in batches(rows, numeric_positions):
             yield converter.convert(frame, numbers)
 
     detection |= {"timestamp": layout.as_dict(), "n_columns": n_columns,

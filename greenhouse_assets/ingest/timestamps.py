@@ -16,7 +16,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import polars as pl
 
@@ -101,12 +103,17 @@ class Localizer:
     def __init__(self, path: Path, timezone: str | None, column: str) -> None:
         self.path, self.timezone, self.column = path, timezone, column
         self._seen: set = set()
+        # UTC and the Etc/ zones are fixed offsets by definition: no time is missing or repeated.
+        fixed = timezone is not None and (timezone == "UTC" or timezone.startswith("Etc/"))
+        self._offset = ZoneInfo(timezone).utcoffset(datetime(2000, 1, 1)) if fixed else None
 
     def to_utc(self, times: pl.Series, row_numbers: pl.Series) -> pl.Series:
         if times.dtype.time_zone is not None:  # type: ignore[union-attr]
             return times.dt.convert_time_zone("UTC")
         if self.timezone is None:
             raise IngestError(self.path, "naive timestamps, but the registry rule has no timezone")
+        if self._offset is not None:
+            return (times - self._offset).dt.replace_time_zone("UTC")
         early = times.dt.replace_time_zone(self.timezone, ambiguous="earliest",
                                            non_existent="null")
         missing = early.is_null()

@@ -35,19 +35,24 @@ def _seed(name: str) -> list[dict[str, str]]:
 
 
 def _staging_timestamps() -> list[gxe.Expectation]:
-    """Batch: one file version's staged rows in file order (`_row_number`, `time`, `previous_time`)."""
+    """Batch: one row of aggregates over a file version's staged rows in file order (see checks.py)."""
     return [
-        gxe.ExpectTableRowCountToBeBetween(min_value=1, description="the file version staged rows"),
-        gxe.ExpectColumnValuesToNotBeNull(column="time", description="every staged row has a timestamp"),
-        gxe.ExpectColumnValuesToBeUnique(column="_row_number", description="one staged row per file row"),
-        gxe.ExpectColumnPairValuesAToBeGreaterThanB(
-            column_A="time", column_B="previous_time", or_equal=True, ignore_row_if="either_value_is_missing",
+        gxe.ExpectColumnValuesToBeBetween(column="staged_rows", min_value=1,
+                                          description="the file version staged rows"),
+        gxe.ExpectColumnValuesToBeBetween(column="rows_without_time", min_value=0, max_value=0,
+                                          description="every staged row has a timestamp"),
+        gxe.ExpectColumnValuesToBeBetween(column="repeated_row_numbers", min_value=0, max_value=0,
+                                          description="one staged row per file row"),
+        gxe.ExpectColumnValuesToBeBetween(
+            column="backward_steps", min_value=0, max_value=0,
             description="timestamps never go back in file order (a mis-parsed date format or clock does)"),
+        gxe.ExpectColumnValuesToBeNull(column="first_backward_row",
+                                       description="the first file row whose time is earlier than the row before"),
     ]
 
 
 def _staging_completeness() -> list[gxe.Expectation]:
-    """Batch: one row per mapped column of a file version (`staged_column`, `completeness`)."""
+    """Batch: one row per mapped column of a file version (`staged_column`, `completeness`), from one scan."""
     return [
         gxe.ExpectColumnValuesToBeBetween(
             column="completeness", min_value=COMPLETENESS_MIN, max_value=1, mostly=COMPLETENESS_MOSTLY,

@@ -32,18 +32,32 @@ STAGING_CHECKS = {
 
 
 def _staging_queries(conn, source: str, file_id: int) -> dict[str, str]:
-    """Batch queries of one file version, rendered to plain SQL (GX takes a query string)."""
+    """Batch queries of one file version, rendered to plain SQL (GX takes a query string).
+
+    Each is a single pass that returns a row or a few: GX evaluates every expectation as its own
+    query over the batch query, so a batch of the file's rows would be scanned (and windowed) once
+    per expectation, and the rows themselves never need to reach Python.
+    """
     table = sql.Identifier("staging", f"raw_{source}")
     columns = [c for (c,) in conn.execute(
         "select staged_column from metadata.file_columns where file_id = %s and variable is not null", (file_id,))]
+    filled = sql.SQL(", ").join(
+        sql.SQL("count({}) as {}").format(sql.Identifier(c), sql.Identifier(f"filled_{i}")) for i, c in enumerate(columns))
     cells = sql.SQL(", ").join(
-        sql.SQL("({}, s.{} is not null)").format(sql.Literal(c), sql.Identifier(c)) for c in columns)
-    completeness = (sql.SQL("select v.staged_column, avg(v.filled::int) as completeness from {} s"
+        sql.SQL("({}, {})").format(sql.Literal(c), sql.Identifier(f"filled_{i}")) for i, c in enumerate(columns))
+    completeness = (sql.SQL("select v.staged_column, v.filled::float8 / nullif(counts.staged_rows, 0) as completeness"
+                            " from (select count(*) as staged_rows, {} from {} where _file_id = {}) counts"
                             " cross join lateral (values {}) as v (staged_column, filled)"
-                            " where s._file_id = {} group by v.staged_column").format(table, cells, sql.Literal(file_id))
+                            ).format(filled, table, sql.Literal(file_id), cells)
                     if columns else sql.SQL("select null::text as staged_column, 1.0 as completeness"))
-    timestamps = sql.SQL("select _row_number, time, lag(time) over (order by _row_number) as previous_time"
-                         " from {} where _file_id = {}").format(table, sql.Literal(file_id))
+    timestamps = sql.SQL(
+        "select count(*) as staged_rows, count(*) filter (where time is null) as rows_without_time,"
+        " count(*) filter (where _row_number = previous_row) as repeated_row_numbers,"
+        " count(*) filter (where time < previous_time) as backward_steps,"
+        " min(_row_number) filter (where time < previous_time) as first_backward_row"
+        " from (select _row_number, time, lag(_row_number) over file_order as previous_row,"
+        " lag(time) over file_order as previous_time from {} where _file_id = {}"
+        " window file_order as (order by _row_number)) steps").format(table, sql.Literal(file_id))
     return {"staging_timestamps": timestamps.as_string(conn), "staging_completeness": completeness.as_string(conn)}
 
 

@@ -1,0 +1,125 @@
+"""Raw and staging for one file version, in one step.
+
+One op materializes `raw/files` and the file's `staging/raw_<source>`: the rows are copied into
+staging while the file is parsed and its Parquet written, so loading keeps pace with parsing
+instead of waiting for it. Each asset still owns its own tables and can be materialized alone:
+raw alone parses and registers; staging alone re-loads the version's Parquet (a re-run from the UI).
+"""
+
+from pathlib import Path
+
+import dagster as dg
+
+from greenhouse_assets.defs.automation.policies import DB_RETRY
+from greenhouse_assets.defs.ingest.partitions import file_versions
+from greenhouse_assets.defs.ingest.raw import OP_NAME, RAW_FILES, RawFileConfig, raw_metadata, raw_spec
+from greenhouse_assets.defs.ingest.staging import SOURCES, staging_key, staging_result, staging_spec
+from greenhouse_assets.defs.resources import LakeResource, LandingFolderResource, PostgresResource
+from greenhouse_assets.governance import audit, lineage
+from greenhouse_assets.governance.pseudonym import PseudonymKeyMissing
+from greenhouse_assets.ingest import file_registry
+from greenhouse_assets.ingest.pipeline import LakePaths, landing_relative, receive_file
+from greenhouse_assets.ingest.registry import SourceRegistry
+from greenhouse_assets.ingest.staging import load_parquet
+
+
+@dg.multi_asset(
+    specs=[raw_spec(), *(staging_spec(source) for source in SOURCES)],
+    partitions_def=file_versions,
+    can_subset=True,
+    name=OP_NAME,
+    retry_policy=DB_RETRY,
+)
+def ingest_file_version(
+    context: dg.AssetExecutionContext,
+    config: RawFileConfig,
+    postgres: PostgresResource,
+    lake: LakeResource,
+    landing: LandingFolderResource,
+):
+    """Receive this partition's file (raw) and stage it in its source's table, in one pass."""
+    if RAW_FILES in context.selected_asset_keys:
+        yield from _receive(context, config, postgres, lake, landing)
+    else:
+        yield from _restage(context, postgres)
+
+
+def _receive(context: dg.AssetExecutionContext, config: RawFileConfig, postgres: PostgresResource,
+             lake: LakeResource, landing: LandingFolderResource):
+    path = Path(config.path) if config.path else _file_for_partition(postgres, landing, context.partition_key)
+    registry = SourceRegistry.load()
+    source, _rule = registry.match(Path(landing_relative(path, landing.root)))
+    stage = staging_key(source.name) in context.selected_asset_keys
+    try:
+        outcome = receive_file(
+            path,
+            landing_root=landing.root,
+            lake_paths=LakePaths(lake.raw_dir(), lake.parquet_dir(), lake.quarantine_dir()),
+            url=postgres.url,
+            registry=registry,
+            run_id=context.run_id,
+            expected_partition=context.partition_key,
+            reprocess=not config.path,
+            stage_as=audit.actor(context) if stage else None,
+        )
+    except PseudonymKeyMissing as missing:  # configuration, not content: no retry, no quarantine
+        raise dg.Failure(description=str(missing), allow_retries=False) from missing
+    with postgres.connection() as conn:
+        audit.record_write(conn, context, asset="raw/files", table="metadata.files", rows=outcome.rows,
+                           operation="received" if outcome.status == "loaded" else outcome.status,
+                           partition_key=context.partition_key, input_file_ids=[outcome.file_id],
+                           outputs=[lineage.parquet(outcome.parquet_uri)] if outcome.parquet_uri else [],
+                           details={"path": outcome.path, "sha256": outcome.sha256})
+        if outcome.staged:  # the staging transaction wrote its own audit row
+            lineage.record(conn, context.run_id, [lineage.file_version(outcome.file_id)],
+                           [lineage.table(outcome.staged.table)])
+    metadata = raw_metadata(outcome)
+    if outcome.status == "quarantined":
+        raise dg.Failure(
+            description=f"quarantined: {outcome.error}",
+            metadata={**metadata, "error": dg.MetadataValue.json(outcome.error.as_dict())},
+            allow_retries=False,
+        )
+    context.log.info(f"{outcome.path}: {outcome.status}, {outcome.rows} rows (file_id {outcome.file_id})")
+    yield dg.MaterializeResult(asset_key=RAW_FILES, metadata=metadata)
+    if outcome.staged:
+        yield staging_result(outcome.source, outcome.staged, file_id=outcome.file_id, path=outcome.path)
+
+
+def _restage(context: dg.AssetExecutionContext, postgres: PostgresResource):
+    """Staging alone: load the version's Parquet again (its rows replace the version's staged rows)."""
+    with postgres.connection() as conn:
+        version = file_registry.for_partition(conn, context.partition_key)
+    if version is None or version.status not in ("received", "loaded", "deactivated"):
+        status = version.status if version else "never received"
+        context.log.info(f"partition {context.partition_key} is {status}: nothing to stage")
+        return
+    if staging_key(version.source) not in context.selected_asset_keys:
+        context.log.info(f"{version.path} belongs to {staging_key(version.source).to_user_string()}, "
+                         "which is not selected")
+        return
+    load = load_parquet(
+        postgres.url,
+        file_id=version.file_id,
+        source=version.source,
+        source_file=version.path,
+        parquet=Path(version.parquet_uri.removeprefix("file://")),
+        run_id=context.run_id,
+        actor=audit.actor(context),
+        partition_key=context.partition_key,
+    )
+    with postgres.connection() as conn:  # load_parquet wrote the audit row in its own transaction
+        lineage.record(conn, context.run_id, [lineage.file_version(version.file_id)], [lineage.table(load.table)])
+    yield staging_result(version.source, load, file_id=version.file_id, path=version.path)
+
+
+def _file_for_partition(postgres: PostgresResource, landing: LandingFolderResource, partition_key: str) -> Path:
+    """A re-run from the UI has no path: use the landed file if still there, else the lake's copy."""
+    with postgres.connection() as conn:
+        version = file_registry.for_partition(conn, partition_key)
+    if version is None:
+        raise dg.Failure(f"partition {partition_key} has never been received: drop the file in the landing folder")
+    landed = landing.root / version.path
+    if landed.exists():
+        return landed
+    return Path(version.raw_uri.removeprefix("file://"))
