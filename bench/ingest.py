@@ -22,7 +22,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta
 from pathlib import Path
 
 from _harness import report
@@ -31,31 +30,13 @@ from greenhouse_assets import migrate, settings
 from greenhouse_assets.database import connect, libpq_url
 from greenhouse_assets.settings import _with_database
 
-REAL_FILE = settings.PROJECT_ROOT.parent / "shared" / "data" / "real" / "knudjepsen" / "NO3_LAMPEGRP_1.csv"
+sys.path.insert(0, str(settings.PROJECT_ROOT / "tests"))
+from helpers import make_knudjepsen_file  # noqa: E402  (the tests' generator of long real-format files)
+
 BENCH_DB = "greenhouse_bench"
 SMALL_ROWS = 1_000_000
 LARGE_ROWS = 4 * SMALL_ROWS
 ROUNDS = 3
-
-
-def make_knudjepsen_file(dest: Path, rows: int) -> Path:
-    """Repeat the real file's data rows, each repetition shifted past the previous one."""
-    lines = REAL_FILE.read_bytes().decode("utf-8").split("\r\n")
-    header, data = lines[:3], [line for line in lines[3:] if line and not line.startswith('"";')]
-    first = datetime.strptime(data[0][1:20], "%d-%m-%Y %H:%M:%S")
-    last = datetime.strptime(data[-1][1:20], "%d-%m-%Y %H:%M:%S")
-    span = last - first + timedelta(minutes=5)
-    with open(dest, "w", encoding="utf-8", newline="") as out:
-        out.write("\r\n".join(header) + "\r\n")
-        written, repetition = 0, 0
-        while written < rows:
-            shift = span * repetition
-            for line in data[: rows - written]:
-                stamp = datetime.strptime(line[1:20], "%d-%m-%Y %H:%M:%S") + shift
-                out.write(f'"{stamp:%d-%m-%Y %H:%M:%S}"{line[21:]}\r\n')
-            written += min(len(data), rows - written)
-            repetition += 1
-    return dest
 
 
 def fresh_database() -> str:

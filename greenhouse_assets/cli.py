@@ -120,9 +120,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from greenhouse_assets.database import DatabaseUnavailable
+
     settings.apply_defaults()
     args = build_parser().parse_args(argv)
-    return args.func(args) or 0
+    try:
+        return args.func(args) or 0
+    except DatabaseUnavailable as unavailable:  # says which database and why; a traceback would add nothing
+        print(f"greenhouse: {unavailable}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -8,6 +8,16 @@ from contextlib import contextmanager
 import psycopg
 from sqlalchemy.engine import make_url
 
+# Server-side SQLSTATEs of a server going away or not yet taking connections: admin_shutdown,
+# crash_shutdown, cannot_connect_now. Class 08 (connection_exception) means the same.
+_SERVER_GONE = {"57P01", "57P02", "57P03"}
+
+
+class DatabaseUnavailable(psycopg.OperationalError):
+    """The server refused or dropped the connection (down, restarting, unreachable, or rejecting the
+    connection settings): nothing in the data being written is at fault. A psycopg.OperationalError,
+    so existing handlers still catch it."""
+
 
 def sqlalchemy_url(url: str) -> str:
     """SQLAlchemy needs the driver named; psycopg (3) is the one installed."""
@@ -23,8 +33,59 @@ def libpq_url(url: str) -> str:
     return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+def where(url: str) -> str:
+    """`database 'greenhouse' at 127.0.0.1:55432`: which database, without credentials."""
+    parsed = make_url(url)
+    return f"database {parsed.database!r} at {parsed.host or 'localhost'}:{parsed.port or 5432}"
+
+
+def lost_connection(error: BaseException) -> BaseException | None:
+    """The driver error in `error`'s chain saying the server refused or dropped the connection, if any.
+
+    The deepest one: a transaction whose connection died fails once more when it is rolled back
+    ("the connection is lost"), and that second error is the one raised, with the reason as context.
+    """
+    found, seen = None, set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if _is_lost(error):
+            found = error
+        error = error.__cause__ or error.__context__
+    return found
+
+
+def unavailable(url: str, error: BaseException) -> DatabaseUnavailable:
+    """A DatabaseUnavailable for `error` (a refused or lost connection): what happened, to which database, why."""
+    lost = lost_connection(error) or error
+    message = str(lost).strip()
+    # libpq puts context before the reason: "connection to server at ... failed: Connection refused".
+    reason = message.splitlines()[0].rsplit(": ", 1)[-1].strip() if message else type(lost).__name__
+    verb = "cannot connect to" if message.startswith("connection failed:") else "lost the connection to"
+    return DatabaseUnavailable(f"{verb} {where(url)} ({reason})")
+
+
 @contextmanager
 def connect(url: str, *, autocommit: bool = False) -> Iterator[psycopg.Connection]:
-    """A connection that commits on success and rolls back on error, then closes."""
-    with psycopg.connect(libpq_url(url), autocommit=autocommit, application_name="greenhouse") as conn:
-        yield conn
+    """A connection that commits on success and rolls back on error, then closes.
+
+    A refused or dropped connection raises DatabaseUnavailable, which names the database; libpq's
+    own message names only the host, or nothing at all ("server closed the connection unexpectedly").
+    """
+    try:
+        with psycopg.connect(libpq_url(url), autocommit=autocommit, application_name="greenhouse") as conn:
+            yield conn
+    except DatabaseUnavailable:
+        raise
+    except psycopg.OperationalError as error:
+        if lost_connection(error) is None:
+            raise
+        raise unavailable(url, error) from error
+
+
+def _is_lost(error: BaseException) -> bool:
+    if not isinstance(error, psycopg.OperationalError):
+        return False
+    # No SQLSTATE: libpq itself failed (refused, timed out, server gone) or the server turned the
+    # connection down at startup (unknown database, bad password): "cannot connect" either way.
+    sqlstate = error.sqlstate
+    return sqlstate is None or sqlstate.startswith("08") or sqlstate in _SERVER_GONE

@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
@@ -26,12 +24,7 @@ import pytest
 from psycopg import sql
 
 from greenhouse_assets import localdb, settings
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from helpers import free_port, scratch_cluster
 
 
 @pytest.fixture(autouse=True)
@@ -51,39 +44,11 @@ def shared_cluster() -> str:
     return settings.local_url()
 
 
-@dataclass
-class Scratch:
-    local_dir: Path
-    port: int
-
-    def use(self, mp: pytest.MonkeyPatch) -> None:
-        mp.setenv("GREENHOUSE_LOCAL_DIR", str(self.local_dir))
-        mp.setenv("GREENHOUSE_PG_PORT", str(self.port))
-
-    def url(self, database: str = settings.PLATFORM_DB) -> str:
-        return f"postgresql://{settings.LOCAL_USER}@127.0.0.1:{self.port}/{database}"
-
-
 @pytest.fixture(scope="module")
 def scratch():
     """A second cluster in a temp dir, stopped and deleted at the end of the module."""
-    root = Path(tempfile.mkdtemp(prefix="greenhouse-localdb-test-"))
-    root.chmod(0o755)  # mkdtemp makes it 0700; the server's OS user must be able to enter it
-    info = Scratch(root / "local", _free_port())
-    yield info
-    with pytest.MonkeyPatch.context() as mp:
-        info.use(mp)
-        _stop_by_hand(info)
-        localdb.stop()
-    shutil.rmtree(root, ignore_errors=True)
-
-
-def _stop_by_hand(info: Scratch) -> None:
-    pgdata = info.local_dir / "pgdata"
-    if (pgdata / "postmaster.pid").exists():
-        cluster = localdb._Cluster()
-        cmd = [localdb._bindir_for(cluster) / "pg_ctl", "stop", "-D", pgdata, "-m", "fast", "-w"]
-        subprocess.run(localdb._strs(localdb._as_user(localdb._os_user(cluster), cmd)), check=False)
+    with scratch_cluster() as info:
+        yield info
 
 
 # --------------------------------------------------------------------------- url()
@@ -230,7 +195,7 @@ def test_database_url_server_without_preloaded_timescaledb_fails_clearly(scratch
 
 
 def test_unreachable_database_url_fails_clearly(monkeypatch, capsys):
-    monkeypatch.setenv("DATABASE_URL", f"postgresql://greenhouse@127.0.0.1:{_free_port()}/greenhouse")
+    monkeypatch.setenv("DATABASE_URL", f"postgresql://greenhouse@127.0.0.1:{free_port()}/greenhouse")
     assert localdb.up() == 1
     assert "cannot connect to postgresql://greenhouse@127.0.0.1" in capsys.readouterr().err
     assert localdb.status() == 3
@@ -241,7 +206,7 @@ def test_untraversable_project_path_fails_clearly(monkeypatch, capsys):
     root = Path(tempfile.mkdtemp(prefix="greenhouse-localdb-closed-"))  # mode 0700
     try:
         monkeypatch.setenv("GREENHOUSE_LOCAL_DIR", str(root / "local"))
-        monkeypatch.setenv("GREENHOUSE_PG_PORT", str(_free_port()))
+        monkeypatch.setenv("GREENHOUSE_PG_PORT", str(free_port()))
         assert localdb.up() == 1
         err = capsys.readouterr().err
         assert f"cannot enter {root} (mode 0o700)" in err and "chmod o+x" in err

@@ -75,12 +75,15 @@ def ingest_file(path: Path, instance: dg.DagsterInstance, registry: SourceRegist
 
 
 def _failure(result: dg.ExecuteInProcessResult) -> str | None:
-    """What failed, in the words of the step's own error (e.g. which blocking check), not "step X failed"."""
+    """What failed, in the step's own words, not "step X failed": a Failure's description (kept by
+    Dagster past the last retry, e.g. the lost database), else the error (e.g. which blocking check)."""
     failure = next((e for e in result.all_events if e.is_step_failure), None)
     if failure is None:
         return None
-    error = failure.step_failure_data.error
-    return error.message.strip() if error else failure.message
+    data = failure.step_failure_data
+    if data.user_failure_data is not None and data.user_failure_data.description:
+        return data.user_failure_data.description
+    return data.error.message.strip() if data.error else failure.message
 
 
 def ingest_paths(paths: list[Path], as_json: bool = False) -> int:

@@ -14,16 +14,84 @@
   `all_deps_blocking_checks_passed()` would instead need every file-version partition of a
   staging table checked, which duplicates and files of other sources never are. A dependency
   requested in the same tick is exempt: its checks run in that run and block the child there.
-- `DB_RETRY`: a step that lost its connection is retried in the same run, 2 s, 4 s, 8 s later;
-  every DB-touching asset writes in one transaction, so a failed attempt leaves nothing behind.
+- `DB_RETRY`: a failed step is retried in the same run up to 3 times, 2 s, 6 s and 14 s later
+  (Dagster's exponential backoff waits delay × (2^n − 1)); every DB-touching asset writes in one
+  transaction, so a failed attempt leaves nothing behind. Any error is retried except a
+  `dg.Failure(allow_retries=False)`, which is how bad content (quarantine) fails.
+- `explain_lost_database`: on the body of every `DB_RETRY` asset, so an attempt that lost the
+  platform database fails with a message naming it and saying what Dagster does next (retry in
+  how long, or re-execute once it is back), where Dagster would show "Exceeded max_retries of 3".
 """
 
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 import dagster as dg
+
+from greenhouse_assets import database, settings
 
 MEASUREMENTS = dg.AssetKey(["timeseries", "measurements"])
 AC = dg.AutomationCondition
 
 DB_RETRY = dg.RetryPolicy(max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL)
+
+Compute = TypeVar("Compute", bound=Callable[..., Any])
+
+
+def explain_lost_database(compute: Compute) -> Compute:
+    """Fail an attempt that lost the platform database with a `dg.Failure` that says so.
+
+    The message names the database (host:port and name, never credentials), the driver's reason,
+    and whether Dagster retries the step (when, and which attempt this was) or gave up; the driver
+    error stays attached as the cause. Alerts and the run page show a Failure's description, not
+    the bare "Exceeded max_retries of 3". Every other error is re-raised untouched, so bad content
+    keeps its own message and a `Failure(allow_retries=False)` is never turned into a retry.
+    """
+
+    def failure_for(error: Exception) -> dg.Failure | None:
+        if isinstance(error, dg.Failure) and not error.allow_retries:
+            return None
+        if database.lost_connection(error) is None:
+            return None
+        context = dg.AssetExecutionContext.get()
+        policy = context.op_def.retry_policy
+        attempt, attempts = context.retry_number + 1, 1 + (policy.max_retries if policy else 0)
+        if attempt < attempts:
+            # Dagster's own wait for the next attempt: RetryPolicy.calculate_delay(previous attempts + 1).
+            then = f"Dagster retries this step in {policy.calculate_delay(attempt):g} s."
+        else:
+            then = "No retries left: once the database is back, re-execute the run from failure."
+        lost = str(database.unavailable(settings.database_url(), error))
+        return dg.Failure(
+            description=f"{lost[0].upper()}{lost[1:]}. Attempt {attempt} of {attempts}. {then}",
+            metadata={"database": database.where(settings.database_url()), "attempt": attempt,
+                      "attempts": attempts},
+        )
+
+    if inspect.isgeneratorfunction(compute):
+        @functools.wraps(compute)
+        def generate(*args, **kwargs):
+            try:
+                yield from compute(*args, **kwargs)
+            except Exception as error:
+                if (failure := failure_for(error)) is None:
+                    raise
+                raise failure from error
+
+        return generate  # type: ignore[return-value]
+
+    @functools.wraps(compute)
+    def call(*args, **kwargs):
+        try:
+            return compute(*args, **kwargs)
+        except Exception as error:
+            if (failure := failure_for(error)) is None:
+                raise
+            raise failure from error
+
+    return call  # type: ignore[return-value]
 
 
 def _since_requested(trigger: dg.AutomationCondition) -> dg.AutomationCondition:

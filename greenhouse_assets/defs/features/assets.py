@@ -17,7 +17,7 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
-from greenhouse_assets.defs.automation.policies import DB_RETRY, after_features
+from greenhouse_assets.defs.automation.policies import DB_RETRY, after_features, explain_lost_database
 from greenhouse_assets.defs.resources import PostgresResource
 from greenhouse_assets.features import store
 from greenhouse_assets.governance import audit, column_lineage, freshness, lineage
@@ -83,6 +83,7 @@ def _days(context: dg.AssetExecutionContext) -> list[datetime]:
     metadata={"dagster/table_name": "features.extracted_features", "window_timezone": "UTC",
               "default_windows": [DAY.kind, ROLLING_24H.kind]},
 )
+@explain_lost_database
 def extracted_features(context: dg.AssetExecutionContext, config: FeatureConfig,
                        postgres: PostgresResource) -> dg.MaterializeResult:
     from greenhouse_assets.features import catalog
@@ -157,6 +158,7 @@ def data_version(conn) -> str:
     automation_condition=after_features(),
     retry_policy=DB_RETRY,
 )
+@explain_lost_database
 def feature_importance(context: dg.AssetExecutionContext, config: ImportanceConfig,
                        postgres: PostgresResource) -> dg.MaterializeResult:
     from greenhouse_assets.features import importance

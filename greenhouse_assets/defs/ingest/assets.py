@@ -10,7 +10,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from greenhouse_assets.defs.automation.policies import DB_RETRY
+from greenhouse_assets.defs.automation.policies import DB_RETRY, explain_lost_database
 from greenhouse_assets.defs.ingest.partitions import file_versions
 from greenhouse_assets.defs.ingest.raw import OP_NAME, RAW_FILES, RawFileConfig, raw_metadata, raw_spec
 from greenhouse_assets.defs.ingest.staging import SOURCES, staging_key, staging_result, staging_spec
@@ -30,6 +30,7 @@ from greenhouse_assets.ingest.staging import load_parquet
     name=OP_NAME,
     retry_policy=DB_RETRY,
 )
+@explain_lost_database
 def ingest_file_version(
     context: dg.AssetExecutionContext,
     config: RawFileConfig,

@@ -11,7 +11,7 @@ literature parameters (too few days to calibrate) are a WARN, shown but not bloc
 import dagster as dg
 from pydantic import Field
 
-from greenhouse_assets.defs.automation.policies import DB_RETRY, after_features
+from greenhouse_assets.defs.automation.policies import DB_RETRY, after_features, explain_lost_database
 from greenhouse_assets.defs.resources import PostgresResource
 from greenhouse_assets.governance import audit, lineage
 from greenhouse_assets.moga import data, store
@@ -52,6 +52,7 @@ def _models_table(rows: list[dict]) -> str:
     automation_condition=after_features(),
     retry_policy=DB_RETRY,
 )
+@explain_lost_database
 def moga_objective_models(context: dg.AssetExecutionContext, config: ObjectiveModelsConfig,
                           postgres: PostgresResource) -> dg.MaterializeResult:
     with postgres.connection() as conn:

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import dagster as dg
 from pydantic import Field
 
-from greenhouse_assets.defs.automation.policies import DB_RETRY, after_features
+from greenhouse_assets.defs.automation.policies import DB_RETRY, after_features, explain_lost_database
 from greenhouse_assets.defs.resources import LakeResource, PostgresResource
 from greenhouse_assets.governance import audit, lineage
 from greenhouse_assets.moga import data, optimise, plot, store
@@ -54,6 +54,7 @@ def _markdown(site: str, zone: str, horizon: date, table: list[dict]) -> str:
     automation_condition=after_features(),
     retry_policy=DB_RETRY,
 )
+@explain_lost_database
 def moga_results(context: dg.AssetExecutionContext, config: MogaConfig, postgres: PostgresResource,
                  lake: LakeResource) -> dg.MaterializeResult:
     if config.algorithm not in optimise.ALGORITHMS:

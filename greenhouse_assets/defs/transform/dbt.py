@@ -12,7 +12,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
-from greenhouse_assets.defs.automation.policies import DB_RETRY, on_new_data
+from greenhouse_assets.defs.automation.policies import DB_RETRY, explain_lost_database, on_new_data
 from greenhouse_assets.governance import dbt_audit, freshness
 from greenhouse_assets.transform.profile import export_dbt_env
 from greenhouse_assets.transform.project import dbt_project
@@ -65,6 +65,7 @@ class DbtBuildConfig(dg.Config):
     name="timeseries_dbt",
     retry_policy=DB_RETRY,
 )
+@explain_lost_database
 def timeseries_dbt(context: dg.AssetExecutionContext, config: DbtBuildConfig, dbt: DbtCliResource):
     """`dbt build` of the selected models, seeds and tests, with column schema and lineage metadata."""
     export_dbt_env()

@@ -1,0 +1,91 @@
+"""Shared by test modules (and importable by benchmarks, with `tests/` on sys.path, like `e2e.stack`).
+
+- `scratch_cluster()`: a second PostgreSQL + TimescaleDB cluster on a free port in a temp dir, for
+  tests that stop and start a server: the shared cluster on 55432 is never stopped.
+- `make_knudjepsen_file()`: a Knudjepsen export of any length, made of the real file's rows.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from conftest import REAL_DATA
+from greenhouse_assets import localdb, settings
+
+REAL_KNUDJEPSEN = REAL_DATA / "knudjepsen" / "NO3_LAMPEGRP_1.csv"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Scratch:
+    local_dir: Path
+    port: int
+
+    def use(self, mp: pytest.MonkeyPatch) -> None:
+        """Point `greenhouse_assets.localdb` (up/stop/status) at this cluster."""
+        mp.setenv("GREENHOUSE_LOCAL_DIR", str(self.local_dir))
+        mp.setenv("GREENHOUSE_PG_PORT", str(self.port))
+
+    def url(self, database: str = settings.PLATFORM_DB) -> str:
+        return f"postgresql://{settings.LOCAL_USER}@127.0.0.1:{self.port}/{database}"
+
+    def stop(self, mode: str = "fast") -> None:
+        """`pg_ctl stop -m <mode> -w`, however the server was started; one process, so the signal
+        goes out at once (`localdb.stop()` checks with `pg_ctl status` first)."""
+        with pytest.MonkeyPatch.context() as mp:
+            self.use(mp)
+            cluster = localdb._Cluster()
+            if (cluster.pgdata / "postmaster.pid").exists():
+                cmd = [localdb._bindir_for(cluster) / "pg_ctl", "stop", "-D", cluster.pgdata, "-m", mode, "-w"]
+                subprocess.run(localdb._strs(localdb._as_user(localdb._os_user(cluster), cmd)), check=True,
+                               capture_output=True)
+
+
+@contextmanager
+def scratch_cluster() -> Iterator[Scratch]:
+    """A cluster directory on a free port; stopped and deleted at the end."""
+    root = Path(tempfile.mkdtemp(prefix="greenhouse-localdb-test-"))
+    root.chmod(0o755)  # mkdtemp makes it 0700; the server's OS user must be able to enter it
+    info = Scratch(root / "local", free_port())
+    try:
+        yield info
+    finally:
+        try:
+            info.stop()
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def make_knudjepsen_file(dest: Path, rows: int) -> Path:
+    """Repeat the real file's data rows, each repetition shifted past the previous one."""
+    lines = REAL_KNUDJEPSEN.read_bytes().decode("utf-8").split("\r\n")
+    header, data = lines[:3], [line for line in lines[3:] if line and not line.startswith('"";')]
+    first = datetime.strptime(data[0][1:20], "%d-%m-%Y %H:%M:%S")
+    last = datetime.strptime(data[-1][1:20], "%d-%m-%Y %H:%M:%S")
+    span = last - first + timedelta(minutes=5)
+    with open(dest, "w", encoding="utf-8", newline="") as out:
+        out.write("\r\n".join(header) + "\r\n")
+        written, repetition = 0, 0
+        while written < rows:
+            shift = span * repetition
+            for line in data[: rows - written]:
+                stamp = datetime.strptime(line[1:20], "%d-%m-%Y %H:%M:%S") + shift
+                out.write(f'"{stamp:%d-%m-%Y %H:%M:%S}"{line[21:]}\r\n')
+            written += min(len(data), rows - written)
+            repetition += 1
+    return dest
