@@ -10,6 +10,8 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: setup db db-stop db-status migrate run test dev bench docs clean e2e-deps
 
+# Bytecode is compiled once at install: with PYTHONDONTWRITEBYTECODE set (as on these machines)
+# every process would otherwise compile dagster & co. from source again, a second or more per start.
 $(VENV)/.synced: pyproject.toml uv.lock
 	@if [ ! -x $(PY) ]; then \
 	  $(PYTHON) -m venv $(VENV) 2>/dev/null || { \
@@ -19,8 +21,6 @@ $(VENV)/.synced: pyproject.toml uv.lock
 	fi
 	@$(PY) -m pip --version >/dev/null 2>&1 || $(PY) -m ensurepip >/dev/null  # a venv made by uv has no pip
 	$(PY) -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
-	# Bytecode compiled once here: with PYTHONDONTWRITEBYTECODE set (as on these machines) every
-	# process would otherwise compile dagster & co. from source again, a second or more per start.
 	UV_PROJECT_ENVIRONMENT=$(VENV) $(VENV)/bin/uv sync --frozen --quiet --compile-bytecode
 	@touch $@
 
