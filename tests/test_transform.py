@@ -10,8 +10,10 @@ from pathlib import Path
 import dagster as dg
 import psycopg
 import pytest
+import yaml
 from psycopg import sql
 
+from greenhouse_assets import settings
 from greenhouse_assets.database import libpq_url
 from greenhouse_assets.defs.transform.dbt import timeseries_dbt
 from greenhouse_assets.defs.transform.resources import transform_resources
@@ -142,3 +144,79 @@ def test_real_files_to_measurements(clean_platform, real_data, tmp_path):
                                WHERE hypertable_schema = 'timeseries' AND hypertable_name = 'measurements'""").fetchone()[0] == 1
         assert conn.execute("""SELECT count(*) FROM pg_constraint WHERE conname = 'measurements_key'
                                AND conrelid = 'timeseries.measurements'::regclass""").fetchone()[0] == 1
+
+
+# The anomaly rule as written in the model's YAML, computed the plain way: every 'ok'/'anomaly' value's
+# neighbours within +/- h sorted for the median, their deviations sorted for the MAD.
+PLAIN_ANOMALY_FLAGS = """
+    SELECT m.time, m.site, m.zone, m.variable, m.quality_flag,
+           CASE WHEN m.quality_flag NOT IN ('ok', 'anomaly') THEN m.quality_flag
+                WHEN med.n >= %(min_points)s AND mad.mad > 0
+                     AND abs(0.6745 * (m.value - med.median) / mad.mad) > %(z)s THEN 'anomaly'
+                ELSE 'ok' END AS expected
+    FROM (SELECT *, array_agg(value) FILTER (WHERE quality_flag IN ('ok', 'anomaly')) OVER (
+                     PARTITION BY site, zone, variable ORDER BY time
+                     RANGE BETWEEN %(h)s::interval PRECEDING AND %(h)s::interval FOLLOWING) AS neighbours
+          FROM timeseries.measurements) m
+    CROSS JOIN LATERAL (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY x) AS median, count(*) AS n
+                        FROM unnest(m.neighbours) x) med
+    CROSS JOIN LATERAL (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY abs(x - med.median)) AS mad
+                        FROM unnest(m.neighbours) x) mad
+"""
+
+
+def mismatched_anomaly_flags(conn) -> tuple[list[tuple], int]:
+    """Rows whose stored flag differs from the plain computation, and how many anomalies there are."""
+    dbt_vars = yaml.safe_load((settings.DBT_PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))["vars"]
+    params = {"h": dbt_vars["anomaly_half_window"], "z": dbt_vars["anomaly_z_threshold"],
+              "min_points": dbt_vars["anomaly_min_points"]}
+    flags = conn.execute(PLAIN_ANOMALY_FLAGS, params).fetchall()
+    return [r for r in flags if r[4] != r[5]], sum(r[5] == "anomaly" for r in flags)
+
+
+def test_anomaly_flags_equal_a_plain_rolling_computation(clean_platform, real_data, tmp_path):
+    """The model clears most values with bounds from hourly anchors and computes the rest exactly; the
+    flags must be those of the plain definition, also on plateaus, on/off signals, steps and spikes
+    (where the bounds are weakest) and after an incremental run that only recomputes some windows."""
+    url = clean_platform
+    instance = dg.DagsterInstance.ephemeral()
+    ids = {path: stage(url, real_data, path, tmp_path / "lake") for path in FILES}
+    with psycopg.connect(libpq_url(url)) as conn:
+        columns = dict(conn.execute("SELECT variable, staged_column FROM metadata.file_columns WHERE file_id = %s"
+                                    " AND variable IN ('air_temperature', 'co2', 'relative_humidity')",
+                                    (ids[CELL],)).fetchall())
+        rows = [r for r, in conn.execute("SELECT _row_number FROM staging.raw_aarslev WHERE _file_id = %s"
+                                         " ORDER BY _row_number", (ids[CELL],)).fetchall()]
+
+        def set_values(variable: str, values: dict[int, float]) -> None:
+            # No parameters: column names may contain '%', which psycopg would read as a placeholder.
+            conn.execute(sql.SQL("UPDATE staging.raw_aarslev s SET {c} = v.x FROM (VALUES {v}) v (r, x)"
+                                 " WHERE s._file_id = {f} AND s._row_number = v.r").format(
+                c=sql.Identifier(columns[variable]), f=sql.Literal(ids[CELL]),
+                v=sql.SQL(", ").join(sql.SQL("({}, {}::float8)").format(sql.Literal(rows[i]), sql.Literal(x))
+                                     for i, x in values.items())))
+
+        set_values("air_temperature", {
+            **{i: 20.0 for i in range(100, 200)}, 150: 20.5,                        # flat (MAD 0), one deviation
+            **{i: 10.0 if i < 900 else 30.0 for i in range(800, 1000)},             # a step
+            1200: 44.0, 1300: 44.0, 1301: 43.0})                                    # spikes
+        set_values("co2", {i: 400.0 if (i // 5) % 2 else 900.0 for i in range(500, 800)})  # on/off
+        set_values("relative_humidity", {i: 50.0 + 0.01 * (i % 3) for i in range(300, 500)})  # nearly flat
+        conn.commit()
+    build(instance)
+    with psycopg.connect(libpq_url(url)) as conn:
+        mismatched, anomalies = mismatched_anomaly_flags(conn)
+        assert mismatched == [] and anomalies >= 3
+
+        conn.execute("SELECT metadata.set_file_active(%s, false)", (ids[CELL],))  # neighbours change in part
+        conn.commit()
+    build(instance)
+    with psycopg.connect(libpq_url(url)) as conn:
+        mismatched, _ = mismatched_anomaly_flags(conn)
+        assert mismatched == []
+        conn.execute("SELECT metadata.set_file_active(%s, true)", (ids[CELL],))
+        conn.commit()
+    build(instance)
+    with psycopg.connect(libpq_url(url)) as conn:
+        mismatched, anomalies_again = mismatched_anomaly_flags(conn)
+        assert mismatched == [] and anomalies_again == anomalies
