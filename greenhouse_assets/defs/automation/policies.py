@@ -25,7 +25,8 @@
 
 import functools
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import dagster as dg
@@ -70,26 +71,27 @@ def explain_lost_database(compute: Compute) -> Compute:
                       "attempts": attempts},
         )
 
+    @contextmanager
+    def explained() -> Iterator[None]:
+        try:
+            yield
+        except Exception as error:
+            if (failure := failure_for(error)) is None:
+                raise
+            raise failure from error
+
     if inspect.isgeneratorfunction(compute):
         @functools.wraps(compute)
         def generate(*args, **kwargs):
-            try:
+            with explained():
                 yield from compute(*args, **kwargs)
-            except Exception as error:
-                if (failure := failure_for(error)) is None:
-                    raise
-                raise failure from error
 
         return generate  # type: ignore[return-value]
 
     @functools.wraps(compute)
     def call(*args, **kwargs):
-        try:
+        with explained():
             return compute(*args, **kwargs)
-        except Exception as error:
-            if (failure := failure_for(error)) is None:
-                raise
-            raise failure from error
 
     return call  # type: ignore[return-value]
 
