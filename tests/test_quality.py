@@ -200,6 +200,24 @@ def test_a_failed_error_check_blocks_downstream_in_the_same_run(platform, databa
     assert build(instance, full_refresh=True).success
 
 
+def test_a_failing_dbt_test_fails_the_build_once_and_names_the_test(platform, database_url):
+    """The database is up, so the failure is the data's: no retry (DB_RETRY is for a lost database)."""
+    instance, _, _ = platform
+    with psycopg.connect(libpq_url(database_url)) as conn:
+        conn.execute("UPDATE timeseries.measurements SET unit = 'furlongs' WHERE ctid ="
+                     " (SELECT ctid FROM timeseries.measurements WHERE variable = 'air_temperature' LIMIT 1)")
+    try:
+        result = build(instance, selection=[MEASUREMENTS])  # incremental: the bad row stays, the test fails
+        assert not result.success
+        assert not [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY]
+        failure, = [e.step_failure_data for e in result.all_events if e.is_step_failure]
+        description = failure.user_failure_data.description
+        assert description.startswith("dbt build failed with the database up, so it is not retried")
+        assert "unit_matches_vocabulary_measurements_unit: Got 1 result" in description, description
+    finally:
+        assert build(instance, full_refresh=True).success
+
+
 def test_analyst_reads_every_table_and_view_and_writes_nothing(platform, database_url):
     with psycopg.connect(libpq_url(database_url), autocommit=True) as owner:
         # Created after the migrations, like dbt's views and the loader's tables.

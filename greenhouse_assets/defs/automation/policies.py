@@ -17,7 +17,8 @@
 - `DB_RETRY`: a failed step is retried in the same run up to 3 times, 2 s, 6 s and 14 s later
   (Dagster's exponential backoff waits delay × (2^n − 1)); every DB-touching asset writes in one
   transaction, so a failed attempt leaves nothing behind. Any error is retried except a
-  `dg.Failure(allow_retries=False)`, which is how bad content (quarantine) fails.
+  `dg.Failure(allow_retries=False)`, which is how bad content (quarantine) and a dbt build that
+  failed with the database up (defs/transform/dbt.py) fail.
 - `explain_lost_database`: on the body of every `DB_RETRY` asset, so an attempt that lost the
   platform database fails with a message naming it and saying what Dagster does next (retry in
   how long, or re-execute once it is back), where Dagster would show "Exceeded max_retries of 3".

@@ -3,6 +3,9 @@
 Models land in group `timeseries`; dbt sources are the staging assets (`staging/raw_<source>`)
 and the file registry (`raw/files`), so the graph reads raw -> staging -> timeseries unbroken.
 Error-severity dbt tests become blocking checks (downstream waits); warnings do not block.
+A build that fails while its database stayed up (a failing error-severity test, an SQL error) fails
+at once, naming the failing nodes: `DB_RETRY` is for a database that went away, and retrying a
+data error three times would only delay the message by ~25 s and three more builds.
 """
 
 
@@ -11,6 +14,10 @@ from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+from dagster_dbt.errors import DagsterDbtCliRuntimeError
+
+from greenhouse_assets import settings
+from greenhouse_assets.database import connect
 
 from greenhouse_assets.defs.automation.policies import DB_RETRY, explain_lost_database, on_new_data
 from greenhouse_assets.governance import dbt_audit, freshness
@@ -70,9 +77,49 @@ def timeseries_dbt(context: dg.AssetExecutionContext, config: DbtBuildConfig, db
     """`dbt build` of the selected models, seeds and tests, with column schema and lineage metadata."""
     export_dbt_env()
     args = ["build", "--full-refresh"] if config.full_refresh else ["build"]
+    server_started = _server_started_at()
     before = dbt_audit.reflected_file_ids()
     invocation = dbt.cli(args, context=context)
     try:
         yield from invocation.stream().fetch_column_metadata()
+    except DagsterDbtCliRuntimeError as error:
+        failed = _failed_nodes(invocation)
+        # Down now: _server_started_at raises DatabaseUnavailable, explained and retried by DB_RETRY.
+        if _server_started_at() != server_started or any(_lost_connection(m) for m in failed.values()):
+            raise
+        raise dg.Failure(
+            description="dbt build failed with the database up, so it is not retried: "
+                        + "; ".join(f"{node}: {message}" for node, message in failed.items()),
+            metadata={"failed_nodes": sorted(failed)}, allow_retries=False,
+        ) from error
     finally:  # what dbt built before a failure was written too
         dbt_audit.record_build(context, invocation, before)
+
+
+# libpq's words for a connection the server or network dropped (dbt-postgres reports them as a
+# node's "Database Error"): a build that failed so is retried like any other lost database.
+_LOST_CONNECTION = ("server closed the connection", "terminating connection", "connection to server",
+                    "could not connect", "connection already closed", "ssl syscall error")
+
+
+def _lost_connection(message: str) -> bool:
+    return any(words in message.lower() for words in _LOST_CONNECTION)
+
+
+def _server_started_at():
+    """When the platform database's server last started: a change during the build means it restarted."""
+    with connect(settings.database_url()) as conn:
+        return conn.execute("SELECT pg_postmaster_start_time()").fetchone()[0]
+
+
+def _failed_nodes(invocation) -> dict[str, str]:
+    """{dbt node name: first line of its message} for every node that errored or failed its test."""
+    try:
+        results = invocation.get_artifact("run_results.json")["results"]
+    except FileNotFoundError:  # dbt stopped before running a node (e.g. a compilation error)
+        results = []
+    failed = {
+        result["unique_id"].split(".")[2]: (result.get("message") or result["status"]).strip().splitlines()[0]
+        for result in results if result["status"] in ("error", "fail")
+    }
+    return failed or {"dbt": "exited with an error before any node failed; see the step's dbt log"}
