@@ -185,7 +185,7 @@ def main() -> None:
     for _ in range(REPEAT):
         with connect(url) as conn:  # back to the first run's state: empty table, no recorded file versions
             conn.execute("truncate timeseries.measurements")
-            conn.execute("drop table if exists timeseries.measurement_file_state")
+            conn.execute("drop table if exists timeseries.measurement_file_state, timeseries.measurement_changes")
         ours_runs.append(dbt_run())
         overhead_runs.append(dbt_run())
         with connect(url) as conn:

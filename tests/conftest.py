@@ -90,7 +90,7 @@ def clean_platform(database_url: str, tmp_path: Path, monkeypatch: pytest.Monkey
         conn.execute(f"TRUNCATE {CONTRACT_TABLES} RESTART IDENTITY CASCADE")
         # dbt's bookkeeping of which file versions measurements reflects (exists after the first dbt run).
         if conn.execute("SELECT to_regclass('timeseries.measurement_file_state')").fetchone()[0]:
-            conn.execute("TRUNCATE timeseries.measurement_file_state")
+            conn.execute("TRUNCATE timeseries.measurement_file_state, timeseries.measurement_changes")
         for (table,) in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'staging'").fetchall():
             conn.execute(sql.SQL("DROP TABLE staging.{}").format(sql.Identifier(table)))
     monkeypatch.setenv("GREENHOUSE_LANDING_DIR", str(tmp_path / "landing"))

@@ -39,7 +39,8 @@ CHECKS = """{ assetNodes { assetKey { path } assetChecksOrError { ... on AssetCh
 def stack(clean_platform, tmp_path):
     """`dagster dev` on free ports against the test databases, with a fresh Dagster storage database."""
     with psycopg.connect(libpq_url(clean_platform), autocommit=True) as conn:
-        conn.execute("DROP TABLE IF EXISTS timeseries.measurement_file_state")  # dbt's bookkeeping of the old rows
+        # dbt's bookkeeping of the old rows and of what earlier tests' runs changed
+        conn.execute("DROP TABLE IF EXISTS timeseries.measurement_file_state, timeseries.measurement_changes")
     admin = _with_database(clean_platform, "postgres")
     storage_db = f"dagster_e2e_{os.getpid()}"
     recreate_database(admin, storage_db)

@@ -8,6 +8,13 @@
     {{ this.schema }}.measurement_file_state
 {%- endmacro %}
 
+{#- `timeseries.measurement_changes`: the time spans each run recomputed (rows deleted, inserted or
+    re-flagged, any series), in run order. The features sensor turns new ones into day partitions, so
+    a rollback or a reactivation reaches the features like a new file does. -#}
+{% macro measurements_changes_relation() -%}
+    {{ this.schema }}.measurement_changes
+{%- endmacro %}
+
 {#- Rebuild everything when asked (--full-refresh), when the table is new, or when no state was
     recorded yet (first run over the migration's empty hypertable). Decided identically when the
     model SQL and its hooks are rendered. -#}
@@ -46,6 +53,14 @@ create table if not exists {{ measurements_state_relation() }} (
 );
 comment on table {{ measurements_state_relation() }} is
     'Bookkeeping of the measurements asset: the active file versions timeseries.measurements reflects.';
+create table if not exists {{ measurements_changes_relation() }} (
+    change_id   bigint generated always as identity primary key,
+    t0          timestamptz not null,
+    t1          timestamptz not null,
+    recorded_at timestamptz not null default now()
+);
+comment on table {{ measurements_changes_relation() }} is
+    'Bookkeeping of the measurements asset: the time spans each run recomputed, for the features sensor.';
 -- Concatenates arrays; session-local, for the anomaly pass's per-hour neighbourhoods.
 create or replace aggregate pg_temp.measurements_array_cat (anycompatiblearray) (sfunc = array_cat, stype = anycompatiblearray);
 -- One run at a time: a second run waits here and then sees the first one's state.
@@ -57,6 +72,13 @@ create temporary table _mfs_active on commit drop as
 
 {% if rebuild %}
 truncate {{ measurements_state_relation() }};
+-- What the table spanned before: with the new rows' span (measurements_finish), what this run recomputed.
+create temporary table _mfs_rebuilt on commit drop as
+{%- if is_incremental() %}
+    select min(time) as t0, max(time) as t1 from {{ this }};
+{%- else %}
+    select null::timestamptz as t0, null::timestamptz as t1;
+{%- endif %}
 {% if is_incremental() %}
 truncate {{ this }};
 -- Bulk load: the table is empty, so its indexes (the unique key included) are dropped here and
@@ -115,6 +137,7 @@ create temporary table _mfs_windows on commit drop as
     from spans join metadata.file_columns fc using (file_id)
     where fc.variable is not null;
 analyze _mfs_windows;
+insert into {{ measurements_changes_relation() }} (t0, t1) select distinct t0, t1 from _mfs_windows;
 
 delete from {{ this }} m
 using _mfs_windows w
@@ -203,6 +226,16 @@ begin
         for r in select definition from _mfs_indexes order by conname is null loop
             execute r.definition;
         end loop;
+    end if;
+end
+$$;
+do $$
+begin
+    if to_regclass('pg_temp._mfs_rebuilt') is not null then
+        insert into {{ measurements_changes_relation() }} (t0, t1)
+            select least(r.t0, n.t0), greatest(r.t1, n.t1)
+            from _mfs_rebuilt r cross join (select min(time) as t0, max(time) as t1 from {{ this }}) n
+            where coalesce(r.t0, n.t0) is not null;
     end if;
 end
 $$;

@@ -2,13 +2,14 @@
 
 `landing_sensor` (defs/ingest) runs raw + staging. Then:
 - `timeseries_automation` evaluates the dbt models' conditions every `GREENHOUSE_SENSOR_INTERVAL` s.
-- `features_sensor` recomputes the day partitions the new data touches. Declarative automation
-  cannot see which days a file covers: `timeseries/measurements` is unpartitioned, so to Dagster
+- `features_sensor` recomputes the day partitions whose measurements changed. Declarative automation
+  cannot see which days a run changed: `timeseries/measurements` is unpartitioned, so to Dagster
   every day depends on it, and `eager()` would pick only the latest day (today, not the file's).
-  The measurements asset records the file versions it reflects in its bookkeeping table; the
-  sensor reads the time span of each version newer than its cursor and requests those days plus
-  the day before (whose rolling windows reach into them), one run per contiguous range (the asset
-  has a single-run backfill policy).
+  Each dbt run of measurements records the time spans it recomputed (`timeseries.measurement_changes`:
+  a new file version's, a deactivated or reactivated one's, everything on a full refresh); the
+  sensor requests the days of the spans newer than its cursor plus the day before each (whose
+  rolling windows reach into them), one run per contiguous range (the asset has a single-run
+  backfill policy).
 - `moga_automation` evaluates feature importance and the MOGA assets every `GREENHOUSE_MOGA_INTERVAL`
   s (default 600): their conditions fire when their inputs changed, so they run at most once per
   interval however many files arrive, and a failed blocking check stops the chain where it fails.
@@ -44,22 +45,19 @@ moga_automation = dg.AutomationConditionSensorDefinition(
 )
 
 
-def new_file_days(conn: psycopg.Connection, after_file_id: int) -> tuple[int, set[date]]:
-    """Highest file version measurements reflect, and the UTC days (and each day before) of newer ones
-    that have a daily partition."""
+def changed_days(conn: psycopg.Connection, after_change_id: int) -> tuple[int, set[date]]:
+    """Newest change `timeseries.measurements` recorded, and the UTC days (and each day before) that
+    changes after `after_change_id` recomputed, limited to those with a daily partition."""
     try:
         rows = conn.execute(
-            """SELECT s.file_id, (min(m.time) AT TIME ZONE 'UTC')::date, (max(m.time) AT TIME ZONE 'UTC')::date
-               FROM timeseries.measurement_file_state s
-               LEFT JOIN timeseries.measurements m USING (file_id)
-               WHERE s.file_id > %s GROUP BY s.file_id""", (after_file_id,)).fetchall()
+            """SELECT change_id, (t0 AT TIME ZONE 'UTC')::date, (t1 AT TIME ZONE 'UTC')::date
+               FROM timeseries.measurement_changes WHERE change_id > %s""", (after_change_id,)).fetchall()
     except psycopg.errors.UndefinedTable:  # before the first dbt run
-        return after_file_id, set()
+        return after_change_id, set()
     days: set[date] = set()
     for _, first, last in rows:
-        if first is not None:
-            days.update(first + timedelta(days=i) for i in range(-1, (last - first).days + 1))
-    return max([after_file_id, *(r[0] for r in rows)]), {d for d in days if d >= daily.start.date()}
+        days.update(first + timedelta(days=i) for i in range(-1, (last - first).days + 1))
+    return max([after_change_id, *(r[0] for r in rows)]), {d for d in days if d >= daily.start.date()}
 
 
 def contiguous_ranges(days: set[date]) -> list[tuple[date, date]]:
@@ -75,19 +73,20 @@ def contiguous_ranges(days: set[date]) -> list[tuple[date, date]]:
 @dg.sensor(
     name="features_sensor", target=dg.AssetSelection.assets(FEATURES), minimum_interval_seconds=SENSOR_INTERVAL,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Recomputes the day features of the days that newly loaded file versions cover (and the day before).",
+    description="Recomputes the day features of the days whose measurements changed (and the day before): "
+                "new file versions, rollbacks and reactivations.",
 )
 def features_sensor(context: dg.SensorEvaluationContext, postgres: PostgresResource) -> dg.SensorResult:
-    cursor = json.loads(context.cursor or '{"file_id": 0}')
+    cursor = json.loads(context.cursor or "{}")
     with postgres.connection() as conn:
-        last_file_id, days = new_file_days(conn, cursor["file_id"])
+        last_change_id, days = changed_days(conn, cursor.get("change_id", 0))
     requests = [
         dg.RunRequest(
-            run_key=f"features:{last_file_id}:{start}", asset_selection=[FEATURES],
+            run_key=f"features:{last_change_id}:{start}", asset_selection=[FEATURES],
             tags={"dagster/asset_partition_range_start": start.isoformat(),
                   "dagster/asset_partition_range_end": end.isoformat(),
-                  "greenhouse/trigger": f"file versions up to {last_file_id}"})
+                  "greenhouse/trigger": f"timeseries.measurements changes up to {last_change_id}"})
         for start, end in contiguous_ranges(days)
     ]
-    return dg.SensorResult(run_requests=requests, cursor=json.dumps({"file_id": last_file_id}),
-                           skip_reason=None if requests else "no new file version in timeseries.measurements")
+    return dg.SensorResult(run_requests=requests, cursor=json.dumps({"change_id": last_change_id}),
+                           skip_reason=None if requests else "no new change in timeseries.measurements")
