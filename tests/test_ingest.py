@@ -169,6 +169,28 @@ def test_hostile_and_evolving_columns_are_quoted_added_and_widened(landing, inst
         sql.Identifier(table)))) == ["20.5", "20.7", "warm"]
 
 
+def test_version_bookkeeping_comes_from_column_defaults_also_on_a_table_created_without_them(
+        landing, instance, real_data, database_url):
+    """Only `_row_number` and the file's columns are copied; the server fills in the rest per version."""
+    with psycopg.connect(libpq_url(database_url)) as conn:  # as the loader created tables before the defaults
+        conn.execute("""CREATE TABLE staging.raw_aarslev (_file_id bigint NOT NULL, _row_number bigint NOT NULL,
+            _source_file text, _ingested_at timestamptz NOT NULL, _status text NOT NULL,
+            PRIMARY KEY (_file_id, _row_number))""")
+    first = _ingest(_land(landing, real_data / "aarslev" / "december2013" / "MortenSDUData.csv",
+                          "aarslev/d/MortenSDUData.csv"), instance)
+    second = _ingest(_land(landing, real_data / "aarslev" / "januar2014" / "MortenSDUData.csv",
+                           "aarslev/j/MortenSDUData.csv"), instance)
+
+    staged = _query(database_url, """SELECT s._file_id, s._source_file, s._status, count(*),
+                                            bool_and(s._ingested_at = f.loaded_at)
+                                     FROM staging.raw_aarslev s JOIN metadata.files f ON f.file_id = s._file_id
+                                     GROUP BY 1, 2, 3 ORDER BY 1""")
+    assert staged == [(first["file_id"], "aarslev/d/MortenSDUData.csv", "loaded", first["rows"], True),
+                      (second["file_id"], "aarslev/j/MortenSDUData.csv", "loaded", second["rows"], True)]
+    with pytest.raises(psycopg.errors.UndefinedObject), psycopg.connect(libpq_url(database_url)) as conn:
+        conn.execute("INSERT INTO staging.raw_aarslev (_row_number) VALUES (1)")  # outside a load: no guessing
+
+
 def test_a_clock_that_steps_back_fails_the_blocking_staging_check_at_its_row(landing, instance, real_data,
                                                                           database_url):
     """The file loads (its values are readable), but the blocking check fails the run and names the first

@@ -6,7 +6,10 @@ The table follows the files: a new column is added, a type conflict widens the c
 stays flat however large the file is: straight from the parser while the raw Parquet is written
 (`pipeline.receive_file`), or from that Parquet when only staging is re-run. pgpq encodes each
 Arrow batch to PostgreSQL's binary COPY format in Rust, about three times cheaper in CPU than
-ADBC's driver, which matters because the parser and the database share the same cores.
+ADBC's driver, which matters because the parser and the database share the same cores. For the
+same reason the bookkeeping that is the same on every row of a version (`_file_id`,
+`_source_file`, `_ingested_at`, `_status`) is not sent at all: the columns' defaults take it from
+the loading transaction (`VERSION_DEFAULTS`), so only `_row_number` and the file's columns travel.
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ import json
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
@@ -38,6 +40,15 @@ SYSTEM_COLUMNS = {
     "_source_file": "text",
     "_ingested_at": "timestamptz",
     "_status": "text",
+}
+# Their defaults: the version's constants, read from settings of the transaction that loads it
+# (`StagingTransaction`). Outside such a transaction an insert that omits them fails, never guesses.
+# Tables created before the defaults existed get them at their next load (`_evolve_table`).
+VERSION_DEFAULTS = {
+    "_file_id": "current_setting('greenhouse.file_id')::bigint",
+    "_source_file": "current_setting('greenhouse.source_file')",
+    "_ingested_at": "now()",
+    "_status": "'loaded'",
 }
 _WIDENING = ["boolean", "bigint", "double precision", "text"]
 
@@ -84,17 +95,19 @@ class StagingTransaction:
         self.source, self.table, self.file_id, self.source_file = source, table_name(source), file_id, source_file
         self.changes = changes
         self.column_types = _column_types(conn, self.table)
-        self.ingested_at = datetime.now(UTC)
+        self.ingested_at = conn.execute(
+            "SELECT now(), set_config('greenhouse.file_id', %s, true), set_config('greenhouse.source_file', %s, true)",
+            (str(file_id), source_file)).fetchone()[0]
         self.rows = 0
         self.committed = False
 
     def copy(self, tables: Iterable[pa.Table | pa.RecordBatch]) -> int:
-        """Binary COPY of the rows, cast to the table's (possibly wider) column types, with bookkeeping.
+        """Binary COPY of the rows, cast to the table's (possibly wider) column types; the server fills in
+        the version's bookkeeping (`VERSION_DEFAULTS`).
 
         The tables are pulled as the COPY goes, so the server loads one batch while the next is produced.
         """
-        batches = _with_bookkeeping(iter(tables), self.column_types, self.file_id, self.source_file,
-                                    self.ingested_at)
+        batches = _typed(iter(tables), self.column_types)
         encoder = ArrowToPostgresBinaryEncoder(batches.schema)
         statement = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT binary)").format(
             sql.Identifier(SCHEMA, self.table), sql.SQL(", ").join(map(sql.Identifier, batches.schema.names)))
@@ -176,6 +189,14 @@ def _column_types(conn: psycopg.Connection, table: str) -> dict[str, str]:
     return {name: "timestamptz" if type_name.startswith("timestamp") else type_name for name, type_name in rows}
 
 
+def _lacks_version_defaults(conn: psycopg.Connection, table: str) -> bool:
+    return conn.execute(
+        """SELECT count(*) < %s FROM pg_attribute
+           WHERE attrelid = to_regclass(quote_ident(%s) || '.' || quote_ident(%s)) AND attname = ANY(%s) AND atthasdef""",
+        (len(VERSION_DEFAULTS), SCHEMA, table, list(VERSION_DEFAULTS)),
+    ).fetchone()[0]
+
+
 def _evolve_table(conn: psycopg.Connection, table: str, file_schema: pa.Schema) -> list[dict]:
     """Create the table or add/widen columns so this file fits; returns what changed (recorded by `finish`)."""
     changes: list[dict] = []
@@ -183,11 +204,17 @@ def _evolve_table(conn: psycopg.Connection, table: str, file_schema: pa.Schema) 
     qualified = sql.Identifier(SCHEMA, table)
     if not existing:
         system = sql.SQL(", ").join(
-            sql.SQL("{} {}{}").format(sql.Identifier(n), sql.SQL(t), sql.SQL("" if n == "_source_file" else " NOT NULL"))
+            sql.SQL("{} {}{}{}").format(
+                sql.Identifier(n), sql.SQL(t), sql.SQL("" if n == "_source_file" else " NOT NULL"),
+                sql.SQL(f" DEFAULT {VERSION_DEFAULTS[n]}" if n in VERSION_DEFAULTS else ""))
             for n, t in SYSTEM_COLUMNS.items())
         conn.execute(sql.SQL("CREATE TABLE {} ({}, PRIMARY KEY (_file_id, _row_number))").format(qualified, system))
         changes.append({"column": "*", "change": "create_table", "old_type": None, "new_type": None})
         existing = dict(SYSTEM_COLUMNS)
+    elif _lacks_version_defaults(conn, table):
+        conn.execute(sql.SQL("ALTER TABLE {} {}").format(qualified, sql.SQL(", ").join(
+            sql.SQL("ALTER COLUMN {} SET DEFAULT {}").format(sql.Identifier(n), sql.SQL(default))
+            for n, default in VERSION_DEFAULTS.items())))
     for field in file_schema:
         if field.name in SYSTEM_COLUMNS:
             continue
@@ -213,28 +240,20 @@ _ARROW_FOR_PG = {
 }
 
 
-def _with_bookkeeping(tables: Iterator[pa.Table | pa.RecordBatch], target_types: dict[str, str], file_id: int,
-                      source_file: str, ingested_at: datetime) -> pa.RecordBatchReader:
-    """The file's rows, cast to the table's (possibly wider) column types, with bookkeeping columns.
+def _typed(tables: Iterator[pa.Table | pa.RecordBatch], target_types: dict[str, str]) -> pa.RecordBatchReader:
+    """The file's rows with their row numbers, cast to the table's (possibly wider) column types.
 
     The first table fixes which of the file's columns are staged (all, once the table was fitted)."""
     first = next(tables, None)
     names = [n for n in (first.schema.names if first is not None else []) if n in target_types]
     fields = [pa.field(n, _ARROW_FOR_PG[target_types[n]]) for n in names if n not in SYSTEM_COLUMNS]
-    schema = pa.schema([pa.field(n, _ARROW_FOR_PG[t]) for n, t in SYSTEM_COLUMNS.items()] + fields)
-    # The same value on every row of the file version.
-    constants = {"_file_id": pa.scalar(file_id, pa.int64()), "_source_file": pa.scalar(source_file, pa.string()),
-                 "_ingested_at": pa.scalar(ingested_at, pa.timestamp("us", "UTC")),
-                 "_status": pa.scalar("loaded", pa.string())}
+    schema = pa.schema([pa.field("_row_number", pa.int64()), *fields])
 
     def generate() -> Iterator[pa.RecordBatch]:
         if first is None:
             return
         for table in itertools.chain([first], tables):
-            n = table.num_rows
-            columns = [pc.cast(table.column(name), pa.int64()) if name == "_row_number" else pa.repeat(constants[name], n)
-                       for name in SYSTEM_COLUMNS]
-            columns += [pc.cast(table.column(f.name), f.type) for f in fields]
+            columns = [pc.cast(table.column(f.name), f.type) for f in schema]
             yield from pa.Table.from_arrays(columns, schema=schema).to_batches()
 
     return pa.RecordBatchReader.from_batches(schema, generate())
