@@ -238,9 +238,40 @@ def test_a_bad_value_after_rows_were_copied_leaves_nothing_of_the_file(landing, 
     assert _query(database_url, "SELECT _file_id, count(*) FROM staging.raw_knudjepsen GROUP BY 1") == [
         (loaded["file_id"], loaded["rows"])]
     lake = tmp_path / "lake"
-    kept, = _query(database_url, "SELECT parquet_uri FROM metadata.files WHERE file_id = %s", (loaded["file_id"],))[0]
+    kept, original = _query(database_url, "SELECT parquet_uri, raw_uri FROM metadata.files WHERE file_id = %s",
+                            (loaded["file_id"],))[0]
     assert sorted((lake / "parquet").rglob("*.parquet")) == [Path(kept.removeprefix("file://"))]
-    assert not list(lake.rglob("*.tmp")), "no partial Parquet left behind"
+    assert [p for p in (lake / "raw").rglob("*") if p.is_file()] == [Path(original.removeprefix("file://"))]
+    assert not list(lake.rglob("*.tmp")), "no partial Parquet or original copy left behind"
+
+
+def test_content_rewritten_after_the_sensor_hashed_it_fails_the_run_and_leaves_nothing(landing, instance, real_data,
+                                                                                       database_url, tmp_path):
+    """The run trusts the sensor's hash for the duplicate check and checks it while copying the original."""
+    from greenhouse_assets.definitions import defs
+    from greenhouse_assets.defs.ingest.raw import RAW_FILES, raw_run_config
+    from greenhouse_assets.defs.ingest.staging import staging_key
+    from greenhouse_assets.ingest.file_registry import partition_key_for
+    from greenhouse_assets.ingest.lake import sha256_of
+
+    path = _land(landing, real_data / "aarslev" / "december2013" / "MortenSDUData.csv", "aarslev/d/MortenSDUData.csv")
+    seen = sha256_of(path)
+    partition = partition_key_for("aarslev", seen)
+    instance.add_dynamic_partitions("file_versions", [partition])
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    path.write_text("".join(lines[:-10]), encoding="utf-8")  # rewritten between the sensor's tick and the run
+
+    result = defs.resolve_job_def("ingest_file").execute_in_process(
+        instance=instance, partition_key=partition, asset_selection=[RAW_FILES, staging_key("aarslev")],
+        run_config=raw_run_config(path, seen), raise_on_error=False)
+
+    assert not result.success
+    failures = [e for e in result.all_events if e.is_step_failure]
+    assert len(failures) == 1 and not any(e.is_step_up_for_retry for e in result.all_events), "no retry can help"
+    assert "changed after it was detected" in failures[0].step_failure_data.user_failure_data.description
+    assert _query(database_url, "SELECT count(*) FROM metadata.files") == [(0,)]
+    assert _query(database_url, "SELECT to_regclass('staging.raw_aarslev')")[0][0] is None
+    assert not [p for p in (tmp_path / "lake").rglob("*") if p.is_file()]
 
 
 def test_received_but_unstaged_content_is_staged_when_it_lands_again_and_staging_reruns_alone(

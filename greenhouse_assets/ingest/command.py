@@ -46,7 +46,7 @@ def ingest_file(path: Path, instance: dg.DagsterInstance, registry: SourceRegist
     sha256 = sha256_of(path)
     partition_key = file_registry.partition_key_for(source.name, sha256)
     instance.add_dynamic_partitions("file_versions", [partition_key])
-    run_config = raw_run_config(path.resolve())
+    run_config = raw_run_config(path.resolve(), sha256)
     run_config.loggers = CONSOLE_LOGGING
     result = defs.resolve_job_def("ingest_file").execute_in_process(
         run_config=run_config,

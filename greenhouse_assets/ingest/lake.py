@@ -10,7 +10,8 @@ import hashlib
 import json
 import os
 import shutil
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from contextlib import nullcontext
 from datetime import datetime
 from pathlib import Path
 
@@ -36,11 +37,56 @@ def original_path(raw_dir: Path, source: str, sha256: str, received_at: datetime
     return raw_dir / source / f"{received_at:%Y}" / f"{received_at:%m}" / f"{sha256}{suffix.lower()}"
 
 
-def store_original(path: Path, dest: Path) -> Path:
-    """Copy the landed bytes into the lake once; the content hash names them, so a copy is final."""
-    if not dest.exists():
-        _atomic_copy(path, dest)
-    return dest
+class ContentChanged(RuntimeError):
+    """The landed file no longer holds the content it was detected with: it is a new version, for a new run."""
+
+
+class OriginalCopy:
+    """The landed bytes copied into the lake by a background thread while the file is parsed and
+    staged, hashed on the way: one read serves both the copy and the proof that the file still holds
+    the content `sha256` names. Content the lake already holds is only hashed (the hash names the
+    bytes, so a copy is final).
+
+    Use as a context manager: `keep()` waits for the thread, checks the hash and renames the copy into
+    place; leaving the block without keeping removes the partial copy.
+    """
+
+    def __init__(self, path: Path, dest: Path, sha256: str) -> None:
+        self.path, self.dest, self.sha256 = path, dest, sha256
+        self.tmp = dest.with_name(dest.name + ".tmp")
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="original")
+        self._digest: Future | None = None
+
+    def __enter__(self) -> OriginalCopy:
+        self._digest = self._pool.submit(self._copy, not self.dest.exists())
+        return self
+
+    def _copy(self, write: bool) -> str:
+        digest = hashlib.sha256()
+        if write:
+            self.dest.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "rb") as source, open(self.tmp, "wb") if write else nullcontext() as copy:
+            while chunk := source.read(HASH_CHUNK):
+                digest.update(chunk)
+                if copy is not None:
+                    copy.write(chunk)
+        return digest.hexdigest()
+
+    def keep(self) -> Path:
+        found = self._digest.result()
+        if found != self.sha256:
+            raise ContentChanged(f"{self.path} changed after it was detected: its content now hashes to {found}, not "
+                                 f"{self.sha256}. The landing sensor will pick up the new content as a new version.")
+        if self.tmp.exists():
+            os.replace(self.tmp, self.dest)
+        return self.dest
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            wait([self._digest])
+        finally:
+            self._pool.shutdown()
+            self.tmp.unlink(missing_ok=True)
 
 
 class ParquetSink:

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import polars as pl
 import pyarrow as pa
 
 from greenhouse_assets.database import connect
 from greenhouse_assets.ingest import file_registry, lake
 from greenhouse_assets.ingest.errors import IngestError
-from greenhouse_assets.ingest.readers import ParsedFile, open_file
+from greenhouse_assets.ingest.readers import open_file
 from greenhouse_assets.ingest.registry import SourceRegistry
 from greenhouse_assets.ingest.staging import BATCH_ROWS, StagingLoad, staging_transaction
 
@@ -57,7 +58,7 @@ def landing_relative(path: Path, landing_root: Path) -> str:
 
 
 def receive_file(path: Path, *, landing_root: Path, lake_paths: LakePaths, url: str, registry: SourceRegistry,
-                 run_id: str | None = None, expected_partition: str | None = None,
+                 run_id: str | None = None, expected_partition: str | None = None, sha256: str | None = None,
                  reprocess: bool = False, stage_as: str | None = None) -> RawOutcome:
     """Hash, keep, parse and register one file; with `stage_as` (the actor to audit), also stage it.
 
@@ -66,17 +67,21 @@ def receive_file(path: Path, *, landing_root: Path, lake_paths: LakePaths, url: 
     again, e.g. a re-materialization from the UI; content received before but never staged (a raw-only
     run, or an attempt that failed before staging) is simply received again under its id.
 
-    Staging reads the parsed batches as they come, while the Parquet is written: one pass over the
-    file, the COPY overlapping the parsing. The staging transaction commits only after the version is
-    registered, and rolls back with anything that fails, so nothing is half-loaded.
+    One pass over the file, every part overlapping the others: a thread copies the original bytes
+    into the lake, another parses batches, a third writes the Parquet, while the batches are copied
+    into staging. `sha256` is the hash the caller found when it detected the file (the landing
+    sensor, `greenhouse ingest`): it is trusted for the duplicate check, and the copy's own hash must
+    equal it before anything is registered, so the file is not read once more just to hash it. The
+    staging transaction commits only after the version is registered, and rolls back with anything
+    that fails, so nothing is half-loaded.
     """
     relative = landing_relative(path, landing_root)
     source, _rule = registry.match(Path(relative))
-    sha256 = lake.sha256_of(path)
+    sha256 = sha256 or lake.sha256_of(path)
     size = path.stat().st_size
     partition_key = file_registry.partition_key_for(source.name, sha256)
     if expected_partition is not None and partition_key != expected_partition:
-        raise RuntimeError(
+        raise lake.ContentChanged(
             f"{relative} changed after it was detected: its content is now partition {partition_key}, "
             f"not {expected_partition}. The landing sensor will pick up the new content as a new version."
         )
@@ -95,22 +100,23 @@ def receive_file(path: Path, *, landing_root: Path, lake_paths: LakePaths, url: 
 
     parquet = lake_paths.parquet / source.name / f"{sha256}.parquet"
     try:
-        parsed = open_file(path, registry)
-        schema = lake.arrow_schema(parsed)
-        staging = staging_transaction(url, file_id=file_id, source=source.name, source_file=relative,
-                                      file_schema=schema) if stage_as else nullcontext()
-        with staging as load:
-            with lake.ParquetSink(parquet, schema) as sink:
-                tables = _kept(parsed, sink)
-                rows = load.copy(tables) if load else sum(table.num_rows for table in tables)
-            stored = lake.store_original(path, lake.original_path(lake_paths.raw, source.name, sha256, received_at,
-                                                                  path.suffix))
-            with connect(url) as conn:
-                file_registry.record_received(conn, file_id=file_id, parsed=parsed, path=relative, sha256=sha256,
-                                              size=size, received_at=received_at, raw_uri=stored.as_uri(),
-                                              parquet_uri=parquet.as_uri(), rows=rows,
-                                              partition_key=partition_key, run_id=run_id)
-            staged = load.finish(run_id=run_id, actor=stage_as, partition_key=partition_key) if load else None
+        with lake.OriginalCopy(path, lake.original_path(lake_paths.raw, source.name, sha256, received_at, path.suffix),
+                               sha256) as original_copy:
+            parsed = open_file(path, registry)
+            schema = lake.arrow_schema(parsed)
+            staging = staging_transaction(url, file_id=file_id, source=source.name, source_file=relative,
+                                          file_schema=schema) if stage_as else nullcontext()
+            with parsed.batches_ahead(BATCH_ROWS) as batches, staging as load:
+                with lake.ParquetSink(parquet, schema) as sink:
+                    tables = _kept(batches, sink)
+                    rows = load.copy(tables) if load else sum(table.num_rows for table in tables)
+                    stored = original_copy.keep()  # before the Parquet is renamed in: both are of the hashed content
+                with connect(url) as conn:
+                    file_registry.record_received(conn, file_id=file_id, parsed=parsed, path=relative, sha256=sha256,
+                                                  size=size, received_at=received_at, raw_uri=stored.as_uri(),
+                                                  parquet_uri=parquet.as_uri(), rows=rows,
+                                                  partition_key=partition_key, run_id=run_id)
+                staged = load.finish(run_id=run_id, actor=stage_as, partition_key=partition_key) if load else None
     except IngestError as error:
         stored = lake.quarantine(path, lake_paths.quarantine, source.name, sha256, error)
         with connect(url) as conn:
@@ -123,9 +129,9 @@ def receive_file(path: Path, *, landing_root: Path, lake_paths: LakePaths, url: 
                       columns=parsed.columns, staged=staged, **base)
 
 
-def _kept(parsed: ParsedFile, sink: lake.ParquetSink) -> Iterator[pa.Table]:
+def _kept(batches: Iterable[pl.DataFrame], sink: lake.ParquetSink) -> Iterator[pa.Table]:
     """The file's batches as Arrow tables, each written to the raw Parquet on its way through."""
-    for batch in parsed.batches_ahead(BATCH_ROWS):
+    for batch in batches:
         table = batch.to_arrow()
         sink.write(table)
         yield table

@@ -54,42 +54,55 @@ class ParsedFile:
             for offset in range(0, frame.height, rows):
                 yield frame.slice(offset, rows)
 
-    def batches_ahead(self, rows: int = 100_000, depth: int = 2) -> Iterator[pl.DataFrame]:
-        """The same batches, parsed by a background thread up to `depth` batches ahead, so parsing
-        overlaps what the consumer does meanwhile (a COPY waiting on the server). An error is
-        raised in the consumer; a consumer that stops early stops the thread."""
-        ready: queue.Queue = queue.Queue(maxsize=depth)
-        stop = threading.Event()
-        finished = object()
+    def batches_ahead(self, rows: int = 100_000, depth: int = 2) -> ParseAhead:
+        """The same batches, parsed by a background thread up to `depth` batches ahead (see `ParseAhead`)."""
+        return ParseAhead(lambda: self.batches(rows), depth, name=f"parse {self.path.name}")
 
-        def put(item: object) -> bool:
-            while not stop.is_set():
-                try:
-                    ready.put(item, timeout=0.1)
-                    return True
-                except queue.Full:
-                    continue
-            return False
 
-        def parse() -> None:
+class ParseAhead:
+    """Batches parsed by a thread that starts at once, so parsing overlaps whatever the consumer does
+    before and between batches (opening the staging transaction, a COPY waiting on the server). An
+    error is raised in the consumer. Use as a context manager: leaving it stops the thread, also
+    when the consumer stopped early or never started."""
+
+    _FINISHED = object()
+
+    def __init__(self, produce: Callable[[], Iterator[pl.DataFrame]], depth: int, name: str) -> None:
+        self._ready: queue.Queue = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._worker = threading.Thread(target=self._parse, args=(produce,), name=name, daemon=True)
+        self._worker.start()
+
+    def __enter__(self) -> ParseAhead:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._worker.join()
+
+    def __iter__(self) -> Iterator[pl.DataFrame]:
+        while (item := self._ready.get()) is not self._FINISHED:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def _put(self, item: object) -> bool:
+        while not self._stop.is_set():
             try:
-                for batch in self.batches(rows):
-                    if not put(batch):
-                        return
-                put(finished)
-            except BaseException as error:  # noqa: BLE001 - re-raised in the consumer's thread
-                put(error)
+                self._ready.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
 
-        worker = threading.Thread(target=parse, name=f"parse {self.path.name}", daemon=True)
-        worker.start()
+    def _parse(self, produce: Callable[[], Iterator[pl.DataFrame]]) -> None:
         try:
-            while (item := ready.get()) is not finished:
-                if isinstance(item, BaseException):
-                    raise item
-                yield item
-        finally:
-            stop.set()
-            worker.join()
+            for batch in produce():
+                if not self._put(batch):
+                    return
+            self._put(self._FINISHED)
+        except BaseException as error:  # noqa: BLE001 - re-raised in the consumer's thread
+            self._put(error)
 
 
 def open_file(path: Path, registry: SourceRegistry) -> ParsedFile:

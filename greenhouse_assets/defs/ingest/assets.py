@@ -18,6 +18,7 @@ from greenhouse_assets.defs.resources import LakeResource, LandingFolderResource
 from greenhouse_assets.governance import audit, lineage
 from greenhouse_assets.governance.pseudonym import PseudonymKeyMissing
 from greenhouse_assets.ingest import file_registry
+from greenhouse_assets.ingest.lake import ContentChanged
 from greenhouse_assets.ingest.pipeline import LakePaths, landing_relative, receive_file
 from greenhouse_assets.ingest.registry import SourceRegistry
 from greenhouse_assets.ingest.staging import load_parquet
@@ -60,11 +61,12 @@ def _receive(context: dg.AssetExecutionContext, config: RawFileConfig, postgres:
             registry=registry,
             run_id=context.run_id,
             expected_partition=context.partition_key,
+            sha256=config.sha256 or None,
             reprocess=not config.path,
             stage_as=audit.actor(context) if stage else None,
         )
-    except PseudonymKeyMissing as missing:  # configuration, not content: no retry, no quarantine
-        raise dg.Failure(description=str(missing), allow_retries=False) from missing
+    except (PseudonymKeyMissing, ContentChanged) as error:  # no retry can help, and the content is not bad
+        raise dg.Failure(description=str(error), allow_retries=False) from error
     with postgres.connection() as conn:
         audit.record_write(conn, context, asset="raw/files", table="metadata.files", rows=outcome.rows,
                            operation="received" if outcome.status == "loaded" else outcome.status,

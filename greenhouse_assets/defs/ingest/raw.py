@@ -32,10 +32,12 @@ class RawFileConfig(dg.Config):
     """Which landed file this partition stands for; the landing sensor fills it in."""
 
     path: str = Field(default="", description="File to ingest. Empty: this partition's landed file, or its copy in the lake.")
+    sha256: str = Field(default="", description="The file's SHA-256 as the sensor found it (the run checks the "
+                        "content against it while copying it into the lake). Empty: hashed by the run.")
 
 
-def raw_run_config(path: Path) -> dg.RunConfig:
-    return dg.RunConfig(ops={OP_NAME: RawFileConfig(path=str(path))})
+def raw_run_config(path: Path, sha256: str = "") -> dg.RunConfig:
+    return dg.RunConfig(ops={OP_NAME: RawFileConfig(path=str(path), sha256=sha256)})
 
 
 def raw_metadata(outcome: RawOutcome) -> dict:

@@ -40,7 +40,7 @@ def landing_sensor(context: dg.SensorEvaluationContext, landing: LandingFolderRe
                 run_key=f"{source.name}:{file.sha256}",
                 partition_key=partition_key,
                 asset_selection=[RAW_FILES, staging_key(source.name)],
-                run_config=raw_run_config(landing.root / file.relative_path),
+                run_config=raw_run_config(landing.root / file.relative_path, file.sha256),
                 tags={"greenhouse/path": file.relative_path, "greenhouse/source": source.name},
             )
         )
