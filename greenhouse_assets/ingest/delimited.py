@@ -64,7 +64,7 @@ def open_delimited(head: detect.Head, rule: FileRule) -> DelimitedHead:
     encoding, bom = detect.detect_encoding(head, rule.encoding)
     sample = detect.decode_sample(head, encoding, bom, declared=bool(rule.encoding))
     delimiter = rule.delimiter or detect.sniff_delimiter(path, sample)
-    rows = [detect.split_line(path, line, delimiter) for line in sample.lines]
+    rows = detect.split_lines(path, sample.lines, delimiter)
     header_rows = detect.detect_header_rows(path, rows, rule.header_rows)
     data = rows[header_rows:]
     if head.complete and not any(any(v.strip() for v in row) for row in data):

@@ -149,6 +149,18 @@ def split_line(path: Path, line: str, delimiter: str) -> list[str]:
         raise IngestError(path, f"unreadable as delimited text: {exc}") from None
 
 
+def split_lines(path: Path, lines: list[str], delimiter: str) -> list[list[str]]:
+    """`split_line` of every line, in one pass of the csv module where that gives one row per line
+    (a quote left open would join the next line to its field: then line by line)."""
+    try:
+        rows = list(csv.reader(lines, delimiter=delimiter, quotechar='"', doublequote=True))
+    except csv.Error:
+        rows = []
+    if len(rows) == len(lines):
+        return rows
+    return [split_line(path, line, delimiter) for line in lines]
+
+
 def sniff_delimiter(path: Path, sample: Sample) -> str:
     """The candidate that splits the header into several fields and every sampled line alike."""
     numbered = [(i + 1, line) for i, line in enumerate(sample.lines) if line.strip()]
@@ -236,10 +248,9 @@ def detect_decimal(path: Path, rows: Sequence[Sequence[str | None]], first_line:
 
 def quoting(lines: Sequence[str], delimiter: str) -> str:
     """'all', 'none' or 'some' of the sampled fields open with a double quote."""
-    opened = total = 0
-    for line in lines:
-        total += line.count(delimiter) + 1
-        opened += line.startswith('"') + line.count(delimiter + '"')
+    text = "\n".join(lines)  # counted over the joined lines at once: no line holds a line break
+    total = text.count(delimiter) + len(lines)
+    opened = text.startswith('"') + text.count('\n"') + text.count(delimiter + '"')
     return "none" if opened == 0 else "all" if opened >= total else "some"
 
 

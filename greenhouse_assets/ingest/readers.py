@@ -236,10 +236,12 @@ def _unit(row: list, position: int) -> str | None:
 
 
 def _string_frame(rows: list[list], n_columns: int) -> pl.DataFrame:
-    """Rows of text padded/cut to the header width (sample rows may be ragged)."""
-    fitted = [[*row[:n_columns], *[None] * (n_columns - len(row))] for row in rows]
-    return pl.DataFrame(fitted, schema={position_name(i): pl.String for i in range(n_columns)},
-                        orient="row")
+    """Rows of text padded/cut to the header width (sample rows may be ragged); built by column,
+    which is several times faster than by row for the ~15 000 rows of a sampled head."""
+    fitted = [row if len(row) == n_columns else [*row[:n_columns], *[None] * (n_columns - len(row))]
+              for row in rows]
+    columns = zip(*fitted) if fitted else [()] * n_columns
+    return pl.DataFrame([pl.Series(position_name(i), values, dtype=pl.String) for i, values in enumerate(columns)])
 
 
 def _without_empty_trailing_columns(rows: list[list]) -> list[list]:
