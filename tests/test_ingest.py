@@ -171,7 +171,7 @@ def test_hostile_and_evolving_columns_are_quoted_added_and_widened(landing, inst
 
 def test_version_bookkeeping_comes_from_column_defaults_also_on_a_table_created_without_them(
         landing, instance, real_data, database_url):
-    """Only `_row_number` and the file's columns are copied; the server fills in the rest per version."""
+    """Only `_file_id`, `_row_number` and the file's columns are copied; the server fills in the rest."""
     with psycopg.connect(libpq_url(database_url)) as conn:  # as the loader created tables before the defaults
         conn.execute("""CREATE TABLE staging.raw_aarslev (_file_id bigint NOT NULL, _row_number bigint NOT NULL,
             _source_file text, _ingested_at timestamptz NOT NULL, _status text NOT NULL,
@@ -188,7 +188,7 @@ def test_version_bookkeeping_comes_from_column_defaults_also_on_a_table_created_
     assert staged == [(first["file_id"], "aarslev/d/MortenSDUData.csv", "loaded", first["rows"], True),
                       (second["file_id"], "aarslev/j/MortenSDUData.csv", "loaded", second["rows"], True)]
     with pytest.raises(psycopg.errors.UndefinedObject), psycopg.connect(libpq_url(database_url)) as conn:
-        conn.execute("INSERT INTO staging.raw_aarslev (_row_number) VALUES (1)")  # outside a load: no guessing
+        conn.execute("INSERT INTO staging.raw_aarslev (_file_id, _row_number) VALUES (-1, 1)")  # not in a load
 
 
 def test_a_clock_that_steps_back_fails_the_blocking_staging_check_at_its_row(landing, instance, real_data,

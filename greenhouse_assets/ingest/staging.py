@@ -7,9 +7,10 @@ stays flat however large the file is: straight from the parser while the raw Par
 (`pipeline.receive_file`), or from that Parquet when only staging is re-run. pgpq encodes each
 Arrow batch to PostgreSQL's binary COPY format in Rust, about three times cheaper in CPU than
 ADBC's driver, which matters because the parser and the database share the same cores. For the
-same reason the bookkeeping that is the same on every row of a version (`_file_id`,
-`_source_file`, `_ingested_at`, `_status`) is not sent at all: the columns' defaults take it from
-the loading transaction (`VERSION_DEFAULTS`), so only `_row_number` and the file's columns travel.
+same reason most of the bookkeeping that is the same on every row of a version (`_source_file`,
+`_ingested_at`, `_status`) is not sent at all: the columns' defaults take it from the loading
+transaction (`VERSION_DEFAULTS`). `_file_id` is sent: receiving a binary bigint costs the server
+less than computing it from a setting for every row.
 """
 
 from __future__ import annotations
@@ -41,11 +42,10 @@ SYSTEM_COLUMNS = {
     "_ingested_at": "timestamptz",
     "_status": "text",
 }
-# Their defaults: the version's constants, read from settings of the transaction that loads it
-# (`StagingTransaction`). Outside such a transaction an insert that omits them fails, never guesses.
-# Tables created before the defaults existed get them at their next load (`_evolve_table`).
+# Defaults that fill in a version's constants from the transaction that loads it (`StagingTransaction`).
+# Outside such a transaction an insert that omits them fails, never guesses. Tables created before the
+# defaults existed get them at their next load (`_evolve_table`).
 VERSION_DEFAULTS = {
-    "_file_id": "current_setting('greenhouse.file_id')::bigint",
     "_source_file": "current_setting('greenhouse.source_file')",
     "_ingested_at": "now()",
     "_status": "'loaded'",
@@ -96,8 +96,7 @@ class StagingTransaction:
         self.changes = changes
         self.column_types = _column_types(conn, self.table)
         self.ingested_at = conn.execute(
-            "SELECT now(), set_config('greenhouse.file_id', %s, true), set_config('greenhouse.source_file', %s, true)",
-            (str(file_id), source_file)).fetchone()[0]
+            "SELECT now(), set_config('greenhouse.source_file', %s, true)", (source_file,)).fetchone()[0]
         self.rows = 0
         self.committed = False
 
@@ -107,7 +106,7 @@ class StagingTransaction:
 
         The tables are pulled as the COPY goes, so the server loads one batch while the next is produced.
         """
-        batches = _typed(iter(tables), self.column_types)
+        batches = _typed(iter(tables), self.column_types, self.file_id)
         encoder = ArrowToPostgresBinaryEncoder(batches.schema)
         statement = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT binary)").format(
             sql.Identifier(SCHEMA, self.table), sql.SQL(", ").join(map(sql.Identifier, batches.schema.names)))
@@ -240,20 +239,23 @@ _ARROW_FOR_PG = {
 }
 
 
-def _typed(tables: Iterator[pa.Table | pa.RecordBatch], target_types: dict[str, str]) -> pa.RecordBatchReader:
-    """The file's rows with their row numbers, cast to the table's (possibly wider) column types.
+def _typed(tables: Iterator[pa.Table | pa.RecordBatch], target_types: dict[str, str],
+           file_id: int) -> pa.RecordBatchReader:
+    """The version's id, the file's rows with their row numbers, cast to the table's (possibly wider) column types.
 
     The first table fixes which of the file's columns are staged (all, once the table was fitted)."""
     first = next(tables, None)
     names = [n for n in (first.schema.names if first is not None else []) if n in target_types]
-    fields = [pa.field(n, _ARROW_FOR_PG[target_types[n]]) for n in names if n not in SYSTEM_COLUMNS]
-    schema = pa.schema([pa.field("_row_number", pa.int64()), *fields])
+    carried = [pa.field("_row_number", pa.int64())]
+    carried += [pa.field(n, _ARROW_FOR_PG[target_types[n]]) for n in names if n not in SYSTEM_COLUMNS]
+    schema = pa.schema([pa.field("_file_id", pa.int64()), *carried])
+    version = pa.scalar(file_id, pa.int64())
 
     def generate() -> Iterator[pa.RecordBatch]:
         if first is None:
             return
         for table in itertools.chain([first], tables):
-            columns = [pc.cast(table.column(f.name), f.type) for f in schema]
+            columns = [pa.repeat(version, table.num_rows), *(pc.cast(table.column(f.name), f.type) for f in carried)]
             yield from pa.Table.from_arrays(columns, schema=schema).to_batches()
 
     return pa.RecordBatchReader.from_batches(schema, generate())
