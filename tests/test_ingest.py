@@ -77,6 +77,18 @@ def test_every_real_file_loads_into_its_source_table(landing, instance, real_dat
         assert pq.read_metadata(parquet_uri.removeprefix("file://")).num_rows == report["rows"]
 
 
+def test_greenhouse_ingest_prints_a_json_report_per_file(landing, real_data, capsys):
+    from greenhouse_assets.ingest.command import ingest_paths
+
+    source = real_data / "aarslev" / "december2013" / "MortenSDUData.csv"
+    first = _land(landing, source, "aarslev/a/MortenSDUData.csv")
+    second = _land(landing, source, "aarslev/b/MortenSDUData.csv")
+
+    assert ingest_paths([landing], as_json=True) == 0
+    reports = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert [(r["path"], r["status"]) for r in reports] == [(str(first), "loaded"), (str(second), "duplicate")]
+
+
 def test_dst_spring_forward_becomes_continuous_utc(landing, instance, real_data, database_url):
     march = real_data / "aarslev" / "celle5" / "output-2014-03-01-00-00.csv"
     report = _ingest(_land(landing, march, "aarslev/celle5/output-2014-03-01-00-00.csv"), instance)
