@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import shutil
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import nullcontext
 from datetime import datetime
@@ -48,7 +49,7 @@ class OriginalCopy:
     bytes, so a copy is final).
 
     Use as a context manager: `keep()` waits for the thread, checks the hash and renames the copy into
-    place; leaving the block without keeping removes the partial copy.
+    place; leaving the block without keeping stops the copy and removes what it wrote.
     """
 
     def __init__(self, path: Path, dest: Path, sha256: str) -> None:
@@ -56,6 +57,7 @@ class OriginalCopy:
         self.tmp = dest.with_name(dest.name + ".tmp")
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="original")
         self._digest: Future | None = None
+        self._abandoned = threading.Event()
 
     def __enter__(self) -> OriginalCopy:
         self._digest = self._pool.submit(self._copy, not self.dest.exists())
@@ -66,7 +68,7 @@ class OriginalCopy:
         if write:
             self.dest.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path, "rb") as source, open(self.tmp, "wb") if write else nullcontext() as copy:
-            while chunk := source.read(HASH_CHUNK):
+            while (chunk := source.read(HASH_CHUNK)) and not self._abandoned.is_set():
                 digest.update(chunk)
                 if copy is not None:
                     copy.write(chunk)
@@ -82,6 +84,7 @@ class OriginalCopy:
         return self.dest
 
     def __exit__(self, exc_type, exc, tb) -> None:
+        self._abandoned.set()  # once kept, the copy is complete: this only stops an unwanted one early
         try:
             wait([self._digest])
         finally:
