@@ -90,11 +90,10 @@ class StagingTransaction:
     """One file version's staging load, open until `finish` commits it (see `staging_transaction`)."""
 
     def __init__(self, conn: psycopg.Connection, *, source: str, file_id: int, source_file: str,
-                 changes: list[dict]) -> None:
+                 column_types: dict[str, str], changes: list[dict]) -> None:
         self.conn = conn
         self.source, self.table, self.file_id, self.source_file = source, table_name(source), file_id, source_file
-        self.changes = changes
-        self.column_types = _column_types(conn, self.table)
+        self.column_types, self.changes = column_types, changes
         self.ingested_at = conn.execute(
             "SELECT now(), set_config('greenhouse.source_file', %s, true)", (source_file,)).fetchone()[0]
         self.rows = 0
@@ -158,9 +157,10 @@ def staging_transaction(url: str, *, file_id: int, source: str, source_file: str
     table = table_name(source)
     with connect(url) as conn:
         conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"{SCHEMA}.{table}",))
-        changes = _evolve_table(conn, table, file_schema)
+        column_types, changes = _evolve_table(conn, table, file_schema)
         conn.execute(sql.SQL("DELETE FROM {} WHERE _file_id = %s").format(sql.Identifier(SCHEMA, table)), (file_id,))
-        load = StagingTransaction(conn, source=source, file_id=file_id, source_file=source_file, changes=changes)
+        load = StagingTransaction(conn, source=source, file_id=file_id, source_file=source_file,
+                                  column_types=column_types, changes=changes)
         try:
             yield load
         finally:
@@ -196,8 +196,10 @@ def _lacks_version_defaults(conn: psycopg.Connection, table: str) -> bool:
     ).fetchone()[0]
 
 
-def _evolve_table(conn: psycopg.Connection, table: str, file_schema: pa.Schema) -> list[dict]:
-    """Create the table or add/widen columns so this file fits; returns what changed (recorded by `finish`)."""
+def _evolve_table(conn: psycopg.Connection, table: str,
+                  file_schema: pa.Schema) -> tuple[dict[str, str], list[dict]]:
+    """Create the table or add/widen columns so this file fits; returns the table's column types after that
+    and what changed (recorded by `finish`)."""
     changes: list[dict] = []
     existing = _column_types(conn, table)
     qualified = sql.Identifier(SCHEMA, table)
@@ -222,12 +224,14 @@ def _evolve_table(conn: psycopg.Connection, table: str, file_schema: pa.Schema) 
         column = sql.Identifier(field.name)
         if current is None:
             conn.execute(sql.SQL("ALTER TABLE {} ADD COLUMN {} {}").format(qualified, column, sql.SQL(incoming)))
+            existing[field.name] = incoming
             changes.append({"column": field.name, "change": "add_column", "old_type": None, "new_type": incoming})
         elif (wider := widen(current, incoming)) != current:
             conn.execute(sql.SQL("ALTER TABLE {} ALTER COLUMN {} TYPE {} USING {}::{}").format(
                 qualified, column, sql.SQL(wider), column, sql.SQL(wider)))
+            existing[field.name] = wider
             changes.append({"column": field.name, "change": "widen_type", "old_type": current, "new_type": wider})
-    return changes
+    return existing, changes
 
 
 _ARROW_FOR_PG = {
