@@ -252,8 +252,14 @@ def test_fast_numeric_parsing_equals_the_string_path(tmp_path, registry, monkeyp
     from greenhouse_assets.ingest.errors import IngestError
 
     head = KNUDJEPSEN.read_bytes().split(b"\r\n")[:20]
-    if decimal == ".":
+    if decimal == ".":  # points, declared as the file's mark, so the parser converts with '.' (a ',' cell: the other mark)
         head = head[:3] + [line.replace(b",", b".") for line in head[3:]]
+        text = (Path(__file__).resolve().parents[1] / "greenhouse_assets" / "sources.yaml").read_text(encoding="utf-8")
+        assert text.count('decimal: ","\n        # name / controller point') == 1
+        declared = tmp_path / "sources.yaml"
+        declared.write_text(text.replace('decimal: ","\n        # name / controller point',
+                                         'decimal: "."\n        # name / controller point'), encoding="utf-8")
+        registry = SourceRegistry.load(declared)
 
     def outcome(path: Path) -> pl.DataFrame | dict:
         try:

@@ -11,6 +11,9 @@ faster than converting strings afterwards. Where it rejects a block (a value it 
 number, whitespace-only cells, ...), the block is read again as strings and converted by
 `convert.BatchConverter`, which accepts exactly the same numbers and names the row and column of
 a bad one. Every value the parser accepts, the string path gives identically (tests/test_readers.py).
+The parser converts with the file's one decimal mark; where the delimiter lets a file use both
+(`detect.marks_interchangeable`), a block holding the other mark is one the parser rejects, and the
+string path reads it.
 
 One line is one row: a quoted value spanning lines (never seen in climate exports) is an
 error rather than something that would shift every later line number.
