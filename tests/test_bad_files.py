@@ -238,7 +238,7 @@ def test_text_in_a_mapped_numeric_column_names_row_and_column(tmp_path, registry
                '"";"°C";"°C"\r\n"07-09-2015 00:00:00";20,3;8,4\r\n"07-09-2015 00:05:00";20,3;abc\r\n')
     error = fails(write(tmp_path, "NO3_LAMPEGRP_1.csv", content), registry)
     assert str(error) == ("NO3_LAMPEGRP_1.csv, row 5, column 'udetemp': "
-                          "expected a number with decimal comma, found 'abc'")
+                          "expected a number with decimal comma or point, found 'abc'")
 
 
 def test_text_in_a_numeric_column_after_the_sampled_head(tmp_path, registry) -> None:
@@ -246,14 +246,37 @@ def test_text_in_a_numeric_column_after_the_sampled_head(tmp_path, registry) -> 
     rows[65_000] = "2015-04-01 00:00:00;n/a;x\r\n"
     error = fails(write(tmp_path, "late_text.csv", HEADER + "".join(rows)), registry, rows=5000)
     assert (error.row, error.column, error.found) == (65_002, "air_temperature", "n/a")
+    assert error.expected == "a number with decimal point or comma"  # `;` file: either mark is a number
+
+
+def test_both_decimal_marks_in_a_semicolon_file_are_each_read_as_written(tmp_path, registry) -> None:
+    body = "2014-01-01 00:00:00;1,5;a\r\n2014-01-01 00:10:00;1.6;b\r\n2014-01-01 00:20:00;2,25e-1;c\r\n"
+    parsed = open_file(write(tmp_path, "commas.csv", HEADER + body), registry)
+    assert (parsed.detection["decimal"], parsed.detection["decimal_primary"]) == ("mixed", ",")
+    assert pl.concat(parsed.batches())["air_temperature"].to_list() == [1.5, 1.6, 0.225]
+    assert parsed.resolutions["other_decimal_marks"] == 1
+
+
+def test_two_marks_in_one_cell_of_a_mixed_file_name_row_and_column(tmp_path, registry) -> None:
+    body = ("2014-01-01 00:00:00;1,5;a\r\n2014-01-01 00:10:00;1.6;b\r\n2014-01-01 00:20:00;1,7;c\r\n"
+            "2014-01-01 00:30:00;1.500,5;d\r\n")
+    error = fails(write(tmp_path, "commas.csv", HEADER + body), registry)
+    assert (error.row, error.column, error.found) == (5, "air_temperature", "1.500,5")
+    assert error.expected == "a number with decimal comma or point"
+
+
+def test_a_cell_with_the_other_mark_in_a_comma_delimited_file_names_row_and_column(tmp_path, registry) -> None:
+    """In `,`-delimited text `"1,500"` may be a thousands separator: not read, but located."""
+    header = "timestamp,air_temperature,co2\r\n"
+    in_head = header + '2014-01-01 00:00:00,1.5,400\r\n2014-01-01 00:10:00,"1,6",410\r\n'
+    error = fails(write(tmp_path, "points.csv", in_head), registry)
+    assert (error.reason, error.row, error.column, error.found) == ("mixed decimal marks", 3, "air_temperature", "1,6")
+    assert error.expected == "the decimal mark of '1.5' (row 2)"
+    rows = [line.replace(";", ",").removesuffix(",x\r\n") + ",400\r\n" for line in many_rows(70_000)]
+    rows[65_000] = '2014-02-15 03:20:00,"1,500",400\r\n'
+    error = fails(write(tmp_path, "late.csv", header + "".join(rows)), registry, rows=5000)
+    assert (error.row, error.column, error.found) == (65_002, "air_temperature", "1,500")
     assert error.expected == "a number with decimal point"
-
-
-def test_dot_in_a_decimal_comma_file(tmp_path, registry) -> None:
-    body = "2014-01-01 00:00:00;1,5;a\r\n2014-01-01 00:10:00;1.6;b\r\n"
-    path = write(tmp_path, "commas.csv", HEADER + body)
-    error = fails(path, registry)
-    assert error.reason == "mixed decimal marks" and (error.row, error.found) == (3, "1.6")
 
 
 def test_unparseable_timestamp(tmp_path, registry) -> None:
@@ -270,11 +293,53 @@ def test_empty_timestamp_in_a_row_with_values(tmp_path, registry) -> None:
     assert (error.row, error.found) == (3, "")
 
 
-def test_nonexistent_local_time_on_spring_forward(tmp_path, registry) -> None:
+def test_nonexistent_local_time_is_an_error_where_the_rule_says_so(tmp_path) -> None:
+    strict = LAB_REGISTRY.replace("timezone: Europe/Copenhagen,", "timezone: Europe/Copenhagen, nonexistent_time: error,")
+    path = tmp_path / "sources.yaml"
+    path.write_text(strict, encoding="utf-8")
     body = "2014-03-30 01:50:00;1;a\r\n2014-03-30 02:30:00;2;b\r\n"
-    error = fails(write(tmp_path, "spring.csv", HEADER + body), registry)
-    assert (error.row, error.found) == (3, "2014-03-30 02:30:00")
-    assert error.expected == "a local time that exists in Europe/Copenhagen"
+    error = fails(write(tmp_path, "spring.csv", HEADER + body), SourceRegistry.load(path))
+    assert (error.row, error.column, error.found) == (3, "timestamp", "2014-03-30 02:30:00")
+    assert error.expected == "a local time that exists in Europe/Copenhagen (the rule's nonexistent_time is error)"
+
+
+@pytest.mark.parametrize(("rule", "expected"), [
+    ("", datetime(2014, 3, 30, 1, 30, tzinfo=UTC)),  # default: standard time, the clock had not switched yet
+    ("nonexistent_time: standard,", datetime(2014, 3, 30, 1, 30, tzinfo=UTC)),
+    ("nonexistent_time: summer,", datetime(2014, 3, 30, 0, 30, tzinfo=UTC)),
+])
+def test_nonexistent_local_time_is_read_by_the_rule_and_counted(tmp_path, rule, expected) -> None:
+    path = tmp_path / "sources.yaml"
+    path.write_text(LAB_REGISTRY.replace("timezone: Europe/Copenhagen,", f"timezone: Europe/Copenhagen, {rule}"),
+                    encoding="utf-8")
+    body = "2014-03-30 01:50:00;1;a\r\n2014-03-30 02:30:00;2;b\r\n2014-03-30 03:10:00;3;c\r\n"
+    parsed = open_file(write(tmp_path, "spring.csv", HEADER + body), SourceRegistry.load(path))
+    frame = pl.concat(parsed.batches())
+    assert frame["time"].to_list() == [datetime(2014, 3, 30, 0, 50, tzinfo=UTC), expected,
+                                       datetime(2014, 3, 30, 1, 10, tzinfo=UTC)]
+    assert parsed.resolutions == {"nonexistent_local_times": 1, "ambiguous_local_times": 0,
+                                  "other_decimal_marks": 0}
+
+
+@pytest.mark.parametrize(("entry", "message"), [
+    ("nonexistent_time: later", "nonexistent_time must be one of standard, summer, error, not 'later'"),
+    ("ambiguous_time: first", "ambiguous_time must be one of order, standard, summer, not 'first'"),
+])
+def test_registry_rejects_unknown_dst_rules(tmp_path, entry, message) -> None:
+    path = tmp_path / "sources.yaml"
+    path.write_text(LAB_REGISTRY.replace("timezone: Europe/Copenhagen,", f"timezone: Europe/Copenhagen, {entry},"),
+                    encoding="utf-8")
+    with pytest.raises(ValueError, match=message):
+        SourceRegistry.load(path)
+
+
+def test_registry_rejects_dst_rules_for_a_zone_without_dst(tmp_path) -> None:
+    path = tmp_path / "sources.yaml"
+    path.write_text(LAB_REGISTRY.replace("timezone: UTC\n        zone: {fixed: bench}\n        columns",
+                                         "timezone: UTC\n        nonexistent_time: summer\n        zone: {fixed: bench}\n"
+                                         "        columns", 1), encoding="utf-8")
+    with pytest.raises(ValueError, match="nonexistent_time needs a timezone with DST changes"):
+        SourceRegistry.load(path)
 
 
 # --- bad JSON -------------------------------------------------------------------------------

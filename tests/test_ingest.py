@@ -100,6 +100,50 @@ def test_dst_spring_forward_becomes_continuous_utc(landing, instance, real_data,
     assert len(times) == len(set(times))
 
 
+def test_values_read_by_a_rule_are_recorded_per_file_version(landing, instance, real_data, database_url, tmp_path):
+    """Both decimal marks in a real cell month, and a generated October month with the repeated hour: each
+    loads, and metadata.files, the schema version, the raw materialization and the report say what was
+    resolved."""
+    from greenhouse_assets.defs.ingest.raw import RAW_FILES
+    from greenhouse_assets.sample import generate_sample
+
+    lines = (real_data / "aarslev" / "celle5" / "output-2014-02-01-00-00.csv").read_bytes().split(b"\r\n")
+    mixed, points = [lines[0]], 0
+    for number, line in enumerate(lines[1:], 2):
+        if number % 10 == 0:  # every 10th line keeps its decimal points, the rest get decimal commas
+            points += sum(b"." in field for field in line.split(b";")[2:])
+            mixed.append(line)
+        else:
+            mixed.append(b";".join(line.split(b";")[:2] + [f.replace(b".", b",") for f in line.split(b";")[2:]]))
+    months = landing / "aarslev" / "celle5"
+    months.mkdir(parents=True)
+    (months / "output-2014-02-01-00-00.csv").write_bytes(b"\r\n".join(mixed))
+    generate_sample(tmp_path / "sample", days=3, start="2014-10-25")
+    october = months / "output-2014-10-01-00-00.csv"
+    shutil.copyfile(tmp_path / "sample" / "aarslev" / "celle5" / october.name, october)
+
+    reports = {path.name: _ingest(path, instance) for path in (months / "output-2014-02-01-00-00.csv", october)}
+
+    assert [r["status"] for r in reports.values()] == ["loaded", "loaded"], reports
+    assert reports["output-2014-02-01-00-00.csv"]["resolutions"] == {
+        "nonexistent_local_times": 0, "ambiguous_local_times": 0, "other_decimal_marks": points}
+    assert points > 100
+    assert reports[october.name]["resolutions"] == {
+        "nonexistent_local_times": 0, "ambiguous_local_times": 12, "other_decimal_marks": 0}
+    detection, resolutions = _query(database_url, """SELECT v.detection, f.resolutions FROM metadata.files f
+        JOIN metadata.schema_versions v USING (schema_version_id) WHERE f.file_id = %s""",
+                                    (reports["output-2014-02-01-00-00.csv"]["file_id"],))[0]
+    assert (detection["decimal"], detection["decimal_primary"]) == ("mixed", ",")
+    assert resolutions["other_decimal_marks"] == points
+    materialization = instance.get_latest_materialization_event(RAW_FILES).asset_materialization
+    assert materialization.metadata["resolutions"].value == reports[october.name]["resolutions"]
+    # the repeated hour: first pass summer time, second standard time, as staged
+    staged = _query(database_url, """SELECT to_char(time AT TIME ZONE 'UTC', 'HH24:MI') FROM staging.raw_aarslev
+        WHERE _file_id = %s AND time >= '2014-10-26 00:00Z' AND time < '2014-10-26 02:00Z' ORDER BY _row_number""",
+                    (reports[october.name]["file_id"],))
+    assert [t for (t,) in staged] == [f"{h:02d}:{m:02d}" for h in (0, 1) for m in range(0, 60, 10)]
+
+
 def test_reingesting_identical_content_is_a_recorded_duplicate(landing, instance, real_data, database_url):
     source = real_data / "aarslev" / "december2013" / "MortenSDUData.csv"
     first = _ingest(_land(landing, source, "aarslev/december2013/MortenSDUData.csv"), instance)
@@ -237,7 +281,7 @@ def test_a_bad_value_after_rows_were_copied_leaves_nothing_of_the_file(landing, 
     long = header + data + data  # ~211k rows: three batches of 100k
     bad_line = 200_000
     fields = long[bad_line - 1].split(b";")
-    long[bad_line - 1] = b";".join([fields[0], b"20.3", *fields[2:]])  # a decimal point in a decimal-comma file
+    long[bad_line - 1] = b";".join([fields[0], b"20.3.1", *fields[2:]])  # two marks: no number in any locale
     bad = landing / "knudjepsen" / "NO4_LAMPEGRP_1.csv"
     bad.write_bytes(b"\r\n".join(long) + b"\r\n")
 
@@ -246,7 +290,7 @@ def test_a_bad_value_after_rows_were_copied_leaves_nothing_of_the_file(landing, 
     assert report["status"] == "quarantined"
     detail = _query(database_url, "SELECT error_detail FROM metadata.files WHERE file_id = %s",
                     (report["file_id"],))[0][0]
-    assert (detail["row"], detail["found"]) == (bad_line, "20.3") and "decimal comma" in detail["expected"]
+    assert (detail["row"], detail["found"]) == (bad_line, "20.3.1") and "decimal comma" in detail["expected"]
     assert _query(database_url, "SELECT _file_id, count(*) FROM staging.raw_knudjepsen GROUP BY 1") == [
         (loaded["file_id"], loaded["rows"])]
     lake = tmp_path / "lake"

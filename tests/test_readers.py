@@ -6,8 +6,10 @@ module), so a reader bug cannot make its own expectation.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -250,8 +252,14 @@ def test_fast_numeric_parsing_equals_the_string_path(tmp_path, registry, monkeyp
     from greenhouse_assets.ingest.errors import IngestError
 
     head = KNUDJEPSEN.read_bytes().split(b"\r\n")[:20]
-    if decimal == ".":
+    if decimal == ".":  # points, declared as the file's mark, so the parser converts with '.' (a ',' cell: the other mark)
         head = head[:3] + [line.replace(b",", b".") for line in head[3:]]
+        text = (Path(__file__).resolve().parents[1] / "greenhouse_assets" / "sources.yaml").read_text(encoding="utf-8")
+        assert text.count('decimal: ","\n        # name / controller point') == 1
+        declared = tmp_path / "sources.yaml"
+        declared.write_text(text.replace('decimal: ","\n        # name / controller point',
+                                         'decimal: "."\n        # name / controller point'), encoding="utf-8")
+        registry = SourceRegistry.load(declared)
 
     def outcome(path: Path) -> pl.DataFrame | dict:
         try:
@@ -273,3 +281,197 @@ def test_fast_numeric_parsing_equals_the_string_path(tmp_path, registry, monkeyp
             assert fast == reference, (decimal, cell)
         else:
             assert isinstance(fast, pl.DataFrame) and fast.equals(reference, null_equal=True), (decimal, cell)
+
+
+# --- issue 13: both decimal marks in one file; local times that do not exist or occur twice -----------
+# Fixtures are real files transformed the way the real archives vary; expectations come from the
+# untouched real file (read by the same reader) or from plain datetime arithmetic, never from the rule.
+
+def _rewrite_marks(lines: list[str], majority: str, every: int) -> tuple[list[str], int]:
+    """Data cells holding a '.' get the `majority` mark, every `every`-th of them the other one; returns
+    the lines and how many cells now hold the mark that is not `majority`."""
+    minority = "." if majority == "," else ","
+    out, n, other = lines[:1], 0, 0
+    for line in lines[1:]:
+        fields = line.split(";")
+        for i in range(2, len(fields)):
+            if "." in fields[i]:
+                n += 1
+                mark = minority if n % every == 0 else majority
+                other += mark == minority
+                fields[i] = fields[i].replace(".", mark)
+        out.append(";".join(fields))
+    return out, other
+
+
+def _write_lines(path: Path, lines: list[str]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode("utf-8"))
+    return path
+
+
+@pytest.mark.parametrize(("month", "majority", "every"), [
+    ("2014-01", ",", 7), ("2014-02", ",", 3), ("2014-03", ",", 50), ("2014-02", ".", 5), ("2014-03", ".", 11),
+])
+def test_both_decimal_marks_in_a_real_cell_month_load_exactly(tmp_path, registry, loaded, month, majority,
+                                                              every) -> None:
+    original = CELL / f"output-{month}-01-00-00.csv"
+    lines = original.read_bytes().decode("utf-8").split("\r\n")[:-1]
+    rewritten, other = _rewrite_marks(lines, majority, every)
+    assert other > 10
+    assert any(re.search(r'"-?\d,\d+e-\d{3}"', line) for line in rewritten)  # like "9,22917e-008"
+    path = _write_lines(tmp_path / "celle5" / original.name, rewritten)
+
+    parsed = open_file(path, registry)
+    assert (parsed.detection["decimal"], parsed.detection["decimal_primary"]) == ("mixed", majority)
+    frame = pl.concat(parsed.batches(rows=700))
+    assert frame.equals(loaded[original][1])  # every value, time and row number as in the real file
+    assert parsed.resolutions == {"nonexistent_local_times": 0, "ambiguous_local_times": 0,
+                                  "other_decimal_marks": other}
+
+
+def test_the_other_decimal_mark_only_after_the_sampled_head_is_read_and_recorded(tmp_path, registry,
+                                                                                 loaded) -> None:
+    """February then March of the real cell file in one file (over 1 MB): decimal comma throughout, a
+    point only in the last rows, beyond what detection samples. The fast parser hands those blocks to the
+    string path, which reads them; the detection then says "mixed"."""
+    february = (CELL / "output-2014-02-01-00-00.csv").read_bytes().decode("utf-8").split("\r\n")[:-1]
+    march = (CELL / "output-2014-03-01-00-00.csv").read_bytes().decode("utf-8").split("\r\n")[1:-1]
+    lines = february + march
+    assert sum(len(line) + 2 for line in lines) > 1 << 20
+    rewritten, _ = _rewrite_marks(lines, ",", len(lines) * 100)  # comma everywhere ...
+    tail = len(lines) - 40
+    rewritten[tail:] = lines[tail:]  # ... but the last 40 rows keep their points
+    other = sum("." in field for line in lines[tail:] for field in line.split(";")[2:])
+    path = _write_lines(tmp_path / "celle5" / "output-2014-02-01-00-00.csv", rewritten)
+
+    parsed = open_file(path, registry)
+    assert parsed.detection["decimal"] == ","  # the head shows only commas
+    frame = pl.concat(parsed.batches(rows=1000))
+    assert parsed.detection["decimal"] == "mixed" and parsed.detection["decimal_primary"] == ","
+    assert parsed.resolutions["other_decimal_marks"] == other > 100
+    expected = pl.concat([loaded[CELL / "output-2014-02-01-00-00.csv"][1],
+                          loaded[CELL / "output-2014-03-01-00-00.csv"][1].with_columns(
+                              pl.col("_row_number") + len(february) - 1)])
+    assert frame.equals(expected)
+
+
+def test_a_decimal_comma_in_a_real_comma_delimited_file_is_an_error_at_its_row_and_column(tmp_path,
+                                                                                           registry) -> None:
+    from greenhouse_assets.ingest.errors import IngestError
+
+    original = REAL / "aarslev" / "januar2014" / "MortenSDUData.csv"
+    lines = original.read_bytes().decode("utf-8").splitlines()
+    header = next(csv.reader([lines[0]]))
+    row = next(i for i, line in enumerate(lines) if i > 5 and "." in line.split(",")[3])
+    fields = next(csv.reader([lines[row]]))
+    fields[3] = fields[3].replace(".", ",")  # "1,5" in a `,` file: a decimal comma or a thousands separator?
+    lines[row] = ",".join(f'"{f}"' if "," in f else f for f in fields)
+    path = _write_lines(tmp_path / "januar2014" / original.name, lines)
+    with pytest.raises(IngestError) as caught:
+        pl.concat(open_file(path, registry).batches())
+    error = caught.value
+    assert (error.row, error.column, error.found) == (row + 1, header[3], fields[3])
+    assert error.expected == "a number with decimal point"
+
+
+def _last_sunday(year: int, month: int) -> int:
+    last = (datetime(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)).day
+    return max(d for d in range(last - 6, last + 1) if datetime(year, month, d).weekday() == 6)
+
+
+@pytest.mark.parametrize(("year", "late_rows"), [(2016, 1), (2015, 6), (2019, 3)])
+def test_real_cell_rows_stamped_in_the_spring_gap_load_at_standard_time(tmp_path, registry, loaded, year,
+                                                                        late_rows) -> None:
+    """The real March cell file re-stamped as a Danish local-time export of another year whose logger
+    switched its clock `late_rows` rows late: those rows carry 02:xx, a local time that does not exist."""
+    from zoneinfo import ZoneInfo
+
+    original = CELL / "output-2014-03-01-00-00.csv"
+    lines = original.read_bytes().decode("utf-8").split("\r\n")[:-1]
+    sunday = _last_sunday(year, 3)
+    switch = datetime(year, 3, sunday, 1, 0, tzinfo=UTC)  # 02:00 CET = 03:00 CEST
+    start = switch - timedelta(days=2)
+    copenhagen = ZoneInfo("Europe/Copenhagen")
+    truth, stamped = [], [lines[0]]
+    for i, line in enumerate(lines[1:]):
+        instant = start + timedelta(minutes=10 * i)
+        late = switch <= instant < switch + timedelta(minutes=10 * late_rows)
+        local = instant + timedelta(hours=1) if late else instant.astimezone(copenhagen)
+        stamped.append(f"{local:%Y-%m-%d;%H:%M:%S};{line.split(';', 2)[2]}")
+        truth.append(instant)
+    gap = [s for s in stamped if f"{year}-03-{sunday};02:" in s]
+    assert len(gap) == late_rows
+    path = _write_lines(tmp_path / "celle5" / f"output-{year}-03-01-00-00.csv", stamped)
+
+    parsed = open_file(path, registry)
+    frame = pl.concat(parsed.batches(rows=500))
+    assert frame["time"].to_list() == truth
+    assert frame.filter(pl.col("time") == switch)["_row_number"].to_list() == [stamped.index(gap[0]) + 1]
+    assert frame.drop("time").equals(loaded[original][1].drop("time").head(frame.height))
+    assert parsed.resolutions == {"nonexistent_local_times": late_rows, "ambiguous_local_times": 0,
+                                  "other_decimal_marks": 0}
+
+
+def test_real_knudjepsen_year_as_local_time_with_a_spring_gap_row_and_the_repeated_hour(tmp_path) -> None:
+    """The real 105,697-row Knudjepsen year (fixed UTC+1) re-stamped in Danish local time, as an export
+    on the wall clock would be: 25-10-2015 repeats 02:00-02:55, and the row written at the switch on
+    27-03-2016 still says 02:00:00. Read with the lamp-group rule's zone set to Europe/Copenhagen."""
+    from zoneinfo import ZoneInfo
+
+    text = (Path(__file__).resolve().parents[1] / "greenhouse_assets" / "sources.yaml").read_text(encoding="utf-8")
+    assert text.count("timezone: Etc/GMT-1\n        zone: {from: filename") == 1
+    path = tmp_path / "sources.yaml"
+    path.write_text(text.replace("timezone: Etc/GMT-1\n        zone: {from: filename",
+                                 "timezone: Europe/Copenhagen\n        zone: {from: filename"), encoding="utf-8")
+    local_registry = SourceRegistry.load(path)
+
+    lines = KNUDJEPSEN.read_bytes().decode("utf-8").split("\r\n")[:-1]
+    copenhagen = ZoneInfo("Europe/Copenhagen")
+    switch = datetime(2016, 3, 27, 1, 0, tzinfo=UTC)
+    truth, stamped = [], lines[:3]
+    for line in lines[3:]:
+        stamp, rest = line.split(";", 1)
+        instant = datetime.strptime(stamp.strip('"'), "%d-%m-%Y %H:%M:%S").replace(tzinfo=UTC) - timedelta(hours=1)
+        local = instant + timedelta(hours=1) if instant == switch else instant.astimezone(copenhagen)
+        stamped.append(f'"{local:%d-%m-%Y %H:%M:%S}";{rest}')
+        truth.append(instant)
+    assert sum(s.startswith('"27-03-2016 02:') for s in stamped) == 1
+    assert sum(s.startswith('"25-10-2015 02:') for s in stamped) == 24
+    landed = _write_lines(tmp_path / "knudjepsen" / KNUDJEPSEN.name, stamped)
+
+    parsed = open_file(landed, local_registry)
+    frame = pl.concat(parsed.batches(rows=20_000))
+    assert frame.height == 105_697 and frame["time"].to_list() == truth
+    assert parsed.resolutions == {"nonexistent_local_times": 1, "ambiguous_local_times": 24,
+                                  "other_decimal_marks": 0}
+
+
+def test_generated_autumn_files_all_load_through_the_repeated_hour(tmp_path, registry) -> None:
+    from greenhouse_assets.sample import generate_sample
+
+    written = generate_sample(tmp_path, days=4, start="2014-10-24")
+    parsed = {p.relative_to(tmp_path).as_posix(): open_file(p, registry) for p in written}
+    frames = {name: pl.concat(p.batches(rows=100)) for name, p in parsed.items()}  # no file fails
+    for cell in (5, 6):
+        name = f"aarslev/celle{cell}/output-2014-10-01-00-00.csv"
+        lines = (tmp_path / name).read_bytes().decode("utf-8").split("\r\n")[1:-1]
+        repeated = [i + 2 for i, line in enumerate(lines) if line.startswith("2014-10-26;02:")]
+        assert len(repeated) == 12  # 02:00-02:50 twice
+        by_line = dict(zip(frames[name]["_row_number"], frames[name]["time"], strict=True))
+        first, second = repeated[:6], repeated[6:]
+        assert [by_line[n] for n in first] == [datetime(2014, 10, 26, 0, m, tzinfo=UTC) for m in range(0, 60, 10)]
+        assert [by_line[n] for n in second] == [datetime(2014, 10, 26, 1, m, tzinfo=UTC) for m in range(0, 60, 10)]
+        assert frames[name]["time"].diff().drop_nulls().unique().to_list() == [timedelta(minutes=10)]
+        assert parsed[name].resolutions["ambiguous_local_times"] == 12
+        # the sMAP export holds the second pass once per epoch: read as standard time, it equals the CSV
+        smap = frames[name + ".json"]
+        hour = (datetime(2014, 10, 26, 1, tzinfo=UTC).timestamp() * 1000, datetime(2014, 10, 26, 2, tzinfo=UTC).timestamp() * 1000)
+        document = json.loads((tmp_path / (name + ".json")).read_text(encoding="utf-8"))
+        epochs = {t for stream in document.values() for t, _ in stream["Readings"] if hour[0] <= t < hour[1]}
+        assert 0 < len(epochs) <= 6 and parsed[name + ".json"].resolutions["ambiguous_local_times"] == len(epochs)
+        csv_air = frames[name].select("time", csv=pl.col(f"Celle {cell}: Lufttemperatur"))
+        both = smap.select("time", json=pl.col(f"/Cell{cell}/air_temperature")).join(csv_air, on="time")
+        assert both.height == smap.height and both.filter(pl.col("json") != pl.col("csv")).height == 0
+    assert frames["knudjepsen/NO3_LAMPEGRP_1.csv"]["time"].diff().drop_nulls().unique().to_list() == [
+        timedelta(minutes=5)]

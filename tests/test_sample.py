@@ -324,3 +324,20 @@ def _stream_name(csv_name: str) -> str | None:
 def _cet_epoch_ms(row: list[str]) -> int:
     wall = datetime.strptime(f"{row[0]} {row[1]}", "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC_PLUS_1)
     return int(wall.timestamp() * 1000)
+
+
+def test_smap_autumn_keeps_one_reading_per_stream_and_time_the_later_pass(tmp_path):
+    """Both passes of the repeated hour map to the same UTC+1 epochs; sMAP keeps the one written last."""
+    generate_sample(tmp_path, days=2, start="2014-10-25")
+    base = tmp_path / "aarslev" / "celle5" / "output-2014-10-01-00-00.csv"
+    _, rows = _aarslev(base)
+    document = json.loads(base.with_name(base.name + ".json").read_text(encoding="utf-8"))
+    for stream in document.values():
+        epochs = [t for t, _ in stream["Readings"]]
+        assert len(epochs) == len(set(epochs))
+    air = dict(document["/Cell5/air_temperature"]["Readings"])
+    second_pass = [row for row in rows if row[0] == "2014-10-26" and row[1].startswith("02:")][6:]
+    for row in second_pass:
+        epoch = int(datetime.fromisoformat(f"{row[0]}T{row[1]}").replace(tzinfo=UTC_PLUS_1).timestamp() * 1000)
+        if row[2]:
+            assert air[epoch] == _number(row[2])

@@ -83,7 +83,7 @@ def ingest_file(path: Path, instance: dg.DagsterInstance, registry: SourceRegist
     )
     with connect(settings.database_url()) as conn:
         version = conn.execute(
-            """SELECT file_id, status, rows_staged, rows_read, error FROM metadata.files
+            """SELECT file_id, status, rows_staged, rows_read, error, resolutions FROM metadata.files
                WHERE run_id = %s ORDER BY file_id DESC LIMIT 1""",
             (result.run_id,),
         ).fetchone()
@@ -91,12 +91,12 @@ def ingest_file(path: Path, instance: dg.DagsterInstance, registry: SourceRegist
     if version is None:
         return {**report, "status": "failed", "rows": 0, "file_id": None,
                 "error": _failure(result) or "the run recorded no file version"}
-    file_id, status, rows_staged, rows_read, error = version
+    file_id, status, rows_staged, rows_read, error, resolutions = version
     if not result.success and status != "quarantined":
         error = _failure(result) or "run failed"
         status = "failed"
     return {**report, "status": status, "rows": rows_staged if rows_staged is not None else (rows_read or 0),
-            "file_id": file_id, "error": error}
+            "file_id": file_id, "error": error, "resolutions": resolutions}
 
 
 def _failure(result: dg.ExecuteInProcessResult) -> str | None:

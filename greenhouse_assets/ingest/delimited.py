@@ -11,6 +11,9 @@ faster than converting strings afterwards. Where it rejects a block (a value it 
 number, whitespace-only cells, ...), the block is read again as strings and converted by
 `convert.BatchConverter`, which accepts exactly the same numbers and names the row and column of
 a bad one. Every value the parser accepts, the string path gives identically (tests/test_readers.py).
+The parser converts with the file's one decimal mark; where the delimiter lets a file use both
+(`detect.marks_interchangeable`), a block holding the other mark is one the parser rejects, and the
+string path reads it.
 
 One line is one row: a quoted value spanning lines (never seen in climate exports) is an
 error rather than something that would shift every later line number.
@@ -46,9 +49,15 @@ class Dialect:
     quoting: str
     line_ending: str
     header_rows: int
+    decimal_mixed: bool = False  # the head holds both marks (where `detect.marks_interchangeable`)
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        """For the detection record: `decimal` is "mixed" (and `decimal_primary` the parser's mark)
+        when both marks occur."""
+        fields = asdict(self)
+        if fields.pop("decimal_mixed"):
+            fields |= {"decimal": "mixed", "decimal_primary": self.decimal}
+        return fields
 
 
 @dataclass(frozen=True)
@@ -69,11 +78,15 @@ def open_delimited(head: detect.Head, rule: FileRule) -> DelimitedHead:
     data = rows[header_rows:]
     if head.complete and not any(any(v.strip() for v in row) for row in data):
         raise IngestError(path, "no data rows (header only)")
-    decimal = rule.decimal or detect.detect_decimal(path, data, header_rows + 1)
+    mixed_ok = detect.marks_interchangeable(delimiter)
+    # A mark the registry declares is not checked against the head; a cell with the other mark is
+    # found while streaming (and the detection then says "mixed", see readers.py).
+    decimal, mixed = (rule.decimal, False) if rule.decimal else detect.detect_decimal(
+        path, data, header_rows + 1, mixed_ok=mixed_ok, names=rows[0] if header_rows else ())
     dialect = Dialect(
         encoding=encoding, bom=bom, delimiter=delimiter, decimal=decimal,
         quoting=detect.quoting(sample.lines[header_rows:], delimiter),
-        line_ending=sample.line_ending, header_rows=header_rows,
+        line_ending=sample.line_ending, header_rows=header_rows, decimal_mixed=mixed,
     )
     mean = len(head.data) / max(len(sample.lines), 1)
     return DelimitedHead(dialect, rows[:header_rows], data, mean)

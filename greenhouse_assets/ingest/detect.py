@@ -228,22 +228,41 @@ def detect_header_rows(path: Path, rows: Sequence[Sequence[str | None]],
                       f"1-{MAX_HEADER_ROWS + 1}")
 
 
-def detect_decimal(path: Path, rows: Sequence[Sequence[str | None]], first_line: int) -> str:
-    """',' if the sampled values use decimal comma, '.' otherwise; both at once is an error."""
-    comma = dot = None
+def marks_interchangeable(delimiter: str | None) -> bool:
+    """Can a file use decimal comma and decimal point side by side? Only where neither can be a
+    thousands separator or a field separator: in `;`, tab or `|` delimited text every cell holds one
+    number with at most one mark, so `20.8098` and `9,22917e-008` are each unambiguous. In `,`
+    delimited text (and spreadsheets, whose cells the sheet reader formats) a mark that is not the
+    file's own stays an error."""
+    return delimiter is not None and delimiter != ","
+
+
+def detect_decimal(path: Path, rows: Sequence[Sequence[str | None]], first_line: int, *,
+                   mixed_ok: bool = False, names: Sequence[str | None] = ()) -> tuple[str, bool]:
+    """(decimal mark, both marks occur): ',' if the sampled values use decimal comma, '.' otherwise.
+
+    Both marks at once are an error at the first cell of the later-seen mark (row, column, the mark
+    expected and the value found), unless `mixed_ok` (see `marks_interchangeable`): then the mark of
+    most sampled cells is the file's mark, which the fast parser reads, and the other one is read too.
+    """
+    first: dict[str, tuple[int, int, str]] = {}
+    count = {",": 0, ".": 0}
     for offset, row in enumerate(rows):
-        for value in row:
+        for position, value in enumerate(row):
             text = (value or "").strip()
-            if comma is None and _COMMA_DECIMAL.match(text):
-                comma = (first_line + offset, text)
-            elif dot is None and _DOT_DECIMAL.match(text):
-                dot = (first_line + offset, text)
-        if comma and dot:
-            later = max(comma, dot)
-            raise IngestError(path, "mixed decimal marks", row=later[0],
-                              expected=f"the decimal mark of {min(comma, dot)[1]!r} "
-                              f"(row {min(comma, dot)[0]})", found=later[1])
-    return "," if comma else "."
+            mark = "," if _COMMA_DECIMAL.match(text) else "." if _DOT_DECIMAL.match(text) else None
+            if mark is None:
+                continue
+            count[mark] += 1
+            first.setdefault(mark, (first_line + offset, position, text))
+        if len(first) == 2 and not mixed_ok:
+            earlier, later = sorted(first.values())
+            column = names[later[1]] if later[1] < len(names) else None
+            raise IngestError(path, "mixed decimal marks", row=later[0], column=column,
+                              expected=f"the decimal mark of {earlier[2]!r} (row {earlier[0]})",
+                              found=later[2])
+    mark = "," if count[","] > count["."] else "."
+    return mark, len(first) == 2
 
 
 def quoting(lines: Sequence[str], delimiter: str) -> str:

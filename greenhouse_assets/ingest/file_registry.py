@@ -135,19 +135,20 @@ def record_received(conn: psycopg.Connection, *, file_id: int, parsed: ParsedFil
                     size: int, received_at: datetime, raw_uri: str, parquet_uri: str, rows: int,
                     partition_key: str, run_id: str | None) -> None:
     """Register a parsed version with its column mapping, as `received` (not staged yet): under the id
-    reserved for it, or in place when the id is that of this content's earlier receipt (a re-run)."""
+    reserved for it, or in place when the id is that of this content's earlier receipt (a re-run).
+    Called after the last batch, so the detection and `resolutions` cover the whole file."""
     previous = latest_for_path(conn, parsed.source.name, path)
     version = 1 if previous is None else previous.version + (previous.sha256 != sha256)
     conn.execute(
         """INSERT INTO metadata.files (file_id, source, path, sha256, bytes, received_at, status, rows_read,
                                        schema_version_id, version, precedence, raw_uri, parquet_uri,
-                                       partition_key, run_id)
-           VALUES (%s, %s, %s, %s, %s, %s, 'received', %s, %s, %s, %s, %s, %s, %s, %s)
+                                       partition_key, run_id, resolutions)
+           VALUES (%s, %s, %s, %s, %s, %s, 'received', %s, %s, %s, %s, %s, %s, %s, %s, %s)
            ON CONFLICT (file_id) DO UPDATE SET rows_read = EXCLUDED.rows_read, parquet_uri = EXCLUDED.parquet_uri,
                schema_version_id = EXCLUDED.schema_version_id, run_id = EXCLUDED.run_id,
-               precedence = EXCLUDED.precedence""",
+               precedence = EXCLUDED.precedence, resolutions = EXCLUDED.resolutions""",
         (file_id, parsed.source.name, path, sha256, size, received_at, rows, schema_version_id(conn, parsed),
-         version, parsed.rule.precedence, raw_uri, parquet_uri, partition_key, run_id),
+         version, parsed.rule.precedence, raw_uri, parquet_uri, partition_key, run_id, Jsonb(parsed.resolutions)),
     )
     conn.execute("DELETE FROM metadata.file_columns WHERE file_id = %s", (file_id,))
     with conn.cursor() as cur:

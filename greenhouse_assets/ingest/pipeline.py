@@ -42,6 +42,7 @@ class RawOutcome:
     raw_uri: str | None = None
     parquet_uri: str | None = None
     detection: dict = field(default_factory=dict)
+    resolutions: dict = field(default_factory=dict)  # values read by a registry rule (ParsedFile.resolutions)
     columns: list = field(default_factory=list)
     error: IngestError | None = None
     duplicate_of: int | None = None
@@ -126,7 +127,7 @@ def receive_file(path: Path, *, landing_root: Path, lake_paths: LakePaths, url: 
         return RawOutcome(status="quarantined", file_id=file_id, error=error, raw_uri=stored.as_uri(), **base)
     return RawOutcome(status="loaded" if staged else "received", file_id=file_id, rows=rows,
                       raw_uri=stored.as_uri(), parquet_uri=parquet.as_uri(), detection=parsed.detection,
-                      columns=parsed.columns, staged=staged, **base)
+                      resolutions=parsed.resolutions, columns=parsed.columns, staged=staged, **base)
 
 
 def _kept(batches: Iterable[pl.DataFrame], sink: lake.ParquetSink) -> Iterator[pa.Table]:

@@ -5,6 +5,11 @@ timestamp layout, column mapping, types) and raises `IngestError` for what it fi
 there. `ParsedFile.batches` then streams the data; it raises `IngestError` at the exact row
 and column of the first bad value, so the caller loads a file all-or-nothing.
 
+What the reader resolved by a registry rule rather than read verbatim (local times that do not
+exist or occur twice, cells with the other decimal mark) is counted during each full pass over
+the batches, in `ParsedFile.resolutions`; a file found to use both decimal marks only after its
+head then says `decimal: "mixed"` in its detection too.
+
 Every batch has `_row_number` (1-based line of the row in the original file; sheet row for
 Excel; for sMAP JSON see `smap.py`), `time` (UTC), then the staged columns, in `schema` order.
 """
@@ -45,6 +50,8 @@ class ParsedFile:
     columns: list[ColumnMapping]  # data columns in file order; staged names unique
     schema: dict[str, pl.DataType]  # _row_number, time, then staged columns
     _produce: Callable[[int], Iterator[pl.DataFrame]] = field(repr=False)
+    # Rows/cells resolved by a rule in the last full pass (see the module docstring), for metadata.files.
+    resolutions: dict[str, int] = field(default_factory=dict)
 
     def batches(self, rows: int = 100_000) -> Iterator[pl.DataFrame]:
         """Typed batches of at most `rows` rows; memory stays flat whatever the file size."""
@@ -53,6 +60,9 @@ class ParsedFile:
         for frame in self._produce(rows):
             for offset in range(0, frame.height, rows):
                 yield frame.slice(offset, rows)
+        if self.resolutions.get("other_decimal_marks") and self.detection.get("decimal") in (",", "."):
+            # the head showed one mark, later cells the other one too
+            self.detection.update(decimal="mixed", decimal_primary=self.detection["decimal"])
 
     def batches_ahead(self, rows: int = 100_000, depth: int = 2) -> ParseAhead:
         """The same batches, parsed by a background thread up to `depth` batches ahead (see `ParseAhead`)."""
@@ -131,7 +141,7 @@ def _open_delimited(head: detect.Head, source: Source, rule: FileRule) -> Parsed
 
     detection = {"kind": "csv", **dialect.as_dict()}
     return _tabular(head.path, source, rule, opened.header, opened.sample, dialect.decimal,
-                    detection, columns)
+                    detection, columns, both_marks=detect.marks_interchangeable(dialect.delimiter))
 
 
 def _open_excel(path: Path, source: Source, rule: FileRule) -> ParsedFile:
@@ -140,7 +150,8 @@ def _open_excel(path: Path, source: Source, rule: FileRule) -> ParsedFile:
     data = rows[header_rows:]
     if not any(any((v or "").strip() for v in row) for row in data):
         raise IngestError(path, "no data rows (header only)")
-    decimal = rule.decimal or detect.detect_decimal(path, data, header_rows + 1)
+    decimal = rule.decimal or detect.detect_decimal(path, data, header_rows + 1,
+                                                    names=rows[0] if header_rows else ())[0]
     n_columns = len(rows[0])
 
     def strings(_rows: int, _numeric: list[int]) -> Iterator[tuple[pl.DataFrame, pl.Series]]:
@@ -155,7 +166,7 @@ def _open_excel(path: Path, source: Source, rule: FileRule) -> ParsedFile:
 
 def _tabular(path: Path, source: Source, rule: FileRule, header: list[list],
              sample: list[list], decimal: str, detection: dict[str, Any],
-             batches: ColumnBatches) -> ParsedFile:
+             batches: ColumnBatches, both_marks: bool = False) -> ParsedFile:
     """Shared by CSV and Excel: header -> columns, types and the batch converter."""
     names = [value or "" for value in header[0]]
     n_columns = len(names)
@@ -169,7 +180,7 @@ def _tabular(path: Path, source: Source, rule: FileRule, header: list[list],
         units = [unit_from_name(name) for name in originals]
     staged = staged_names(originals, [i + 1 for i in positions])
     columns = source.resolve_columns(rule, path, originals, staged, units)
-    numeric = numeric_columns(_string_frame(sample, n_columns), positions, decimal)
+    numeric = numeric_columns(_string_frame(sample, n_columns), positions, decimal, both_marks)
     # Identifying columns stay text, so a value never shows up in a number-parse error (quarantine record).
     plans = [ColumnPlan(p, c.staged_name, c.original_name,
                         (c.variable is not None or n) and not rule.identifies(c.original_name))
@@ -177,16 +188,21 @@ def _tabular(path: Path, source: Source, rule: FileRule, header: list[list],
     label = " + ".join(layout.names)
     numeric_positions = [plan.position for plan in plans if plan.numeric]
 
+    resolutions: dict[str, int] = {}
+
     def produce(rows: int) -> Iterator[pl.DataFrame]:
-        localizer = Localizer(path, rule.timezone, label)  # fresh DST state per pass
-        converter = BatchConverter(path, layout, localizer, plans, decimal)
+        # fresh DST state and counts per pass
+        localizer = Localizer(path, rule.timezone, label, rule.nonexistent_time, rule.ambiguous_time)
+        converter = BatchConverter(path, layout, localizer, plans, decimal, both_marks)
         for frame, numbers in batches(rows, numeric_positions):
             yield converter.convert(frame, numbers)
+        resolutions.clear()
+        resolutions.update(localizer.counts(), other_decimal_marks=converter.other_marks)
 
     detection |= {"timestamp": layout.as_dict(), "n_columns": n_columns,
                   "timezone": "UTC" if layout.aware else rule.timezone,
                   "source": source.name, "rule": rule.name}
-    return ParsedFile(path, source, rule, detection, columns, schema_for(plans), produce)
+    return ParsedFile(path, source, rule, detection, columns, schema_for(plans), produce, resolutions)
 
 
 def _open_smap(path: Path, source: Source, rule: FileRule) -> ParsedFile:
@@ -195,8 +211,9 @@ def _open_smap(path: Path, source: Source, rule: FileRule) -> ParsedFile:
     staged = staged_names(table.names, list(range(1, len(table.names) + 1)))
     columns = source.resolve_columns(rule, path, table.names, staged, table.units)
     frame = table.frame.rename({f"s{i}": name for i, name in enumerate(staged)})
+    resolutions: dict[str, int] = {}
     if rule.epoch_wall_clock:
-        frame = _from_wall_clock(path, frame, rule)
+        frame = _from_wall_clock(path, frame, rule, resolutions)
     frame = frame.with_row_index("_row_number", offset=1).with_columns(
         pl.col("_row_number").cast(pl.Int64), pl.col("time").cast(TIME_DTYPE))
     detection = {
@@ -210,14 +227,17 @@ def _open_smap(path: Path, source: Source, rule: FileRule) -> ParsedFile:
         "n_columns": len(table.names), "source": source.name, "rule": rule.name,
     }
     schema = dict(frame.schema)
-    return ParsedFile(path, source, rule, detection, columns, schema, lambda _rows: iter([frame]))
+    return ParsedFile(path, source, rule, detection, columns, schema, lambda _rows: iter([frame]), resolutions)
 
 
-def _from_wall_clock(path: Path, frame: pl.DataFrame, rule: FileRule) -> pl.DataFrame:
+def _from_wall_clock(path: Path, frame: pl.DataFrame, rule: FileRule,
+                     resolutions: dict[str, int]) -> pl.DataFrame:
     """Epochs that encode wall-clock time at a fixed offset: back to wall clock, then localise."""
     wall = frame["time"].dt.convert_time_zone(rule.epoch_wall_clock).dt.replace_time_zone(None)
     positions = pl.int_range(1, frame.height + 1, eager=True)
-    utc = Localizer(path, rule.timezone, "Readings[*][0]").to_utc(wall, positions)
+    localizer = Localizer(path, rule.timezone, "Readings[*][0]", rule.nonexistent_time, rule.ambiguous_time)
+    utc = localizer.to_utc(wall, positions)
+    resolutions.update(localizer.counts())
     return frame.with_columns(utc.alias("time")).sort("time")
 
 

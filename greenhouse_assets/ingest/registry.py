@@ -21,6 +21,9 @@ from greenhouse_assets import settings
 from greenhouse_assets.ingest.errors import IngestError
 
 GENERIC = "generic"
+# How naive local times that a DST change makes impossible or double are read (see sources.yaml).
+NONEXISTENT_TIME = ("standard", "summer", "error")
+AMBIGUOUS_TIME = ("order", "standard", "summer")
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,11 @@ class FileRule:
     precedence: int = 0
     # Regexes over original column names whose values are pseudonymised (governance/pseudonym.py).
     identifying: tuple[str, ...] = ()
+    # A local time in the spring-forward gap: read at the offset before the jump ("standard"), after
+    # it ("summer"), or quarantine the file ("error"). A local time of the repeated autumn hour: by
+    # order of appearance ("order": first summer, second standard time), or always one of the two.
+    nonexistent_time: str = "standard"
+    ambiguous_time: str = "order"
 
     def matches(self, path: Path) -> bool:
         posix = PurePosixPath(path.as_posix())
@@ -277,6 +285,12 @@ def _rule(source: str, raw: dict, vocabulary: dict[str, str],
     for key in ("timezone", "epoch_wall_clock"):
         if raw.get(key):
             zoneinfo.ZoneInfo(raw[key])
+    for key, allowed in (("nonexistent_time", NONEXISTENT_TIME), ("ambiguous_time", AMBIGUOUS_TIME)):
+        if key in raw and raw[key] not in allowed:
+            raise ValueError(f"{where}: {key} must be one of {', '.join(allowed)}, not {raw[key]!r}")
+        if key in raw and not _has_transitions(raw.get("timezone")):
+            raise ValueError(f"{where}: {key} needs a timezone with DST changes "
+                             f"(timezone is {raw.get('timezone')!r}: no local time is missing or repeated)")
     if raw.get("decimal") not in (None, ".", ","):
         raise ValueError(f"{where}: decimal must be '.' or ','")
     if raw.get("delimiter") is not None and len(raw["delimiter"]) != 1:
@@ -309,7 +323,14 @@ def _rule(source: str, raw: dict, vocabulary: dict[str, str],
         epoch_wall_clock=raw.get("epoch_wall_clock"),
         precedence=int(raw.get("precedence", 0)),
         identifying=tuple(re.compile(p).pattern for p in raw.get("identifying", [])),
+        nonexistent_time=raw.get("nonexistent_time", "standard"),
+        ambiguous_time=raw.get("ambiguous_time", "order"),
     )
+
+
+def _has_transitions(timezone: str | None) -> bool:
+    """Does the zone change its UTC offset (DST)? UTC and the Etc/ zones are fixed by definition."""
+    return bool(timezone) and timezone != "UTC" and not timezone.startswith("Etc/")
 
 
 def _nfc(name: str) -> str:

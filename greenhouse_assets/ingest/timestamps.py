@@ -6,10 +6,17 @@ values of 1e11 and more are milliseconds, i.e. anything after 1973-03-03), and `
 intervals, where time = Start and End stays a data column as received. Day-first formats are
 tried before month-first ones: the sources are Danish.
 
-Naive times are local in the registry rule's timezone. In a zone with DST a spring-forward
-time that does not exist is an error (no hour is invented), and an autumn time that occurs
-twice is resolved by order of appearance in the file: the first occurrence is summer time,
-the second standard time.
+Naive times are local in the registry rule's timezone. In a zone with DST two kinds of local
+time need a rule, and the rule is the registry's (`nonexistent_time`, `ambiguous_time`), so one
+odd row never quarantines a file:
+- a spring-forward time that does not exist (02:00-02:59 on the last Sunday of March in
+  Denmark): `standard` (default) reads it at the offset in force before the jump, i.e. the
+  controller's clock had not switched yet (02:00 -> 01:00 UTC); `summer` at the offset after the
+  jump (02:00 -> 00:00 UTC); `error` quarantines the file at that row;
+- an autumn time that occurs twice: `order` (default) by order of appearance in the file, the
+  first occurrence summer time and the second standard time; `standard` / `summer` always one.
+How many rows each rule resolved is counted per pass (`Localizer.counts`) and recorded per file
+version (`metadata.files.resolutions`).
 """
 
 from __future__ import annotations
@@ -98,14 +105,25 @@ def parse(path: Path, frame: pl.DataFrame, layout: TimestampLayout,
 
 
 class Localizer:
-    """Naive local times to UTC, remembering ambiguous times already seen across batches."""
+    """Naive local times to UTC, remembering ambiguous times already seen across batches.
 
-    def __init__(self, path: Path, timezone: str | None, column: str) -> None:
+    `nonexistent` / `ambiguous`: the registry rule's `nonexistent_time` / `ambiguous_time`.
+    `nonexistent_rows` / `ambiguous_rows` count the rows each rule resolved (both occurrences of a
+    repeated time count).
+    """
+
+    def __init__(self, path: Path, timezone: str | None, column: str, nonexistent: str = "standard",
+                 ambiguous: str = "order") -> None:
         self.path, self.timezone, self.column = path, timezone, column
+        self.nonexistent, self.ambiguous = nonexistent, ambiguous
+        self.nonexistent_rows = self.ambiguous_rows = 0
         self._seen: set = set()
         # UTC and the Etc/ zones are fixed offsets by definition: no time is missing or repeated.
         fixed = timezone is not None and (timezone == "UTC" or timezone.startswith("Etc/"))
         self._offset = ZoneInfo(timezone).utcoffset(datetime(2000, 1, 1)) if fixed else None
+
+    def counts(self) -> dict[str, int]:
+        return {"nonexistent_local_times": self.nonexistent_rows, "ambiguous_local_times": self.ambiguous_rows}
 
     def to_utc(self, times: pl.Series, row_numbers: pl.Series) -> pl.Series:
         if times.dtype.time_zone is not None:  # type: ignore[union-attr]
@@ -114,25 +132,46 @@ class Localizer:
             raise IngestError(self.path, "naive timestamps, but the registry rule has no timezone")
         if self._offset is not None:
             return (times - self._offset).dt.replace_time_zone("UTC")
-        early = times.dt.replace_time_zone(self.timezone, ambiguous="earliest",
-                                           non_existent="null")
-        missing = early.is_null()
+        early = times.dt.replace_time_zone(self.timezone, ambiguous="earliest", non_existent="null")
+        missing = early.is_null() & times.is_not_null()
         if missing.any():
-            index = missing.arg_true()[0]
-            raise IngestError(self.path, "", row=int(row_numbers[index]), column=self.column,
-                              expected=f"a local time that exists in {self.timezone}",
-                              found=str(times[index]))
-        late = times.dt.replace_time_zone(self.timezone, ambiguous="latest")
-        ambiguous = (early != late).arg_true().to_list()
-        if not ambiguous:
+            early = self._nonexistent(times, early, missing, row_numbers)
+        late = times.dt.replace_time_zone(self.timezone, ambiguous="latest", non_existent="null")
+        ambiguous = ((early != late) & late.is_not_null()).fill_null(False)
+        if not ambiguous.any():
             return early.dt.convert_time_zone("UTC")
-        use_late = [False] * len(times)
-        for index in ambiguous:
-            naive = times[index]
-            use_late[index] = naive in self._seen
-            self._seen.add(naive)
-        chosen = pl.select(pl.when(pl.Series(use_late)).then(late).otherwise(early)).to_series()
+        indices = ambiguous.arg_true().to_list()
+        self.ambiguous_rows += len(indices)
+        if self.ambiguous == "summer":
+            return early.dt.convert_time_zone("UTC")
+        if self.ambiguous == "standard":
+            use_late = ambiguous
+        else:  # order of appearance: a time seen before (in this batch or an earlier one) is the second
+            flags = [False] * len(times)
+            for index in indices:
+                naive = times[index]
+                flags[index] = naive in self._seen
+                self._seen.add(naive)
+            use_late = pl.Series(flags)
+        chosen = pl.select(pl.when(use_late).then(late).otherwise(early)).to_series()
         return chosen.dt.convert_time_zone("UTC")
+
+    def _nonexistent(self, times: pl.Series, early: pl.Series, missing: pl.Series,
+                     row_numbers: pl.Series) -> pl.Series:
+        """`early` with the spring-forward times filled in by the rule (in the rule's zone, like `early`)."""
+        indices = missing.arg_true()
+        if self.nonexistent == "error":
+            index = indices[0]
+            raise IngestError(self.path, "", row=int(row_numbers[index]), column=self.column,
+                              expected=f"a local time that exists in {self.timezone} "
+                              "(the rule's nonexistent_time is error)",
+                              found=str(times[index]))
+        self.nonexistent_rows += len(indices)
+        zone = ZoneInfo(self.timezone)  # type: ignore[arg-type]
+        fold = 0 if self.nonexistent == "standard" else 1  # PEP 495: in a gap, fold 0 = offset before it
+        values = [naive - zone.utcoffset(naive.replace(fold=fold)) for naive in times.gather(indices).to_list()]
+        fixed = pl.Series(values, dtype=times.dtype).dt.replace_time_zone("UTC").dt.convert_time_zone(self.timezone)
+        return early.scatter(indices, fixed)
 
 
 def _detect_single(path: Path, names: Sequence[str], lowered: list[str],

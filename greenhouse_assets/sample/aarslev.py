@@ -6,7 +6,10 @@
 - JSON: the sMAP epochs are the CSV wall clock read as UTC+1 all year (checked on the real March
   2014 file: after the DST jump every reading sits at wall clock - 1 h, not at true UTC), so that
   quirk is reproduced; readings are unsorted and include the reset zeros and the `-2.14748e+008`
-  sentinel, numbers printed exactly as in the CSV.
+  sentinel, numbers printed exactly as in the CSV. In the repeated autumn hour both passes of the
+  wall clock give the same epochs, and sMAP keeps one reading per stream and time, the one written
+  last: the export holds the second (standard-time) pass's value, or the first's where the second
+  has none.
 """
 
 from __future__ import annotations
@@ -121,7 +124,8 @@ def _smap_json(cell: int, epoch_ms: np.ndarray, columns: list[list[str]], rng: n
     parts = []
     for stream in SMAP_ORDER:
         unit, col = by_stream[stream]
-        readings = [f"[{ms},{v}]" for ms, v in zip(epochs, col) if v]
+        kept = {ms: v for ms, v in zip(epochs, col) if v}  # a later reading at the same epoch replaces one
+        readings = [f"[{ms},{v}]" for ms, v in kept.items()]
         shuffled = ",".join(readings[i] for i in rng.permutation(len(readings)))
         stream_id = uuid.uuid3(uuid.NAMESPACE_URL, f"aarslev/Cell{cell}/{stream}")
         parts.append(

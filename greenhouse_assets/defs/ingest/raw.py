@@ -56,6 +56,8 @@ def raw_metadata(outcome: RawOutcome) -> dict:
         metadata["original_uri"] = outcome.raw_uri
     if outcome.detection:
         metadata["detection"] = dg.MetadataValue.json(outcome.detection)
+    if outcome.resolutions:  # local times / decimal marks read by a registry rule (metadata.files.resolutions)
+        metadata["resolutions"] = dg.MetadataValue.json(outcome.resolutions)
     if outcome.columns:
         metadata["dagster/column_schema"] = dg.TableSchema(
             columns=[
