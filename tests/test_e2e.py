@@ -29,7 +29,7 @@ from greenhouse_assets.settings import _with_database
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 NODE_MODULES = settings.PROJECT_ROOT / ".local" / "e2e" / "node_modules"
-DAYS = 14  # enough days for the objective models to calibrate, so their validation check can pass
+DAYS = 28  # enough days for blocked cross-validation (≥ 20 test days), so the energy model can be validated
 TIMEOUT = 330
 CHECKS = """{ assetNodes { assetKey { path } assetChecksOrError { ... on AssetChecks { checks {
   name blocking executionForLatestMaterialization { status runId evaluation { severity description } } } } } } }"""

@@ -66,10 +66,23 @@ def natural_ppfd_profile(dli_mol_m2: float, day_length_h: float) -> np.ndarray:
     return shape * (dli_mol_m2 / total if total > 0 else 0.0)
 
 
-def lamp_hour_fractions(natural_ppfd: np.ndarray, photoperiod_h) -> np.ndarray:
-    """Share of each hour the lamps burn, (n, 24): the darkest hours first, as a light-sum controller does."""
-    darkness_rank = np.argsort(np.argsort(natural_ppfd, kind="stable"), kind="stable")
-    return np.clip(np.asarray(photoperiod_h)[:, None] - darkness_rank[None, :], 0.0, 1.0)
+def light_window(max_light_period_h: float) -> np.ndarray:
+    """(24,) bool: the hours of the allowed light period, centred on solar noon.
+
+    For a short-day crop the blackout screen closes outside it (natural light is cut) and lamps
+    may only burn inside it; whole hours whose centre lies within ±period/2 of noon count.
+    """
+    hours = np.arange(24) + 0.5
+    return np.abs(hours - 12.0) <= max_light_period_h / 2.0
+
+
+def lamp_hour_fractions(natural_ppfd: np.ndarray, photoperiod_h, window: np.ndarray | None = None) -> np.ndarray:
+    """Share of each hour the lamps burn, (n, 24): the darkest hours of the light window first, as a
+    light-sum controller does; never outside the window."""
+    ranked = np.where(window, natural_ppfd, np.inf) if window is not None else natural_ppfd
+    darkness_rank = np.argsort(np.argsort(ranked, kind="stable"), kind="stable")
+    fractions = np.clip(np.asarray(photoperiod_h)[:, None] - darkness_rank[None, :], 0.0, 1.0)
+    return fractions if window is None else fractions * window[None, :]
 
 
 def temperature_factor(temperature_c):
