@@ -26,18 +26,23 @@ from greenhouse_assets.defs.resources import LakeResource, PostgresResource
 import yaml
 
 from greenhouse_assets import settings
-from greenhouse_assets.moga import calibration, data, optimise, profiles, validation
-from greenhouse_assets.moga.problem import DayInputs
-from greenhouse_assets.moga.recommend import day_inputs, optimise_day
+from greenhouse_assets.moga import calibration, data, optimise, physics, profiles, validation
+from greenhouse_assets.moga.problem import DayInputs, evaluate
+from greenhouse_assets.moga.recommend import bounds, day_inputs, optimise_day
 
 START = date(2014, 1, 1)
 WINTER_DAY = DayInputs(day_of_year=40, outdoor_temperature_c=2.0, radiation_sum_mj_m2=3.0, natural_dli_mol_m2=4.2,
                        u_value_w_m2k=7.0, solar_gain_fraction=0.4, baseline_kwh_m2=0.3, lamp_efficacy_umol_j=1.8)
+LAMP_KH_PER_HOUR = 150 / 1.8 / (1.5 * 1.33)  # lamp heat per lamp hour in pipe degree-hours (P_lamp / k_pipe)
 FAST = dg.RunConfig(ops={"moga_results": MogaConfig(pop_size=40, generations=60, seed=7)})
 
 
 def synthetic_frame(n: int, *, noise: bool = False, seed: int = 0, u_scale: float = 1.0) -> pl.DataFrame:
-    """Daily domain features: U = 7 W/m²K (× u_scale), η = 0.4, k_pipe = 2, transmission 0.6, 150 µmol/m²/s lamps."""
+    """Daily domain features: U = 7 W/m²K (× u_scale), η = 0.4, k_pipe = 2, transmission 0.6, 150 µmol/m²/s lamps.
+
+    The pipes give what the cover loses minus the sun's and the lamps' heat (150 µmol/m²/s at
+    1.8 µmol/J = 83.3 W/m², Aarslev's configuration), as the heat balance says.
+    """
     rng = np.random.default_rng(seed)
     rows = []
     for i in range(n):
@@ -46,7 +51,8 @@ def synthetic_frame(n: int, *, noise: bool = False, seed: int = 0, u_scale: floa
         radiation = max(0.5, 8 - 6 * season + rng.normal(0, 2))
         air = 20 + rng.normal(0, 0.7)
         lamp_hours = float(np.clip(16 - 1.2 * radiation + rng.normal(0, 1), 0, 18))
-        hdh = 3.5 * u_scale * (air - outdoor) * 24 - 55.6 * radiation + 100 + rng.normal(0, 40)
+        hdh = (3.5 * u_scale * (air - outdoor) * 24 - 55.6 * radiation + 100 - LAMP_KH_PER_HOUR * lamp_hours
+               + rng.normal(0, 40))
         rows.append({
             "day": START + timedelta(days=i),
             "air_temperature_mean": air, "outdoor_temperature_mean": outdoor, "radiation_sum_mj_m2": radiation,
@@ -297,8 +303,9 @@ def test_target_shuffled_within_each_month_is_rejected():
 
 def test_target_that_is_a_linear_function_of_a_regressor_is_derived():
     frame = synthetic_frame(120, seed=6)
-    exact = frame.with_columns(((pl.col("air_temperature_mean") - pl.col("outdoor_temperature_mean")) * 24 * 3.5)
-                               .alias("heating_degree_hours"))
+    # the fitted heat demand (pipe degree-hours plus the lamps' heat) is exactly 3.5 × degree-hours
+    exact = frame.with_columns(((pl.col("air_temperature_mean") - pl.col("outdoor_temperature_mean")) * 24 * 3.5
+                                - pl.col("lamp_on_hours") * LAMP_KH_PER_HOUR).alias("heating_degree_hours"))
     model = energy(exact)
     assert model.status == "derived" and "exact linear function of degree_hours" in model.reason
     # the same for the light model whose DLI is radiation × constants (no PAR sensor: provenance says so)
@@ -368,3 +375,54 @@ def test_short_day_crop_bounds_the_optimiser():
     # The light period including daylight is 8 h: the blackout screen cuts the natural day (~12.7 h on 30 March).
     natural, window = day.natural_light()
     assert window.sum() == 8 and (natural[~window] == 0).all()
+
+
+# --- physics (issue 14 item 2) -----------------------------------------------------------------
+
+def test_lamp_heat_is_counted_once():
+    """Days whose lamps heat the house: the calibration takes the lamps' heat out of U and η, so
+    the optimiser, which adds it as a gain, does not count it twice."""
+    model = energy(synthetic_frame(120, seed=9))
+    assert model.parameters["u_value_w_m2k"] == pytest.approx(7.0, rel=0.05)
+    assert model.parameters["solar_gain_fraction"] == pytest.approx(0.4, rel=0.15)
+    # Without the lamp term the sun's share absorbs the lamps (they burn on dark days): far off 0.4.
+    naive = calibration._with_regressors(synthetic_frame(120, seed=9))
+    fit = validation.blocked_fit(naive, ["degree_hours", "minus_radiation"], "heating_degree_hours", intercept=True)
+    assert abs(fit.coefficients[1] * 1.995 / 277.8 - 0.4) > 0.1
+
+
+def test_jones_temperature_factor_on_gross_photosynthesis_and_q10_respiration():
+    assert physics.temperature_factor(np.array([0.0, 6.0, 12.0, 25.0, 35.0, 42.5, 50.0])).tolist() == \
+        [0.0, 0.5, 1.0, 1.0, 1.0, 0.5, 0.0]
+    ppfd = np.full((3, 24), 300.0)
+    gross = physics.canopy_gross_photosynthesis(ppfd, np.full(3, 800.0), np.array([18.0, 23.0, 28.0])).sum(axis=1)
+    assert gross[0] == pytest.approx(gross[1]) == pytest.approx(gross[2])  # flat inside 12-35 °C
+    assert physics.maintenance_respiration(30.0, 150.0) / physics.maintenance_respiration(20.0, 150.0) == \
+        pytest.approx(1.4)
+    assert physics.maintenance_respiration(20.0, 150.0) == pytest.approx(0.016 * 150)
+    # Net growth therefore falls with temperature at equal light and CO2.
+    x = np.array([[t, 75.0, 800.0, 100.0, 8.0, 0.0] for t in (18.0, 22.0, 26.0)])
+    growth = evaluate(x, WINTER_DAY)["growth"]
+    assert growth[0] > growth[1] > growth[2]
+
+
+def test_latent_heat_only_for_vented_water():
+    closed = np.array([[20.0, 80.0, 800.0, 0.0, 0.0, 0.0]])
+    vented = np.array([[20.0, 80.0, 800.0, 0.0, 0.0, 30.0]])
+    day = WINTER_DAY
+    heating_closed = max((day.u_value_w_m2k) * (20.0 - day.outdoor_temperature_c) * 0.024
+                         - day.solar_gain_fraction * day.radiation_sum_mj_m2 / 3.6, 0) + day.baseline_kwh_m2
+    assert evaluate(closed, day)["energy"][0] == pytest.approx(heating_closed)  # vents shut: no latent heat leaves
+    result = evaluate(vented, day)
+    transpiration = 0.6 * result["dli"][0] / physics.PAR_MOL_PER_MJ_GLOBAL / 2.45
+    ach = 20.0 * 0.3
+    sensible = (day.u_value_w_m2k + physics.RHO_CP * 4.0 * ach / 3600) * (20.0 - day.outdoor_temperature_c) * 0.024
+    heating = max(sensible - day.solar_gain_fraction * day.radiation_sum_mj_m2 / 3.6, 0) + day.baseline_kwh_m2
+    latent = result["energy"][0] - heating
+    assert 0 < latent <= transpiration * physics.LATENT_KWH_PER_KG + 1e-12
+
+
+def test_supplemental_light_is_bounded_by_the_installed_ppfd():
+    crop = profiles.zone_crop("aarslev", "celle5")
+    lower, upper = bounds(crop, 150.0)
+    assert upper[3] == 150.0 and upper[4] == 18.0 and (lower[0], upper[0]) == (18.0, 28.0)

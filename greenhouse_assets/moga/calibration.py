@@ -8,9 +8,14 @@ baseline, the number of out-of-fold test days and the cross-validation scheme
 energy (heat balance), against the pipe proxy `heating_degree_hours` (HDH = Σ max(pipe − air, 0)·h).
 The heat a pipe rail gives is k_pipe·HDH (Wh m⁻²); k_pipe = pipe length per m² floor × heat output
 per m pipe per K comes from the site's configuration (sites.yaml), because the data cannot tell
-U from k_pipe: only their ratio is identifiable. The balance
-k_pipe·HDH = U·(T_air − T_out)·24 − η·R·10⁶/3600 + baseline gives
-    HDH = a·DH − b·R + c,   U = a·k_pipe,   η = b·k_pipe/277.8,   baseline = c·k_pipe/1000 kWh m⁻².
+U from k_pipe: only their ratio is identifiable. The lamps heat the house too (all their
+electricity ends as heat, P_lamp·lamp_on_hours Wh m⁻² with the configured installed power), so
+the balance is
+    k_pipe·HDH + P_lamp·h_lamp = U·(T_air − T_out)·24 − η·R·10⁶/3600 + baseline,
+fitted as  HDH + P_lamp·h_lamp/k_pipe = a·DH − b·R + c,
+    U = a·k_pipe,   η = b·k_pipe/277.8,   baseline = c·k_pipe/1000 kWh m⁻².
+Counting the lamp heat here keeps it out of U, η and the baseline, so the optimiser, which adds
+the lamps' heat as a gain, counts it once.
 U and η are then judged against literature ranges for the configured cover type. Only a
 `validated` energy model lets the optimiser run for the zone.
 
@@ -117,9 +122,12 @@ def _fit_columns(fit: Fit | None) -> dict:
 def energy_model(site: str, zone: str, days: pl.DataFrame, data_version: str, *, greenhouse: Greenhouse,
                  skill_threshold: float, scheme: str) -> ObjectiveModel:
     regressors = ["degree_hours", "minus_radiation"]
-    heating = blocked_fit(days, regressors, "heating_degree_hours", intercept=True, scheme=scheme,
-                          provenance=provenance("heating_degree_hours", regressors, MEASURED))
     k_pipe = greenhouse.k_pipe_w_m2k
+    lamp_power = greenhouse.installed_lamp_ppfd / greenhouse.lamp_efficacy_umol_j
+    days = days.with_columns((pl.col("heating_degree_hours")
+                              + pl.col("lamp_on_hours").fill_null(0.0) * lamp_power / k_pipe).alias("heat_demand_kh"))
+    heating = blocked_fit(days, regressors, "heat_demand_kh", intercept=True, scheme=scheme,
+                          provenance=provenance("heating_degree_hours", regressors, MEASURED))
     if heating:
         fitted = {"u_value_w_m2k": heating.coefficients[0] * k_pipe,
                   "solar_gain_fraction": heating.coefficients[1] * k_pipe / 277.8}
@@ -134,7 +142,8 @@ def energy_model(site: str, zone: str, days: pl.DataFrame, data_version: str, *,
         "lamp_efficacy_umol_j": greenhouse.lamp_efficacy_umol_j,
         "installed_lamp_ppfd": greenhouse.installed_lamp_ppfd,
         "installed_lamp_power_w_m2": greenhouse.installed_lamp_ppfd / greenhouse.lamp_efficacy_umol_j,
-        "greenhouse": greenhouse.as_dict(), "target": "heating_degree_hours", "regressors": regressors,
+        "greenhouse": greenhouse.as_dict(), "regressors": regressors,
+        "target": "heating_degree_hours + lamp_on_hours · installed lamp power / k_pipe",
         "skill_threshold": skill_threshold, **_fit_columns(heating),
     }
     return ObjectiveModel(site, zone, "energy", "heat-balance", parameters, heating, data_version, status, reason)
@@ -171,7 +180,8 @@ def growth_model(site: str, zone: str, data_version: str, *, light: ObjectiveMod
         "transmission": transmission, "transmission_source": source,
         "tau": physics.TAU, "quantum_efficiency": physics.QE, "extinction": physics.K_EXT,
         "leaf_transmission": physics.M_LEAF, "lai": physics.LAI,
-        "cardinal_temperatures_c": [physics.T_MIN, physics.T_OPT, physics.T_MAX],
+        "pgred_points_c": [list(v) for v in physics.PGRED_POINTS], "q10": physics.Q10,
+        "maintenance_respiration_g_per_g_day": physics.RM_G_PER_G_DAY,
     }
     return ObjectiveModel(site, zone, "growth", "tomgro-canopy", parameters, None, data_version, "literature",
                           GROWTH_REASON)

@@ -2,19 +2,25 @@
 
 Energy, kWh per m² floor per day (heat balance at daily resolution):
     sensible   = (U + ρc_p·H·ACH/3600) · (T_sp − T_out) · 24 h         cover + ventilation losses
-    gains      = η_solar · R_out + lamp electricity (all lamp power ends as heat)
+    gains      = η_solar · R_out + lamp electricity (all lamp power ends as heat, counted here once:
+                 the calibration adds the lamps' heat to the pipes' so U, η and the baseline do
+                 not absorb it a second time)
     heating    = max(sensible − gains, 0) + baseline (minimum-pipe heat from the calibration)
     lamps      = PPFD_sup / efficacy · photoperiod                       = installed power × hours × intensity share
-    dehumidify = max(transpiration − vent moisture removal, 0) · 0.68 kWh/kg  (heat-and-vent)
+    latent     = min(transpiration, vented water) · 0.68 kWh/kg
 with ACH = 20 h⁻¹ × ventilation/100, H = 4 m (air volume per floor area), transpiration =
-0.6 × inside global radiation / λ (Stanghellini 1987), and vent removal = ACH·H·(χ_in − χ_out)·24 h
-from the humidity setpoint (χ_in) and an outdoor air of 85 % RH. Ventilation also limits CO2:
-with dosing capacity 18 g m⁻² h⁻¹ (180 kg ha⁻¹ h⁻¹, Nederhoff 1994) the held excess over the
-outside 400 ppm is at most capacity / (ACH·H·1.8e-3 g m⁻³ ppm⁻¹). So humidity and ventilation
-trade heat loss against dehumidification and CO2, and CO2 itself costs no energy (pure CO2).
+0.6 × inside global radiation / λ (Stanghellini 1987), and vented water = ACH·H·(χ_in − χ_out)·24 h
+from the humidity setpoint (χ_in) and an outdoor air of 85 % RH. Only water that leaves through
+the vents takes its latent heat out of the house (water that condenses on the cover gives it
+back), so only vented water is charged, never more than the crop transpires. Ventilation also
+limits CO2: with dosing capacity 18 g m⁻² h⁻¹ (180 kg ha⁻¹ h⁻¹, Nederhoff 1994) the held excess
+over the outside 400 ppm is at most capacity / (ACH·H·1.8e-3 g m⁻³ ppm⁻¹). So humidity and
+ventilation trade heat loss against CO2, and CO2 itself costs no energy (pure CO2).
 
-Growth: `physics.canopy_gross_photosynthesis` over 24 hourly steps, natural light from the
-forecast DLI on a half-sine day, lamps filling the darkest hours.
+Growth: net assimilation, `physics.canopy_gross_photosynthesis` (× TOMGRO's PGRED) over 24 hourly
+steps minus maintenance respiration at the setpoint (Q10 = 1.4) of the crop's standing dry
+weight; natural light from the forecast DLI on a half-sine day, lamps filling the darkest hours
+of the light window.
 
 Crop profile (sites.yaml, `profiles.CropProfile`): the bounds of the temperature setpoint, the
 lamp hours (0 … the crop's longest light period) and the DLI range come from the zone's crop.
@@ -70,6 +76,7 @@ class DayInputs:
     dli_min_mol_m2: float = 0.0
     dli_max_mol_m2: float = DLI_LIMIT_MOL
     max_light_period_h: float = 24.0
+    standing_dry_weight_g_m2: float = 150.0
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -99,14 +106,15 @@ def evaluate(x: np.ndarray, day: DayInputs) -> dict[str, np.ndarray]:
     moisture_gap = physics.absolute_humidity_kg_m3(temperature, humidity) - physics.absolute_humidity_kg_m3(
         day.outdoor_temperature_c, OUTDOOR_RH)
     vented = ach * HEIGHT_M * np.maximum(moisture_gap, 0.0) * 24.0
-    dehumidify = np.maximum(transpiration - vented, 0.0) * physics.LATENT_KWH_PER_KG
-    energy = heating + lamp_kwh + dehumidify
+    latent = np.minimum(transpiration, vented) * physics.LATENT_KWH_PER_KG
+    energy = heating + lamp_kwh + latent
 
     with np.errstate(divide="ignore"):
         co2_excess_max = CO2_CAPACITY_G_M2_H / (ach * HEIGHT_M * CO2_G_M3_PER_PPM)
     co2_held = CO2_OUTSIDE + np.minimum(co2 - CO2_OUTSIDE, co2_excess_max)
     ppfd = natural[None, :] + light[:, None] * physics.lamp_hour_fractions(natural, photoperiod, window)
-    growth = physics.canopy_gross_photosynthesis(ppfd, co2_held, temperature).sum(axis=1)
+    growth = (physics.canopy_gross_photosynthesis(ppfd, co2_held, temperature).sum(axis=1)
+              - physics.maintenance_respiration(temperature, day.standing_dry_weight_g_m2))
 
     vpd = physics.vpd_kpa(temperature, humidity)
     reachable = natural_dli + day.upper[3] * min(day.upper[4], float(window.sum())) * 3600e-6

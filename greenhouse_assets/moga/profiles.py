@@ -24,7 +24,8 @@ SITE_CONFIG = settings.PROJECT_ROOT / "greenhouse_assets" / "sites.yaml"
 PHENOTYPE_JSON = settings.PROJECT_ROOT.parent / "shared" / "data" / "literature" / "phenotype.json"
 DEFAULT_CROP = "generic_pot_plant"
 CROP_NUMBERS = ("max_light_period_h", "dli_min_mol_m2_d", "dli_max_mol_m2_d", "temperature_day_min_c",
-                "temperature_day_max_c", "temperature_night_min_c", "temperature_night_max_c")
+                "temperature_day_max_c", "temperature_night_min_c", "temperature_night_max_c",
+                "standing_dry_weight_g_m2")
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class CropProfile:
     temperature_day_max_c: float
     temperature_night_min_c: float
     temperature_night_max_c: float
+    standing_dry_weight_g_m2: float
     sources: dict
 
     @property

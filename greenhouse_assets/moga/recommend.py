@@ -50,7 +50,8 @@ def day_inputs(horizon: date, forecast: dict, energy: dict, growth: dict, crop: 
     if crop is not None:
         lower, upper = bounds(crop, energy.get("installed_lamp_ppfd") or UPPER[3])
         crop_terms = {"lower": lower, "upper": upper, "dli_min_mol_m2": crop.dli_min_mol_m2_d,
-                      "dli_max_mol_m2": crop.dli_max_mol_m2_d, "max_light_period_h": crop.max_light_period_h}
+                      "dli_max_mol_m2": crop.dli_max_mol_m2_d, "max_light_period_h": crop.max_light_period_h,
+                      "standing_dry_weight_g_m2": crop.standing_dry_weight_g_m2}
     return DayInputs(
         day_of_year=horizon.timetuple().tm_yday,
         outdoor_temperature_c=forecast["outdoor_temperature_c"],
