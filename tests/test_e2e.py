@@ -60,7 +60,7 @@ def moga_horizons(url: str) -> tuple[object, list]:
     """The day after the last measurement, and the MOGA run horizons stored so far."""
     with psycopg.connect(libpq_url(url)) as conn:
         last = conn.execute("SELECT max(time) AT TIME ZONE 'UTC' FROM timeseries.measurements").fetchone()[0]
-        horizons = [r[0] for r in conn.execute("SELECT horizon_start AT TIME ZONE 'UTC' FROM moga.runs")]
+        horizons = [r[0] for r in conn.execute("SELECT horizon_start AT TIME ZONE 'UTC' FROM moga.runs WHERE status = 'optimised'")]
     return (last.date() + timedelta(days=1) if last else None), [h.date() for h in horizons]
 
 
