@@ -426,3 +426,13 @@ def test_supplemental_light_is_bounded_by_the_installed_ppfd():
     crop = profiles.zone_crop("aarslev", "celle5")
     lower, upper = bounds(crop, 150.0)
     assert upper[3] == 150.0 and upper[4] == 18.0 and (lower[0], upper[0]) == (18.0, 28.0)
+
+
+def test_an_aarslev_cell_takes_a_configured_crop():
+    config = yaml.safe_load(profiles.SITE_CONFIG.read_text())
+    config["sites"]["aarslev"]["zones"] = {"celle5": {"crop": "kalanchoe_blossfeldiana"}}
+    assert profiles.zone_crop("aarslev", "celle5", config).species == "Kalanchoe blossfeldiana"
+    assert profiles.zone_crop("aarslev", "celle6", config).name == "generic_pot_plant"
+    config["sites"]["aarslev"]["zones"] = {"celle5": {"crop": "tomato"}}
+    with pytest.raises(KeyError, match="crop profile 'tomato' is not defined"):
+        profiles.zone_crop("aarslev", "celle5", config)
