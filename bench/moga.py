@@ -30,7 +30,7 @@ class ElementwiseGreenhouseDay(ElementwiseProblem):
     """The anchor: the same `evaluate`, handed one setpoint vector at a time."""
 
     def __init__(self, day: DayInputs):
-        super().__init__(n_var=len(VARIABLES), n_obj=2, n_ieq_constr=2, xl=LOWER, xu=UPPER)
+        super().__init__(n_var=len(VARIABLES), n_obj=2, n_ieq_constr=3, xl=LOWER, xu=UPPER)
         self.day = day
 
     def _evaluate(self, x, out, *args, **kwargs):

@@ -106,7 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     ing.set_defaults(func=_ingest)
 
     run = sub.add_parser("run", help="the main job: sample data through the whole asset graph")
-    run.add_argument("--days", type=int, default=21)
+    run.add_argument("--days", type=int, default=28,
+                     help="sample length (default 28: ≥ 20 days lets blocked cross-validation validate an energy model)")
     run.add_argument("--seed", type=int, default=42)
     run.set_defaults(func=_run)
     docs = sub.add_parser("docs", help="build the dbt docs (data dictionary)")

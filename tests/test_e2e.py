@@ -29,7 +29,7 @@ from greenhouse_assets.settings import _with_database
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 NODE_MODULES = settings.PROJECT_ROOT / ".local" / "e2e" / "node_modules"
-DAYS = 14  # enough days for the objective models to calibrate, so their validation check can pass
+DAYS = 28  # enough days for blocked cross-validation (≥ 20 test days), so the energy model can be validated
 TIMEOUT = 330
 CHECKS = """{ assetNodes { assetKey { path } assetChecksOrError { ... on AssetChecks { checks {
   name blocking executionForLatestMaterialization { status runId evaluation { severity description } } } } } } }"""
@@ -60,7 +60,7 @@ def moga_horizons(url: str) -> tuple[object, list]:
     """The day after the last measurement, and the MOGA run horizons stored so far."""
     with psycopg.connect(libpq_url(url)) as conn:
         last = conn.execute("SELECT max(time) AT TIME ZONE 'UTC' FROM timeseries.measurements").fetchone()[0]
-        horizons = [r[0] for r in conn.execute("SELECT horizon_start AT TIME ZONE 'UTC' FROM moga.runs")]
+        horizons = [r[0] for r in conn.execute("SELECT horizon_start AT TIME ZONE 'UTC' FROM moga.runs WHERE status = 'optimised'")]
     return (last.date() + timedelta(days=1) if last else None), [h.date() for h in horizons]
 
 

@@ -20,6 +20,39 @@ DOMAIN_ALGORITHMS = {
     "outdoor_temperature_mean": "time mean of outdoor_temperature",
     "radiation_sum_mj_m2": "Σ radiation·Δt / 1e6",
 }
+# The measured variables each domain feature is computed from (its provenance), first choice
+# first: `dli_mol_m2` uses `par` when the zone has a PAR sensor and otherwise `radiation` times
+# the constants below. The MOGA layer uses this to refuse a "validation" whose target is computed
+# from its own regressors.
+DOMAIN_INPUTS = {
+    "dli_mol_m2": (("par",), ("radiation",)),
+    "growing_degree_days_base10": (("air_temperature",),),
+    "vpd_mean_kpa": (("air_temperature", "relative_humidity"), ("vpd",)),
+    "vpd_max_kpa": (("air_temperature", "relative_humidity"), ("vpd",)),
+    "lamp_on_hours": (("lamp_status",),),
+    "heating_degree_hours": (("pipe_temperature_*", "air_temperature"),),
+    "co2_enrichment_hours": (("co2", "co2_dosing"),),
+    "day_night_temperature_difference": (("air_temperature", "radiation"), ("air_temperature", "par")),
+    "air_temperature_mean": (("air_temperature",),),
+    "outdoor_temperature_mean": (("outdoor_temperature",),),
+    "radiation_sum_mj_m2": (("radiation",),),
+}
+
+
+def feature_inputs(feature: str, measured: set[str] | None = None) -> set[str]:
+    """The variables `feature` was computed from: the first alternative whose inputs were measured.
+
+    Without `measured` (not known), the last alternative: the most derived one, so an unknown
+    provenance is never taken for an independent measurement.
+    """
+    options = DOMAIN_INPUTS[feature]
+    if measured is not None:
+        for option in options:
+            if all(v in measured or (v.endswith("*") and any(m.startswith(v[:-1]) for m in measured)) for v in option):
+                return set(option)
+    return set(options[-1])
+
+
 DOMAIN_CONSTANTS = {
     "PAR_FRACTION": domain.PAR_FRACTION, "UMOL_PER_JOULE": domain.UMOL_PER_JOULE,
     "GREENHOUSE_TRANSMISSION": domain.GREENHOUSE_TRANSMISSION, "GDD_BASE_C": domain.GDD_BASE_C,

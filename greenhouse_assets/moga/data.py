@@ -6,6 +6,11 @@ radiation, which climate computers often log once per site rather than per zone.
 taken as global radiation as logged by the climate computer (outside, on the weather mast); if a
 site logs it inside instead, the calibrated transmission and solar-gain factors absorb that,
 because both are fitted against it.
+
+`dli_from_par` says, per zone and day, whether the day's `dli_mol_m2` came from a measured PAR
+sensor (a computed 'par' day window in features.windows) or, without one, from radiation times
+constants (the feature catalog's fallback): a DLI derived from radiation cannot validate a model
+whose regressor is radiation.
 """
 
 from __future__ import annotations
@@ -33,13 +38,22 @@ SELECT 'measurement', site, zone, (time_bucket('1 day', time) AT TIME ZONE 'UTC'
 """
 
 
+PAR_DAYS = """
+SELECT DISTINCT site, zone, (window_start AT TIME ZONE 'UTC')::date AS day
+  FROM features.windows
+ WHERE window_kind = 'day' AND variable = 'par' AND status = 'computed'
+"""
+
+
 def load_daily(conn: psycopg.Connection) -> pl.DataFrame:
     """One row per site, zone and UTC day that has the zone's own climate features."""
     rows = conn.execute(QUERY, {"features": list(DAY_FEATURES), "variables": list(SITE_VARIABLES)}).fetchall()
     frame = pl.DataFrame(rows, schema=["origin", "site", "zone", "day", "name", "value"], orient="row")
     if frame.is_empty():
         return pl.DataFrame(schema={"site": pl.String, "zone": pl.String, "day": pl.Date}
-                            | {name: pl.Float64 for name in DAY_FEATURES})
+                            | {name: pl.Float64 for name in DAY_FEATURES} | {"dli_from_par": pl.Boolean})
+    par_days = pl.DataFrame(conn.execute(PAR_DAYS).fetchall(), schema={"site": pl.String, "zone": pl.String,
+                                                                        "day": pl.Date}, orient="row")
     features = frame.filter(pl.col("origin") == "feature").pivot("name", index=["site", "zone", "day"], values="value")
     for name in DAY_FEATURES:
         if name not in features.columns:
@@ -52,7 +66,9 @@ def load_daily(conn: psycopg.Connection) -> pl.DataFrame:
             pl.col("radiation_sum_mj_m2").fill_null(pl.col("site_radiation_sum")),
         )
         .filter(pl.col("air_temperature_mean").is_not_null())
-        .select("site", "zone", "day", *DAY_FEATURES)
+        .join(par_days.with_columns(pl.lit(True).alias("dli_from_par")), on=["site", "zone", "day"], how="left")
+        .with_columns(pl.col("dli_from_par").fill_null(False))
+        .select("site", "zone", "day", *DAY_FEATURES, "dli_from_par")
         .sort("site", "zone", "day")
     )
 

@@ -13,11 +13,16 @@ in the form and with the parameters of the reduced TOMGRO model, Jones et al. (1
 
 with τ = 0.0693 µmol CO2 m⁻² s⁻¹ ppm⁻¹ (CO2 use efficiency), Qe = 0.0645 (leaf quantum
 efficiency), K = 0.58 (light extinction), m = 0.1 (leaf transmission) and D = 0.108 g CH2O per
-(µmol m⁻² s⁻¹ · h), integrated hour by hour. Change, documented: TOMGRO's temperature factor is
-flat between 12 and 35 °C, which would give the setpoint no growth benefit at all in 18-28 °C;
-it is replaced by the beta function of Yan & Hunt (1999), Ann. Bot. 84:607-614, with tomato
-cardinal temperatures 10 / 25 / 35 °C. Respiration is not subtracted (no standing biomass is
-measured), so the objective is daily gross assimilate production at a fixed LAI of 3.
+(µmol m⁻² s⁻¹ · h), integrated hour by hour, and multiplied by TOMGRO's temperature factor on
+gross photosynthesis, PGRED(T) (Jones et al. 1999; piecewise linear 0 at 0 °C, 1 from 12 to
+35 °C, 0 at 50 °C). Inside the setpoint bounds PGRED is 1: in this model warmth does not raise
+gross photosynthesis (an earlier version used a Yan & Hunt beta function on p_max instead,
+which rewarded 25 °C without a source for this crop).
+
+Maintenance respiration, as in the reduced TOMGRO: Rm = Q10^((T − 20)/10) · rm · W per day with
+Q10 = 1.4 and rm = 0.016 g CH2O g⁻¹ DW d⁻¹ (Jones et al. 1999), W the standing crop dry weight per
+m² floor (crop profile; not measured, so a documented assumption). The growth objective is net
+assimilation Σ Pg − Rm at a fixed LAI of 3: warmth now costs respiration as well as heat.
 
 Humidity: Tetens (1930) saturation vapour pressure, as FAO-56 eq. 11.
 """
@@ -28,7 +33,8 @@ import numpy as np
 
 # Reduced TOMGRO (Jones et al. 1999) canopy parameters.
 TAU, QE, K_EXT, M_LEAF, D_HOUR, LAI = 0.0693, 0.0645, 0.58, 0.1, 0.108, 3.0
-T_MIN, T_OPT, T_MAX = 10.0, 25.0, 35.0
+PGRED_POINTS = ((0.0, 12.0, 35.0, 50.0), (0.0, 1.0, 1.0, 0.0))  # (°C, factor), Jones et al. 1999
+Q10, RM_G_PER_G_DAY, RM_REFERENCE_C = 1.4, 0.016, 20.0
 RHO_CP = 1200.0  # J m⁻³ K⁻¹, volumetric heat capacity of air
 LATENT_KWH_PER_KG = 2.45e6 / 3.6e6  # evaporating / removing 1 kg water by heat-and-vent
 PAR_MOL_PER_MJ_GLOBAL = 2.15  # 0.47 PAR fraction × 4.57 µmol/J
@@ -66,23 +72,40 @@ def natural_ppfd_profile(dli_mol_m2: float, day_length_h: float) -> np.ndarray:
     return shape * (dli_mol_m2 / total if total > 0 else 0.0)
 
 
-def lamp_hour_fractions(natural_ppfd: np.ndarray, photoperiod_h) -> np.ndarray:
-    """Share of each hour the lamps burn, (n, 24): the darkest hours first, as a light-sum controller does."""
-    darkness_rank = np.argsort(np.argsort(natural_ppfd, kind="stable"), kind="stable")
-    return np.clip(np.asarray(photoperiod_h)[:, None] - darkness_rank[None, :], 0.0, 1.0)
+def light_window(max_light_period_h: float) -> np.ndarray:
+    """(24,) bool: the hours of the allowed light period, centred on solar noon.
+
+    For a short-day crop the blackout screen closes outside it (natural light is cut) and lamps
+    may only burn inside it; whole hours whose centre lies within ±period/2 of noon count.
+    """
+    hours = np.arange(24) + 0.5
+    return np.abs(hours - 12.0) <= max_light_period_h / 2.0
+
+
+def lamp_hour_fractions(natural_ppfd: np.ndarray, photoperiod_h, window: np.ndarray | None = None) -> np.ndarray:
+    """Share of each hour the lamps burn, (n, 24): the darkest hours of the light window first, as a
+    light-sum controller does; never outside the window."""
+    ranked = np.where(window, natural_ppfd, np.inf) if window is not None else natural_ppfd
+    darkness_rank = np.argsort(np.argsort(ranked, kind="stable"), kind="stable")
+    fractions = np.clip(np.asarray(photoperiod_h)[:, None] - darkness_rank[None, :], 0.0, 1.0)
+    return fractions if window is None else fractions * window[None, :]
 
 
 def temperature_factor(temperature_c):
-    """Yan & Hunt (1999) beta function: 0 at T_MIN and T_MAX, 1 at T_OPT."""
-    t = np.clip(temperature_c, T_MIN, T_MAX)
-    exponent = (T_OPT - T_MIN) / (T_MAX - T_OPT)
-    return (T_MAX - t) / (T_MAX - T_OPT) * ((t - T_MIN) / (T_OPT - T_MIN)) ** exponent
+    """TOMGRO's PGRED(T) on gross photosynthesis: 0 at 0 °C, 1 from 12 to 35 °C, 0 at 50 °C."""
+    return np.interp(temperature_c, *PGRED_POINTS)
+
+
+def maintenance_respiration(temperature_c, dry_weight_g_m2: float):
+    """g CH2O m⁻² d⁻¹: Q10^((T − 20)/10) · rm · W (reduced TOMGRO)."""
+    return Q10 ** ((np.asarray(temperature_c) - RM_REFERENCE_C) / 10.0) * RM_G_PER_G_DAY * dry_weight_g_m2
 
 
 def canopy_gross_photosynthesis(ppfd, co2_ppm, temperature_c):
-    """Acock/TOMGRO canopy assimilation, g CH2O m⁻² per hour; ppfd (n, 24), the rest (n,)."""
-    p_max = (TAU * co2_ppm * temperature_factor(temperature_c))[:, None]
+    """Acock/TOMGRO canopy gross assimilation × PGRED(T), g CH2O m⁻² per hour; ppfd (n, 24), the rest (n,)."""
+    p_max = (TAU * np.asarray(co2_ppm))[:, None]
     light = QE * K_EXT * ppfd
     top = (1 - M_LEAF) * p_max + light
     bottom = (1 - M_LEAF) * p_max + light * np.exp(-K_EXT * LAI)
-    return D_HOUR * p_max / K_EXT * np.log(top / np.maximum(bottom, 1e-12))
+    gross = D_HOUR * p_max / K_EXT * np.log(top / np.maximum(bottom, 1e-12))
+    return gross * temperature_factor(np.asarray(temperature_c))[:, None]

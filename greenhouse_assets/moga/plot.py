@@ -26,7 +26,7 @@ def pareto_png(energy: np.ndarray, growth: np.ndarray, ranks: np.ndarray, picks:
         marker, colour = MARKERS[name]
         ax.scatter(energy[index], growth[index], s=120, marker=marker, c=colour, zorder=3, label=name.replace("_", " "))
     ax.set_xlabel("energy, kWh m⁻² floor day⁻¹")
-    ax.set_ylabel("gross assimilation, g CH₂O m⁻² day⁻¹")
+    ax.set_ylabel("net assimilation, g CH₂O m⁻² day⁻¹")
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")

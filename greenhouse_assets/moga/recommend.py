@@ -9,7 +9,8 @@ from datetime import date
 import numpy as np
 
 from greenhouse_assets.moga import optimise, physics
-from greenhouse_assets.moga.problem import VARIABLES, DayInputs, GreenhouseDayProblem, evaluate
+from greenhouse_assets.moga.problem import LOWER, UPPER, VARIABLES, DayInputs, GreenhouseDayProblem, evaluate
+from greenhouse_assets.moga.profiles import CropProfile
 
 
 @dataclass(frozen=True)
@@ -34,8 +35,23 @@ class ZoneFront:
         ]
 
 
-def day_inputs(horizon: date, forecast: dict, energy: dict, growth: dict) -> DayInputs:
-    """Combine the persistence forecast with the zone's calibrated energy and growth parameters."""
+def bounds(crop: CropProfile, installed_lamp_ppfd: float) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Decision-variable bounds: temperature and lamp hours from the crop, light from the installed lamps."""
+    lower, upper = LOWER.copy(), UPPER.copy()
+    lower[0], upper[0] = crop.temperature_bounds
+    upper[3] = min(UPPER[3], installed_lamp_ppfd)
+    upper[4] = min(UPPER[4], crop.max_light_period_h)
+    return tuple(float(v) for v in lower), tuple(float(v) for v in upper)
+
+
+def day_inputs(horizon: date, forecast: dict, energy: dict, growth: dict, crop: CropProfile | None = None) -> DayInputs:
+    """Combine the persistence forecast with the zone's energy and growth parameters and its crop profile."""
+    crop_terms = {}
+    if crop is not None:
+        lower, upper = bounds(crop, energy.get("installed_lamp_ppfd") or UPPER[3])
+        crop_terms = {"lower": lower, "upper": upper, "dli_min_mol_m2": crop.dli_min_mol_m2_d,
+                      "dli_max_mol_m2": crop.dli_max_mol_m2_d, "max_light_period_h": crop.max_light_period_h,
+                      "standing_dry_weight_g_m2": crop.standing_dry_weight_g_m2}
     return DayInputs(
         day_of_year=horizon.timetuple().tm_yday,
         outdoor_temperature_c=forecast["outdoor_temperature_c"],
@@ -45,6 +61,7 @@ def day_inputs(horizon: date, forecast: dict, energy: dict, growth: dict) -> Day
         solar_gain_fraction=energy["solar_gain_fraction"],
         baseline_kwh_m2=energy["baseline_kwh_m2"],
         lamp_efficacy_umol_j=energy["lamp_efficacy_umol_j"],
+        **crop_terms,
     )
 
 
@@ -60,7 +77,7 @@ def optimise_day(day: DayInputs, *, algorithm: str, pop_size: int, generations: 
     ranks, crowding = optimise.rank_and_crowding(evaluated["F"])
     solutions = np.column_stack([
         np.arange(len(x)), x, evaluated["energy"], evaluated["growth"], evaluated["vpd"], evaluated["dli"],
-        evaluated["G"], ranks, crowding,
+        evaluated["G_stored"], ranks, crowding,
     ])
     return ZoneFront(
         solutions=solutions, energy=evaluated["energy"], growth=evaluated["growth"], ranks=ranks,

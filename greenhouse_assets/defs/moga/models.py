@@ -1,9 +1,20 @@
-"""`moga_objective_models`: energy and growth models per zone, calibrated and scored on held-out days.
+"""`moga_objective_models`: energy, light and growth models per zone, each with an honest status.
 
-The blocking check `objective_models_validated` stands between these models and the optimiser:
-a calibrated model whose held-out R² is under the threshold fails it with severity ERROR, so
-`moga_results` does not run on a model that cannot explain its target. Models that kept
-literature parameters (too few days to calibrate) are a WARN, shown but not blocking.
+Statuses (see `greenhouse_assets.moga.calibration` / `.validation`): `validated` (blocked
+cross-validation by weeks, ≥ 20 out-of-fold test days, skill against the monthly climatology ≥
+the threshold, parameters inside their literature ranges), `rejected` (with the reason),
+`derived` (the target is computed from its own regressors) and `literature` (published
+parameters, not validated: the growth model).
+
+MOGA is per zone: `moga_results` optimises every zone whose energy model is `validated` and
+records the others as `skipped` with the reason. The blocking check
+`objective_models_validated` therefore only blocks when it must:
+- passes when every zone's energy model is validated;
+- WARN (not blocking) when some zones are skipped, or when no zone has enough data to be judged
+  yet (every failure is "too few test days"): the optimiser runs and stores the skipped zones;
+- ERROR (blocking) only when NO zone passes and at least one energy model was judged on enough
+  days and failed: nothing could be optimised and the data say a model is wrong (bad sensor,
+  wrong site configuration), which must stop the pipeline and be seen.
 """
 
 # No `from __future__ import annotations`: Dagster resolves the Config annotations at definition time.
@@ -14,29 +25,52 @@ from pydantic import Field
 from greenhouse_assets.defs.automation.policies import DB_RETRY, after_features, explain_lost_database
 from greenhouse_assets.defs.resources import PostgresResource
 from greenhouse_assets.governance import audit, lineage
-from greenhouse_assets.moga import data, store
-from greenhouse_assets.moga.calibration import calibrate_zone
+from greenhouse_assets.moga import data, profiles, store
+from greenhouse_assets.moga.calibration import DEFAULT_SKILL_THRESHOLD, calibrate_zone, status_summary
+from greenhouse_assets.moga.validation import CV_SCHEMES, MIN_TEST_DAYS
 
 FEATURES = dg.AssetKey(["features", "extracted_features"])
 MEASUREMENTS = dg.AssetKey(["timeseries", "measurements"])
 
 
 class ObjectiveModelsConfig(dg.Config):
-    min_days: int = Field(default=10, description="Fewest usable days a fit needs; fewer keeps literature parameters.")
-
-
-class ValidationConfig(dg.Config):
-    r2_threshold: float = Field(default=0.7, description="Lowest held-out R² a calibrated model may have.")
+    skill_threshold: float = Field(default=DEFAULT_SKILL_THRESHOLD, ge=0.0, le=1.0,
+                                   description="Lowest skill against the monthly climatology a validated model may have.")
+    cv_scheme: str = Field(default="week", description="Blocks of the cross-validation: week (ISO weeks) or month.")
 
 
 def _models_table(rows: list[dict]) -> str:
-    lines = ["| site | zone | objective | kind | R² | MAE | train/test days |", "|---|---|---|---|---|---|---|"]
+    lines = ["| site | zone | objective | kind | status | skill vs climatology | R² | MAE | test days | reason |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        score = "—" if r["r2"] is None else f"{r['r2']:.3f}"
-        mae = "—" if r["mae"] is None else f"{r['mae']:.3g}"
-        lines.append(f"| {r['site']} | {r['zone']} | {r['objective']} | {r['kind']} | {score} | {mae} | "
-                     f"{r['n_train'] or 0}/{r['n_test'] or 0} |")
+        fmt = lambda v, f: "—" if v is None else format(v, f)  # noqa: E731
+        lines.append(f"| {r['site']} | {r['zone']} | {r['objective']} | {r['kind']} | **{r['status']}** | "
+                     f"{fmt(r['skill_vs_climatology'], '.2f')} | {fmt(r['r2'], '.3f')} | {fmt(r['mae'], '.3g')} | "
+                     f"{r['n_test_days'] or 0} | {(r['reason'] or '').replace('|', '/')} |")
     return "\n".join(lines)
+
+
+def _row(m) -> dict:
+    fit = m.fit
+    return {"site": m.site, "zone": m.zone, "objective": m.objective, "kind": m.kind, "status": m.status,
+            "reason": m.reason, "skill_vs_climatology": fit.skill if fit else None, "r2": fit.r2 if fit else None,
+            "mae": fit.mae if fit else None, "n_test_days": fit.n_test if fit else None,
+            "cv_scheme": fit.cv_scheme if fit else None, "model_version": m.model_version}
+
+
+def zone_verdicts(latest: dict[tuple[str, str], dict[str, dict]]) -> dict[tuple[str, str], str | None]:
+    """Per zone: None when it can be optimised (energy model validated), else the reason it is skipped."""
+    verdicts = {}
+    for key, models in latest.items():
+        energy = models.get("energy")
+        if energy is None:
+            verdicts[key] = "no energy model"
+        elif energy["status"] != "validated":
+            verdicts[key] = "energy model " + status_summary(energy["status"], energy["skill_vs_climatology"],
+                                                             energy["n_test_days"], energy["reason"])
+        else:
+            verdicts[key] = None
+    return verdicts
 
 
 @dg.asset(
@@ -46,7 +80,8 @@ def _models_table(rows: list[dict]) -> str:
     owners=["team:data-engineering"],
     description=(
         "`moga.objective_models`: per site/zone, a heat-balance energy model calibrated on the heating-pipe proxy "
-        "and a TOMGRO canopy growth model whose light input is calibrated on measured DLI; R² and MAE on held-out days."
+        "a PAR-transmission model on measured DLI and the literature TOMGRO growth model; each with a status "
+        "(validated/rejected/derived/literature), the reason, blocked-CV skill vs monthly climatology and test days."
     ),
     metadata={"dagster/table_name": "moga.objective_models"},
     automation_condition=after_features(),
@@ -55,48 +90,67 @@ def _models_table(rows: list[dict]) -> str:
 @explain_lost_database
 def moga_objective_models(context: dg.AssetExecutionContext, config: ObjectiveModelsConfig,
                           postgres: PostgresResource) -> dg.MaterializeResult:
+    if config.cv_scheme not in CV_SCHEMES:
+        raise dg.Failure(f"cv_scheme {config.cv_scheme!r} is not one of {CV_SCHEMES}")
+    site_config = profiles.load_config()
     with postgres.connection() as conn:
         daily = data.load_daily(conn)
         models = []
         for (site, zone), days in daily.group_by("site", "zone", maintain_order=True):
-            models += calibrate_zone(site, zone, days, data.data_version(days), min_days=config.min_days)
+            models += calibrate_zone(site, zone, days, data.data_version(days),
+                                     greenhouse=profiles.greenhouse(site, site_config),
+                                     skill_threshold=config.skill_threshold, scheme=config.cv_scheme)
         store.save_models(conn, models)
         audit.record_write(conn, context, asset="moga_objective_models", table="moga.objective_models",
                            rows=len(models), operation="write",
                            inputs=[lineage.table("features.extracted_features"),
                                    lineage.table("timeseries.measurements")],
                            details={"model_versions": [m.model_version for m in models]})
-    rows = [{"site": m.site, "zone": m.zone, "objective": m.objective, "kind": m.kind,
-             "r2": m.fit.r2 if m.fit else None, "mae": m.fit.mae if m.fit else None,
-             "n_train": m.fit.n_train if m.fit else None, "n_test": m.fit.n_test if m.fit else None} for m in models]
+    rows = [_row(m) for m in models]
     if not models:
         context.log.warning("no zone has daily climate features yet: no objective models")
+    counts = {status: sum(m.status == status for m in models) for status in ("validated", "rejected", "derived",
+                                                                             "literature")}
     return dg.MaterializeResult(metadata={
         "dagster/row_count": len(models),
         "days": daily.height,
-        "models": dg.MetadataValue.md(_models_table(rows)),
+        **{f"models_{status}": n for status, n in counts.items()},
+        "models": dg.MetadataValue.md(_models_table(rows) if rows else "none"),
+        "validation": dg.MetadataValue.md(
+            f"Blocked cross-validation ({config.cv_scheme}s), ≥ {MIN_TEST_DAYS} out-of-fold test days, skill vs "
+            f"monthly climatology ≥ {config.skill_threshold:g}, parameters in literature ranges. The growth model "
+            "is a literature model (TOMGRO), not validated: no crop data is logged."),
         "model_versions": dg.MetadataValue.json([m.model_version for m in models]),
     })
 
 
 @dg.asset_check(asset=moga_objective_models, blocking=True,
-                description="Every calibrated objective model explains its target on held-out days (R² ≥ threshold).")
-def objective_models_validated(config: ValidationConfig, postgres: PostgresResource) -> dg.AssetCheckResult:
+                description="Which zones' models pass; blocks the optimiser only when no zone passes and a model "
+                            "judged on enough days failed.")
+def objective_models_validated(postgres: PostgresResource) -> dg.AssetCheckResult:
     with postgres.connection() as conn:
-        latest = [model for by_objective in store.latest_models(conn).values() for model in by_objective.values()]
-    failing = [m for m in latest if m["r2"] is not None and m["r2"] < config.r2_threshold]
-    uncalibrated = [m for m in latest if m["r2"] is None]
+        latest = store.latest_models(conn)
+    rows = [model for by_objective in latest.values() for model in by_objective.values()]
+    verdicts = zone_verdicts(latest)
+    passing = sorted(f"{s}/{z}" for (s, z), reason in verdicts.items() if reason is None)
+    skipped = {f"{s}/{z}": reason for (s, z), reason in sorted(verdicts.items()) if reason is not None}
+    judged_and_failed = [f"{s}/{z}" for (s, z), models in latest.items()
+                         if models.get("energy") and models["energy"]["status"] != "validated"
+                         and (models["energy"]["n_test_days"] or 0) >= MIN_TEST_DAYS]
     metadata = {
-        "r2_threshold": config.r2_threshold,
-        "models": dg.MetadataValue.md(_models_table(latest)) if latest else "none",
-        "failing": dg.MetadataValue.json([m["model_version"] for m in failing]),
-        "uncalibrated": dg.MetadataValue.json([m["model_version"] for m in uncalibrated]),
+        "zones_optimisable": dg.MetadataValue.json(passing),
+        "zones_skipped": dg.MetadataValue.json(skipped),
+        "models": dg.MetadataValue.md(_models_table(rows)) if rows else "none",
     }
-    if failing:
-        return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.ERROR, metadata=metadata,
-                                   description=f"{len(failing)} model(s) below R² {config.r2_threshold} on held-out days")
-    if uncalibrated or not latest:
+    if not latest:
         return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN, metadata=metadata,
-                                   description="no models yet" if not latest else
-                                   f"{len(uncalibrated)} model(s) run on literature parameters (too few days to fit)")
-    return dg.AssetCheckResult(passed=True, metadata=metadata)
+                                   description="no models yet")
+    if not skipped:
+        return dg.AssetCheckResult(passed=True, metadata=metadata,
+                                   description=f"all {len(passing)} zone(s) have a validated energy model")
+    listing = "; ".join(f"{zone}: {reason}" for zone, reason in skipped.items())
+    if not passing and judged_and_failed:
+        return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.ERROR, metadata=metadata,
+                                   description=f"no zone passes ({listing})")
+    return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN, metadata=metadata,
+                               description=f"{len(passing)} zone(s) optimisable, {len(skipped)} skipped: {listing}")

@@ -2,6 +2,11 @@
 
 The horizon is one day: by default the day after the zone's latest data; `horizon_date` pins it.
 Each zone's run replaces any earlier run for the same horizon (see `greenhouse_assets.moga.store`).
+
+Per zone, never all-or-nothing: a zone is optimised when its energy model is `validated`; any
+other zone gets a `skipped` run row with the reason (its energy model's status, or no weather),
+and both lists are in the materialization. The bounds come from the zone's crop profile
+(sites.yaml), and every recommended setpoint says which model statuses it rests on.
 """
 
 # No `from __future__ import annotations`: Dagster resolves the Config annotations at definition time.
@@ -14,8 +19,9 @@ from pydantic import Field
 from greenhouse_assets.defs.automation.policies import DB_RETRY, after_features, explain_lost_database
 from greenhouse_assets.defs.resources import LakeResource, PostgresResource
 from greenhouse_assets.governance import audit, lineage
-from greenhouse_assets.moga import data, optimise, plot, store
-from greenhouse_assets.moga.calibration import persistence_forecast
+from greenhouse_assets.defs.moga.models import zone_verdicts
+from greenhouse_assets.moga import data, optimise, plot, profiles, store
+from greenhouse_assets.moga.calibration import persistence_forecast, status_summary
 from greenhouse_assets.moga.recommend import day_inputs, optimise_day
 
 
@@ -29,14 +35,37 @@ class MogaConfig(dg.Config):
     zones: list[str] = Field(default=[], description="Only these zones; empty: all.")
 
 
-def _markdown(site: str, zone: str, horizon: date, table: list[dict]) -> str:
-    lines = [f"**{site} / {zone}, {horizon}**", "",
-             "| pick | T °C | RH % | CO2 ppm | light µmol/m²/s | photoperiod h | vent % | energy kWh/m² | growth g CH2O/m² |",
-             "|---|---|---|---|---|---|---|---|---|"]
+def model_statuses(models: dict[str, dict]) -> dict[str, dict]:
+    """What a recommendation rests on: each model's status, skill, test days and reason."""
+    return {objective: {"status": m["status"], "skill_vs_climatology": m["skill_vs_climatology"],
+                        "n_test_days": m["n_test_days"], "reason": m["reason"], "model_version": m["model_version"],
+                        "summary": status_summary(m["status"], m["skill_vs_climatology"], m["n_test_days"], m["reason"])}
+            for objective, m in sorted(models.items())}
+
+
+def basis(statuses: dict[str, dict], growth_parameters: dict) -> str:
+    """One line a grower can read, e.g. 'energy: validated, skill 0.42 on 38 test days; growth: literature ...'."""
+    parts = [f"energy: {statuses['energy']['summary']}" if "energy" in statuses else "energy: no model",
+             f"growth: {statuses['growth']['summary']}" if "growth" in statuses else "growth: no model"]
+    light = statuses.get("light")
+    if light:
+        used = "fitted transmission" if light["status"] == "validated" else "configured transmission"
+        parts.append(f"light: {used} {growth_parameters.get('transmission', float('nan')):.2f} "
+                     f"(light model {light['status']})")
+    return "; ".join(parts)
+
+
+def _markdown(site: str, zone: str, horizon: date, table: list[dict], crop: profiles.CropProfile) -> str:
+    lines = [f"**{site} / {zone}, {horizon}** — crop {crop.species} ({crop.name}, {crop.phase}): "
+             f"T {crop.temperature_bounds[0]:g}–{crop.temperature_bounds[1]:g} °C, light period ≤ "
+             f"{crop.max_light_period_h:g} h, DLI {crop.dli_min_mol_m2_d:g}–{crop.dli_max_mol_m2_d:g} mol/m²/day", "",
+             "| pick | T °C | RH % | CO2 ppm | light µmol/m²/s | lamp h | vent % | energy kWh/m² | growth g CH2O/m² "
+             "| DLI mol/m² | rests on |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in table:
         lines.append(f"| {r['pick'].replace('_', ' ')} | {r['temperature_setpoint']} | {r['humidity_setpoint']} | "
                      f"{r['co2_setpoint']} | {r['supplemental_light']} | {r['photoperiod']} | {r['ventilation']} | "
-                     f"{r['energy_kwh_m2']} | {r['growth_g_ch2o_m2']} |")
+                     f"{r['energy_kwh_m2']} | {r['growth_g_ch2o_m2']} | {r['dli_mol_m2']} | {r['rests_on']} |")
     return "\n".join(lines)
 
 
@@ -59,49 +88,73 @@ def moga_results(context: dg.AssetExecutionContext, config: MogaConfig, postgres
                  lake: LakeResource) -> dg.MaterializeResult:
     if config.algorithm not in optimise.ALGORITHMS:
         raise dg.Failure(f"algorithm {config.algorithm!r} is not one of {optimise.ALGORITHMS}")
-    summaries, images, plots, runs = [], [], {}, 0
+    summaries, images, plots, runs, skipped = [], [], {}, 0, {}
+    site_config = profiles.load_config()  # the crop numbers as copied, with citations (tests check them)
     with postgres.connection() as conn:
         daily = data.load_daily(conn)
-        for (site, zone), models in sorted(store.latest_models(conn).items()):
+        latest = store.latest_models(conn)
+        verdicts = zone_verdicts(latest)
+        for (site, zone), models in sorted(latest.items()):
             if (config.sites and site not in config.sites) or (config.zones and zone not in config.zones):
                 continue
             days = daily.filter((daily["site"] == site) & (daily["zone"] == zone))
             horizon = date.fromisoformat(config.horizon_date) if config.horizon_date else \
                 (days["day"].max() + timedelta(days=1) if days.height else None)
-            forecast = persistence_forecast(days, horizon) if horizon else None
-            if forecast is None or {"energy", "growth"} - models.keys():
-                context.log.warning(f"{site}/{zone}: no weather data or models for a forecast, skipped")
+            if horizon is None:
+                context.log.warning(f"{site}/{zone}: no daily data for a horizon, nothing recorded")
                 continue
-            day = day_inputs(horizon, forecast, models["energy"]["parameters"], models["growth"]["parameters"])
+            start = datetime.combine(horizon, time(), UTC)
+            statuses = model_statuses(models)
+            crop = profiles.zone_crop(site, zone, site_config)
+            forecast = persistence_forecast(days, horizon)
+            reason = verdicts[(site, zone)] or (None if forecast else "no outdoor temperature or radiation for a forecast")
+            if reason is None and {"energy", "growth"} - models.keys():
+                reason = "no growth model"
+            record = dict(site=site, zone=zone, horizon_start=start, horizon_end=start + timedelta(days=1),
+                          algorithm=config.algorithm, seed=config.seed, population=config.pop_size,
+                          generations=config.generations, reference_point={
+                              "energy_kwh_m2": optimise.REFERENCE_POINT[0],
+                              "minus_growth_g_ch2o_m2": optimise.REFERENCE_POINT[1]},
+                          input_data_version=data.data_version(days),
+                          model_versions={k: m["model_version"] for k, m in models.items()},
+                          dagster_run_id=context.run_id, model_statuses=statuses)
+            if reason is not None:
+                context.log.warning(f"{site}/{zone}: skipped: {reason}")
+                skipped[f"{site}/{zone}"] = reason
+                store.replace_run(conn, store.RunRecord(
+                    **record, evaluations=0, hypervolume=None, runtime_s=0.0, plot_uri=None, status="skipped",
+                    reason=reason, recommendations={"picks": [], "forecast": forecast, "crop": crop.as_dict()},
+                ), [])
+                continue
+            day = day_inputs(horizon, forecast, models["energy"]["parameters"], models["growth"]["parameters"], crop)
             front = optimise_day(day, algorithm=config.algorithm, pop_size=config.pop_size,
                                  generations=config.generations, seed=config.seed)
-            table = front.recommendation_table()
+            rests_on = basis(statuses, models["growth"]["parameters"])
+            table = [{**pick, "rests_on": rests_on} for pick in front.recommendation_table()]
             png = plot.pareto_png(front.energy, front.growth, front.ranks, front.picks,
                                   f"{site} / {zone}, {horizon}: {config.algorithm.upper()}, HV {front.hypervolume:.1f}")
             path = plot.write_png(png, lake.path / "moga" / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', f'{site}_{zone}')}_{horizon}.png")
-            start = datetime.combine(horizon, time(), UTC)
             store.replace_run(conn, store.RunRecord(
-                site=site, zone=zone, horizon_start=start, horizon_end=start + timedelta(days=1),
-                algorithm=config.algorithm, seed=config.seed, population=config.pop_size,
-                generations=config.generations, evaluations=front.evaluations, hypervolume=front.hypervolume,
-                reference_point={"energy_kwh_m2": optimise.REFERENCE_POINT[0],
-                                 "minus_growth_g_ch2o_m2": optimise.REFERENCE_POINT[1]},
-                runtime_s=front.runtime_s, input_data_version=data.data_version(days),
-                model_versions={k: models[k]["model_version"] for k in ("energy", "growth")},
-                recommendations={"picks": table, "forecast": forecast, "day_inputs": day.as_dict()},
-                plot_uri=path.as_uri(), dagster_run_id=context.run_id,
+                **record, evaluations=front.evaluations, hypervolume=front.hypervolume, runtime_s=front.runtime_s,
+                recommendations={"picks": table, "forecast": forecast, "day_inputs": day.as_dict(),
+                                 "crop": crop.as_dict(), "rests_on": rests_on},
+                plot_uri=path.as_uri(), status="optimised",
             ), front.solutions)
             runs += 1
             plots[f"{site}/{zone}"] = str(path)
-            summaries.append(_markdown(site, zone, horizon, table))
+            summaries.append(_markdown(site, zone, horizon, table, crop))
             images.append(plot.markdown_image(png))
-        audit.record_write(conn, context, asset="moga_results", table="moga.runs", rows=runs, operation="write",
+        audit.record_write(conn, context, asset="moga_results", table="moga.runs", rows=runs + len(skipped),
+                           operation="write",
                            inputs=[lineage.table(t) for t in (
                                "moga.objective_models", "features.extracted_features", "timeseries.measurements")],
                            outputs=[lineage.table("moga.runs"), lineage.table("moga.solutions")],
-                           details={"plots": plots})
-    metadata = {"runs": runs, "plots": dg.MetadataValue.json(plots),
-                "recommendations": dg.MetadataValue.md("\n\n".join(summaries) or "no zone had models and weather data"),
+                           details={"plots": plots, "skipped": skipped})
+    skipped_md = "\n".join(f"- **{zone}** skipped: {reason}" for zone, reason in skipped.items())
+    metadata = {"runs": runs, "zones_optimised": dg.MetadataValue.json(sorted(plots)),
+                "zones_skipped": dg.MetadataValue.json(skipped), "plots": dg.MetadataValue.json(plots),
+                "recommendations": dg.MetadataValue.md(
+                    "\n\n".join(summaries + ([skipped_md] if skipped_md else [])) or "no zone had models"),
                 "pareto_front": dg.MetadataValue.md("\n\n".join(images) or "no plot")}
     if len(plots) == 1:
         metadata["plot_path"] = dg.MetadataValue.path(next(iter(plots.values())))
