@@ -7,14 +7,14 @@ repeated autumn hour (`ambiguous_time`), and numeric cells written with the deci
 not the file's own (`;`/tab files may use both). NULL for versions recorded before this column,
 duplicates and quarantined files.
 
-Revision ID: 0004_readers
+Revision ID: 0004
 Revises: 0003
 Create Date: 2026-12-04
 """
 
 from alembic import op
 
-revision = "0004_readers"
+revision = "0004"
 down_revision = "0003"
 branch_labels = None
 depends_on = None

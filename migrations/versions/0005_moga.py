@@ -6,15 +6,15 @@ test days and the cross-validation scheme. `moga.runs` gains `status` (`optimise
 the reason a zone was skipped, and `model_statuses` (what each recommendation rests on). A skipped
 zone's run has no solutions and zero evaluations.
 
-Revision ID: 0004_moga
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-04
 """
 
 from alembic import op
 
-revision = "0004_moga"
-down_revision = "0003"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
