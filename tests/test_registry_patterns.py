@@ -493,6 +493,16 @@ def test_streams_points_and_units_reach_measurements(clean_platform, registry, t
                WHERE file_id = %s AND original_name IN ('mål temp afd  Mid', 'stråling')""",
             (units_out.file_id,)).fetchall())
         assert recorded == {"mål temp afd  Mid": [5 / 9, -160 / 9], "stråling": [1000.0, 0.0]}
+        columns, detection = conn.execute(
+            """SELECT sv.columns, sv.detection FROM metadata.schema_versions sv
+               JOIN metadata.files f USING (schema_version_id) WHERE f.file_id = %s""", (units_out.file_id,)).fetchone()
+        recorded = {c["original"]: (c["unit"], c["scale"], c["offset"]) for c in columns}
+        assert recorded["mål temp afd  Mid"] == ("°F", 5 / 9, -160 / 9)
+        assert {c["column"] for c in detection["unit_conversions"]} >= {"mål temp afd  Mid", "stråling"}
+        unmapped = conn.execute(
+            """SELECT sv.detection -> 'unmapped_uuids' FROM metadata.schema_versions sv
+               JOIN metadata.files f USING (schema_version_id) WHERE f.file_id = %s""", (json_out.file_id,)).fetchone()[0]
+        assert len(unmapped) == 10
         points = conn.execute("SELECT DISTINCT point, zone, variable FROM metadata.file_columns WHERE file_id = %s"
                               " ORDER BY point", (lamps_out.file_id,)).fetchall()
         assert points[0] == ("NORRING:BEL.SYSTEM 5 LAMPGRP 1", "NO5", "lamp_status")
