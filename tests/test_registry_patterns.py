@@ -332,6 +332,22 @@ def test_real_lamp_group_file_keeps_its_zone_and_names():
     assert {c.original_name: c.variable for c in parsed.columns}["målt status"] == "lamp_status"
 
 
+def test_a_file_name_naming_one_zone_wins_over_the_points(tmp_path):
+    """Zone rules are tried in order: the file name where it names one zone, only then the point."""
+    header, data = lamp_rows()
+    path = knudjepsen_file(tmp_path / "NO9_LAMPEGRP_1.csv", header, data)  # points still say Afd 3
+    assert {c.zone for c in open_file(path, SourceRegistry.load()).columns} == {"NO9"}
+
+
+def test_spelling_variants_of_one_unit_need_no_conversion():
+    from greenhouse_assets.ingest import units
+
+    assert units.convert("g/m3", "g/m³") == units.convert("W/m^2", "W/m²") == units.Linear(1.0, 0.0)
+    assert units.convert("%", "ppm") == units.Linear(10_000.0, 0.0)  # CO2 in % volume
+    with pytest.raises(units.UnitError, match="on/off state"):
+        units.convert("%", "0/1")
+
+
 def test_point_without_a_section_in_a_two_section_file_is_refused(tmp_path):
     """A mapped column whose point names no section, in a file whose name names none either."""
     header, data = lamp_rows()

@@ -63,8 +63,8 @@ def canonical_label(label: str | None, aliases: dict[str, str] | None = None) ->
 
 def convert(source: str, target: str) -> Linear:
     """The linear map from unit `source` to unit `target`; UnitError if there is none."""
-    if source == target:
-        return Linear()
+    if source == target or (source not in STATES and _spelled(source) == _spelled(target)):
+        return Linear()  # the same unit spelled alike (g/m3, g/m³): no need to load pint
     if source in STATES or target in STATES:
         raise UnitError(f"{'0/1 is an on/off state' if source in STATES else repr(source)} "
                         f"and {'0/1 (an on/off state)' if target in STATES else repr(target)} do not convert")
@@ -93,14 +93,18 @@ def _dimension(unit: Any) -> str:
     return " * ".join(k if v == 1 else f"{k}^{int(v) if v == int(v) else v}" for k, v in sorted(dims.items()))
 
 
-@functools.lru_cache(maxsize=512)
-def _parse(label: str) -> Any:
+def _spelled(label: str) -> str:
+    """The label in pint's syntax: `²`/`³`/`^n`/`m3` as `**n`, `µ` as `u`, no spaces."""
     text = label
     for old, new in _SUPERSCRIPTS.items():
         text = text.replace(old, new)
-    text = _EXPONENT.sub(r"**\1", text)
+    return _EXPONENT.sub(r"**\1", text).replace("^", "**").replace(" ", "")
+
+
+@functools.lru_cache(maxsize=512)
+def _parse(label: str) -> Any:
     try:
-        return _registry().parse_units(text)
+        return _registry().parse_units(_spelled(label))
     except Exception as exc:  # pint raises several types (UndefinedUnitError, ValueError, ...)
         raise UnitError(f"{label!r} is not a unit pint can read ({type(exc).__name__})") from None
 
