@@ -350,8 +350,14 @@ def test_empty_json(tmp_path, registry) -> None:
 
 
 def test_json_of_the_wrong_shape(tmp_path, registry) -> None:
+    error = fails(write(tmp_path, "readings.json", "42"), registry)
+    assert error.reason == "wrong JSON shape" and error.found == "int"
+
+
+def test_json_list_of_bare_readings(tmp_path, registry) -> None:
+    """A list is read as streams keyed by uuid; bare readings in it are not streams."""
     error = fails(write(tmp_path, "readings.json", "[[1390000000000, 1.5]]"), registry)
-    assert error.reason == "wrong JSON shape" and error.found == "list"
+    assert (error.reason, error.row, error.found) == ("wrong JSON shape", 1, "[1390000000000, 1.5]")
 
 
 def test_json_stream_without_readings(tmp_path, registry) -> None:

@@ -158,16 +158,18 @@ create temporary table _mfs_scope on commit drop as
 {% endif %}
 analyze _mfs_scope;
 
--- Per mapped staged column of the files in scope: where it goes and how its unit converts. The unit
--- the values are really in comes from the registry rule whose pattern matches the original column
--- name. Only series the registry's allow-list admits pass; the rest stay in staging (counted by
+-- Per mapped staged column of the files in scope: where it goes and how its unit converts. The loader
+-- resolved each column's unit (declared unit checked against the registry with pint) into
+-- file_columns.scale/offset; versions registered before that (NULL scale) fall back to the registry
+-- rule whose pattern matches the original column name and the `unit_conversions` seed. Only series the registry's allow-list admits pass; the rest stay in staging (counted by
 -- quality_metrics). Columns are numbered by attnum, as in `staging_unpivot`.
 create temporary table _mfs_columns on commit drop as
     select (row_number() over ())::int as column_id, m.*
     from (
         select distinct on (fc.file_id, fc.staged_column)
             fc.file_id, a.attnum::int as col_no, fc.site, fc.zone, fc.variable, fc.canonical_unit as unit,
-            coalesce(uc.scale, 1.0) as scale, coalesce(uc."offset", 0.0) as "offset", r.min_value, r.max_value
+            coalesce(fc.scale, uc.scale, 1.0) as scale, coalesce(fc."offset", uc."offset", 0.0) as "offset",
+            r.min_value, r.max_value
         from metadata.file_columns fc
         join _mfs_scope using (file_id)
         join metadata.files f using (file_id)

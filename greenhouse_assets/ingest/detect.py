@@ -84,8 +84,15 @@ def sniff_kind(head: Head) -> str:
                           found=magic or "plain text")
     if magic:
         raise IngestError(head.path, f"not a text file: {magic}")
-    start = head.data.removeprefix(codecs.BOM_UTF8).lstrip()[:1]
-    return "smap_json" if suffix == ".json" or start == b"{" else "csv"
+    start = head.data.removeprefix(codecs.BOM_UTF8).lstrip()
+    streams = start[:1] == b"{" or (start[:1] == b"[" and start[1:].lstrip()[:1] == b"{")  # object / list of streams
+    return "smap_json" if suffix == ".json" or streams else "csv"
+
+
+def first_line(head: Head) -> str:
+    """The head's first line (BOM dropped, undecodable bytes replaced): for registry rules with `header`."""
+    text = head.data.removeprefix(codecs.BOM_UTF8).decode("utf-8", "replace")
+    return text.splitlines()[0] if text else ""
 
 
 def detect_encoding(head: Head, declared: str | None) -> tuple[str, bool]:

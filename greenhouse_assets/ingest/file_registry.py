@@ -111,7 +111,10 @@ def schema_version_id(conn: psycopg.Connection, parsed: ParsedFile) -> int:
     """The layout (columns + detected format) as a versioned record, shared by files that have it."""
     columns = [
         {"name": c.staged_name, "original": c.original_name, "unit": c.unit, "variable": c.variable,
-         "dtype": str(parsed.schema[c.staged_name])}
+         "dtype": str(parsed.schema[c.staged_name]),
+         **{k: v for k, v in (("point", c.point), ("uuid", c.uuid), ("zone", c.zone),
+                              ("registry_unit", c.registry_unit), ("scale", c.scale), ("offset", c.offset),
+                              ("unit_note", c.unit_note)) if v is not None}}
         for c in parsed.columns
     ]
     detection = {k: v for k, v in parsed.detection.items()}
@@ -154,10 +157,12 @@ def record_received(conn: psycopg.Connection, *, file_id: int, parsed: ParsedFil
     with conn.cursor() as cur:
         cur.executemany(
             """INSERT INTO metadata.file_columns (file_id, staged_column, original_name, position, unit, variable,
-                                                  canonical_unit, site, zone)
-               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+                                                  canonical_unit, site, zone, point, uuid, registry_unit, scale,
+                                                  "offset", unit_note)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
             [
-                (file_id, c.staged_name, c.original_name, i, c.unit, c.variable, c.canonical_unit, c.site, c.zone)
+                (file_id, c.staged_name, c.original_name, i, c.unit, c.variable, c.canonical_unit, c.site, c.zone,
+                 c.point, c.uuid, c.registry_unit, c.scale, c.offset, c.unit_note)
                 for i, c in enumerate(parsed.columns)
             ],
         )

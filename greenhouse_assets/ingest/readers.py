@@ -17,6 +17,7 @@ Excel; for sMAP JSON see `smap.py`), `time` (UTC), then the staged columns, in `
 from __future__ import annotations
 
 import queue
+import re
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -36,6 +37,8 @@ from greenhouse_assets.ingest.names import (
 )
 from greenhouse_assets.ingest.registry import ColumnMapping, FileRule, Source, SourceRegistry
 from greenhouse_assets.ingest.timestamps import Localizer, detect_layout
+
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 # (rows per batch, positions of numeric columns) -> (column frame, line numbers) per batch
 ColumnBatches = Callable[[int, list[int]], Iterator[tuple[pl.DataFrame, pl.Series]]]
@@ -117,8 +120,8 @@ class ParseAhead:
 
 def open_file(path: Path, registry: SourceRegistry) -> ParsedFile:
     path = Path(path)
-    source, rule = registry.match(path)
     head = detect.read_head(path)
+    source, rule = registry.match(path, first_line=detect.first_line(head))
     kind = detect.sniff_kind(head)
     if kind == "smap_json":
         parsed = _open_smap(path, source, rule)
@@ -126,7 +129,26 @@ def open_file(path: Path, registry: SourceRegistry) -> ParsedFile:
         parsed = _open_excel(path, source, rule)
     else:
         parsed = _open_delimited(head, source, rule)
+    parsed.detection |= _mapping_report(parsed.columns)
     return pseudonymise(parsed)  # before anything is written: clear identifying values never leave the reader
+
+
+def _mapping_report(columns: list[ColumnMapping]) -> dict[str, Any]:
+    """For the detection record (schema version, raw materialization): streams the registry does not
+    map (staged with variable null, not an error) and every unit conversion or ignored unit label."""
+    report: dict[str, Any] = {}
+    unmapped = [{"column": c.original_name, "uuid": c.uuid or c.original_name.strip().lower()}
+                for c in columns if c.variable is None and (c.uuid or _UUID.match(c.original_name.strip()))]
+    if unmapped:
+        report["unmapped_uuids"] = unmapped
+    converted = [{"column": c.original_name, "variable": c.variable, "declared": c.unit,
+                  "unit": c.canonical_unit, "scale": c.scale, "offset": c.offset, "note": c.unit_note}
+                 for c in columns if c.variable is not None and c.unit is not None
+                 and (c.scale != 1.0 or c.offset != 0.0 or "ignored" in (c.unit_note or "")
+                      or c.unit != c.registry_unit)]
+    if converted:
+        report["unit_conversions"] = converted
+    return report
 
 
 def _open_delimited(head: detect.Head, source: Source, rule: FileRule) -> ParsedFile:
@@ -178,8 +200,10 @@ def _tabular(path: Path, source: Source, rule: FileRule, header: list[list],
         units = [_unit(header[-1], i) for i in positions]
     else:
         units = [unit_from_name(name) for name in originals]
+    # name / controller point / unit: the point row tells apart columns named alike.
+    points = [_unit(header[1], i) for i in positions] if len(header) >= 3 else None
     staged = staged_names(originals, [i + 1 for i in positions])
-    columns = source.resolve_columns(rule, path, originals, staged, units)
+    columns = source.resolve_columns(rule, path, originals, staged, units, points=points)
     numeric = numeric_columns(_string_frame(sample, n_columns), positions, decimal, both_marks)
     # Identifying columns stay text, so a value never shows up in a number-parse error (quarantine record).
     plans = [ColumnPlan(p, c.staged_name, c.original_name,
@@ -192,7 +216,8 @@ def _tabular(path: Path, source: Source, rule: FileRule, header: list[list],
 
     def produce(rows: int) -> Iterator[pl.DataFrame]:
         # fresh DST state and counts per pass
-        localizer = Localizer(path, rule.timezone, label, rule.nonexistent_time, rule.ambiguous_time)
+        localizer = (WallClockLocalizer(path, rule, label) if rule.epoch_wall_clock and layout.aware
+                     else Localizer(path, rule.timezone, label, rule.nonexistent_time, rule.ambiguous_time))
         converter = BatchConverter(path, layout, localizer, plans, decimal, both_marks)
         for frame, numbers in batches(rows, numeric_positions):
             yield converter.convert(frame, numbers)
@@ -209,7 +234,7 @@ def _open_smap(path: Path, source: Source, rule: FileRule) -> ParsedFile:
     table = smap.read_smap(path)
     _check_width(path, len(table.names))
     staged = staged_names(table.names, list(range(1, len(table.names) + 1)))
-    columns = source.resolve_columns(rule, path, table.names, staged, table.units)
+    columns = source.resolve_columns(rule, path, table.names, staged, table.units, uuids=table.uuids)
     frame = table.frame.rename({f"s{i}": name for i, name in enumerate(staged)})
     resolutions: dict[str, int] = {}
     if rule.epoch_wall_clock:
@@ -217,7 +242,7 @@ def _open_smap(path: Path, source: Source, rule: FileRule) -> ParsedFile:
     frame = frame.with_row_index("_row_number", offset=1).with_columns(
         pl.col("_row_number").cast(pl.Int64), pl.col("time").cast(TIME_DTYPE))
     detection = {
-        "kind": "smap_json", "encoding": "utf-8", "bom": False, "delimiter": None,
+        "kind": "smap_json", "shape": table.shape, "encoding": "utf-8", "bom": False, "delimiter": None,
         "decimal": None, "quoting": None, "line_ending": None, "header_rows": 0,
         "timestamp": {"layout": "smap", "columns": ["Readings[*][0]"],
                       "format": f"epoch_{table.epoch_unit}",
@@ -228,6 +253,21 @@ def _open_smap(path: Path, source: Source, rule: FileRule) -> ParsedFile:
     }
     schema = dict(frame.schema)
     return ParsedFile(path, source, rule, detection, columns, schema, lambda _rows: iter([frame]), resolutions)
+
+
+class WallClockLocalizer(Localizer):
+    """Epoch columns of a rule with `epoch_wall_clock` (a CSV twin of sMAP streams): the epochs
+    encode wall-clock time at that fixed offset, so back to wall clock, then localised like naive
+    times (as `_from_wall_clock` does for the JSON)."""
+
+    def __init__(self, path: Path, rule: FileRule, column: str) -> None:
+        super().__init__(path, rule.timezone, column, rule.nonexistent_time, rule.ambiguous_time)
+        self._wall_zone = rule.epoch_wall_clock
+
+    def to_utc(self, times: pl.Series, row_numbers: pl.Series) -> pl.Series:
+        if times.dtype.time_zone is not None:  # type: ignore[union-attr]
+            times = times.dt.convert_time_zone(self._wall_zone).dt.replace_time_zone(None)
+        return super().to_utc(times, row_numbers)
 
 
 def _from_wall_clock(path: Path, frame: pl.DataFrame, rule: FileRule,

@@ -11,13 +11,14 @@ import codecs
 import re
 import unicodedata
 import zoneinfo
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import yaml
 
 from greenhouse_assets import settings
+from greenhouse_assets.ingest import units
 from greenhouse_assets.ingest.errors import IngestError
 
 GENERIC = "generic"
@@ -38,43 +39,75 @@ class ColumnMapping:
     site: str
     zone: str | None
     conversion: str | None = None  # name in the registry's `conversions`, None if unmapped
+    point: str | None = None  # controller point (header row 2 of name / point / unit), if any
+    uuid: str | None = None  # the stream's UUID (sMAP), if any
+    registry_unit: str | None = None  # the unit the registry says the values are in (mapped only)
+    # value_canonical = value * scale + offset, from the declared unit (or the registry's, where the
+    # file declares none or the registry ignores the declaration) to canonical_unit; None if unmapped.
+    scale: float | None = None
+    offset: float | None = None
+    unit_note: str | None = None  # how the unit was resolved, for metadata and the UI
 
 
 @dataclass(frozen=True)
 class MappingRule:
-    pattern: str
+    pattern: str | None  # `match`: regex searched in the original name (None: any name)
     variable: str
     unit: str
     canonical_unit: str
     conversion: str = "identity"
+    point: str | None = None  # `point`: regex searched in the controller point (header row 2)
+    uuid: str | None = None  # `uuid`: the stream's UUID, or a column named exactly by it
+    zone: str | None = None  # `zone`: this column's zone, instead of the rule's zone rule
+    declared_unit: str = "check"  # `declared_unit`: check | ignore (the file's label is wrong)
+    reason: str | None = None  # why the declared unit is ignored (required with ignore)
 
-    def matches(self, original_name: str) -> bool:
-        return re.search(self.pattern, _nfc(original_name)) is not None
+    def matches(self, original_name: str, point: str | None = None, uuid: str | None = None) -> bool:
+        """Every condition given must hold: name pattern, point pattern, UUID."""
+        if self.uuid is not None and self.uuid not in {(uuid or "").strip().lower(),
+                                                       original_name.strip().lower()}:
+            return False
+        if self.point is not None and (point is None or re.search(self.point, _nfc(point)) is None):
+            return False
+        return self.pattern is None or re.search(self.pattern, _nfc(original_name)) is not None
+
+    @property
+    def name_pattern(self) -> str:
+        """The regex over original names for the dbt seed (a UUID entry: the UUID as a name)."""
+        return self.pattern if self.pattern is not None else f"^{self.uuid}$"
 
 
 @dataclass(frozen=True)
 class ZoneRule:
-    """Where a column's zone comes from: a constant, the file name, or the column name."""
+    """Where a column's zone comes from: a constant, the file name, the column name or its
+    controller point; `otherwise` is tried when the pattern does not match (a list in YAML)."""
 
     fixed: str | None = None
-    origin: str | None = None  # "filename" | "column"
+    origin: str | None = None  # "filename" | "column" | "point"
     pattern: str | None = None
     template: str = r"\1"
     default: str | None = None
+    otherwise: ZoneRule | None = None
 
-    def zone_for(self, path: Path, original_name: str) -> str | None:
+    def zone_for(self, path: Path, original_name: str, point: str | None = None) -> str | None:
         if self.fixed is not None:
             return self.fixed
-        subject = path.name if self.origin == "filename" else _nfc(original_name)
-        found = re.search(self.pattern or "", subject)
-        return found.expand(self.template) if found else self.default
+        subject = {"filename": path.name, "column": _nfc(original_name),
+                   "point": _nfc(point or "")}[self.origin or "column"]
+        found = re.search(self.pattern or "", subject) if subject else None
+        if found:
+            return found.expand(self.template)
+        if self.otherwise is not None:
+            return self.otherwise.zone_for(path, original_name, point)
+        return self.default
 
     def describe(self) -> str:
         if self.fixed is not None:
             return f"fixed:{self.fixed}"
-        return f"{self.origin}:{self.pattern} -> {self.template}" + (
+        text = f"{self.origin}:{self.pattern} -> {self.template}" + (
             f" (default {self.default})" if self.default else ""
         )
+        return text + (f" | {self.otherwise.describe()}" if self.otherwise else "")
 
 
 @dataclass(frozen=True)
@@ -106,10 +139,17 @@ class FileRule:
     # order of appearance ("order": first summer, second standard time), or always one of the two.
     nonexistent_time: str = "standard"
     ambiguous_time: str = "order"
+    # Exporter unit labels -> the unit they mean (sMAP writes "C" for °C), as (label, unit) pairs.
+    unit_aliases: tuple[tuple[str, str], ...] = ()
+    # Regex searched in the file's first line: the rule applies only to files whose header matches.
+    header: str | None = None
 
     def matches(self, path: Path) -> bool:
         posix = PurePosixPath(path.as_posix())
         return any(posix.match(glob) for glob in self.globs)
+
+    def accepts_header(self, first_line: str | None) -> bool:
+        return self.header is None or (first_line is not None and re.search(self.header, _nfc(first_line)) is not None)
 
     def identifies(self, original_name: str) -> bool:
         return any(re.search(pattern, _nfc(original_name)) for pattern in self.identifying)
@@ -120,6 +160,7 @@ class Source:
     name: str
     site: str
     rules: tuple[FileRule, ...]
+    streams: tuple[MappingRule, ...] = ()  # the `streams:` table, also appended to every rule's mappings
 
     @property
     def staging_table(self) -> str:
@@ -136,13 +177,26 @@ class Source:
         originals: list[str],
         staged: list[str],
         units: list[str | None],
+        points: list[str | None] | None = None,
+        uuids: list[str | None] | None = None,
     ) -> list[ColumnMapping]:
-        """Map data columns to (variable, zone); two columns may not feed one series."""
+        """Map data columns to (variable, zone); two columns may not feed one series.
+
+        `points` (controller points) and `uuids` (sMAP stream UUIDs) are per column where the file
+        has them. The declared unit of a mapped column is checked against the registry's (see
+        `_unit_map`); one that does not convert is an IngestError naming the column.
+        """
         resolved, taken = [], {}
-        for original, staged_name, unit in zip(originals, staged, units, strict=True):
-            rule_hit = next((m for m in rule.mappings if m.matches(original)), None)
-            zone = rule.zone.zone_for(path, original)
+        points = points or [None] * len(originals)
+        uuids = uuids or [None] * len(originals)
+        for original, staged_name, unit, point, uuid in zip(originals, staged, units, points, uuids,
+                                                            strict=True):
+            rule_hit = next((m for m in rule.mappings if m.matches(original, point, uuid)), None)
+            zone = (rule_hit.zone if rule_hit is not None and rule_hit.zone
+                    else rule.zone.zone_for(path, original, point))
+            linear, note = None, None
             if rule_hit is not None:
+                linear, note = _unit_map(path, rule, rule_hit, original, unit)
                 if zone is None:
                     raise IngestError(path, f"no zone for mapped column ({rule.zone.describe()})",
                                       column=original)
@@ -161,8 +215,47 @@ class Source:
                 site=self.site,
                 zone=zone,
                 conversion=rule_hit.conversion if rule_hit else None,
+                point=point,
+                uuid=uuid,
+                registry_unit=rule_hit.unit if rule_hit else None,
+                scale=linear.scale if linear else None,
+                offset=linear.offset if linear else None,
+                unit_note=note,
             ))
         return resolved
+
+
+def _unit_map(path: Path, rule: FileRule, mapping: MappingRule, original: str,
+              declared: str | None) -> tuple[units.Linear, str]:
+    """(declared unit -> canonical unit, how it was decided) for one mapped column.
+
+    Not declared, or declared wrong by the exporter (`declared_unit: ignore`): the registry's unit.
+    Declared and convertible to the registry's unit (kW/m² for W/m², °F for °C): the values are in
+    the declared unit and are converted from it. Declared and not convertible: the file is refused.
+    """
+    label = units.canonical_label(declared, dict(rule.unit_aliases))
+    canonical = mapping.canonical_unit
+    alias = f" (= {label!r})" if label is not None and label != (declared or "").strip() else ""
+    if label is None or label == mapping.unit:
+        how = "no unit declared" if label is None else f"declared {declared!r}{alias} as in the registry"
+        return units.convert(mapping.unit, canonical), _note(how, mapping.unit, canonical)
+    if mapping.declared_unit == "ignore":
+        linear = units.convert(mapping.unit, canonical)
+        return linear, _note(f"declared {declared!r} ignored ({mapping.reason})", mapping.unit, canonical)
+    try:
+        units.convert(label, mapping.unit)
+        linear = units.convert(label, canonical)
+    except units.UnitError as exc:
+        raise IngestError(path, f"declared unit does not convert ({exc})", column=original,
+                          expected=f"{mapping.unit!r} or a unit that converts to it (registry unit of "
+                          f"{mapping.variable})", found=declared) from None
+    return linear, _note(f"declared {declared!r}{alias}", label, canonical, linear)
+
+
+def _note(how: str, unit: str, canonical: str, linear: units.Linear | None = None) -> str:
+    if unit == canonical and (linear is None or linear.identity):
+        return f"{how}: {unit}"
+    return f"{how}: {unit} -> {canonical} {(linear or units.convert(unit, canonical)).describe()}"
 
 
 @dataclass(frozen=True)
@@ -200,35 +293,46 @@ class SourceRegistry:
         sources = [_source(entry, vocabulary, conversions) for entry in raw["sources"]]
         return cls(sources, vocabulary, conversions, _allow_list(raw.get("allow") or {}, sources, vocabulary))
 
-    def match(self, path: Path) -> tuple[Source, FileRule]:
-        """First matching rule, sources in registry order, the generic source last."""
+    def match(self, path: Path, first_line: str | None = None) -> tuple[Source, FileRule]:
+        """First matching rule, sources in registry order, the generic source last.
+
+        A rule with `header` also needs the file's first line to match: `first_line`, else read from
+        `path` if it can be (a rule whose header cannot be checked does not match)."""
         path = Path(path)
         ordered = sorted(self.sources, key=lambda s: s.name == GENERIC)
         for source in ordered:
             for rule in source.rules:
                 if rule.matches(path):
-                    return source, rule
+                    if rule.header is not None and first_line is None:
+                        first_line = _first_line(path)
+                    if rule.accepts_header(first_line):
+                        return source, rule
         generic = ordered[-1]
         return generic, generic.rules[0]
 
     def mapping_rows(self) -> list[dict[str, Any]]:
-        """One row per (source, rule, column pattern): the seed of the unpivot's mapping table."""
+        """One row per (source, rule, column pattern): the seed of the unpivot's mapping table. A
+        source's `streams` table is listed once, as rule `streams`."""
         return [
             {
                 "source": source.name,
                 "site": source.site,
-                "rule": rule.name,
-                "pattern": m.pattern,
+                "rule": rule_name,
+                "pattern": m.name_pattern,
                 "variable": m.variable,
                 "unit": m.unit,
                 "canonical_unit": m.canonical_unit,
                 "conversion": m.conversion,
                 "conversion_sql": self.conversions[m.conversion],
-                "zone_rule": rule.zone.describe(),
+                "zone_rule": zone_rule.describe() if rule_name != "streams" else "per stream",
             }
             for source in self.sources
-            for rule in source.rules
-            for m in rule.mappings
+            for rule_name, zone_rule, mappings in [
+                *((rule.name, rule.zone, [m for m in rule.mappings if m not in source.streams])
+                  for rule in source.rules),
+                *([("streams", ZoneRule(), list(source.streams))] if source.streams else []),
+            ]
+            for m in mappings
         ]
 
     def allow_rows(self) -> list[dict[str, str]]:
@@ -264,22 +368,31 @@ def _source(entry: dict, vocabulary: dict[str, str], conversions: dict[str, str]
     rules = tuple(_rule(name, r, vocabulary, conversions) for r in entry["rules"])
     if not rules:
         raise ValueError(f"source {name!r} has no rules")
-    return Source(name=name, site=entry["site"], rules=rules)
+    streams = tuple(_stream(name, m, vocabulary, conversions) for m in entry.get("streams") or [])
+    if streams:  # the source's stream table, after each rule's own columns
+        rules = tuple(replace(rule, mappings=rule.mappings + streams) for rule in rules)
+    return Source(name=name, site=entry["site"], rules=rules, streams=streams)
+
+
+def _stream(source: str, raw: dict, vocabulary: dict[str, str], conversions: dict[str, str]) -> MappingRule:
+    """An entry of a source's `streams:` table: a column mapping selected by `uuid`."""
+    if not raw.get("uuid"):
+        raise ValueError(f"source {source!r}, streams: every entry needs a `uuid`")
+    return _mapping(f"source {source!r}, streams", raw, vocabulary, conversions)
 
 
 def _rule(source: str, raw: dict, vocabulary: dict[str, str],
           conversions: dict[str, str]) -> FileRule:
     where = f"source {source!r}, rule {raw.get('name')!r}"
-    mappings = []
-    for m in raw.get("columns", []):
-        if m["variable"] not in vocabulary:
-            raise ValueError(f"{where}: variable {m['variable']!r} is not in the vocabulary")
-        conversion = m.get("conversion", "identity")
-        if conversion not in conversions:
-            raise ValueError(f"{where}: unknown conversion {conversion!r}")
-        re.compile(m["match"])
-        mappings.append(MappingRule(m["match"], m["variable"], m["unit"],
-                                    vocabulary[m["variable"]], conversion))
+    mappings = [_mapping(where, m, vocabulary, conversions) for m in raw.get("columns", [])]
+    aliases = raw.get("unit_aliases") or {}
+    for label, unit in aliases.items():
+        try:
+            units.check(unit)
+        except units.UnitError as exc:
+            raise ValueError(f"{where}: unit_aliases[{label!r}]: {exc}") from None
+    if raw.get("header") is not None:
+        re.compile(raw["header"])
     if raw.get("encoding"):
         codecs.lookup(raw["encoding"])
     for key in ("timezone", "epoch_wall_clock"):
@@ -297,21 +410,11 @@ def _rule(source: str, raw: dict, vocabulary: dict[str, str],
         raise ValueError(f"{where}: delimiter must be one character")
     if raw.get("header_rows") is not None and int(raw["header_rows"]) < 1:
         raise ValueError(f"{where}: header_rows must be at least 1")
-    zone = dict(raw.get("zone") or {"fixed": "default"})
-    if "fixed" not in zone and (zone.get("from") not in ("filename", "column")
-                                or not zone.get("pattern")):
-        raise ValueError(f"{where}: zone needs `fixed`, or `from: filename|column` and `pattern`")
     timestamp = raw.get("timestamp")
     return FileRule(
         name=raw["name"],
         globs=tuple(raw["globs"]),
-        zone=ZoneRule(
-            fixed=zone.get("fixed"),
-            origin=zone.get("from"),
-            pattern=zone.get("pattern"),
-            template=zone.get("template", r"\1"),
-            default=zone.get("default"),
-        ),
+        zone=_zone(where, raw.get("zone") or {"fixed": "default"}),
         mappings=tuple(mappings),
         encoding=raw.get("encoding"),
         delimiter=raw.get("delimiter"),
@@ -325,12 +428,75 @@ def _rule(source: str, raw: dict, vocabulary: dict[str, str],
         identifying=tuple(re.compile(p).pattern for p in raw.get("identifying", [])),
         nonexistent_time=raw.get("nonexistent_time", "standard"),
         ambiguous_time=raw.get("ambiguous_time", "order"),
+        unit_aliases=tuple((str(k), str(v)) for k, v in aliases.items()),
+        header=raw.get("header"),
     )
 
 
 def _has_transitions(timezone: str | None) -> bool:
     """Does the zone change its UTC offset (DST)? UTC and the Etc/ zones are fixed by definition."""
     return bool(timezone) and timezone != "UTC" and not timezone.startswith("Etc/")
+
+
+_MAPPING_KEYS = {"match", "point", "uuid", "zone", "variable", "unit", "conversion", "declared_unit", "reason"}
+
+
+def _mapping(where: str, m: dict, vocabulary: dict[str, str], conversions: dict[str, str]) -> MappingRule:
+    """One `columns:` entry: `match` and/or `uuid` (and optionally `point`) select the column."""
+    unknown = set(m) - _MAPPING_KEYS
+    if unknown:
+        raise ValueError(f"{where}: column mapping has unknown keys {sorted(unknown)}")
+    if m["variable"] not in vocabulary:
+        raise ValueError(f"{where}: variable {m['variable']!r} is not in the vocabulary")
+    conversion = m.get("conversion", "identity")
+    if conversion not in conversions:
+        raise ValueError(f"{where}: unknown conversion {conversion!r}")
+    if m.get("match") is None and m.get("uuid") is None:
+        raise ValueError(f"{where}: a column mapping needs `match` (name regex) or `uuid`")
+    for key in ("match", "point"):
+        if m.get(key) is not None:
+            re.compile(m[key])
+    declared = m.get("declared_unit", "check")
+    if declared not in ("check", "ignore"):
+        raise ValueError(f"{where}: declared_unit must be `check` or `ignore`")
+    if declared == "ignore" and not m.get("reason"):
+        raise ValueError(f"{where}: `declared_unit: ignore` needs a `reason` (why the file's label is wrong)")
+    canonical = vocabulary[m["variable"]]
+    try:
+        units.convert(m["unit"], canonical)
+    except units.UnitError as exc:
+        raise ValueError(f"{where}: unit {m['unit']!r} of {m['variable']} does not convert to "
+                         f"its canonical {canonical!r}: {exc}") from None
+    return MappingRule(m.get("match"), m["variable"], m["unit"], canonical, conversion,
+                       point=m.get("point"), uuid=str(m["uuid"]).strip().lower() if m.get("uuid") else None,
+                       zone=m.get("zone"), declared_unit=declared, reason=m.get("reason"))
+
+
+def _zone(where: str, raw: dict | list) -> ZoneRule:
+    """`{fixed: z}`, `{from, pattern, template, default}`, or a list of those tried in order."""
+    chain = raw if isinstance(raw, list) else [raw]
+    if not chain:
+        raise ValueError(f"{where}: zone list is empty")
+    rule = None
+    for entry in reversed(chain):
+        if "fixed" not in entry and (entry.get("from") not in ("filename", "column", "point")
+                                     or not entry.get("pattern")):
+            raise ValueError(f"{where}: zone needs `fixed`, or `from: filename|column|point` and `pattern`")
+        if entry.get("pattern"):
+            re.compile(entry["pattern"])
+        rule = ZoneRule(fixed=entry.get("fixed"), origin=entry.get("from"), pattern=entry.get("pattern"),
+                        template=entry.get("template", r"\1"), default=entry.get("default"), otherwise=rule)
+    return rule  # type: ignore[return-value]
+
+
+def _first_line(path: Path) -> str | None:
+    """The first line of a file (BOM dropped, undecodable bytes replaced); None if unreadable."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(1 << 16)
+    except OSError:
+        return None
+    return head.removeprefix(codecs.BOM_UTF8).decode("utf-8", "replace").splitlines()[0] if head else ""
 
 
 def _nfc(name: str) -> str:

@@ -1,4 +1,8 @@
-"""sMAP JSON: `{stream: {"Readings": [[epoch, value], ...], "Properties": {...}}, ...}`.
+"""sMAP JSON: `{stream: {"Readings": [[epoch, value], ...], "Properties": {...}}, ...}`, or a list of
+streams keyed by UUID: `[{"uuid": "5f893ebd-…", "Readings": [...], "Path"?: …, "Properties"?: …}, ...]`.
+
+A stream's name is its key (object shape), else its `Path`, else its `uuid` (list shape); its UUID
+(`uuid`, both shapes) is kept beside the name so the registry can map streams by UUID.
 
 The streams become one wide table, one column per stream in file order, one row per distinct
 time, sorted by time (the real exports list readings unsorted). `_row_number` is the 1-based
@@ -6,7 +10,8 @@ position of the row in that time-sorted table: a reading is traced back to its b
 (stream key, time), which is unique. Errors in a reading name the stream as column and the
 reading's 1-based position in its `Readings` array as row.
 
-Epochs are UTC; values of 1e11 and more are milliseconds, smaller ones seconds. The same
+Epochs are UTC; values of 1e11 and more are milliseconds, smaller ones seconds; an integral float
+(`1401228000000.0`) is the same epoch. The same
 reading listed twice is loaded once; two different values at one time are an error. The
 file is parsed whole (the standard library has no streaming JSON parser and monthly files are
 about a megabyte).
@@ -23,17 +28,20 @@ import polars as pl
 
 from greenhouse_assets.ingest.errors import IngestError
 
-_SHAPE = "an object of streams {name: {\"Readings\": [[epoch, value], ...]}}"
+_SHAPE = ("an object of streams {name: {\"Readings\": [[epoch, value], ...]}} or a list of streams "
+          "[{\"uuid\": ..., \"Readings\": [...]}, ...]")
 _EPOCH_MS_FROM = 10**11
 
 
 @dataclass(frozen=True)
 class SmapTable:
-    names: list[str]  # stream keys, file order
+    names: list[str]  # stream keys (list shape: Path, else uuid), file order
     units: list[str | None]  # Properties.UnitofMeasure
     frame: pl.DataFrame  # "time" (UTC) then one Float64 column per stream, named s<index>
     epoch_unit: str
     timezones: list[str]  # distinct Properties.Timezone values (documentation only)
+    uuids: list[str | None] | None = None  # each stream's uuid, if it has one
+    shape: str = "object"  # "object" (streams by name) | "list" (streams keyed by uuid)
 
 
 def read_smap(path: Path) -> SmapTable:
@@ -45,17 +53,16 @@ def read_smap(path: Path) -> SmapTable:
                           expected="UTF-8 JSON", found=f"byte 0x{raw[exc.start]:02x}") from None
     except json.JSONDecodeError as exc:
         raise IngestError(path, f"invalid JSON ({exc.msg})", row=exc.lineno) from None
-    if not isinstance(document, dict) or not document:
-        raise IngestError(path, "wrong JSON shape", expected=_SHAPE,
-                          found=type(document).__name__ if document != {} else "{}")
-    names, units, timezones, parts = [], [], set(), []
-    for index, (key, stream) in enumerate(document.items()):
+    streams = _streams(path, document)
+    names, units, uuids, timezones, parts = [], [], [], set(), []
+    for index, (key, stream) in enumerate(streams):
         if not isinstance(stream, dict) or not isinstance(stream.get("Readings"), list):
             raise IngestError(path, "wrong JSON shape", column=key,
                               expected="an object with a \"Readings\" list",
                               found=type(stream).__name__)
         properties = stream.get("Properties") if isinstance(stream.get("Properties"), dict) else {}
         names.append(key)
+        uuids.append(str(stream["uuid"]).strip().lower() if stream.get("uuid") else None)
         units.append(properties.get("UnitofMeasure"))
         if properties.get("Timezone"):
             timezones.add(properties["Timezone"])
@@ -73,7 +80,28 @@ def read_smap(path: Path) -> SmapTable:
         *[(pl.col(c) if c in wide.columns else pl.lit(None, pl.Float64)).alias(c)
           for c in columns],
     )
-    return SmapTable(names, units, wide, unit, sorted(timezones))
+    return SmapTable(names, units, wide, unit, sorted(timezones), uuids,
+                     "list" if isinstance(document, list) else "object")
+
+
+def _streams(path: Path, document: object) -> list[tuple[str, object]]:
+    """(name, stream) pairs of either shape; a list stream is named by its Path, else its uuid."""
+    if isinstance(document, dict) and document:
+        return list(document.items())
+    if isinstance(document, list) and document:
+        named = []
+        for position, stream in enumerate(document, 1):
+            name = None
+            if isinstance(stream, dict):
+                name = next((str(stream[k]) for k in ("Path", "path", "uuid") if stream.get(k)), None)
+            if name is None:
+                raise IngestError(path, "wrong JSON shape", row=position, expected="a stream object with a "
+                                  "\"uuid\" (or \"Path\") and a \"Readings\" list",
+                                  found=json.dumps(stream)[:80])
+            named.append((name, stream))
+        return named
+    found = type(document).__name__ if document not in ({}, []) else json.dumps(document)
+    raise IngestError(path, "wrong JSON shape", expected=_SHAPE, found=found)
 
 
 def _readings(path: Path, key: str, index: int, readings: list) -> pl.DataFrame:
@@ -88,7 +116,7 @@ def _readings(path: Path, key: str, index: int, readings: list) -> pl.DataFrame:
         if value is not None and not _is_number(value):
             raise IngestError(path, "", row=position, column=key, expected="a number or null",
                               found=json.dumps(value)[:80])
-        times.append(int(time))
+        times.append(int(time))  # an integral float epoch (1401228000000.0) is the same epoch
         values.append(None if value is None else float(value))
     return pl.DataFrame(
         {"s": [f"s{index}"] * len(times), "t": times, "v": values,

@@ -91,7 +91,8 @@ def parse(path: Path, frame: pl.DataFrame, layout: TimestampLayout,
     raw = _joined(frame, layout)
     if layout.layout == "epoch":
         unit = "ms" if layout.format == "epoch_ms" else "s"
-        parsed = pl.from_epoch(raw.cast(pl.Int64, strict=False), time_unit=unit)
+        # An integral float epoch (`1401228000000.0`, sMAP stream CSVs) is the same epoch.
+        parsed = pl.from_epoch(raw.str.replace(r"\.0*$", "").cast(pl.Int64, strict=False), time_unit=unit)
         parsed = parsed.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
     else:
         parsed = _strptime(raw, layout.format)
@@ -206,7 +207,7 @@ def _detect_format(path: Path, names: Sequence[str], positions: tuple[int, ...],
 
 
 def _format_for(values: list[str]) -> str | None:
-    epochs = [v for v in values if v.isdigit() and 9 <= len(v) <= 13]
+    epochs = [v for v in (_integral(v) for v in values) if v.isdigit() and 9 <= len(v) <= 13]
     if values and len(epochs) > len(values) / 2:
         return "epoch_ms" if max(int(v) for v in epochs) >= _EPOCH_MS_FROM else "epoch_s"
     return _best(values, DATETIME_FORMATS, pl.Datetime("us"))
@@ -280,3 +281,9 @@ def _first(lowered: list[str], keys: Sequence[str]) -> int:
 
 def _describe(fmt: str) -> str:
     return {"epoch_ms": "epoch milliseconds", "epoch_s": "epoch seconds"}.get(fmt, f"format {fmt!r}")
+
+
+def _integral(value: str) -> str:
+    """`1401228000000.0` -> `1401228000000`: an epoch written as an integral float."""
+    head, dot, tail = value.partition(".")
+    return head if dot and tail.strip("0") == "" else value

@@ -56,13 +56,19 @@ def raw_metadata(outcome: RawOutcome) -> dict:
         metadata["original_uri"] = outcome.raw_uri
     if outcome.detection:
         metadata["detection"] = dg.MetadataValue.json(outcome.detection)
+        # Streams the registry does not map (staged, variable null) and unit conversions, at a glance.
+        for key in ("unmapped_uuids", "unit_conversions"):
+            if outcome.detection.get(key):
+                metadata[key] = dg.MetadataValue.json(outcome.detection[key])
     if outcome.resolutions:  # local times / decimal marks read by a registry rule (metadata.files.resolutions)
         metadata["resolutions"] = dg.MetadataValue.json(outcome.resolutions)
     if outcome.columns:
         metadata["dagster/column_schema"] = dg.TableSchema(
             columns=[
                 dg.TableColumn(c.staged_name, "double precision",
-                               description=f"{c.original_name!r} → {c.variable or 'unmapped'} ({c.zone})")
+                               description=f"{c.original_name!r} → {c.variable or 'unmapped'} ({c.zone})"
+                               + (f"; point {c.point!r}" if c.point else "")
+                               + (f"; unit {c.unit_note}" if c.unit_note else ""))
                 for c in outcome.columns
             ]
         )

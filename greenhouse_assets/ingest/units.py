@@ -1,0 +1,116 @@
+"""Unit labels as files write them, checked and converted with pint (a maintained units library).
+
+A file declares units in a unit row (Knudjepsen: `°C`, `W/m²`, `g/m3`, `ppm`, `%`, empty), a
+`[unit]` suffix (MortenSDU: `[°C]`, `[W/m2]`, `[RH%]`) or a sMAP property (`C`, `W/cm^2`,
+`%*100`). The registry says what unit each mapped column's values really are in and the
+variable's canonical unit; this module turns "declared unit -> canonical unit" into the linear
+map the dbt model applies (`value * scale + offset`), or says why it cannot.
+
+Label handling, in order:
+- the rule's `unit_aliases` (exporter conventions such as sMAP's `C` for °C) replace the label;
+- `0/1` is a STATE (on/off, or an on-fraction when averaged), not a physical unit: it matches
+  only `0/1` and converts to nothing else;
+- `²`/`³` and a digit right after a unit letter (`m2`, `m3`) are exponents, `µ`/`μ` is micro;
+- pint parses the rest. `%`, `ppm`, `ppb` are dimensionless ratios in pint: they convert among
+  themselves by their factor (CO2 exported in `%` volume is ×10 000 ppm), never to a dimension.
+
+Conversions are computed with exact fractions, so `°F -> °C` is (5/9, -160/9) to the last bit.
+pint is imported on first use only: a label equal to the target needs no conversion.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+STATES = frozenset({"0/1"})
+_EXPONENT = re.compile(r"(?<=[A-Za-z])([23])(?![\d.])")
+_SUPERSCRIPTS = {"²": "**2", "³": "**3", "µ": "u", "μ": "u"}
+
+
+class UnitError(ValueError):
+    """A label that pint cannot read, or two units that do not convert."""
+
+
+@dataclass(frozen=True)
+class Linear:
+    """value_in_target = value * scale + offset."""
+
+    scale: float = 1.0
+    offset: float = 0.0
+
+    @property
+    def identity(self) -> bool:
+        return self.scale == 1.0 and self.offset == 0.0
+
+    def describe(self) -> str:
+        if self.identity:
+            return "x1"
+        text = f"x{self.scale:.12g}"
+        return text + (f" {'+' if self.offset >= 0 else '-'} {abs(self.offset):.12g}" if self.offset else "")
+
+
+def canonical_label(label: str | None, aliases: dict[str, str] | None = None) -> str | None:
+    """The label after the rule's aliases, stripped; None when nothing is declared."""
+    text = (label or "").strip()
+    if not text:
+        return None
+    return (aliases or {}).get(text, text)
+
+
+def convert(source: str, target: str) -> Linear:
+    """The linear map from unit `source` to unit `target`; UnitError if there is none."""
+    if source == target or (source not in STATES and _spelled(source) == _spelled(target)):
+        return Linear()  # the same unit spelled alike (g/m3, g/m³): no need to load pint
+    if source in STATES or target in STATES:
+        raise UnitError(f"{'0/1 is an on/off state' if source in STATES else repr(source)} "
+                        f"and {'0/1 (an on/off state)' if target in STATES else repr(target)} do not convert")
+    registry = _registry()
+    a, b = _parse(source), _parse(target)
+    if a == b:
+        return Linear()
+    if a.dimensionality != b.dimensionality:
+        raise UnitError(f"{source!r} is {_dimension(a)}, {target!r} is {_dimension(b)}")
+    zero = registry.Quantity(Fraction(0), a).to(b).magnitude
+    one = registry.Quantity(Fraction(1), a).to(b).magnitude
+    return Linear(float(one - zero), float(zero))
+
+
+def check(label: str) -> None:
+    """UnitError unless `label` is a state or a unit pint can read (registry validation)."""
+    if label not in STATES:
+        _parse(label)
+
+
+def _dimension(unit: Any) -> str:
+    """`[temperature]`, `[length] * [time]^-1`, `dimensionless` (pint's own formatter fails on Fraction powers)."""
+    dims = dict(unit.dimensionality)
+    if not dims:
+        return "dimensionless"
+    return " * ".join(k if v == 1 else f"{k}^{int(v) if v == int(v) else v}" for k, v in sorted(dims.items()))
+
+
+def _spelled(label: str) -> str:
+    """The label in pint's syntax: `²`/`³`/`^n`/`m3` as `**n`, `µ` as `u`, no spaces."""
+    text = label
+    for old, new in _SUPERSCRIPTS.items():
+        text = text.replace(old, new)
+    return _EXPONENT.sub(r"**\1", text).replace("^", "**").replace(" ", "")
+
+
+@functools.lru_cache(maxsize=512)
+def _parse(label: str) -> Any:
+    try:
+        return _registry().parse_units(_spelled(label))
+    except Exception as exc:  # pint raises several types (UndefinedUnitError, ValueError, ...)
+        raise UnitError(f"{label!r} is not a unit pint can read ({type(exc).__name__})") from None
+
+
+@functools.cache
+def _registry() -> Any:
+    import pint  # noqa: PLC0415 - imported on first use (~0.5 s)
+
+    return pint.UnitRegistry(non_int_type=Fraction, autoconvert_offset_to_baseunit=True)
