@@ -47,8 +47,8 @@ STAGING_CHECKS = {
 
 
 def _timestamp_aggregates(conn, source: str, file_id: int) -> dict:
-    """One row of aggregates over the version's staged rows, in file order (one scan, plus the rows of
-    timestamps that occur more than once, whose values are compared)."""
+    """One row of aggregates over the version's staged rows: one scan in file order, one grouping by time,
+    and the values of only the rows whose timestamp occurs more than once, compared as text."""
     table = sql.Identifier("staging", f"raw_{source}")
     columns = [c for (c,) in conn.execute(
         "select staged_column from metadata.file_columns where file_id = %s order by position", (file_id,))]
@@ -57,13 +57,16 @@ def _timestamp_aggregates(conn, source: str, file_id: int) -> dict:
     implausible = sql.SQL("(time < {} or time > now() + {}::interval)").format(
         sql.Literal(suites.EARLIEST_TIME), sql.Literal(suites.LATEST_AHEAD))
     query = sql.SQL("""
-        with steps as materialized (
+        with steps as (
             select _row_number, time, lag(_row_number) over file_order as previous_row,
                    lag(time) over file_order as previous_time
             from {table} where _file_id = {file_id}
             window file_order as (order by _row_number)
         ),
-        repeated_times as (select time from steps where time is not null group by time having count(*) > 1),
+        repeated_times as (
+            select time from {table} where _file_id = {file_id} and time is not null
+            group by time having count(*) > 1
+        ),
         per_time as (
             select s.time, count(*) as n, count(distinct {values}) as distinct_values
             from {table} s join repeated_times using (time) where s._file_id = {file_id} group by s.time
