@@ -109,7 +109,7 @@ def test_a_dropped_file_reaches_moga_results_by_itself(stack, clean_platform, tm
                 for node in stack.graphql(CHECKS)["assetNodes"]
                 for check in node["assetChecksOrError"].get("checks", []) if check["blocking"]}
     executed = {name: e for name, e in blocking.items() if e and e["runId"] in ran}
-    assert {"staging/raw_knudjepsen:timestamps_monotonic", "moga_objective_models:objective_models_validated"} <= set(executed)
+    assert {"staging/raw_knudjepsen:timestamps_usable", "moga_objective_models:objective_models_validated"} <= set(executed)
     assert all(e["status"] == "SUCCEEDED" for e in executed.values()), executed
 
     ARTIFACTS.mkdir(exist_ok=True)

@@ -247,27 +247,28 @@ def test_version_bookkeeping_comes_from_column_defaults_also_on_a_table_created_
         conn.execute("INSERT INTO staging.raw_aarslev (_file_id, _row_number) VALUES (-1, 1)")  # not in a load
 
 
-def test_a_clock_that_steps_back_fails_the_blocking_staging_check_at_its_row(landing, instance, real_data,
-                                                                          database_url):
-    """The file loads (its values are readable), but the blocking check fails the run and names the first
-    line whose time goes back."""
+def test_a_clock_that_steps_back_loads_and_warns_at_its_row(landing, instance, real_data, database_url):
+    """A time going back in file order is not unusable data: the file loads, the run succeeds, and the
+    WARN check names the first line whose time goes back (the blocking check judges only usability)."""
     lines = (real_data / "knudjepsen" / "NO3_LAMPEGRP_1.csv").read_bytes().split(b"\r\n")[:40]
     lines[20], lines[21] = lines[21], lines[20]  # file lines 21 and 22: line 22 is five minutes earlier
     landed = landing / "NO3_LAMPEGRP_1.csv"
     landed.write_bytes(b"\r\n".join(lines) + b"\r\n")
     report = _ingest(landed, instance)
 
-    assert report["status"] == "failed" and "timestamps_monotonic" in report["error"]
-    assert _query(database_url, "SELECT status FROM metadata.files WHERE file_id = %s", (report["file_id"],)) == [
-        ("loaded",)]
+    assert report["status"] == "loaded", report
+    assert _query(database_url, "SELECT status, excluded_by_check FROM metadata.files WHERE file_id = %s",
+                  (report["file_id"],)) == [("loaded", None)]
     evaluations = {e.dagster_event.event_specific_data.check_name: e.dagster_event.event_specific_data
                    for e in instance.all_logs(report["run_id"])
                    if e.dagster_event and e.dagster_event.event_type_value == "ASSET_CHECK_EVALUATION"}
+    assert evaluations["timestamps_usable"].passed
     monotonic = evaluations["timestamps_monotonic"]
-    assert not monotonic.passed and monotonic.severity.value == "ERROR"
+    assert not monotonic.passed and monotonic.severity.value == "WARN"
+    assert monotonic.metadata["first_backward_row"].value == 22 and monotonic.metadata["backward_steps"].value == 1
+    assert (monotonic.metadata["repeated_rows"].value, monotonic.metadata["conflicting_timestamps"].value) == (0, 0)
     failures = {f["expectation"]: f["observed"] for f in monotonic.metadata["failures"].value}
     assert failures["expect_column_values_to_be_null"]["partial_unexpected_list"] == [22]
-    assert failures["expect_column_values_to_be_between"]["partial_unexpected_list"] == [1]  # one backward step
     assert evaluations["completeness"].passed
 
 

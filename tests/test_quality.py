@@ -100,9 +100,9 @@ def test_staging_checks_run_per_file_version_in_the_ingest_run(platform):
         evaluations = [e.dagster_event.event_specific_data for e in instance.all_logs(run.run_id)
                        if e.dagster_event and e.dagster_event.event_type_value == "ASSET_CHECK_EVALUATION"]
         by_name = {e.check_name: e for e in evaluations}
-        assert set(by_name) == {"timestamps_monotonic", "completeness"}, relative
-        assert by_name["timestamps_monotonic"].passed, by_name["timestamps_monotonic"].metadata
-        assert by_name["timestamps_monotonic"].partition == run.tags["dagster/partition"]
+        assert set(by_name) == {"timestamps_usable", "timestamps_monotonic", "completeness"}, relative
+        assert by_name["timestamps_usable"].passed, by_name["timestamps_usable"].metadata
+        assert by_name["timestamps_usable"].partition == run.tags["dagster/partition"]
 
 
 def test_measurement_checks_and_quality_metrics(platform, database_url):

@@ -68,7 +68,8 @@ lock table {{ measurements_state_relation() }} in exclusive mode;
 
 -- The active set is read once, so files activated during the run are simply left for the next run.
 create temporary table _mfs_active on commit drop as
-    select file_id, loaded_at, precedence from metadata.files where is_active and status = 'loaded';
+    select file_id, loaded_at, precedence from metadata.files
+    where is_active and status = 'loaded' and excluded_by_check is null;
 
 {% if rebuild %}
 truncate {{ measurements_state_relation() }};

@@ -42,7 +42,7 @@
                 join pg_class c on c.relname = 'raw_' || f.source
                 join pg_namespace n on n.oid = c.relnamespace and n.nspname = 'staging'
                 join pg_attribute a on a.attrelid = c.oid and a.attname = fc.staged_column and a.attnum > 0 and not a.attisdropped
-                where fc.variable is not null and f.is_active and f.status = 'loaded'
+                where fc.variable is not null and f.is_active and f.status = 'loaded' and f.excluded_by_check is null
                 group by c.relname, fc.file_id
             ) per_file
             group by relname, attnums

@@ -27,6 +27,10 @@ FLAGS = ["ok", "sentinel", "logger_reset", "out_of_range", "anomaly"]
 RANGE_MOSTLY = 0.99
 # A file column / a series-day is complete enough at half its cells; most must be.
 COMPLETENESS_MIN, COMPLETENESS_MOSTLY = 0.5, 0.8
+# Times that cannot be real: before 1990, long before these climate computers logged (a clock reset
+# to the epoch, 1970), or more than a day after the check ran (a clock set ahead; a day covers any
+# time zone mix-up). A reset to a later date is not caught here: it shows as a back-step (WARN).
+EARLIEST_TIME, LATEST_AHEAD = "1990-01-01T00:00:00Z", "1 day"
 
 
 def _seed(name: str) -> list[dict[str, str]]:
@@ -35,7 +39,9 @@ def _seed(name: str) -> list[dict[str, str]]:
 
 
 def _staging_timestamps() -> list[gxe.Expectation]:
-    """Batch: one row of aggregates over a file version's staged rows in file order (see checks.py)."""
+    """`timestamps_usable` (ERROR, blocking). Batch: one row of aggregates over a file version's staged
+    rows (see defs/quality/checks.py). Only what makes the rows unusable: they would land at no time,
+    or at a time that cannot be real (a logger whose clock was reset)."""
     return [
         gxe.ExpectColumnValuesToBeBetween(column="staged_rows", min_value=1,
                                           description="the file version staged rows"),
@@ -44,9 +50,31 @@ def _staging_timestamps() -> list[gxe.Expectation]:
         gxe.ExpectColumnValuesToBeBetween(column="repeated_row_numbers", min_value=0, max_value=0,
                                           description="one staged row per file row"),
         gxe.ExpectColumnValuesToBeBetween(
-            column="backward_steps", min_value=0, max_value=0,
-            description="timestamps never go back in file order (a mis-parsed date format or clock does)"),
-        gxe.ExpectColumnValuesToBeNull(column="first_backward_row",
+            column="implausible_times", min_value=0, max_value=0,
+            description=f"no time before {EARLIEST_TIME[:10]} or more than {LATEST_AHEAD} ahead of the check "
+                        "(a logger whose clock was reset)"),
+        gxe.ExpectColumnValuesToBeNull(column="first_implausible_row",
+                                       description="the first file row whose time cannot be real"),
+    ]
+
+
+def _staging_time_order() -> list[gxe.Expectation]:
+    """`timestamps_monotonic` (WARN). Same batch: rows the logger sent again load, and are counted here.
+
+    A repeat (same time, identical values) costs nothing; a conflict (same time, different values) is
+    resolved by `measurements` as everywhere else: per value, the row the logger wrote last in the file
+    wins among values of equal quality."""
+    return [
+        gxe.ExpectColumnValuesToBeBetween(
+            column="repeated_rows", min_value=0, max_value=0, severity="warning",
+            description="no row repeats an earlier row's time with identical values"),
+        gxe.ExpectColumnValuesToBeBetween(
+            column="conflicting_timestamps", min_value=0, max_value=0, severity="warning",
+            description="no time appears twice with different values (the later row in the file wins)"),
+        gxe.ExpectColumnValuesToBeBetween(
+            column="backward_steps", min_value=0, max_value=0, severity="warning",
+            description="timestamps never go back in file order"),
+        gxe.ExpectColumnValuesToBeNull(column="first_backward_row", severity="warning",
                                        description="the first file row whose time is earlier than the row before"),
     ]
 
@@ -98,6 +126,7 @@ def _daily_completeness() -> list[gxe.Expectation]:
 
 BUILDERS = {
     "staging_timestamps": _staging_timestamps,
+    "staging_time_order": _staging_time_order,
     "staging_completeness": _staging_completeness,
     "measurements_contract": _measurements,
     "measurements_ranges": _measurement_ranges,

@@ -9,11 +9,17 @@
   requested, ignoring `timeseries/measurements`, so a dbt run alone does not start the
   MOGA chain before the day features it needs were recomputed. It has no time gate of its own:
   it is evaluated only by `moga_automation`, whose interval is the "at most once per interval".
-- Both wait for running dependencies, and for no upstream blocking check to stand failed: a
-  failed check stops the chain there until that asset is fixed and re-run. Dagster's
-  `all_deps_blocking_checks_passed()` would instead need every file-version partition of a
+- Both wait for running dependencies and running blocking checks, and for no upstream blocking
+  check to stand failed: a failed check stops the chain there until that asset is fixed and re-run.
+  Dagster's `all_deps_blocking_checks_passed()` would instead need every file-version partition of a
   staging table checked, which duplicates and files of other sources never are. A dependency
   requested in the same tick is exempt: its checks run in that run and block the child there.
+- Per-file-version checks (raw and staging, partitioned by `file_versions`) are the exception: a
+  failure there is one version's, and it is handled at the data level (the check marks the version
+  `excluded_by_check` and the dbt model skips it, quality/exclusions.py), so it never holds back the
+  other versions of the source. Automation still waits while such a check runs (so a failing version
+  is marked before any dbt run can read it), and a new evaluation of one (a check re-run after a fix,
+  which may lift an exclusion) counts as new data for the dbt models.
 - `DB_RETRY`: a failed step is retried in the same run up to 3 times, 2 s, 6 s and 14 s later
   (Dagster's exponential backoff waits delay × (2^n − 1)); every DB-touching asset writes in one
   transaction, so a failed attempt leaves nothing behind. Any error is retried except a
@@ -108,16 +114,27 @@ def _since_requested(trigger: dg.AutomationCondition) -> dg.AutomationCondition:
     return trigger.since(AC.newly_requested())
 
 
+# Assets partitioned by file version: their checks judge one version, whose failure excludes only it.
+PER_FILE_VERSION = dg.AssetSelection.groups("raw", "staging")
+
+
 def _guards() -> dg.AutomationCondition:
     failed_upstream = AC.any_deps_match(
         AC.any_checks_match(AC.check_failed(), blocking_only=True) & ~AC.will_be_requested()
-    ).with_label("failed_blocking_check_upstream")
-    return ~AC.in_progress() & ~AC.any_deps_in_progress() & ~failed_upstream
+    ).ignore(PER_FILE_VERSION).with_label("failed_blocking_check_upstream")
+    checking_upstream = AC.any_deps_match(
+        AC.any_checks_match(AC.in_progress(), blocking_only=True)
+    ).with_label("blocking_check_running_upstream")
+    return ~AC.in_progress() & ~AC.any_deps_in_progress() & ~checking_upstream & ~failed_upstream
 
 
 def on_new_data() -> dg.AutomationCondition:
     never_built = AC.missing().newly_true().with_label("never_built")
-    return ((never_built | _since_requested(AC.any_deps_updated())) & _guards()).with_label("on_new_data")
+    rechecked = AC.any_deps_match(
+        AC.any_checks_match(AC.newly_updated(), blocking_only=True)
+    ).allow(PER_FILE_VERSION).with_label("file_version_rechecked")
+    updated = AC.any_deps_updated() | rechecked
+    return ((never_built | _since_requested(updated)) & _guards()).with_label("on_new_data")
 
 
 def after_features() -> dg.AutomationCondition:

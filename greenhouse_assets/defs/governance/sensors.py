@@ -2,8 +2,9 @@
 
 - `alert_on_run_failure`: every failed run of this code location, with its error and file path tag.
 - `alert_on_failed_check`: every failed asset-check evaluation (dbt tests, quality suites, model
-  validation) since its cursor, the event-log storage id of the last one it looked at; its first tick
-  looks back one day so that a new deployment does not replay old history.
+  validation; a staging check that excluded a file version names it and why) since its cursor, the
+  event-log storage id of the last one it looked at; its first tick looks back one day so that a new
+  deployment does not replay old history.
 - `openlineage_export`: after a successful run, its audited writes as OpenLineage events.
 """
 
@@ -55,12 +56,16 @@ def failed_check_alerts(instance: dg.DagsterInstance, cursor: int | None) -> tup
         if evaluation is None or evaluation.passed:
             continue
         asset = evaluation.asset_key.to_user_string()
+        # A per-file-version check that kept its version out of the time series says which (checks.py).
+        excluded = {key: evaluation.metadata[key].value for key in ("excluded_file_id", "path", "exclusion_reason")
+                    if "excluded_file_id" in evaluation.metadata and key in evaluation.metadata}
         found.append(Alert(
             kind="check_failure",
             text=f"Check {evaluation.check_name} on {asset} failed ({evaluation.severity.value}): "
                  f"{evaluation.description or 'no description'}",
             details={"asset": asset, "check": evaluation.check_name, "severity": evaluation.severity.value,
-                     "blocking": evaluation.blocking, "run_id": record.run_id, "partition": evaluation.partition},
+                     "blocking": evaluation.blocking, "run_id": record.run_id, "partition": evaluation.partition,
+                     **excluded},
         ))
     return found, (records[-1].storage_id if records else cursor)
 

@@ -1,10 +1,19 @@
 """Great Expectations suites (quality/expectations/*.json) as Dagster asset checks.
 
-Staging, per file version (partition of `file_versions`): `timestamps_monotonic` is ERROR and
-blocking — a time going back in file order means a mis-parsed date or clock, and must not reach
-the time series in the same run; `completeness` is WARN. `timeseries/measurements`: the contract
-(allowed variables and series, canonical units, flags) is ERROR and blocking; physical ranges and
-daily completeness are WARN (flagged values are kept on purpose). All run in SQL.
+Staging, per file version (partition of `file_versions`), from one pass of aggregates over the
+version's staged rows:
+- `timestamps_usable` (ERROR, blocking): what makes the rows unusable: no rows, a row without a
+  timestamp, repeated row numbers, times that cannot be real (before 1990 or more than a day ahead:
+  a logger whose clock was reset). A failure excludes *that version* from the time series
+  (`metadata.files.excluded_by_check`, quality/exclusions.py); every other version flows on. A pass
+  lifts an earlier exclusion by this check.
+- `timestamps_monotonic` (WARN): rows the logger sent again load; the check counts repeats (same
+  time, identical values), conflicting timestamps (same time, different values: the later row in the
+  file wins in `measurements`) and back-steps.
+- `completeness` (WARN).
+`timeseries/measurements`: the contract (allowed variables and series, canonical units, flags) is
+ERROR and blocking; physical ranges and daily completeness are WARN (flagged values are kept on
+purpose). All run in SQL.
 """
 
 from collections.abc import Iterator
@@ -17,7 +26,7 @@ from greenhouse_assets.defs.ingest.staging import SOURCES, staging_key
 from greenhouse_assets.defs.quality.metrics import MEASUREMENTS
 from greenhouse_assets.defs.resources import PostgresResource
 from greenhouse_assets.ingest import file_registry
-from greenhouse_assets.quality import scores, validate
+from greenhouse_assets.quality import exclusions, scores, suites, validate
 
 
 def _result(outcome: validate.Outcome, **key) -> dg.AssetCheckResult:
@@ -25,64 +34,167 @@ def _result(outcome: validate.Outcome, **key) -> dg.AssetCheckResult:
                                metadata=outcome.metadata(), **key)
 
 
+USABLE, ORDER = "timestamps_usable", "timestamps_monotonic"
+# check name -> (suite, blocking, the aggregates it reports)
 STAGING_CHECKS = {
-    "timestamps_monotonic": ("staging_timestamps", True),
-    "completeness": ("staging_completeness", False),
+    USABLE: ("staging_timestamps", True, ("staged_rows", "rows_without_time", "first_row_without_time",
+                                          "repeated_row_numbers", "implausible_times", "first_implausible_row",
+                                          "first_implausible_time", "first_time", "last_time")),
+    ORDER: ("staging_time_order", False, ("repeated_rows", "conflicting_timestamps", "backward_steps",
+                                          "first_backward_row")),
+    "completeness": ("staging_completeness", False, ()),
 }
 
 
-def _staging_queries(conn, source: str, file_id: int) -> dict[str, str]:
-    """Batch queries of one file version, rendered to plain SQL (GX takes a query string).
+def _timestamp_aggregates(conn, source: str, file_id: int) -> dict:
+    """One row of aggregates over the version's staged rows: one scan in file order, one grouping by time,
+    and the values of only the rows whose timestamp occurs more than once, compared as text."""
+    table = sql.Identifier("staging", f"raw_{source}")
+    columns = [c for (c,) in conn.execute(
+        "select staged_column from metadata.file_columns where file_id = %s order by position", (file_id,))]
+    values = (sql.SQL("row({})::text").format(sql.SQL(", ").join(sql.Identifier("s", c) for c in columns))
+              if columns else sql.SQL("''"))
+    implausible = sql.SQL("(time < {} or time > now() + {}::interval)").format(
+        sql.Literal(suites.EARLIEST_TIME), sql.Literal(suites.LATEST_AHEAD))
+    query = sql.SQL("""
+        with steps as (
+            select _row_number, time, lag(_row_number) over file_order as previous_row,
+                   lag(time) over file_order as previous_time
+            from {table} where _file_id = {file_id}
+            window file_order as (order by _row_number)
+        ),
+        repeated_times as (
+            select time from {table} where _file_id = {file_id} and time is not null
+            group by time having count(*) > 1
+        ),
+        per_time as (
+            select s.time, count(*) as n, count(distinct {values}) as distinct_values
+            from {table} s join repeated_times using (time) where s._file_id = {file_id} group by s.time
+        )
+        select count(*) as staged_rows,
+               count(*) filter (where time is null) as rows_without_time,
+               min(_row_number) filter (where time is null) as first_row_without_time,
+               count(*) filter (where _row_number = previous_row) as repeated_row_numbers,
+               count(*) filter (where {implausible}) as implausible_times,
+               min(_row_number) filter (where {implausible}) as first_implausible_row,
+               (array_agg(time order by _row_number) filter (where {implausible}))[1] as first_implausible_time,
+               min(time) as first_time, max(time) as last_time,
+               (select coalesce(sum(n - distinct_values), 0)::bigint from per_time) as repeated_rows,
+               (select count(*) from per_time where distinct_values > 1) as conflicting_timestamps,
+               count(*) filter (where time < previous_time) as backward_steps,
+               min(_row_number) filter (where time < previous_time) as first_backward_row
+        from steps""").format(table=table, file_id=sql.Literal(file_id), values=values, implausible=implausible)
+    with conn.cursor() as cur:
+        cur.execute(query)
+        row = cur.fetchone()
+        return {d.name: v for d, v in zip(cur.description, row)}
 
-    Each is a single pass that returns a row or a few: GX evaluates every expectation as its own
-    query over the batch query, so a batch of the file's rows would be scanned (and windowed) once
-    per expectation, and the rows themselves never need to reach Python.
-    """
+
+def _literal_row(conn, aggregates: dict, names: tuple[str, ...]) -> str:
+    """The aggregates as the one-row batch GX validates (computed once, judged by the suite in SQL)."""
+    types = {"first_time": "timestamptz", "last_time": "timestamptz", "first_implausible_time": "timestamptz"}
+    return sql.SQL("select {}").format(sql.SQL(", ").join(
+        sql.SQL("{}::{} as {}").format(sql.Literal(aggregates[n]), sql.SQL(types.get(n, "bigint")), sql.Identifier(n))
+        for n in names)).as_string(conn)
+
+
+def _completeness_query(conn, source: str, file_id: int) -> str:
+    """One row per mapped column of the version, from a single scan (GX takes a query string)."""
     table = sql.Identifier("staging", f"raw_{source}")
     columns = [c for (c,) in conn.execute(
         "select staged_column from metadata.file_columns where file_id = %s and variable is not null", (file_id,))]
+    if not columns:
+        return "select null::text as staged_column, 1.0 as completeness"
     filled = sql.SQL(", ").join(
         sql.SQL("count({}) as {}").format(sql.Identifier(c), sql.Identifier(f"filled_{i}")) for i, c in enumerate(columns))
     cells = sql.SQL(", ").join(
         sql.SQL("({}, {})").format(sql.Literal(c), sql.Identifier(f"filled_{i}")) for i, c in enumerate(columns))
-    completeness = (sql.SQL("select v.staged_column, v.filled::float8 / nullif(counts.staged_rows, 0) as completeness"
-                            " from (select count(*) as staged_rows, {} from {} where _file_id = {}) counts"
-                            " cross join lateral (values {}) as v (staged_column, filled)"
-                            ).format(filled, table, sql.Literal(file_id), cells)
-                    if columns else sql.SQL("select null::text as staged_column, 1.0 as completeness"))
-    timestamps = sql.SQL(
-        "select count(*) as staged_rows, count(*) filter (where time is null) as rows_without_time,"
-        " count(*) filter (where _row_number = previous_row) as repeated_row_numbers,"
-        " count(*) filter (where time < previous_time) as backward_steps,"
-        " min(_row_number) filter (where time < previous_time) as first_backward_row"
-        " from (select _row_number, time, lag(_row_number) over file_order as previous_row,"
-        " lag(time) over file_order as previous_time from {} where _file_id = {}"
-        " window file_order as (order by _row_number)) steps").format(table, sql.Literal(file_id))
-    return {"staging_timestamps": timestamps.as_string(conn), "staging_completeness": completeness.as_string(conn)}
+    return (sql.SQL("select v.staged_column, v.filled::float8 / nullif(counts.staged_rows, 0) as completeness"
+                    " from (select count(*) as staged_rows, {} from {} where _file_id = {}) counts"
+                    " cross join lateral (values {}) as v (staged_column, filled)"
+                    ).format(filled, table, sql.Literal(file_id), cells).as_string(conn))
+
+
+def unusable_reason(a: dict) -> str:
+    """What makes the version's rows unusable, in words (from `_timestamp_aggregates`)."""
+    if not a["staged_rows"]:
+        return "no rows were staged"
+    reasons = []
+    if a["rows_without_time"]:
+        reasons.append(f"{a['rows_without_time']} of {a['staged_rows']} rows have no timestamp "
+                       f"(first at file row {a['first_row_without_time']})")
+    if a["repeated_row_numbers"]:
+        reasons.append(f"{a['repeated_row_numbers']} repeated row numbers")
+    if a["implausible_times"]:
+        reasons.append(
+            f"{a['implausible_times']} of {a['staged_rows']} rows have times that cannot be real (before "
+            f"{suites.EARLIEST_TIME[:10]} or more than {suites.LATEST_AHEAD} ahead; a reset logger clock?), "
+            f"first at file row {a['first_implausible_row']}: {a['first_implausible_time']:%Y-%m-%d %H:%M:%S} UTC")
+    return "; ".join(reasons) or "the suite failed"
+
+
+def _order_summary(a: dict) -> str:
+    return (f"{a['repeated_rows']} rows repeated with identical values, {a['conflicting_timestamps']} timestamps "
+            f"with conflicting values (the later row in the file wins), {a['backward_steps']} back-steps"
+            + (f" (first at file row {a['first_backward_row']})" if a["first_backward_row"] else ""))
 
 
 @dg.multi_asset_check(
     specs=[dg.AssetCheckSpec(name, asset=staging_key(source), blocking=blocking, partitions_def=file_versions,
-                             description=f"GX suite `{suite}` on the file version's staged rows")
-           for source in SOURCES for name, (suite, blocking) in STAGING_CHECKS.items()],
+                             description=f"GX suite `{suite}` on the file version's staged rows"
+                                         + (": a failure keeps this version out of timeseries.measurements"
+                                            if blocking else ""))
+           for source in SOURCES for name, (suite, blocking, _) in STAGING_CHECKS.items()],
     can_subset=True,
     name="staging_quality_checks",
 )
 def staging_quality_checks(context: dg.AssetCheckExecutionContext, postgres: PostgresResource
                            ) -> Iterator[dg.AssetCheckResult]:
+    selected = {key.name for key in context.selected_asset_check_keys}
     with postgres.connection() as conn:
         version = file_registry.for_partition(conn, context.partition_key)
-        queries = _staging_queries(conn, version.source, version.file_id) if version and version.status in (
-            "loaded", "deactivated") else {}
+        staged = version is not None and version.status in ("loaded", "deactivated")
+        aggregates = _timestamp_aggregates(conn, version.source, version.file_id) if staged and selected & {
+            USABLE, ORDER} else {}
+        queries = {name: _literal_row(conn, aggregates, STAGING_CHECKS[name][2]) for name in (USABLE, ORDER)
+                   if aggregates}
+        if staged and "completeness" in selected:
+            queries["completeness"] = _completeness_query(conn, version.source, version.file_id)
     for key in context.selected_asset_check_keys:
-        suite, _blocking = STAGING_CHECKS[key.name]
-        if not queries or key.asset_key != staging_key(version.source):
+        suite, _blocking, reported = STAGING_CHECKS[key.name]
+        if not staged or key.asset_key != staging_key(version.source):
             # Another source's table, or nothing staged (duplicate / quarantined): nothing to judge.
             yield dg.AssetCheckResult(asset_key=key.asset_key, check_name=key.name, passed=True,
                                       metadata={"skipped": f"partition {context.partition_key} has no rows here"})
             continue
-        yield _result(validate.run(postgres.url, suite, queries[suite]), asset_key=key.asset_key,
-                      check_name=key.name)
+        outcome = validate.run(postgres.url, suite, queries[key.name])
+        metadata = {**outcome.metadata(), "file_id": version.file_id, "path": version.path,
+                    **{n: _metadata_value(aggregates[n]) for n in reported}}
+        description = None
+        if key.name == ORDER:
+            description = _order_summary(aggregates)
+        elif key.name == USABLE:
+            with postgres.connection() as conn:
+                if not outcome.passed and outcome.severity == "ERROR":
+                    # Written before the result is reported: automation waits for this check (policies.py),
+                    # so no dbt run can start between the failure and the mark.
+                    reason = unusable_reason(aggregates)
+                    exclusions.exclude(conn, version.file_id, key.name, reason)
+                    description = (f"{version.path} (file version {version.file_id}) is excluded from "
+                                   f"timeseries.measurements: {reason}")
+                    metadata |= {"excluded_file_id": version.file_id, "exclusion_reason": reason}
+                elif exclusions.clear(conn, version.file_id, key.name):
+                    description = f"{version.path} (file version {version.file_id}) passes again: no longer excluded"
+                    metadata |= {"readmitted_file_id": version.file_id}
+        yield dg.AssetCheckResult(asset_key=key.asset_key, check_name=key.name, passed=outcome.passed,
+                                  severity=dg.AssetCheckSeverity(outcome.severity), metadata=metadata,
+                                  description=description)
+
+
+def _metadata_value(value):
+    if value is None:
+        return dg.MetadataValue.null()
+    return value.isoformat() if hasattr(value, "isoformat") else value
 
 
 @dg.asset_check(asset=MEASUREMENTS, blocking=True,

@@ -21,6 +21,7 @@ from greenhouse_assets.database import connect
 
 from greenhouse_assets.defs.automation.policies import DB_RETRY, explain_lost_database, on_new_data
 from greenhouse_assets.governance import dbt_audit, freshness
+from greenhouse_assets.quality import exclusions
 from greenhouse_assets.transform.profile import export_dbt_env
 from greenhouse_assets.transform.project import dbt_project
 
@@ -81,7 +82,8 @@ def timeseries_dbt(context: dg.AssetExecutionContext, config: DbtBuildConfig, db
     before = dbt_audit.reflected_file_ids()
     invocation = dbt.cli(args, context=context)
     try:
-        yield from invocation.stream().fetch_column_metadata()
+        for event in invocation.stream().fetch_column_metadata():
+            yield _with_exclusions(context, event)
     except DagsterDbtCliRuntimeError as error:
         failed = _failed_nodes(invocation)
         # Down now: _server_started_at raises DatabaseUnavailable, explained and retried by DB_RETRY.
@@ -94,6 +96,23 @@ def timeseries_dbt(context: dg.AssetExecutionContext, config: DbtBuildConfig, db
         ) from error
     finally:  # what dbt built before a failure was written too
         dbt_audit.record_build(context, invocation, before)
+
+
+MEASUREMENTS = dg.AssetKey([GROUP, "measurements"])
+
+
+def _with_exclusions(context: dg.AssetExecutionContext, event):
+    """`measurements`' materialization names the file versions it leaves out because a blocking staging
+    check failed for them (quality/exclusions.py): staged, loaded, active, and not in the time series."""
+    if not isinstance(event, dg.Output) or context.asset_key_for_output(event.output_name) != MEASUREMENTS:
+        return event
+    with connect(settings.database_url()) as conn:
+        excluded = exclusions.excluded(conn)
+    return event.with_metadata({
+        **event.metadata,
+        "excluded_file_versions": dg.MetadataValue.json(excluded),
+        "excluded_file_ids": dg.MetadataValue.text(", ".join(str(v["file_id"]) for v in excluded) or "none"),
+    })
 
 
 # libpq's words for a connection the server or network dropped (dbt-postgres reports them as a

@@ -1,0 +1,180 @@
+"""End to end under `dagster dev`: one bad file in a folder of good ones holds nothing back.
+
+A folder lands at once: the bundled sample's Knudjepsen export split into two files (good) and a copy
+of the real Knudjepsen export whose logger clock is reset to 1970 part-way through (its blocking
+`timestamps_usable` check fails). Real sensor ticks and automation only: every good file must reach
+`timeseries.measurements`, the features and the MOGA results; the bad version stays staged, is marked
+`excluded_by_check`, is named in the measurements materialization and in the alert (posted to a
+local webhook), and none of its rows reach the time series.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+import time
+from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import psycopg
+import pytest
+from conftest import recreate_database
+from psycopg import sql
+
+from e2e.stack import dagster_dev, free_port
+from greenhouse_assets.database import libpq_url
+from greenhouse_assets.sample import generate_sample
+from greenhouse_assets.settings import _with_database
+
+DAYS = 14  # as tests/test_e2e.py: enough days for the objective models to calibrate
+TIMEOUT = 360
+MATERIALIZATION = """{ assetOrError(assetKey: {path: ["timeseries", "measurements"]}) { ... on Asset {
+  assetMaterializations(limit: 1) { runId metadataEntries { label
+    ... on TextMetadataEntry { text } ... on JsonMetadataEntry { jsonString } } } } } }"""
+
+
+class Webhook:
+    """A local incoming webhook: the alerts the platform POSTs, as parsed JSON."""
+
+    def __init__(self):
+        received = self.received = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server's name
+                received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", free_port()), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/alerts"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def webhook():
+    hook = Webhook()
+    yield hook
+    hook.server.shutdown()
+
+
+@pytest.fixture
+def stack(clean_platform, tmp_path, webhook):
+    with psycopg.connect(libpq_url(clean_platform), autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS timeseries.measurement_file_state, timeseries.measurement_changes")
+    admin = _with_database(clean_platform, "postgres")
+    storage_db = f"dagster_e2e_x_{os.getpid()}"
+    recreate_database(admin, storage_db)
+    env = {"DAGSTER_DATABASE_URL": _with_database(clean_platform, storage_db),
+           "GREENHOUSE_LANDING_DIR": os.environ["GREENHOUSE_LANDING_DIR"],
+           "GREENHOUSE_LAKE_DIR": os.environ["GREENHOUSE_LAKE_DIR"],
+           "GREENHOUSE_SENSOR_INTERVAL": "5", "GREENHOUSE_MOGA_INTERVAL": "10",
+           "GREENHOUSE_ALERT_NOTIFIER": "webhook", "GREENHOUSE_ALERT_WEBHOOK_URL": webhook.url}
+    try:
+        with dagster_dev(env, tmp_path / "dagster-dev.log") as dagster:
+            yield dagster
+    finally:
+        with psycopg.connect(libpq_url(admin), autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(storage_db)))
+
+
+def clock_reset_copy(real: Path, dest: Path, rows: int = 600, reset_after: int = 400) -> Path:
+    """The real export's first `rows` rows, the clock reset to 1970-01-01 after `reset_after` of them."""
+    lines = real.read_bytes().decode("utf-8").split("\r\n")
+    header, data = lines[:3], [line for line in lines[3:] if line and not line.startswith('"";')][:rows]
+    epoch = datetime(1970, 1, 1)
+    data[reset_after:] = [f'"{epoch + timedelta(minutes=5 * i):%d-%m-%Y %H:%M:%S}"{line[21:]}'
+                          for i, line in enumerate(data[reset_after:])]
+    dest.write_bytes(("\r\n".join(header + data) + "\r\n").encode("utf-8"))
+    return dest
+
+
+def split_in_two(path: Path, first: Path, second: Path) -> None:
+    """Two exports of the same logger: the header, then the first / second half of the rows."""
+    lines = path.read_bytes().split(b"\r\n")
+    header, data = lines[:3], [line for line in lines[3:] if line]
+    half = len(data) // 2
+    for dest, part in ((first, data[:half]), (second, data[half:])):
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes(b"\r\n".join(header + part) + b"\r\n")
+
+
+def platform_state(url: str) -> dict:
+    with psycopg.connect(libpq_url(url)) as conn:
+        files = conn.execute("SELECT file_id, path, status, excluded_by_check FROM metadata.files ORDER BY file_id"
+                             ).fetchall()
+        reached = dict(conn.execute("SELECT file_id, count(DISTINCT time) FROM timeseries.measurements GROUP BY 1"))
+        last = conn.execute("SELECT max(time) AT TIME ZONE 'UTC' FROM timeseries.measurements").fetchone()[0]
+        horizons = {r[0].date() for r in conn.execute("SELECT horizon_start AT TIME ZONE 'UTC' FROM moga.runs")}
+    return {"files": files, "reached": reached, "horizon": last.date() + timedelta(days=1) if last else None,
+            "horizons": horizons}
+
+
+@pytest.mark.timeout(TIMEOUT + 150)
+def test_one_file_failing_a_blocking_check_holds_back_no_other(stack, clean_platform, real_data, webhook, tmp_path):
+    started = time.time() - 5
+    sample = next(p for p in generate_sample(tmp_path / "sample", days=DAYS) if p.parent.name == "knudjepsen")
+    folder = tmp_path / "archive" / "knudjepsen"
+    split_in_two(sample, folder / "week1" / sample.name, folder / "week2" / sample.name)
+    clock_reset_copy(real_data / "knudjepsen" / "NO3_LAMPEGRP_1.csv", folder / "NO4_LAMPEGRP_1.csv")
+    shutil.copytree(tmp_path / "archive", os.environ["GREENHOUSE_LANDING_DIR"], dirs_exist_ok=True)
+    bad_path = "knudjepsen/NO4_LAMPEGRP_1.csv"
+
+    deadline = time.monotonic() + TIMEOUT
+    while True:
+        runs = stack.runs(started)
+        failed = [r for r in runs if r["status"] in ("FAILURE", "CANCELED") and r["tags"].get("greenhouse/path") != bad_path]
+        assert not failed, f"runs failed: {failed}\n{stack.log_tail()}"
+        state = platform_state(clean_platform)
+        good = [f for f in state["files"] if f[1] != bad_path]
+        alerted = [a for a in webhook.received if a["details"].get("excluded_file_id") is not None]
+        done = (len(good) == 2 and all(f[0] in state["reached"] for f in good)
+                and state["horizon"] in state["horizons"] and alerted
+                and all(r["status"] in ("SUCCESS", "FAILURE") for r in runs))
+        if done:
+            break
+        if time.monotonic() > deadline:
+            pytest.fail(f"not done after {TIMEOUT} s: {state}, alerts {webhook.received}, runs "
+                        f"{[(r['tags'].get('dagster/sensor_name'), r['assets'], r['status']) for r in runs]}\n"
+                        f"{stack.log_tail()}")
+        time.sleep(3)
+
+    # The bad version: staged and marked, none of its rows in the time series.
+    (bad_id, _, status, check), = [f for f in state["files"] if f[1] == bad_path]
+    assert (status, check) == ("loaded", "timestamps_usable")
+    assert bad_id not in state["reached"]
+    with psycopg.connect(libpq_url(clean_platform)) as conn:
+        assert conn.execute("SELECT count(*) FROM staging.raw_knudjepsen WHERE _file_id = %s", (bad_id,)).fetchone()[0] == 600
+        # Every good file's times with an air temperature are in the time series.
+        for file_id, *_ in good:
+            staged = conn.execute('SELECT count(DISTINCT time) FROM staging.raw_knudjepsen WHERE _file_id = %s'
+                                  ' AND "mål temp afd  Mid" IS NOT NULL', (file_id,)).fetchone()[0]
+            assert state["reached"][file_id] >= staged > 0
+
+    # Runs: one ingest run per file from the landing sensor, only the bad one failed; everything after
+    # it was launched by automation (or the features sensor) and the whole chain ran after it.
+    ingest = [r for r in runs if "raw/files" in r["assets"]]
+    assert len(ingest) == 3 and all(r["tags"].get("dagster/sensor_name") == "landing_sensor" for r in ingest)
+    bad_run, = [r for r in ingest if r["tags"]["greenhouse/path"] == bad_path]
+    assert bad_run["status"] == "FAILURE" and all(r["status"] == "SUCCESS" for r in ingest if r is not bad_run)
+    after = [r for r in runs if r not in ingest and r["startTime"] > max(r["endTime"] for r in ingest)]
+    by_asset = {asset: run for run in after for asset in run["assets"]}
+    chain = ["timeseries/measurements", "features/extracted_features", "moga_objective_models", "moga_results"]
+    assert all(asset in by_asset for asset in chain), f"not every layer ran after the files: {list(by_asset)}"
+    assert by_asset["timeseries/measurements"]["tags"]["dagster/sensor_name"] == "timeseries_automation"
+    assert by_asset["moga_results"]["tags"]["dagster/sensor_name"] == "moga_automation"
+
+    # Named in the measurements materialization and in the alert.
+    latest, = stack.graphql(MATERIALIZATION)["assetOrError"]["assetMaterializations"]
+    entries = {e["label"]: e.get("text") or e.get("jsonString") for e in latest["metadataEntries"]}
+    assert entries["excluded_file_ids"] == str(bad_id)
+    assert [v["path"] for v in json.loads(entries["excluded_file_versions"])] == [bad_path]
+    alert, = [a for a in webhook.received if a["details"].get("excluded_file_id") == bad_id]
+    assert alert["kind"] == "check_failure" and alert["details"]["check"] == "timestamps_usable"
+    assert f"{bad_path} (file version {bad_id}) is excluded from timeseries.measurements" in alert["text"]
+    assert "times that cannot be real" in alert["details"]["exclusion_reason"]
