@@ -15,6 +15,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+import yaml
 
 from greenhouse_assets.ingest.readers import ParsedFile, open_file
 from greenhouse_assets.ingest.registry import SourceRegistry
@@ -419,11 +420,14 @@ def test_real_knudjepsen_year_as_local_time_with_a_spring_gap_row_and_the_repeat
     27-03-2016 still says 02:00:00. Read with the lamp-group rule's zone set to Europe/Copenhagen."""
     from zoneinfo import ZoneInfo
 
-    text = (Path(__file__).resolve().parents[1] / "greenhouse_assets" / "sources.yaml").read_text(encoding="utf-8")
-    assert text.count("timezone: Etc/GMT-1\n        zone: {from: filename") == 1
+    config = yaml.safe_load((Path(__file__).resolve().parents[1] / "greenhouse_assets" / "sources.yaml")
+                            .read_text(encoding="utf-8"))
+    (lamp_rule,) = [rule for source in config["sources"] if source["name"] == "knudjepsen"
+                    for rule in source["rules"] if rule["name"] == "lamp_group_export"]
+    assert lamp_rule["timezone"] == "Etc/GMT-1"
+    lamp_rule["timezone"] = "Europe/Copenhagen"
     path = tmp_path / "sources.yaml"
-    path.write_text(text.replace("timezone: Etc/GMT-1\n        zone: {from: filename",
-                                 "timezone: Europe/Copenhagen\n        zone: {from: filename"), encoding="utf-8")
+    path.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
     local_registry = SourceRegistry.load(path)
 
     lines = KNUDJEPSEN.read_bytes().decode("utf-8").split("\r\n")[:-1]

@@ -6,15 +6,15 @@ passes again; the `measurements` model reads only active, loaded versions that a
 The version stays `loaded` and its rows stay staged, so a fix (re-running the check or the staging
 partition) or a re-landed fixed file lets it flow on.
 
-Revision ID: 0004_checks
-Revises: 0003
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-04
 """
 
 from alembic import op
 
-revision = "0004_checks"
-down_revision = "0003"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
