@@ -9,6 +9,7 @@ random numbers, which no heat balance can explain.
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -26,9 +27,9 @@ from greenhouse_assets.defs.resources import LakeResource, PostgresResource
 import yaml
 
 from greenhouse_assets import settings
-from greenhouse_assets.moga import calibration, data, optimise, physics, profiles, validation
-from greenhouse_assets.moga.problem import DayInputs, evaluate
-from greenhouse_assets.moga.recommend import bounds, day_inputs, optimise_day
+from greenhouse_assets.moga import calibration, data, optimise, physics, profiles, store, validation
+from greenhouse_assets.moga.problem import CONSTRAINTS, VARIABLES, DayInputs, GreenhouseDayProblem, evaluate
+from greenhouse_assets.moga.recommend import NoFeasibleSetpoint, bounds, day_inputs, optimise_day
 
 START = date(2014, 1, 1)
 WINTER_DAY = DayInputs(day_of_year=40, outdoor_temperature_c=2.0, radiation_sum_mj_m2=3.0, natural_dli_mol_m2=4.2,
@@ -119,10 +120,11 @@ def test_front_is_feasible_and_reproducible(algorithm):
     other = optimise_day(WINTER_DAY, algorithm=algorithm, pop_size=60, generations=80, seed=4)
     assert np.array_equal(first.solutions, again.solutions)
     assert not np.array_equal(first.solutions, other.solutions)
-    vpd, dli, g_vpd, g_dli = first.solutions[:, 9:13].T
-    assert len(vpd) > 0 and (g_vpd <= 0).all() and (g_dli <= 0).all() and (vpd <= 3).all() and (dli <= 30 + 1e-9).all()
+    vpd, dli = first.column("vpd_kpa"), first.column("dli_mol_m2")
+    constraints = first.solutions[:, [store.SOLUTION_COLUMNS.index(f"constraint_{c}") for c in CONSTRAINTS]]
+    assert len(vpd) > 0 and (constraints <= 0).all() and (vpd <= 3).all() and (dli <= 30 + 1e-9).all()
     picks = first.picks
-    assert first.energy[picks["lowest_energy"]] <= first.energy[picks["knee"]] <= first.energy[picks["highest_growth"]]
+    assert first.cost[picks["lowest_cost"]] <= first.cost[picks["knee"]] <= first.cost[picks["highest_growth"]]
 
 
 def test_validation_check_fails_on_noise_and_blocks_the_optimiser(clean_platform, instance, tmp_path):
@@ -178,11 +180,19 @@ def test_materialize_plausible_days_reads_only_the_database(clean_platform, inst
     assert query(clean_platform, "SELECT bool_and(skill_vs_climatology > 0.3) FROM moga.objective_models "
                                  "WHERE status = 'validated'") == [(True,)]
     runs = query(clean_platform, "SELECT moga_run_id, zone, horizon_start, algorithm, evaluations, hypervolume, plot_uri, "
-                                 "recommendations FROM moga.runs WHERE status = 'optimised' ORDER BY zone")
+                                 "recommendations, hypervolume_seeds, hypervolume_spread, objective "
+                                 "FROM moga.runs WHERE status = 'optimised' ORDER BY zone")
+    # Five seeds per zone (7 … 11), 40 × 60 evaluations each.
     assert [(r[1], r[2].date(), r[3], r[4]) for r in runs] == [
-        ("celle5", START + timedelta(days=120), "nsga2", 2400), ("celle6", START + timedelta(days=120), "nsga2", 2400)]
+        ("celle5", START + timedelta(days=120), "nsga2", 5 * 2400), ("celle6", START + timedelta(days=120), "nsga2", 5 * 2400)]
     assert all(r[5] > 0 and Path(r[6].removeprefix("file://")).is_file() for r in runs)
-    assert {pick["pick"] for pick in runs[0][7]["picks"]} == {"lowest_energy", "highest_growth", "knee"}
+    for run in runs:
+        seeds, spread = run[8], run[9]
+        assert sorted(seeds) == ["10", "11", "7", "8", "9"] and run[5] == pytest.approx(max(seeds.values()))
+        assert spread == pytest.approx((max(seeds.values()) - min(seeds.values())) / max(seeds.values()))
+        assert 0 <= spread < 0.5 and run[10] == "cost_eur_m2" and str(run[7]["stored_seed"]) in seeds
+        assert run[7]["prices"]["electricity_eur_per_kwh"] > run[7]["prices"]["heat_eur_per_kwh"]
+    assert {pick["pick"] for pick in runs[0][7]["picks"]} == {"lowest_cost", "highest_growth", "knee"}
     # Every pick says what it rests on, in the run row and in the materialization.
     for run in runs:
         assert all(p["rests_on"].startswith("energy: validated, skill 0.") and
@@ -190,8 +200,13 @@ def test_materialize_plausible_days_reads_only_the_database(clean_platform, inst
     assert "light model validated" in runs[0][7]["rests_on"] and "light model derived" in runs[1][7]["rests_on"]
     assert query(clean_platform, "SELECT model_statuses->'growth'->>'status', model_statuses->'energy'->>'status' "
                                  "FROM moga.runs ORDER BY zone") == [("literature", "validated")] * 2
-    assert query(clean_platform, "SELECT count(*) > 0, bool_and(constraint_vpd <= 0 AND constraint_dli <= 0), "
-                                 "bool_or(rank = 0) FROM moga.solutions") == [(True, True, True)]
+    assert query(clean_platform, "SELECT count(*) > 0, bool_and(constraint_vpd <= 0 AND constraint_dli <= 0 AND "
+                                 "constraint_overheating <= 0 AND constraint_humidity <= 0), bool_or(rank = 0), "
+                                 "bool_and(abs(cost_eur_m2 - (heat_kwh_m2 * 0.045 + electricity_kwh_m2 * 0.09 "
+                                 "+ co2_kg_m2 * 0.12)) < 1e-9) FROM moga.solutions") == [(True, True, True, True)]
+    spread_md = result.asset_materializations_for_node("moga_results")[0].metadata
+    assert sorted(spread_md["hypervolume_spread"].value) == ["aarslev/celle5", "aarslev/celle6"]
+    assert spread_md["seeds"].value == 5
     metadata = result.asset_materializations_for_node("moga_results")[0].metadata
     assert "knee" in metadata["recommendations"].value and "data:image/png;base64" in metadata["pareto_front"].value
     assert "growth: literature model, not validated" in metadata["recommendations"].value
@@ -367,9 +382,10 @@ def test_short_day_crop_bounds_the_optimiser():
     day = day_inputs(date(2014, 3, 30), {"outdoor_temperature_c": 5.0, "radiation_sum_mj_m2": 6.0},
                      energy_parameters, {"transmission": 0.7}, crop)
     front = optimise_day(day, algorithm="nsga2", pop_size=40, generations=40, seed=1)
-    temperature, _, _, light_, lamp_hours = front.solutions[:, 1:6].T
-    dli = front.solutions[:, 10]
-    assert ((18.0 <= temperature) & (temperature <= 23.1)).all()
+    day_t, night_t = front.column("temperature_setpoint"), front.column("temperature_night_setpoint")
+    light_, lamp_hours = front.column("supplemental_light"), front.column("photoperiod")
+    dli = front.column("dli_mol_m2")
+    assert ((22.0 <= day_t) & (day_t <= 23.1)).all() and ((18.0 <= night_t) & (night_t <= 19.4)).all()
     assert (light_ <= 100.0).all() and (lamp_hours <= 8.0).all()
     assert ((dli >= 4.3 - 1e-9) & (dli <= 17.2 + 1e-9)).all()
     # The light period including daylight is 8 h: the blackout screen cuts the natural day (~12.7 h on 30 March).
@@ -401,31 +417,35 @@ def test_jones_temperature_factor_on_gross_photosynthesis_and_q10_respiration():
         pytest.approx(1.4)
     assert physics.maintenance_respiration(20.0, 150.0) == pytest.approx(0.016 * 150)
     # Net growth therefore falls with temperature at equal light and CO2.
-    x = np.array([[t, 75.0, 800.0, 100.0, 8.0, 0.0] for t in (18.0, 22.0, 26.0)])
+    x = np.array([[t, t, 75.0, 800.0, 100.0, 8.0, 0.0] for t in (18.0, 22.0, 26.0)])
     growth = evaluate(x, WINTER_DAY)["growth"]
     assert growth[0] > growth[1] > growth[2]
 
 
 def test_latent_heat_only_for_vented_water():
-    closed = np.array([[20.0, 80.0, 800.0, 0.0, 0.0, 0.0]])
-    vented = np.array([[20.0, 80.0, 800.0, 0.0, 0.0, 30.0]])
-    day = WINTER_DAY
-    heating_closed = max((day.u_value_w_m2k) * (20.0 - day.outdoor_temperature_c) * 0.024
-                         - day.solar_gain_fraction * day.radiation_sum_mj_m2 / 3.6, 0) + day.baseline_kwh_m2
-    assert evaluate(closed, day)["energy"][0] == pytest.approx(heating_closed)  # vents shut: no latent heat leaves
-    result = evaluate(vented, day)
-    transpiration = 0.6 * result["dli"][0] / physics.PAR_MOL_PER_MJ_GLOBAL / 2.45
-    ach = 20.0 * 0.3
-    sensible = (day.u_value_w_m2k + physics.RHO_CP * 4.0 * ach / 3600) * (20.0 - day.outdoor_temperature_c) * 0.024
-    heating = max(sensible - day.solar_gain_fraction * day.radiation_sum_mj_m2 / 3.6, 0) + day.baseline_kwh_m2
-    latent = result["energy"][0] - heating
-    assert 0 < latent <= transpiration * physics.LATENT_KWH_PER_KG + 1e-12
+    """Water that condenses on the cover costs no latent heat; water carried out by air exchange does,
+    never more than the crop transpires."""
+    day = replace(WINTER_DAY, infiltration_ach=1e-9)
+    shut = np.array([[20.0, 20.0, 80.0, 400.0, 0.0, 0.0, 0.0]])
+    result = evaluate(shut, day)
+    assert result["vented_water"][0] == pytest.approx(0.0, abs=1e-6)
+    # Vents shut, no leaks: exactly the cover loss minus the sun, hour by hour, plus the baseline.
+    radiation = day.radiation_w_m2()
+    expected = np.maximum(7.0 * 18.0 - 0.4 * radiation, 0).sum() / 1000 + 0.3
+    assert result["heat"][0] == pytest.approx(expected)
+    leaky = evaluate(shut, WINTER_DAY)
+    assert 0 < leaky["vented_water"][0] <= leaky["transpiration"][0]
+    latent = leaky["heat"][0] - result["heat"][0]
+    assert latent == pytest.approx(leaky["vented_water"][0] * 2.45e6 / 3.6e6, rel=0.05)
 
 
 def test_supplemental_light_is_bounded_by_the_installed_ppfd():
     crop = profiles.zone_crop("aarslev", "celle5")
     lower, upper = bounds(crop, 150.0)
-    assert upper[3] == 150.0 and upper[4] == 18.0 and (lower[0], upper[0]) == (18.0, 28.0)
+    assert upper[4] == 150.0 and upper[5] == 18.0 and (lower[0], upper[0]) == (18.0, 28.0)
+    assert (lower[1], upper[1]) == (18.0, 28.0)
+    kalanchoe_lower, kalanchoe_upper = bounds(profiles.zone_crop("knudjepsen", "NO3"), 100.0)
+    assert (kalanchoe_lower[0], kalanchoe_upper[0], kalanchoe_lower[1], kalanchoe_upper[1]) == (22.0, 23.1, 18.0, 19.4)
 
 
 def test_an_aarslev_cell_takes_a_configured_crop():

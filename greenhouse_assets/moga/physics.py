@@ -38,6 +38,8 @@ Q10, RM_G_PER_G_DAY, RM_REFERENCE_C = 1.4, 0.016, 20.0
 RHO_CP = 1200.0  # J m⁻³ K⁻¹, volumetric heat capacity of air
 LATENT_KWH_PER_KG = 2.45e6 / 3.6e6  # evaporating / removing 1 kg water by heat-and-vent
 PAR_MOL_PER_MJ_GLOBAL = 2.15  # 0.47 PAR fraction × 4.57 µmol/J
+LATENT_J_PER_KG = 2.45e6
+COVER_TEMPERATURE_SHARE, COVER_MASS_TRANSFER_M_S, COVER_PER_FLOOR = 0.3, 3.0 / RHO_CP, 1.2
 
 
 def saturation_vapour_pressure_kpa(temperature_c):
@@ -102,10 +104,30 @@ def maintenance_respiration(temperature_c, dry_weight_g_m2: float):
 
 
 def canopy_gross_photosynthesis(ppfd, co2_ppm, temperature_c):
-    """Acock/TOMGRO canopy gross assimilation × PGRED(T), g CH2O m⁻² per hour; ppfd (n, 24), the rest (n,)."""
-    p_max = (TAU * np.asarray(co2_ppm))[:, None]
+    """Acock/TOMGRO canopy gross assimilation × PGRED(T), g CH2O m⁻² per hour.
+
+    ppfd is (n, 24); co2_ppm and temperature_c are (n,) (one value for the day) or (n, 24) (hourly).
+    """
+    def hourly(values):
+        values = np.asarray(values, dtype=float)
+        return values[:, None] if values.ndim == 1 else values
+
+    p_max = TAU * hourly(co2_ppm)
     light = QE * K_EXT * ppfd
     top = (1 - M_LEAF) * p_max + light
     bottom = (1 - M_LEAF) * p_max + light * np.exp(-K_EXT * LAI)
     gross = D_HOUR * p_max / K_EXT * np.log(top / np.maximum(bottom, 1e-12))
-    return gross * temperature_factor(np.asarray(temperature_c))[:, None]
+    return gross * temperature_factor(hourly(temperature_c))
+
+
+def cover_condensation_kg_m2_s(air_c, humidity_pct, outdoor_c):
+    """Vapour condensing on the cover, kg m⁻² floor s⁻¹ (assumption-level, single glass).
+
+    The cover sits at T_cov = T_out + COVER_TEMPERATURE_SHARE·(T_air − T_out) (inside and outside
+    heat-transfer coefficients of about 5 and 12 W m⁻² K⁻¹); vapour moves to it with the convective
+    coefficient h ≈ 3 W m⁻² K⁻¹ turned into a mass-transfer velocity by the Lewis analogy,
+    h / (ρ·c_p) (Stanghellini & de Zwart; Bot 1983), on COVER_PER_FLOOR m² cover per m² floor.
+    """
+    cover_c = outdoor_c + COVER_TEMPERATURE_SHARE * (air_c - outdoor_c)
+    gap = absolute_humidity_kg_m3(air_c, humidity_pct) - absolute_humidity_kg_m3(cover_c, 100.0)
+    return COVER_MASS_TRANSFER_M_S * COVER_PER_FLOOR * np.maximum(gap, 0.0)
