@@ -18,6 +18,7 @@ import numpy as np
 import polars as pl
 import psycopg
 import pytest
+from pymoo.core.problem import Problem
 from pymoo.problems import get_problem
 
 from greenhouse_assets.database import libpq_url
@@ -456,3 +457,237 @@ def test_an_aarslev_cell_takes_a_configured_crop():
     config["sites"]["aarslev"]["zones"] = {"celle5": {"crop": "tomato"}}
     with pytest.raises(KeyError, match="crop profile 'tomato' is not defined"):
         profiles.zone_crop("aarslev", "celle5", config)
+
+
+# --- prices, air exchange, overheating, day/night (issue 14, remaining items) ---------------------
+
+APRIL_DAY = DayInputs(day_of_year=105, outdoor_temperature_c=7.0, radiation_sum_mj_m2=12.0,
+                      natural_dli_mol_m2=0.7 * 2.15 * 12.0, u_value_w_m2k=7.0, solar_gain_fraction=0.4,
+                      baseline_kwh_m2=0.3, lamp_efficacy_umol_j=1.8, max_light_period_h=18.0,
+                      upper=(28.0, 28.0, 85.0, 1000.0, 150.0, 18.0, 100.0))  # like the sample's April, Aarslev's lamps
+SUMMER_DAY = replace(APRIL_DAY, day_of_year=180, outdoor_temperature_c=16.0, radiation_sum_mj_m2=22.0,
+                     natural_dli_mol_m2=0.7 * 2.15 * 22.0)
+WINTER_DAY_18H = replace(WINTER_DAY, max_light_period_h=18.0, upper=(28.0, 28.0, 85.0, 1000.0, 150.0, 18.0, 100.0))
+
+
+def setpoints(**values) -> np.ndarray:
+    base = {"temperature_setpoint": 20.0, "temperature_night_setpoint": 18.0, "humidity_setpoint": 80.0,
+            "co2_setpoint": 400.0, "supplemental_light": 0.0, "photoperiod": 0.0, "ventilation": 0.0}
+    rows = max(len(np.atleast_1d(v)) for v in values.values()) if values else 1
+    return np.column_stack([np.broadcast_to(np.asarray(values.get(k, base[k]), float), (rows,)) for k in VARIABLES])
+
+
+def test_sites_price_heat_electricity_and_co2_separately_with_sources():
+    for site in ("knudjepsen", "aarslev"):
+        prices = profiles.prices(site)
+        assert prices.electricity_eur_per_kwh > prices.heat_eur_per_kwh > 0 and prices.co2_eur_per_kg > 0
+        assert all(prices.sources[k]["source"] for k in profiles.PRICE_KEYS)
+        assert profiles.greenhouse(site).infiltration_ach > 0
+        assert "EP406" in profiles.greenhouse(site).sources["infiltration_ach"]["source"]
+    assert "unconfigured site" in profiles.prices("nowhere").sources["heat_eur_per_kwh"]["source"]
+
+
+def test_lamp_light_is_not_free_on_a_cold_day():
+    """Lamp heat still replaces boiler heat (counted once), but a lamp kWh costs electricity, a boiler kWh heat."""
+    result = evaluate(setpoints(supplemental_light=[0.0, 150.0], photoperiod=12.0), WINTER_DAY_18H)
+    dark = result["electricity"]
+    lamp_kwh = result["electricity"][1] - result["electricity"][0]
+    heat_saved = result["heat"][0] - result["heat"][1]
+    assert lamp_kwh == pytest.approx(150 / 1.8 * 12 / 1000) and dark[0] == 0
+    # On a cold day the lamps' heat replaces boiler heat, less what the crop turns into vapour under the lamps
+    # that leaks out (latent heat leaves with the air).
+    assert 0.6 * lamp_kwh < heat_saved <= lamp_kwh + 1e-9
+    extra_cost = result["cost"][1] - result["cost"][0]
+    assert extra_cost == pytest.approx(0.09 * lamp_kwh - 0.045 * heat_saved, abs=1e-9)
+    assert extra_cost > 0.04 * lamp_kwh
+    # Priced as one kWh (the old objective), lamps cost only the heat that leaks out as vapour: nearly free,
+    # so the front collapsed onto full lamps.
+    one_price = replace(WINTER_DAY_18H, heat_eur_per_kwh=0.09)
+    same = evaluate(setpoints(supplemental_light=[0.0, 150.0], photoperiod=12.0), one_price)["cost"]
+    assert same[1] - same[0] == pytest.approx(0.09 * (lamp_kwh - heat_saved)) and same[1] - same[0] < 0.5 * extra_cost
+
+
+def test_april_day_picks_are_three_different_setpoints():
+    front = optimise_day(APRIL_DAY, algorithm="nsga2", pop_size=60, generations=100, seed=1)
+    picks = front.picks
+    costs = {name: front.cost[i] for name, i in picks.items()}
+    assert costs["lowest_cost"] < costs["knee"] < costs["highest_growth"]
+    assert front.growth[picks["lowest_cost"]] < front.growth[picks["knee"]] < front.growth[picks["highest_growth"]]
+    dose = front.column("supplemental_light") * front.column("photoperiod")
+    assert dose[picks["lowest_cost"]] < dose[picks["highest_growth"]]
+
+
+def test_co2_dosing_costs_and_leaves_through_vents_and_leaks():
+    result = evaluate(setpoints(co2_setpoint=[400.0, 800.0, 800.0, 800.0], ventilation=[0.0, 0.0, 30.0, 100.0],
+                                temperature_setpoint=26.0), APRIL_DAY)
+    co2 = result["co2_kg"]
+    assert co2[0] == 0 and 0 < co2[1] < co2[2] < co2[3]
+    # Closed house: leak loss (1 air change per hour) + the extra uptake; the price turns it into cost.
+    assert result["cost"][1] - result["cost"][0] == pytest.approx(
+        co2[1] * 0.12 + (result["heat"][1] - result["heat"][0]) * 0.045, abs=1e-9)
+    # Wide open, the dosing capacity (18 g/m²/h) cannot hold 800 ppm: less growth than with the vents shut.
+    assert result["growth"][3] < result["growth"][1]
+
+
+def test_minimum_infiltration_carries_sensible_and_latent_heat():
+    tight = replace(WINTER_DAY, infiltration_ach=1e-9)
+    x = setpoints(ventilation=0.0)
+    assert evaluate(x, WINTER_DAY)["heat"][0] > evaluate(x, tight)["heat"][0]  # latent: leaks carry vapour out
+    assert evaluate(x, WINTER_DAY)["vented_water"][0] > 0.05 > 1e-6 > evaluate(x, tight)["vented_water"][0]
+    # Opening the vents adds sensible heat on top of the calibrated U (which already holds the leaks' sensible part).
+    opened = evaluate(setpoints(ventilation=[0.0, 50.0]), WINTER_DAY)["heat"]
+    assert opened[1] > opened[0]
+
+
+def minimal_vent(day: DayInputs, **values) -> float:
+    """The smallest ventilation (0-100 %, step 0.5) that meets every constraint, else nan."""
+    vents = np.arange(0.0, 100.5, 0.5)
+    result = evaluate(setpoints(ventilation=vents, **values), day)
+    ok = np.flatnonzero(np.all(result["G"] <= 0, axis=1))
+    return float(vents[ok[0]]) if len(ok) else float("nan")
+
+
+def test_a_drier_setpoint_needs_more_air_exchange_and_heat():
+    mild = replace(APRIL_DAY, outdoor_temperature_c=12.0, radiation_sum_mj_m2=8.0, natural_dli_mol_m2=0.7 * 2.15 * 8.0)
+    wet, dry = minimal_vent(mild, humidity_setpoint=85.0), minimal_vent(mild, humidity_setpoint=65.0)
+    assert dry > wet
+    heat = evaluate(setpoints(humidity_setpoint=[85.0, 65.0], ventilation=[wet, dry]), mild)
+    assert heat["heat"][1] > heat["heat"][0] and heat["G"][1, 4] <= 0 and heat["G"][1, 4] > -0.2
+    # With the vents as they were for the wet setpoint, the dry one cannot be held.
+    assert evaluate(setpoints(humidity_setpoint=65.0, ventilation=wet), mild)["G"][0, 4] > 0
+
+
+def test_sunny_day_needs_ventilation_to_hold_the_temperature():
+    shut = evaluate(setpoints(temperature_setpoint=24.0, ventilation=0.0), SUMMER_DAY)
+    assert shut["G"][0, 3] > 50  # W/m² of heat the shut house cannot lose at 24 °C
+    vent = minimal_vent(SUMMER_DAY, temperature_setpoint=24.0, temperature_night_setpoint=18.0, humidity_setpoint=85.0)
+    assert 0 < vent < 100
+    # A cooler day setpoint needs more ventilation; below what full vents can reach it is unreachable.
+    assert minimal_vent(SUMMER_DAY, temperature_setpoint=21.0, humidity_setpoint=85.0) > vent
+    assert np.isnan(minimal_vent(replace(SUMMER_DAY, outdoor_temperature_c=22.0), temperature_setpoint=22.5,
+                                 humidity_setpoint=85.0))
+
+
+def test_no_feasible_setpoint_is_reported_not_stored():
+    """A hot day on which the short-day crop's night bound (≤ 19.4 °C) lies below the outdoor air."""
+    crop = profiles.zone_crop("knudjepsen", "NO3")
+    hot = day_inputs(date(2014, 7, 20), {"outdoor_temperature_c": 21.0, "radiation_sum_mj_m2": 25.0},
+                     {"u_value_w_m2k": 7.0, "solar_gain_fraction": 0.4, "baseline_kwh_m2": 0.3,
+                      "lamp_efficacy_umol_j": 1.8, "installed_lamp_ppfd": 100.0}, {"transmission": 0.7}, crop)
+    with pytest.raises(NoFeasibleSetpoint, match="no setpoint meets every constraint"):
+        optimise_day(hot, algorithm="nsga2", pop_size=20, generations=10, seed=1)
+
+
+def test_day_and_night_temperatures_act_on_their_own_hours():
+    x = setpoints(temperature_setpoint=[20.0, 24.0, 20.0], temperature_night_setpoint=[18.0, 18.0, 22.0])
+    result = evaluate(x, WINTER_DAY_18H)
+    natural, _ = WINTER_DAY_18H.natural_light()
+    lit_hours = int((natural > 0).sum())
+    per_kelvin_hour = 7.0 / 1000  # kWh per K and hour through the cover, vents shut
+    assert result["heat"][1] - result["heat"][0] == pytest.approx(4 * per_kelvin_hour * lit_hours, rel=0.1)
+    assert result["heat"][2] - result["heat"][0] == pytest.approx(4 * per_kelvin_hour * (24 - lit_hours), rel=0.1)
+
+
+# --- checks on the optimiser's answer ---------------------------------------------------------------
+
+class ReducedProblem(Problem):
+    """The real day problem with all but two decision variables held fixed."""
+
+    def __init__(self, day: DayInputs, free: list[int], fixed: np.ndarray):
+        self.day, self.free, self.fixed = day, free, np.asarray(fixed, float)
+        super().__init__(n_var=2, n_obj=2, n_ieq_constr=5, xl=np.array(day.lower)[free], xu=np.array(day.upper)[free])
+
+    def full(self, x: np.ndarray) -> np.ndarray:
+        full = np.tile(self.fixed, (len(x), 1))
+        full[:, self.free] = x
+        return full
+
+    def _evaluate(self, x, out, *args, **kwargs):
+        result = evaluate(self.full(np.atleast_2d(x)), self.day)
+        out["F"], out["G"] = result["F"], result["G"]
+
+
+@pytest.mark.parametrize(("free", "population", "generations"), [
+    (["temperature_setpoint", "ventilation"], 60, 150),  # warmer days need less venting: heat against held CO2
+    (["co2_setpoint", "supplemental_light"], 100, 300),  # a long thin front: 60 points cannot cover 99 % of it
+])
+def test_nsga2_front_reaches_99_percent_of_a_dense_grid_front(free, population, generations):
+    fixed = setpoints(temperature_setpoint=20.0, humidity_setpoint=80.0, co2_setpoint=800.0, supplemental_light=100.0,
+                      photoperiod=12.0 if "co2_setpoint" in free else 10.0,
+                      ventilation=20.0 if "co2_setpoint" in free else 0.0)[0]
+    problem = ReducedProblem(APRIL_DAY, [VARIABLES.index(v) for v in free], fixed)
+    grid = np.linspace(0.0, 1.0, 301)
+    a, b = np.meshgrid(grid, grid)
+    x = problem.xl + np.column_stack([a.ravel(), b.ravel()]) * (problem.xu - problem.xl)
+    result = evaluate(problem.full(x), APRIL_DAY)
+    feasible = result["F"][np.all(result["G"] <= 0, axis=1)]
+    ranks, _ = optimise.rank_and_crowding(feasible)
+    grid_front = feasible[ranks == 0]
+    assert len(grid_front) > 20 and (np.ptp(grid_front, axis=0) > 0).all()
+    # A reference point just beyond the grid front's nadir, so the ratio measures the front, not the box.
+    reference = grid_front.max(axis=0) + 0.1 * np.ptp(grid_front, axis=0)
+    found = optimise.run(problem, "nsga2", population, generations, seed=1).F
+    assert optimise.hypervolume(found, reference) >= 0.99 * optimise.hypervolume(grid_front, reference)
+
+
+def test_growth_response_to_light_is_within_marcelis_one_percent_rule():
+    """Marcelis et al. (2006, Acta Hortic. 711:97-103): 1 % more light gives 0.5-1 % more harvestable
+    product for most crops (flowering pot plants incl. Kalanchoe 0.5-1 %), more in low light.
+
+    The model's dry-matter production (gross assimilation) stays inside 0.5-1.0 at low light
+    (DLI 2-12 mol/m²/day) and so does net growth summed over a Danish year. On a single dark day
+    net growth responds by more than 1 % per 1 %: the maintenance respiration of the assumed
+    standing crop (150 g/m²) does not shrink with light, so a small net gain changes relatively
+    fast. The optimiser weighs absolute gains (g per EUR), which come from gross assimilation only.
+    """
+    def elasticity(day: DayInputs, quantity) -> float:
+        more = replace(day, natural_dli_mol_m2=day.natural_dli_mol_m2 * 1.01)
+        return (quantity(more) / quantity(day) - 1) / 0.01
+
+    gross = lambda d: evaluate(setpoints(temperature_setpoint=20.0, temperature_night_setpoint=20.0), d)["growth"][0] \
+        + physics.maintenance_respiration(20.0, d.standing_dry_weight_g_m2)  # noqa: E731
+    for dli in (2.0, 4.0, 8.0, 12.0):
+        assert 0.5 <= elasticity(replace(WINTER_DAY, natural_dli_mol_m2=dli), gross) <= 1.0
+
+    monthly_radiation = (1.5, 3.5, 7.5, 12.5, 17.0, 19.0, 18.0, 14.5, 9.5, 5.0, 2.0, 1.0)  # MJ/m²/day, ≈ 56 °N
+    year = [replace(WINTER_DAY, day_of_year=15 + 30 * m, radiation_sum_mj_m2=r, natural_dli_mol_m2=0.7 * 2.15 * r)
+            for m, r in enumerate(monthly_radiation)]
+
+    def net_year(scale: float) -> float:
+        return sum(evaluate(setpoints(temperature_setpoint=20.0, temperature_night_setpoint=20.0),
+                            replace(d, natural_dli_mol_m2=d.natural_dli_mol_m2 * scale))["growth"][0] for d in year)
+    assert 0.5 <= (net_year(1.01) / net_year(1.0) - 1) / 0.01 <= 1.0
+    net = lambda d: evaluate(setpoints(temperature_setpoint=20.0, temperature_night_setpoint=20.0), d)["growth"][0]  # noqa: E731
+    assert elasticity(replace(WINTER_DAY, natural_dli_mol_m2=4.2), net) > 1.0  # documented above and in the README
+
+
+def test_summer_front_uses_ventilation_and_trades_cost():
+    front = optimise_day(SUMMER_DAY, algorithm="nsga2", pop_size=60, generations=100, seed=2)
+    on_front = front.ranks == 0
+    cost = front.cost[on_front]
+    assert len(np.unique(np.round(cost, 4))) >= 5 and np.ptp(cost) > 0.01
+    vent = front.column("ventilation")[on_front]
+    assert (vent > 0).all()
+    # The vents are needed: shut, the same setpoints would overheat the house.
+    shut = front.solutions[on_front][:, 1:1 + len(VARIABLES)].copy()
+    shut[:, VARIABLES.index("ventilation")] = 0.0
+    assert (evaluate(shut, SUMMER_DAY)["G"][:, 3] > 0).all()
+    # Holding the day temperature down costs: it sits above its lower bound (the vents cannot hold 18 °C).
+    assert (front.column("temperature_setpoint")[on_front] > 20.0).all()
+
+
+def test_winter_front_trades_light_and_co2_with_temperature_at_its_bound():
+    """Two-dimensional in lamp dose and CO2; temperature honestly at its lower bound.
+
+    In this model warmth never raises growth inside 18-28 °C (TOMGRO's PGRED is flat from 12 to
+    35 °C) while it costs heat and maintenance respiration, so on a day without overheating the
+    day and night temperatures sit at their lower bounds; the front is spanned by lamp dose and CO2.
+    """
+    front = optimise_day(WINTER_DAY_18H, algorithm="nsga2", pop_size=60, generations=150, seed=3)
+    on_front = front.ranks == 0
+    dose = (front.column("supplemental_light") * front.column("photoperiod"))[on_front]
+    co2 = front.column("co2_setpoint")[on_front]
+    assert np.ptp(dose) > 0.5 * 150 * 18 and np.ptp(co2) > 200
+    assert abs(np.corrcoef(dose, co2)[0, 1]) < 0.99  # not one lever: the two move differently along the front
+    day_t = front.column("temperature_setpoint")[on_front]
+    assert np.mean(day_t < 18.5) > 0.9
