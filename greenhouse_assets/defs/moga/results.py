@@ -4,9 +4,11 @@ The horizon is one day: by default the day after the zone's latest data; `horizo
 Each zone's run replaces any earlier run for the same horizon (see `greenhouse_assets.moga.store`).
 
 Per zone, never all-or-nothing: a zone is optimised when its energy model is `validated`; any
-other zone gets a `skipped` run row with the reason (its energy model's status, or no weather),
-and both lists are in the materialization. The bounds come from the zone's crop profile
-(sites.yaml), and every recommended setpoint says which model statuses it rests on.
+other zone gets a `skipped` run row with the reason (its energy model's status, no weather, or
+no setpoint meeting every constraint), and both lists are in the materialization. The bounds
+come from the zone's crop profile and the cost objective's prices from the site (sites.yaml);
+every recommended setpoint says which model statuses it rests on. Each zone runs `seeds` seeds:
+the best front is stored, every seed's hypervolume and their spread go with the run.
 """
 
 # No `from __future__ import annotations`: Dagster resolves the Config annotations at definition time.
