@@ -409,11 +409,11 @@ def test_lamp_heat_is_counted_once():
 
 
 def test_jones_temperature_factor_on_gross_photosynthesis_and_q10_respiration():
-    assert physics.temperature_factor(np.array([0.0, 6.0, 12.0, 25.0, 35.0, 42.5, 50.0])).tolist() == \
-        [0.0, 0.5, 1.0, 1.0, 1.0, 0.5, 0.0]
+    assert physics.temperature_factor(np.array([0.0, 9.0, 12.0, 25.0, 28.0, 31.5, 35.0, 40.0])).tolist() == \
+        pytest.approx([0.0, 0.67, 1.0, 1.0, 1.0, 0.5, 0.0, 0.0])
     ppfd = np.full((3, 24), 300.0)
     gross = physics.canopy_gross_photosynthesis(ppfd, np.full(3, 800.0), np.array([18.0, 23.0, 28.0])).sum(axis=1)
-    assert gross[0] == pytest.approx(gross[1]) == pytest.approx(gross[2])  # flat inside 12-35 °C
+    assert gross[0] == pytest.approx(gross[1]) == pytest.approx(gross[2])  # flat inside 12-28 °C
     assert physics.maintenance_respiration(30.0, 150.0) / physics.maintenance_respiration(20.0, 150.0) == \
         pytest.approx(1.4)
     assert physics.maintenance_respiration(20.0, 150.0) == pytest.approx(0.016 * 150)
@@ -680,7 +680,7 @@ def test_winter_front_trades_light_and_co2_with_temperature_at_its_bound():
     """Two-dimensional in lamp dose and CO2; temperature honestly at its lower bound.
 
     In this model warmth never raises growth inside 18-28 °C (TOMGRO's PGRED is flat from 12 to
-    35 °C) while it costs heat and maintenance respiration, so on a day without overheating the
+    28 °C) while it costs heat and maintenance respiration, so on a day without overheating the
     day and night temperatures sit at their lower bounds; the front is spanned by lamp dose and CO2.
     """
     front = optimise_day(WINTER_DAY_18H, algorithm="nsga2", pop_size=60, generations=150, seed=3)

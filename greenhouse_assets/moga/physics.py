@@ -14,8 +14,12 @@ in the form and with the parameters of the reduced TOMGRO model, Jones et al. (1
 with τ = 0.0693 µmol CO2 m⁻² s⁻¹ ppm⁻¹ (CO2 use efficiency), Qe = 0.0645 (leaf quantum
 efficiency), K = 0.58 (light extinction), m = 0.1 (leaf transmission) and D = 0.108 g CH2O per
 (µmol m⁻² s⁻¹ · h), integrated hour by hour, and multiplied by TOMGRO's temperature factor on
-gross photosynthesis, PGRED(T) (Jones et al. 1999; piecewise linear 0 at 0 °C, 1 from 12 to
-35 °C, 0 at 50 °C). Inside the setpoint bounds PGRED is 1: in this model warmth does not raise
+gross photosynthesis, PGRED(T): the table of TOMGRO (Jones et al. 1991, "A dynamic tomato growth
+and yield model (TOMGRO)", Trans. ASAE 34(2):663-672), piecewise linear 0 at 0 °C, 0.67 at 9 °C,
+1 from 12 to 28 °C, 0 at 35 °C and above, as reproduced by two independent public implementations
+(an earlier version had "1 from 12 to 35 °C, 0 at 50 °C", which neither shows; the Jones et al.
+1999 spreadsheet is reported to use a logistic form instead, not adopted: not seen first hand).
+Inside the setpoint bounds (18-28 °C) PGRED is 1: in this model warmth does not raise
 gross photosynthesis (an earlier version used a Yan & Hunt beta function on p_max instead,
 which rewarded 25 °C without a source for this crop).
 
@@ -33,7 +37,7 @@ import numpy as np
 
 # Reduced TOMGRO (Jones et al. 1999) canopy parameters.
 TAU, QE, K_EXT, M_LEAF, D_HOUR, LAI = 0.0693, 0.0645, 0.58, 0.1, 0.108, 3.0
-PGRED_POINTS = ((0.0, 12.0, 35.0, 50.0), (0.0, 1.0, 1.0, 0.0))  # (°C, factor), Jones et al. 1999
+PGRED_POINTS = ((0.0, 9.0, 12.0, 28.0, 35.0), (0.0, 0.67, 1.0, 1.0, 0.0))  # (°C, factor), Jones et al. 1991
 Q10, RM_G_PER_G_DAY, RM_REFERENCE_C = 1.4, 0.016, 20.0
 RHO_CP = 1200.0  # J m⁻³ K⁻¹, volumetric heat capacity of air
 LATENT_KWH_PER_KG = 2.45e6 / 3.6e6  # evaporating / removing 1 kg water by heat-and-vent
@@ -94,7 +98,7 @@ def lamp_hour_fractions(natural_ppfd: np.ndarray, photoperiod_h, window: np.ndar
 
 
 def temperature_factor(temperature_c):
-    """TOMGRO's PGRED(T) on gross photosynthesis: 0 at 0 °C, 1 from 12 to 35 °C, 0 at 50 °C."""
+    """TOMGRO's PGRED(T) on gross photosynthesis: 0 at 0 °C, 0.67 at 9, 1 from 12 to 28 °C, 0 from 35 °C."""
     return np.interp(temperature_c, *PGRED_POINTS)
 
 
