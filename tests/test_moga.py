@@ -260,6 +260,24 @@ def test_a_failing_zone_is_skipped_and_the_others_are_optimised(clean_platform, 
     assert "**aarslev/celle5** skipped: energy model rejected" in metadata["recommendations"].value
 
 
+def test_a_day_without_feasible_setpoints_is_skipped_with_the_reason(clean_platform, instance, tmp_path, monkeypatch):
+    """When no setpoint meets every constraint (a hot day the vents cannot cool to the crop's bounds), the
+    zone gets a `skipped` run row saying so, and the job succeeds."""
+    from greenhouse_assets.defs.moga import results
+
+    def infeasible(day, **_):
+        raise NoFeasibleSetpoint("no setpoint meets every constraint within the bounds (test)")
+
+    monkeypatch.setattr(results, "optimise_day", infeasible)
+    insert_days(clean_platform, synthetic_days("aarslev", "celle6", 120, noise=False, seed=2))
+    result = materialize(clean_platform, tmp_path / "lake", instance)
+    assert result.success
+    assert query(clean_platform, "SELECT status, reason, evaluations, recommendations ? 'day_inputs' FROM moga.runs") == [
+        ("skipped", "no setpoint meets every constraint within the bounds (test)", 0, True)]
+    metadata = result.asset_materializations_for_node("moga_results")[0].metadata
+    assert metadata["zones_skipped"].value == {"aarslev/celle6": "no setpoint meets every constraint within the bounds (test)"}
+
+
 def test_too_few_days_skips_every_zone_without_blocking(clean_platform, instance, tmp_path):
     """A short archive cannot validate anything: every zone is skipped with the reason, and the job succeeds."""
     insert_days(clean_platform, synthetic_days("knudjepsen", "NO3", 15, noise=False, seed=3))
