@@ -32,7 +32,7 @@ class MogaConfig(dg.Config):
     pop_size: int = Field(default=100, description="Population size (NSGA-III: one reference direction each).")
     generations: int = Field(default=200, description="Generations per run.")
     seed: int = Field(default=42, description="First random seed: same seeds and data give the same front.")
-    seeds: int = Field(default=5, ge=1, description="Seeds per zone (seed, seed+1, ...): the best front is stored, "
+    seeds: int = Field(default=5, ge=5, description="Seeds per zone (seed, seed+1, ...): the best front is stored, "
                                                   "every seed's hypervolume and their spread go to moga.runs.")
     horizon_date: str = Field(default="", description="ISO day to optimise; empty: the day after each zone's latest data.")
     sites: list[str] = Field(default=[], description="Only these sites; empty: all.")
