@@ -9,6 +9,7 @@ random numbers, which no heat balance can explain.
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import numpy as np
 import polars as pl
 import psycopg
 import pytest
+from pymoo.core.problem import Problem
 from pymoo.problems import get_problem
 
 from greenhouse_assets.database import libpq_url
@@ -26,9 +28,9 @@ from greenhouse_assets.defs.resources import LakeResource, PostgresResource
 import yaml
 
 from greenhouse_assets import settings
-from greenhouse_assets.moga import calibration, data, optimise, physics, profiles, validation
-from greenhouse_assets.moga.problem import DayInputs, evaluate
-from greenhouse_assets.moga.recommend import bounds, day_inputs, optimise_day
+from greenhouse_assets.moga import calibration, data, optimise, physics, profiles, store, validation
+from greenhouse_assets.moga.problem import CONSTRAINTS, VARIABLES, DayInputs, GreenhouseDayProblem, evaluate
+from greenhouse_assets.moga.recommend import NoFeasibleSetpoint, bounds, day_inputs, optimise_day
 
 START = date(2014, 1, 1)
 WINTER_DAY = DayInputs(day_of_year=40, outdoor_temperature_c=2.0, radiation_sum_mj_m2=3.0, natural_dli_mol_m2=4.2,
@@ -119,10 +121,11 @@ def test_front_is_feasible_and_reproducible(algorithm):
     other = optimise_day(WINTER_DAY, algorithm=algorithm, pop_size=60, generations=80, seed=4)
     assert np.array_equal(first.solutions, again.solutions)
     assert not np.array_equal(first.solutions, other.solutions)
-    vpd, dli, g_vpd, g_dli = first.solutions[:, 9:13].T
-    assert len(vpd) > 0 and (g_vpd <= 0).all() and (g_dli <= 0).all() and (vpd <= 3).all() and (dli <= 30 + 1e-9).all()
+    vpd, dli = first.column("vpd_kpa"), first.column("dli_mol_m2")
+    constraints = first.solutions[:, [store.SOLUTION_COLUMNS.index(f"constraint_{c}") for c in CONSTRAINTS]]
+    assert len(vpd) > 0 and (constraints <= 0).all() and (vpd <= 3).all() and (dli <= 30 + 1e-9).all()
     picks = first.picks
-    assert first.energy[picks["lowest_energy"]] <= first.energy[picks["knee"]] <= first.energy[picks["highest_growth"]]
+    assert first.cost[picks["lowest_cost"]] <= first.cost[picks["knee"]] <= first.cost[picks["highest_growth"]]
 
 
 def test_validation_check_fails_on_noise_and_blocks_the_optimiser(clean_platform, instance, tmp_path):
@@ -178,11 +181,19 @@ def test_materialize_plausible_days_reads_only_the_database(clean_platform, inst
     assert query(clean_platform, "SELECT bool_and(skill_vs_climatology > 0.3) FROM moga.objective_models "
                                  "WHERE status = 'validated'") == [(True,)]
     runs = query(clean_platform, "SELECT moga_run_id, zone, horizon_start, algorithm, evaluations, hypervolume, plot_uri, "
-                                 "recommendations FROM moga.runs WHERE status = 'optimised' ORDER BY zone")
+                                 "recommendations, hypervolume_seeds, hypervolume_spread, objective "
+                                 "FROM moga.runs WHERE status = 'optimised' ORDER BY zone")
+    # Five seeds per zone (7 … 11), 40 × 60 evaluations each.
     assert [(r[1], r[2].date(), r[3], r[4]) for r in runs] == [
-        ("celle5", START + timedelta(days=120), "nsga2", 2400), ("celle6", START + timedelta(days=120), "nsga2", 2400)]
+        ("celle5", START + timedelta(days=120), "nsga2", 5 * 2400), ("celle6", START + timedelta(days=120), "nsga2", 5 * 2400)]
     assert all(r[5] > 0 and Path(r[6].removeprefix("file://")).is_file() for r in runs)
-    assert {pick["pick"] for pick in runs[0][7]["picks"]} == {"lowest_energy", "highest_growth", "knee"}
+    for run in runs:
+        seeds, spread = run[8], run[9]
+        assert sorted(seeds) == ["10", "11", "7", "8", "9"] and run[5] == pytest.approx(max(seeds.values()))
+        assert spread == pytest.approx((max(seeds.values()) - min(seeds.values())) / max(seeds.values()))
+        assert 0 <= spread < 0.5 and run[10] == "cost_eur_m2" and str(run[7]["stored_seed"]) in seeds
+        assert run[7]["prices"]["electricity_eur_per_kwh"] > run[7]["prices"]["heat_eur_per_kwh"]
+    assert {pick["pick"] for pick in runs[0][7]["picks"]} == {"lowest_cost", "highest_growth", "knee"}
     # Every pick says what it rests on, in the run row and in the materialization.
     for run in runs:
         assert all(p["rests_on"].startswith("energy: validated, skill 0.") and
@@ -190,8 +201,13 @@ def test_materialize_plausible_days_reads_only_the_database(clean_platform, inst
     assert "light model validated" in runs[0][7]["rests_on"] and "light model derived" in runs[1][7]["rests_on"]
     assert query(clean_platform, "SELECT model_statuses->'growth'->>'status', model_statuses->'energy'->>'status' "
                                  "FROM moga.runs ORDER BY zone") == [("literature", "validated")] * 2
-    assert query(clean_platform, "SELECT count(*) > 0, bool_and(constraint_vpd <= 0 AND constraint_dli <= 0), "
-                                 "bool_or(rank = 0) FROM moga.solutions") == [(True, True, True)]
+    assert query(clean_platform, "SELECT count(*) > 0, bool_and(constraint_vpd <= 0 AND constraint_dli <= 0 AND "
+                                 "constraint_overheating <= 0 AND constraint_humidity <= 0), bool_or(rank = 0), "
+                                 "bool_and(abs(cost_eur_m2 - (heat_kwh_m2 * 0.045 + electricity_kwh_m2 * 0.09 "
+                                 "+ co2_kg_m2 * 0.12)) < 1e-9) FROM moga.solutions") == [(True, True, True, True)]
+    spread_md = result.asset_materializations_for_node("moga_results")[0].metadata
+    assert sorted(spread_md["hypervolume_spread"].value) == ["aarslev/celle5", "aarslev/celle6"]
+    assert spread_md["seeds"].value == 5
     metadata = result.asset_materializations_for_node("moga_results")[0].metadata
     assert "knee" in metadata["recommendations"].value and "data:image/png;base64" in metadata["pareto_front"].value
     assert "growth: literature model, not validated" in metadata["recommendations"].value
@@ -242,6 +258,24 @@ def test_a_failing_zone_is_skipped_and_the_others_are_optimised(clean_platform, 
     assert metadata["zones_optimised"].value == ["aarslev/celle6"]
     assert list(metadata["zones_skipped"].value) == ["aarslev/celle5"]
     assert "**aarslev/celle5** skipped: energy model rejected" in metadata["recommendations"].value
+
+
+def test_a_day_without_feasible_setpoints_is_skipped_with_the_reason(clean_platform, instance, tmp_path, monkeypatch):
+    """When no setpoint meets every constraint (a hot day the vents cannot cool to the crop's bounds), the
+    zone gets a `skipped` run row saying so, and the job succeeds."""
+    from greenhouse_assets.defs.moga import results
+
+    def infeasible(day, **_):
+        raise NoFeasibleSetpoint("no setpoint meets every constraint within the bounds (test)")
+
+    monkeypatch.setattr(results, "optimise_day", infeasible)
+    insert_days(clean_platform, synthetic_days("aarslev", "celle6", 120, noise=False, seed=2))
+    result = materialize(clean_platform, tmp_path / "lake", instance)
+    assert result.success
+    assert query(clean_platform, "SELECT status, reason, evaluations, recommendations ? 'day_inputs' FROM moga.runs") == [
+        ("skipped", "no setpoint meets every constraint within the bounds (test)", 0, True)]
+    metadata = result.asset_materializations_for_node("moga_results")[0].metadata
+    assert metadata["zones_skipped"].value == {"aarslev/celle6": "no setpoint meets every constraint within the bounds (test)"}
 
 
 def test_too_few_days_skips_every_zone_without_blocking(clean_platform, instance, tmp_path):
@@ -367,9 +401,10 @@ def test_short_day_crop_bounds_the_optimiser():
     day = day_inputs(date(2014, 3, 30), {"outdoor_temperature_c": 5.0, "radiation_sum_mj_m2": 6.0},
                      energy_parameters, {"transmission": 0.7}, crop)
     front = optimise_day(day, algorithm="nsga2", pop_size=40, generations=40, seed=1)
-    temperature, _, _, light_, lamp_hours = front.solutions[:, 1:6].T
-    dli = front.solutions[:, 10]
-    assert ((18.0 <= temperature) & (temperature <= 23.1)).all()
+    day_t, night_t = front.column("temperature_setpoint"), front.column("temperature_night_setpoint")
+    light_, lamp_hours = front.column("supplemental_light"), front.column("photoperiod")
+    dli = front.column("dli_mol_m2")
+    assert ((22.0 <= day_t) & (day_t <= 23.1)).all() and ((18.0 <= night_t) & (night_t <= 19.4)).all()
     assert (light_ <= 100.0).all() and (lamp_hours <= 8.0).all()
     assert ((dli >= 4.3 - 1e-9) & (dli <= 17.2 + 1e-9)).all()
     # The light period including daylight is 8 h: the blackout screen cuts the natural day (~12.7 h on 30 March).
@@ -392,40 +427,44 @@ def test_lamp_heat_is_counted_once():
 
 
 def test_jones_temperature_factor_on_gross_photosynthesis_and_q10_respiration():
-    assert physics.temperature_factor(np.array([0.0, 6.0, 12.0, 25.0, 35.0, 42.5, 50.0])).tolist() == \
-        [0.0, 0.5, 1.0, 1.0, 1.0, 0.5, 0.0]
+    assert physics.temperature_factor(np.array([0.0, 9.0, 12.0, 25.0, 28.0, 31.5, 35.0, 40.0])).tolist() == \
+        pytest.approx([0.0, 0.67, 1.0, 1.0, 1.0, 0.5, 0.0, 0.0])
     ppfd = np.full((3, 24), 300.0)
     gross = physics.canopy_gross_photosynthesis(ppfd, np.full(3, 800.0), np.array([18.0, 23.0, 28.0])).sum(axis=1)
-    assert gross[0] == pytest.approx(gross[1]) == pytest.approx(gross[2])  # flat inside 12-35 °C
+    assert gross[0] == pytest.approx(gross[1]) == pytest.approx(gross[2])  # flat inside 12-28 °C
     assert physics.maintenance_respiration(30.0, 150.0) / physics.maintenance_respiration(20.0, 150.0) == \
         pytest.approx(1.4)
     assert physics.maintenance_respiration(20.0, 150.0) == pytest.approx(0.016 * 150)
     # Net growth therefore falls with temperature at equal light and CO2.
-    x = np.array([[t, 75.0, 800.0, 100.0, 8.0, 0.0] for t in (18.0, 22.0, 26.0)])
+    x = np.array([[t, t, 75.0, 800.0, 100.0, 8.0, 0.0] for t in (18.0, 22.0, 26.0)])
     growth = evaluate(x, WINTER_DAY)["growth"]
     assert growth[0] > growth[1] > growth[2]
 
 
 def test_latent_heat_only_for_vented_water():
-    closed = np.array([[20.0, 80.0, 800.0, 0.0, 0.0, 0.0]])
-    vented = np.array([[20.0, 80.0, 800.0, 0.0, 0.0, 30.0]])
-    day = WINTER_DAY
-    heating_closed = max((day.u_value_w_m2k) * (20.0 - day.outdoor_temperature_c) * 0.024
-                         - day.solar_gain_fraction * day.radiation_sum_mj_m2 / 3.6, 0) + day.baseline_kwh_m2
-    assert evaluate(closed, day)["energy"][0] == pytest.approx(heating_closed)  # vents shut: no latent heat leaves
-    result = evaluate(vented, day)
-    transpiration = 0.6 * result["dli"][0] / physics.PAR_MOL_PER_MJ_GLOBAL / 2.45
-    ach = 20.0 * 0.3
-    sensible = (day.u_value_w_m2k + physics.RHO_CP * 4.0 * ach / 3600) * (20.0 - day.outdoor_temperature_c) * 0.024
-    heating = max(sensible - day.solar_gain_fraction * day.radiation_sum_mj_m2 / 3.6, 0) + day.baseline_kwh_m2
-    latent = result["energy"][0] - heating
-    assert 0 < latent <= transpiration * physics.LATENT_KWH_PER_KG + 1e-12
+    """Water that condenses on the cover costs no latent heat; water carried out by air exchange does,
+    never more than the crop transpires."""
+    day = replace(WINTER_DAY, infiltration_ach=1e-9)
+    shut = np.array([[20.0, 20.0, 80.0, 400.0, 0.0, 0.0, 0.0]])
+    result = evaluate(shut, day)
+    assert result["vented_water"][0] == pytest.approx(0.0, abs=1e-6)
+    # Vents shut, no leaks: exactly the cover loss minus the sun, hour by hour, plus the baseline.
+    radiation = day.radiation_w_m2()
+    expected = np.maximum(7.0 * 18.0 - 0.4 * radiation, 0).sum() / 1000 + 0.3
+    assert result["heat"][0] == pytest.approx(expected)
+    leaky = evaluate(shut, WINTER_DAY)
+    assert 0 < leaky["vented_water"][0] <= leaky["transpiration"][0]
+    latent = leaky["heat"][0] - result["heat"][0]
+    assert latent == pytest.approx(leaky["vented_water"][0] * 2.45e6 / 3.6e6, rel=0.05)
 
 
 def test_supplemental_light_is_bounded_by_the_installed_ppfd():
     crop = profiles.zone_crop("aarslev", "celle5")
     lower, upper = bounds(crop, 150.0)
-    assert upper[3] == 150.0 and upper[4] == 18.0 and (lower[0], upper[0]) == (18.0, 28.0)
+    assert upper[4] == 150.0 and upper[5] == 18.0 and (lower[0], upper[0]) == (18.0, 28.0)
+    assert (lower[1], upper[1]) == (18.0, 28.0)
+    kalanchoe_lower, kalanchoe_upper = bounds(profiles.zone_crop("knudjepsen", "NO3"), 100.0)
+    assert (kalanchoe_lower[0], kalanchoe_upper[0], kalanchoe_lower[1], kalanchoe_upper[1]) == (22.0, 23.1, 18.0, 19.4)
 
 
 def test_an_aarslev_cell_takes_a_configured_crop():
@@ -436,3 +475,237 @@ def test_an_aarslev_cell_takes_a_configured_crop():
     config["sites"]["aarslev"]["zones"] = {"celle5": {"crop": "tomato"}}
     with pytest.raises(KeyError, match="crop profile 'tomato' is not defined"):
         profiles.zone_crop("aarslev", "celle5", config)
+
+
+# --- prices, air exchange, overheating, day/night (issue 14, remaining items) ---------------------
+
+APRIL_DAY = DayInputs(day_of_year=105, outdoor_temperature_c=7.0, radiation_sum_mj_m2=12.0,
+                      natural_dli_mol_m2=0.7 * 2.15 * 12.0, u_value_w_m2k=7.0, solar_gain_fraction=0.4,
+                      baseline_kwh_m2=0.3, lamp_efficacy_umol_j=1.8, max_light_period_h=18.0,
+                      upper=(28.0, 28.0, 85.0, 1000.0, 150.0, 18.0, 100.0))  # like the sample's April, Aarslev's lamps
+SUMMER_DAY = replace(APRIL_DAY, day_of_year=180, outdoor_temperature_c=16.0, radiation_sum_mj_m2=22.0,
+                     natural_dli_mol_m2=0.7 * 2.15 * 22.0)
+WINTER_DAY_18H = replace(WINTER_DAY, max_light_period_h=18.0, upper=(28.0, 28.0, 85.0, 1000.0, 150.0, 18.0, 100.0))
+
+
+def setpoints(**values) -> np.ndarray:
+    base = {"temperature_setpoint": 20.0, "temperature_night_setpoint": 18.0, "humidity_setpoint": 80.0,
+            "co2_setpoint": 400.0, "supplemental_light": 0.0, "photoperiod": 0.0, "ventilation": 0.0}
+    rows = max(len(np.atleast_1d(v)) for v in values.values()) if values else 1
+    return np.column_stack([np.broadcast_to(np.asarray(values.get(k, base[k]), float), (rows,)) for k in VARIABLES])
+
+
+def test_sites_price_heat_electricity_and_co2_separately_with_sources():
+    for site in ("knudjepsen", "aarslev"):
+        prices = profiles.prices(site)
+        assert prices.electricity_eur_per_kwh > prices.heat_eur_per_kwh > 0 and prices.co2_eur_per_kg > 0
+        assert all(prices.sources[k]["source"] for k in profiles.PRICE_KEYS)
+        assert profiles.greenhouse(site).infiltration_ach > 0
+        assert "EP406" in profiles.greenhouse(site).sources["infiltration_ach"]["source"]
+    assert "unconfigured site" in profiles.prices("nowhere").sources["heat_eur_per_kwh"]["source"]
+
+
+def test_lamp_light_is_not_free_on_a_cold_day():
+    """Lamp heat still replaces boiler heat (counted once), but a lamp kWh costs electricity, a boiler kWh heat."""
+    result = evaluate(setpoints(supplemental_light=[0.0, 150.0], photoperiod=12.0), WINTER_DAY_18H)
+    dark = result["electricity"]
+    lamp_kwh = result["electricity"][1] - result["electricity"][0]
+    heat_saved = result["heat"][0] - result["heat"][1]
+    assert lamp_kwh == pytest.approx(150 / 1.8 * 12 / 1000) and dark[0] == 0
+    # On a cold day the lamps' heat replaces boiler heat, less what the crop turns into vapour under the lamps
+    # that leaks out (latent heat leaves with the air).
+    assert 0.6 * lamp_kwh < heat_saved <= lamp_kwh + 1e-9
+    extra_cost = result["cost"][1] - result["cost"][0]
+    assert extra_cost == pytest.approx(0.09 * lamp_kwh - 0.045 * heat_saved, abs=1e-9)
+    assert extra_cost > 0.04 * lamp_kwh
+    # Priced as one kWh (the old objective), lamps cost only the heat that leaks out as vapour: nearly free,
+    # so the front collapsed onto full lamps.
+    one_price = replace(WINTER_DAY_18H, heat_eur_per_kwh=0.09)
+    same = evaluate(setpoints(supplemental_light=[0.0, 150.0], photoperiod=12.0), one_price)["cost"]
+    assert same[1] - same[0] == pytest.approx(0.09 * (lamp_kwh - heat_saved)) and same[1] - same[0] < 0.5 * extra_cost
+
+
+def test_april_day_picks_are_three_different_setpoints():
+    front = optimise_day(APRIL_DAY, algorithm="nsga2", pop_size=60, generations=100, seed=1)
+    picks = front.picks
+    costs = {name: front.cost[i] for name, i in picks.items()}
+    assert costs["lowest_cost"] < costs["knee"] < costs["highest_growth"]
+    assert front.growth[picks["lowest_cost"]] < front.growth[picks["knee"]] < front.growth[picks["highest_growth"]]
+    dose = front.column("supplemental_light") * front.column("photoperiod")
+    assert dose[picks["lowest_cost"]] < dose[picks["highest_growth"]]
+
+
+def test_co2_dosing_costs_and_leaves_through_vents_and_leaks():
+    result = evaluate(setpoints(co2_setpoint=[400.0, 800.0, 800.0, 800.0], ventilation=[0.0, 0.0, 30.0, 100.0],
+                                temperature_setpoint=26.0), APRIL_DAY)
+    co2 = result["co2_kg"]
+    assert co2[0] == 0 and 0 < co2[1] < co2[2] < co2[3]
+    # Closed house: leak loss (1 air change per hour) + the extra uptake; the price turns it into cost.
+    assert result["cost"][1] - result["cost"][0] == pytest.approx(
+        co2[1] * 0.12 + (result["heat"][1] - result["heat"][0]) * 0.045, abs=1e-9)
+    # Wide open, the dosing capacity (18 g/m²/h) cannot hold 800 ppm: less growth than with the vents shut.
+    assert result["growth"][3] < result["growth"][1]
+
+
+def test_minimum_infiltration_carries_sensible_and_latent_heat():
+    tight = replace(WINTER_DAY, infiltration_ach=1e-9)
+    x = setpoints(ventilation=0.0)
+    assert evaluate(x, WINTER_DAY)["heat"][0] > evaluate(x, tight)["heat"][0]  # latent: leaks carry vapour out
+    assert evaluate(x, WINTER_DAY)["vented_water"][0] > 0.05 > 1e-6 > evaluate(x, tight)["vented_water"][0]
+    # Opening the vents adds sensible heat on top of the calibrated U (which already holds the leaks' sensible part).
+    opened = evaluate(setpoints(ventilation=[0.0, 50.0]), WINTER_DAY)["heat"]
+    assert opened[1] > opened[0]
+
+
+def minimal_vent(day: DayInputs, **values) -> float:
+    """The smallest ventilation (0-100 %, step 0.5) that meets every constraint, else nan."""
+    vents = np.arange(0.0, 100.5, 0.5)
+    result = evaluate(setpoints(ventilation=vents, **values), day)
+    ok = np.flatnonzero(np.all(result["G"] <= 0, axis=1))
+    return float(vents[ok[0]]) if len(ok) else float("nan")
+
+
+def test_a_drier_setpoint_needs_more_air_exchange_and_heat():
+    mild = replace(APRIL_DAY, outdoor_temperature_c=12.0, radiation_sum_mj_m2=8.0, natural_dli_mol_m2=0.7 * 2.15 * 8.0)
+    wet, dry = minimal_vent(mild, humidity_setpoint=85.0), minimal_vent(mild, humidity_setpoint=65.0)
+    assert dry > wet
+    heat = evaluate(setpoints(humidity_setpoint=[85.0, 65.0], ventilation=[wet, dry]), mild)
+    assert heat["heat"][1] > heat["heat"][0] and heat["G"][1, 4] <= 0 and heat["G"][1, 4] > -0.2
+    # With the vents as they were for the wet setpoint, the dry one cannot be held.
+    assert evaluate(setpoints(humidity_setpoint=65.0, ventilation=wet), mild)["G"][0, 4] > 0
+
+
+def test_sunny_day_needs_ventilation_to_hold_the_temperature():
+    shut = evaluate(setpoints(temperature_setpoint=24.0, ventilation=0.0), SUMMER_DAY)
+    assert shut["G"][0, 3] > 50  # W/m² of heat the shut house cannot lose at 24 °C
+    vent = minimal_vent(SUMMER_DAY, temperature_setpoint=24.0, temperature_night_setpoint=18.0, humidity_setpoint=85.0)
+    assert 0 < vent < 100
+    # A cooler day setpoint needs more ventilation; below what full vents can reach it is unreachable.
+    assert minimal_vent(SUMMER_DAY, temperature_setpoint=21.0, humidity_setpoint=85.0) > vent
+    assert np.isnan(minimal_vent(replace(SUMMER_DAY, outdoor_temperature_c=22.0), temperature_setpoint=22.5,
+                                 humidity_setpoint=85.0))
+
+
+def test_no_feasible_setpoint_is_reported_not_stored():
+    """A hot day on which the short-day crop's night bound (≤ 19.4 °C) lies below the outdoor air."""
+    crop = profiles.zone_crop("knudjepsen", "NO3")
+    hot = day_inputs(date(2014, 7, 20), {"outdoor_temperature_c": 21.0, "radiation_sum_mj_m2": 25.0},
+                     {"u_value_w_m2k": 7.0, "solar_gain_fraction": 0.4, "baseline_kwh_m2": 0.3,
+                      "lamp_efficacy_umol_j": 1.8, "installed_lamp_ppfd": 100.0}, {"transmission": 0.7}, crop)
+    with pytest.raises(NoFeasibleSetpoint, match="no setpoint meets every constraint"):
+        optimise_day(hot, algorithm="nsga2", pop_size=20, generations=10, seed=1)
+
+
+def test_day_and_night_temperatures_act_on_their_own_hours():
+    x = setpoints(temperature_setpoint=[20.0, 24.0, 20.0], temperature_night_setpoint=[18.0, 18.0, 22.0])
+    result = evaluate(x, WINTER_DAY_18H)
+    natural, _ = WINTER_DAY_18H.natural_light()
+    lit_hours = int((natural > 0).sum())
+    per_kelvin_hour = 7.0 / 1000  # kWh per K and hour through the cover, vents shut
+    assert result["heat"][1] - result["heat"][0] == pytest.approx(4 * per_kelvin_hour * lit_hours, rel=0.1)
+    assert result["heat"][2] - result["heat"][0] == pytest.approx(4 * per_kelvin_hour * (24 - lit_hours), rel=0.1)
+
+
+# --- checks on the optimiser's answer ---------------------------------------------------------------
+
+class ReducedProblem(Problem):
+    """The real day problem with all but two decision variables held fixed."""
+
+    def __init__(self, day: DayInputs, free: list[int], fixed: np.ndarray):
+        self.day, self.free, self.fixed = day, free, np.asarray(fixed, float)
+        super().__init__(n_var=2, n_obj=2, n_ieq_constr=5, xl=np.array(day.lower)[free], xu=np.array(day.upper)[free])
+
+    def full(self, x: np.ndarray) -> np.ndarray:
+        full = np.tile(self.fixed, (len(x), 1))
+        full[:, self.free] = x
+        return full
+
+    def _evaluate(self, x, out, *args, **kwargs):
+        result = evaluate(self.full(np.atleast_2d(x)), self.day)
+        out["F"], out["G"] = result["F"], result["G"]
+
+
+@pytest.mark.parametrize(("free", "population", "generations"), [
+    (["temperature_setpoint", "ventilation"], 60, 150),  # warmer days need less venting: heat against held CO2
+    (["co2_setpoint", "supplemental_light"], 100, 300),  # a long thin front: 60 points cannot cover 99 % of it
+])
+def test_nsga2_front_reaches_99_percent_of_a_dense_grid_front(free, population, generations):
+    fixed = setpoints(temperature_setpoint=20.0, humidity_setpoint=80.0, co2_setpoint=800.0, supplemental_light=100.0,
+                      photoperiod=12.0 if "co2_setpoint" in free else 10.0,
+                      ventilation=20.0 if "co2_setpoint" in free else 0.0)[0]
+    problem = ReducedProblem(APRIL_DAY, [VARIABLES.index(v) for v in free], fixed)
+    grid = np.linspace(0.0, 1.0, 301)
+    a, b = np.meshgrid(grid, grid)
+    x = problem.xl + np.column_stack([a.ravel(), b.ravel()]) * (problem.xu - problem.xl)
+    result = evaluate(problem.full(x), APRIL_DAY)
+    feasible = result["F"][np.all(result["G"] <= 0, axis=1)]
+    ranks, _ = optimise.rank_and_crowding(feasible)
+    grid_front = feasible[ranks == 0]
+    assert len(grid_front) > 20 and (np.ptp(grid_front, axis=0) > 0).all()
+    # A reference point just beyond the grid front's nadir, so the ratio measures the front, not the box.
+    reference = grid_front.max(axis=0) + 0.1 * np.ptp(grid_front, axis=0)
+    found = optimise.run(problem, "nsga2", population, generations, seed=1).F
+    assert optimise.hypervolume(found, reference) >= 0.99 * optimise.hypervolume(grid_front, reference)
+
+
+def test_growth_response_to_light_is_within_marcelis_one_percent_rule():
+    """Marcelis et al. (2006, Acta Hortic. 711:97-103): 1 % more light gives 0.5-1 % more harvestable
+    product for most crops (flowering pot plants incl. Kalanchoe 0.5-1 %), more in low light.
+
+    The model's dry-matter production (gross assimilation) stays inside 0.5-1.0 at low light
+    (DLI 2-12 mol/m²/day) and so does net growth summed over a Danish year. On a single dark day
+    net growth responds by more than 1 % per 1 %: the maintenance respiration of the assumed
+    standing crop (150 g/m²) does not shrink with light, so a small net gain changes relatively
+    fast. The optimiser weighs absolute gains (g per EUR), which come from gross assimilation only.
+    """
+    def elasticity(day: DayInputs, quantity) -> float:
+        more = replace(day, natural_dli_mol_m2=day.natural_dli_mol_m2 * 1.01)
+        return (quantity(more) / quantity(day) - 1) / 0.01
+
+    gross = lambda d: evaluate(setpoints(temperature_setpoint=20.0, temperature_night_setpoint=20.0), d)["growth"][0] \
+        + physics.maintenance_respiration(20.0, d.standing_dry_weight_g_m2)  # noqa: E731
+    for dli in (2.0, 4.0, 8.0, 12.0):
+        assert 0.5 <= elasticity(replace(WINTER_DAY, natural_dli_mol_m2=dli), gross) <= 1.0
+
+    monthly_radiation = (1.5, 3.5, 7.5, 12.5, 17.0, 19.0, 18.0, 14.5, 9.5, 5.0, 2.0, 1.0)  # MJ/m²/day, ≈ 56 °N
+    year = [replace(WINTER_DAY, day_of_year=15 + 30 * m, radiation_sum_mj_m2=r, natural_dli_mol_m2=0.7 * 2.15 * r)
+            for m, r in enumerate(monthly_radiation)]
+
+    def net_year(scale: float) -> float:
+        return sum(evaluate(setpoints(temperature_setpoint=20.0, temperature_night_setpoint=20.0),
+                            replace(d, natural_dli_mol_m2=d.natural_dli_mol_m2 * scale))["growth"][0] for d in year)
+    assert 0.5 <= (net_year(1.01) / net_year(1.0) - 1) / 0.01 <= 1.0
+    net = lambda d: evaluate(setpoints(temperature_setpoint=20.0, temperature_night_setpoint=20.0), d)["growth"][0]  # noqa: E731
+    assert elasticity(replace(WINTER_DAY, natural_dli_mol_m2=4.2), net) > 1.0  # documented above and in the README
+
+
+def test_summer_front_uses_ventilation_and_trades_cost():
+    front = optimise_day(SUMMER_DAY, algorithm="nsga2", pop_size=60, generations=100, seed=2)
+    on_front = front.ranks == 0
+    cost = front.cost[on_front]
+    assert len(np.unique(np.round(cost, 4))) >= 5 and np.ptp(cost) > 0.01
+    vent = front.column("ventilation")[on_front]
+    assert (vent > 0).all()
+    # The vents are needed: shut, the same setpoints would overheat the house.
+    shut = front.solutions[on_front][:, 1:1 + len(VARIABLES)].copy()
+    shut[:, VARIABLES.index("ventilation")] = 0.0
+    assert (evaluate(shut, SUMMER_DAY)["G"][:, 3] > 0).all()
+    # Holding the day temperature down costs: it sits above its lower bound (the vents cannot hold 18 °C).
+    assert (front.column("temperature_setpoint")[on_front] > 20.0).all()
+
+
+def test_winter_front_trades_light_and_co2_with_temperature_at_its_bound():
+    """Two-dimensional in lamp dose and CO2; temperature honestly at its lower bound.
+
+    In this model warmth never raises growth inside 18-28 °C (TOMGRO's PGRED is flat from 12 to
+    28 °C) while it costs heat and maintenance respiration, so on a day without overheating the
+    day and night temperatures sit at their lower bounds; the front is spanned by lamp dose and CO2.
+    """
+    front = optimise_day(WINTER_DAY_18H, algorithm="nsga2", pop_size=60, generations=150, seed=3)
+    on_front = front.ranks == 0
+    dose = (front.column("supplemental_light") * front.column("photoperiod"))[on_front]
+    co2 = front.column("co2_setpoint")[on_front]
+    assert np.ptp(dose) > 0.5 * 150 * 18 and np.ptp(co2) > 200
+    assert abs(np.corrcoef(dose, co2)[0, 1]) < 0.99  # not one lever: the two move differently along the front
+    day_t = front.column("temperature_setpoint")[on_front]
+    assert np.mean(day_t < 18.5) > 0.9

@@ -15,7 +15,9 @@ the balance is
 fitted as  HDH + P_lamp·h_lamp/k_pipe = a·DH − b·R + c,
     U = a·k_pipe,   η = b·k_pipe/277.8,   baseline = c·k_pipe/1000 kWh m⁻².
 Counting the lamp heat here keeps it out of U, η and the baseline, so the optimiser, which adds
-the lamps' heat as a gain, counts it once.
+the lamps' heat as a gain, counts it once. The fitted U also holds the sensible heat of the
+house's leaks (infiltration, present on every measured day), so the optimiser adds only the
+vents' extra air on top of it (`problem`).
 U and η are then judged against literature ranges for the configured cover type. Only a
 `validated` energy model lets the optimiser run for the zone.
 

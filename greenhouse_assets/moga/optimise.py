@@ -20,10 +20,11 @@ from pymoo.util.ref_dirs import get_reference_directions
 
 ALGORITHMS = ("nsga2", "nsga3")
 
-# Hypervolume reference point, physical units: (energy kWh m⁻² d⁻¹, −growth g CH2O m⁻² d⁻¹).
-# 25 kWh is above the dearest corner of the box (28 °C on a −10 °C day with full vents and lamps
-# is ~24 kWh) and 0 g is no growth, so every sensible solution counts and runs stay comparable.
-REFERENCE_POINT = (25.0, 0.0)
+# Hypervolume reference point, physical units: (cost EUR m⁻² d⁻¹, −growth g CH2O m⁻² d⁻¹).
+# 2.5 EUR is above the dearest corner of the box at the default prices (28 °C on a −10 °C day
+# with full vents, 600 µmol/m²/s lamps for 18 h and CO2 at capacity is ~2 EUR) and 0 g is no
+# growth, so every sensible solution counts. Runs are comparable at equal prices only.
+REFERENCE_POINT = (2.5, 0.0)
 
 
 def make_algorithm(name: str, pop_size: int, n_obj: int = 2):
@@ -68,10 +69,10 @@ def knee_index(F: np.ndarray) -> int:
 
 
 def recommendations(F: np.ndarray, ranks: np.ndarray) -> dict[str, int]:
-    """Indices (into F) of the lowest-energy, highest-growth and knee solutions of the Pareto front."""
+    """Indices (into F) of the lowest-cost, highest-growth and knee solutions of the Pareto front."""
     front = np.flatnonzero(ranks == 0)
     return {
-        "lowest_energy": int(front[np.argmin(F[front, 0])]),
+        "lowest_cost": int(front[np.argmin(F[front, 0])]),
         "highest_growth": int(front[np.argmin(F[front, 1])]),
         "knee": int(front[knee_index(F[front])]),
     }

@@ -14,8 +14,12 @@ in the form and with the parameters of the reduced TOMGRO model, Jones et al. (1
 with τ = 0.0693 µmol CO2 m⁻² s⁻¹ ppm⁻¹ (CO2 use efficiency), Qe = 0.0645 (leaf quantum
 efficiency), K = 0.58 (light extinction), m = 0.1 (leaf transmission) and D = 0.108 g CH2O per
 (µmol m⁻² s⁻¹ · h), integrated hour by hour, and multiplied by TOMGRO's temperature factor on
-gross photosynthesis, PGRED(T) (Jones et al. 1999; piecewise linear 0 at 0 °C, 1 from 12 to
-35 °C, 0 at 50 °C). Inside the setpoint bounds PGRED is 1: in this model warmth does not raise
+gross photosynthesis, PGRED(T): the table of TOMGRO (Jones et al. 1991, "A dynamic tomato growth
+and yield model (TOMGRO)", Trans. ASAE 34(2):663-672), piecewise linear 0 at 0 °C, 0.67 at 9 °C,
+1 from 12 to 28 °C, 0 at 35 °C and above, as reproduced by two independent public implementations
+(an earlier version had "1 from 12 to 35 °C, 0 at 50 °C", which neither shows; the Jones et al.
+1999 spreadsheet is reported to use a logistic form instead, not adopted: not seen first hand).
+Inside the setpoint bounds (18-28 °C) PGRED is 1: in this model warmth does not raise
 gross photosynthesis (an earlier version used a Yan & Hunt beta function on p_max instead,
 which rewarded 25 °C without a source for this crop).
 
@@ -33,11 +37,13 @@ import numpy as np
 
 # Reduced TOMGRO (Jones et al. 1999) canopy parameters.
 TAU, QE, K_EXT, M_LEAF, D_HOUR, LAI = 0.0693, 0.0645, 0.58, 0.1, 0.108, 3.0
-PGRED_POINTS = ((0.0, 12.0, 35.0, 50.0), (0.0, 1.0, 1.0, 0.0))  # (°C, factor), Jones et al. 1999
+PGRED_POINTS = ((0.0, 9.0, 12.0, 28.0, 35.0), (0.0, 0.67, 1.0, 1.0, 0.0))  # (°C, factor), Jones et al. 1991
 Q10, RM_G_PER_G_DAY, RM_REFERENCE_C = 1.4, 0.016, 20.0
 RHO_CP = 1200.0  # J m⁻³ K⁻¹, volumetric heat capacity of air
 LATENT_KWH_PER_KG = 2.45e6 / 3.6e6  # evaporating / removing 1 kg water by heat-and-vent
 PAR_MOL_PER_MJ_GLOBAL = 2.15  # 0.47 PAR fraction × 4.57 µmol/J
+LATENT_J_PER_KG = 2.45e6
+COVER_TEMPERATURE_SHARE, COVER_MASS_TRANSFER_M_S, COVER_PER_FLOOR = 0.3, 3.0 / RHO_CP, 1.2
 
 
 def saturation_vapour_pressure_kpa(temperature_c):
@@ -92,7 +98,7 @@ def lamp_hour_fractions(natural_ppfd: np.ndarray, photoperiod_h, window: np.ndar
 
 
 def temperature_factor(temperature_c):
-    """TOMGRO's PGRED(T) on gross photosynthesis: 0 at 0 °C, 1 from 12 to 35 °C, 0 at 50 °C."""
+    """TOMGRO's PGRED(T) on gross photosynthesis: 0 at 0 °C, 0.67 at 9, 1 from 12 to 28 °C, 0 from 35 °C."""
     return np.interp(temperature_c, *PGRED_POINTS)
 
 
@@ -102,10 +108,30 @@ def maintenance_respiration(temperature_c, dry_weight_g_m2: float):
 
 
 def canopy_gross_photosynthesis(ppfd, co2_ppm, temperature_c):
-    """Acock/TOMGRO canopy gross assimilation × PGRED(T), g CH2O m⁻² per hour; ppfd (n, 24), the rest (n,)."""
-    p_max = (TAU * np.asarray(co2_ppm))[:, None]
+    """Acock/TOMGRO canopy gross assimilation × PGRED(T), g CH2O m⁻² per hour.
+
+    ppfd is (n, 24); co2_ppm and temperature_c are (n,) (one value for the day) or (n, 24) (hourly).
+    """
+    def hourly(values):
+        values = np.asarray(values, dtype=float)
+        return values[:, None] if values.ndim == 1 else values
+
+    p_max = TAU * hourly(co2_ppm)
     light = QE * K_EXT * ppfd
     top = (1 - M_LEAF) * p_max + light
     bottom = (1 - M_LEAF) * p_max + light * np.exp(-K_EXT * LAI)
     gross = D_HOUR * p_max / K_EXT * np.log(top / np.maximum(bottom, 1e-12))
-    return gross * temperature_factor(np.asarray(temperature_c))[:, None]
+    return gross * temperature_factor(hourly(temperature_c))
+
+
+def cover_condensation_kg_m2_s(air_c, humidity_pct, outdoor_c):
+    """Vapour condensing on the cover, kg m⁻² floor s⁻¹ (assumption-level, single glass).
+
+    The cover sits at T_cov = T_out + COVER_TEMPERATURE_SHARE·(T_air − T_out) (inside and outside
+    heat-transfer coefficients of about 5 and 12 W m⁻² K⁻¹); vapour moves to it with the convective
+    coefficient h ≈ 3 W m⁻² K⁻¹ turned into a mass-transfer velocity by the Lewis analogy,
+    h / (ρ·c_p) (Stanghellini & de Zwart; Bot 1983), on COVER_PER_FLOOR m² cover per m² floor.
+    """
+    cover_c = outdoor_c + COVER_TEMPERATURE_SHARE * (air_c - outdoor_c)
+    gap = absolute_humidity_kg_m3(air_c, humidity_pct) - absolute_humidity_kg_m3(cover_c, 100.0)
+    return COVER_MASS_TRANSFER_M_S * COVER_PER_FLOOR * np.maximum(gap, 0.0)

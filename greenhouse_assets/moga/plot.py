@@ -12,20 +12,20 @@ matplotlib.use("Agg")  # no display on a server; must precede pyplot
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-MARKERS = {"lowest_energy": ("s", "tab:green"), "highest_growth": ("^", "tab:red"), "knee": ("*", "tab:purple")}
+MARKERS = {"lowest_cost": ("s", "tab:green"), "highest_growth": ("^", "tab:red"), "knee": ("*", "tab:purple")}
 
 
-def pareto_png(energy: np.ndarray, growth: np.ndarray, ranks: np.ndarray, picks: dict[str, int], title: str) -> bytes:
+def pareto_png(cost: np.ndarray, growth: np.ndarray, ranks: np.ndarray, picks: dict[str, int], title: str) -> bytes:
     fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=100)
     others = ranks > 0
-    ax.scatter(energy[others], growth[others], s=10, c="0.75", label="final population")
+    ax.scatter(cost[others], growth[others], s=10, c="0.75", label="final population")
     front = np.flatnonzero(ranks == 0)
-    order = front[np.argsort(energy[front])]
-    ax.plot(energy[order], growth[order], "o-", ms=3, lw=1, c="tab:blue", label="Pareto front")
+    order = front[np.argsort(cost[front])]
+    ax.plot(cost[order], growth[order], "o-", ms=3, lw=1, c="tab:blue", label="Pareto front")
     for name, index in picks.items():
         marker, colour = MARKERS[name]
-        ax.scatter(energy[index], growth[index], s=120, marker=marker, c=colour, zorder=3, label=name.replace("_", " "))
-    ax.set_xlabel("energy, kWh m⁻² floor day⁻¹")
+        ax.scatter(cost[index], growth[index], s=120, marker=marker, c=colour, zorder=3, label=name.replace("_", " "))
+    ax.set_xlabel("cost (heat + electricity + CO2), EUR m⁻² floor day⁻¹")
     ax.set_ylabel("net assimilation, g CH₂O m⁻² day⁻¹")
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)

@@ -63,6 +63,7 @@ class Greenhouse:
     installed_lamp_ppfd: float
     lamp_efficacy_umol_j: float
     sources: dict
+    infiltration_ach: float = 1.0
 
     @property
     def k_pipe_w_m2k(self) -> float:
@@ -73,7 +74,8 @@ class Greenhouse:
         return {"cover_type": self.cover_type, "pipe_length_m_per_m2": self.pipe_length_m_per_m2,
                 "pipe_heat_output_w_per_m_k": self.pipe_heat_output_w_per_m_k, "k_pipe_w_m2k": self.k_pipe_w_m2k,
                 "transmission": self.transmission, "installed_lamp_ppfd": self.installed_lamp_ppfd,
-                "lamp_efficacy_umol_j": self.lamp_efficacy_umol_j, "sources": self.sources}
+                "lamp_efficacy_umol_j": self.lamp_efficacy_umol_j, "infiltration_ach": self.infiltration_ach,
+                "sources": self.sources}
 
 
 # A site missing from sites.yaml gets this, labelled as such in every model row.
@@ -84,7 +86,25 @@ UNCONFIGURED_GREENHOUSE = {
     "transmission": {"value": 0.7, "source": "unconfigured site: single glass"},
     "installed_lamp_ppfd": {"value": 150.0, "source": "unconfigured site: default"},
     "lamp_efficacy_umol_j": {"value": 1.8, "source": "unconfigured site: HPS"},
+    "infiltration_ach": {"value": 1.0, "source": "unconfigured site: ASABE EP406 mid-range for new glass"},
 }
+PRICE_KEYS = ("heat_eur_per_kwh", "electricity_eur_per_kwh", "co2_eur_per_kg")
+
+
+@dataclass(frozen=True)
+class Prices:
+    """EUR per kWh heat, per kWh electricity and per kg CO2: the cost objective's weights."""
+
+    heat_eur_per_kwh: float
+    electricity_eur_per_kwh: float
+    co2_eur_per_kg: float
+    sources: dict
+
+    def values(self) -> dict[str, float]:
+        return {k: getattr(self, k) for k in PRICE_KEYS}
+
+    def as_dict(self) -> dict:
+        return {**self.values(), "sources": self.sources}
 
 
 def _path() -> Path:
@@ -135,7 +155,22 @@ def greenhouse(site: str, config: dict | None = None) -> Greenhouse:
     return Greenhouse(cover_type=values["cover_type"],
                       **{k: float(values[k]) for k in ("pipe_length_m_per_m2", "pipe_heat_output_w_per_m_k",
                                                        "transmission", "installed_lamp_ppfd", "lamp_efficacy_umol_j")},
+                      infiltration_ach=float(values.get("infiltration_ach", 1.0)),
                       sources=sources)
+
+
+def prices(site: str, config: dict | None = None) -> Prices:
+    """The site's prices; a site without them gets the problem's defaults, labelled as such."""
+    from greenhouse_assets.moga.problem import DEFAULT_PRICES
+
+    config = config or load_config()
+    section = config["sites"].get(site, {}).get("prices") or {
+        k: {"value": v, "source": "unconfigured site: platform default price"} for k, v in DEFAULT_PRICES.items()}
+    values, sources = _numbers(section)
+    missing = [k for k in PRICE_KEYS if k not in values]
+    if missing:
+        raise KeyError(f"sites.{site}.prices lacks {missing} in {_path()}")
+    return Prices(**{k: float(values[k]) for k in PRICE_KEYS}, sources=sources)
 
 
 def check_citations(path: Path = PHENOTYPE_JSON, config: dict | None = None) -> tuple[list[str], str]:

@@ -20,10 +20,12 @@ from psycopg.types.json import Jsonb
 from greenhouse_assets.moga.calibration import ObjectiveModel
 
 SOLUTION_COLUMNS = (
-    "solution_index", "temperature_setpoint", "humidity_setpoint", "co2_setpoint", "supplemental_light", "photoperiod",
-    "ventilation", "energy_kwh_m2", "growth", "vpd_kpa", "dli_mol_m2", "constraint_vpd", "constraint_dli", "rank",
-    "crowding_distance",
+    "solution_index", "temperature_setpoint", "temperature_night_setpoint", "humidity_setpoint", "co2_setpoint",
+    "supplemental_light", "photoperiod", "ventilation", "energy_kwh_m2", "heat_kwh_m2", "electricity_kwh_m2",
+    "co2_kg_m2", "cost_eur_m2", "growth", "vpd_kpa", "dli_mol_m2", "constraint_vpd", "constraint_dli",
+    "constraint_overheating", "constraint_humidity", "rank", "crowding_distance",
 )
+OBJECTIVE = "cost_eur_m2"
 
 
 def save_models(conn: psycopg.Connection, models: list[ObjectiveModel]) -> None:
@@ -78,6 +80,9 @@ class RunRecord:
     status: str = "optimised"
     reason: str | None = None
     model_statuses: dict | None = None
+    hypervolume_seeds: dict | None = None
+    hypervolume_spread: float | None = None
+    objective: str = OBJECTIVE
 
 
 def replace_run(conn: psycopg.Connection, run: RunRecord, solutions: np.ndarray) -> int:
@@ -85,7 +90,7 @@ def replace_run(conn: psycopg.Connection, run: RunRecord, solutions: np.ndarray)
     conn.execute("DELETE FROM moga.runs WHERE site = %s AND zone = %s AND horizon_start = %s",
                  (run.site, run.zone, run.horizon_start))
     values = dict(run.__dict__)
-    for key in ("reference_point", "model_versions", "recommendations", "model_statuses"):
+    for key in ("reference_point", "model_versions", "recommendations", "model_statuses", "hypervolume_seeds"):
         values[key] = Jsonb(values[key]) if values[key] is not None else None
     columns = ", ".join(values)
     (run_id,) = conn.execute(

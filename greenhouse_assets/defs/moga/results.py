@@ -4,9 +4,11 @@ The horizon is one day: by default the day after the zone's latest data; `horizo
 Each zone's run replaces any earlier run for the same horizon (see `greenhouse_assets.moga.store`).
 
 Per zone, never all-or-nothing: a zone is optimised when its energy model is `validated`; any
-other zone gets a `skipped` run row with the reason (its energy model's status, or no weather),
-and both lists are in the materialization. The bounds come from the zone's crop profile
-(sites.yaml), and every recommended setpoint says which model statuses it rests on.
+other zone gets a `skipped` run row with the reason (its energy model's status, no weather, or
+no setpoint meeting every constraint), and both lists are in the materialization. The bounds
+come from the zone's crop profile and the cost objective's prices from the site (sites.yaml);
+every recommended setpoint says which model statuses it rests on. Each zone runs `seeds` seeds:
+the best front is stored, every seed's hypervolume and their spread go with the run.
 """
 
 # No `from __future__ import annotations`: Dagster resolves the Config annotations at definition time.
@@ -22,14 +24,16 @@ from greenhouse_assets.governance import audit, lineage
 from greenhouse_assets.defs.moga.models import zone_verdicts
 from greenhouse_assets.moga import data, optimise, plot, profiles, store
 from greenhouse_assets.moga.calibration import persistence_forecast, status_summary
-from greenhouse_assets.moga.recommend import day_inputs, optimise_day
+from greenhouse_assets.moga.recommend import NoFeasibleSetpoint, day_inputs, optimise_day
 
 
 class MogaConfig(dg.Config):
     algorithm: str = Field(default="nsga2", description="nsga2 or nsga3.")
     pop_size: int = Field(default=100, description="Population size (NSGA-III: one reference direction each).")
     generations: int = Field(default=200, description="Generations per run.")
-    seed: int = Field(default=42, description="Random seed: same seed and data give the same front.")
+    seed: int = Field(default=42, description="First random seed: same seeds and data give the same front.")
+    seeds: int = Field(default=5, ge=5, description="Seeds per zone (seed, seed+1, ...): the best front is stored, "
+                                                  "every seed's hypervolume and their spread go to moga.runs.")
     horizon_date: str = Field(default="", description="ISO day to optimise; empty: the day after each zone's latest data.")
     sites: list[str] = Field(default=[], description="Only these sites; empty: all.")
     zones: list[str] = Field(default=[], description="Only these zones; empty: all.")
@@ -59,13 +63,14 @@ def _markdown(site: str, zone: str, horizon: date, table: list[dict], crop: prof
     lines = [f"**{site} / {zone}, {horizon}** — crop {crop.species} ({crop.name}, {crop.phase}): "
              f"T {crop.temperature_bounds[0]:g}–{crop.temperature_bounds[1]:g} °C, light period ≤ "
              f"{crop.max_light_period_h:g} h, DLI {crop.dli_min_mol_m2_d:g}–{crop.dli_max_mol_m2_d:g} mol/m²/day", "",
-             "| pick | T °C | RH % | CO2 ppm | light µmol/m²/s | lamp h | vent % | energy kWh/m² | growth g CH2O/m² "
-             "| DLI mol/m² | rests on |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| pick | T day/night °C | RH % | CO2 ppm | light µmol/m²/s | lamp h | vent % | cost EUR/m² "
+             "| heat kWh/m² | lamps kWh/m² | CO2 kg/m² | growth g CH2O/m² | DLI mol/m² | rests on |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in table:
-        lines.append(f"| {r['pick'].replace('_', ' ')} | {r['temperature_setpoint']} | {r['humidity_setpoint']} | "
-                     f"{r['co2_setpoint']} | {r['supplemental_light']} | {r['photoperiod']} | {r['ventilation']} | "
-                     f"{r['energy_kwh_m2']} | {r['growth_g_ch2o_m2']} | {r['dli_mol_m2']} | {r['rests_on']} |")
+        lines.append(f"| {r['pick'].replace('_', ' ')} | {r['temperature_setpoint']}/{r['temperature_night_setpoint']} | "
+                     f"{r['humidity_setpoint']} | {r['co2_setpoint']} | {r['supplemental_light']} | {r['photoperiod']} | "
+                     f"{r['ventilation']} | {r['cost_eur_m2']} | {r['heat_kwh_m2']} | {r['electricity_kwh_m2']} | "
+                     f"{r['co2_kg_m2']} | {r['growth_g_ch2o_m2']} | {r['dli_mol_m2']} | {r['rests_on']} |")
     return "\n".join(lines)
 
 
@@ -76,8 +81,9 @@ def _markdown(site: str, zone: str, horizon: date, table: list[dict], crop: prof
     owners=["team:data-engineering"],
     description=(
         "`moga.runs` + `moga.solutions`: NSGA-II (or NSGA-III) Pareto fronts of day-ahead setpoints (temperature, "
-        "humidity, CO2, supplemental light, photoperiod, ventilation) trading energy against canopy growth, under "
-        "VPD ≤ 3 kPa and DLI ≤ 30 mol/m²/day; a PNG of each front in the lake and three recommended setpoints."
+        "day/night temperature, humidity, CO2, supplemental light, photoperiod, ventilation) trading cost (heat, "
+        "electricity and CO2 priced separately per site) against canopy growth, under VPD, DLI, overheating and "
+        "humidity constraints; several seeds with their hypervolume spread; a PNG of each front and three picks."
     ),
     metadata={"dagster/table_name": "moga.runs"},
     automation_condition=after_features(),
@@ -88,7 +94,7 @@ def moga_results(context: dg.AssetExecutionContext, config: MogaConfig, postgres
                  lake: LakeResource) -> dg.MaterializeResult:
     if config.algorithm not in optimise.ALGORITHMS:
         raise dg.Failure(f"algorithm {config.algorithm!r} is not one of {optimise.ALGORITHMS}")
-    summaries, images, plots, runs, skipped = [], [], {}, 0, {}
+    summaries, images, plots, runs, skipped, spreads = [], [], {}, 0, {}, {}
     site_config = profiles.load_config()  # the crop numbers as copied, with citations (tests check them)
     with postgres.connection() as conn:
         daily = data.load_daily(conn)
@@ -113,7 +119,7 @@ def moga_results(context: dg.AssetExecutionContext, config: MogaConfig, postgres
             record = dict(site=site, zone=zone, horizon_start=start, horizon_end=start + timedelta(days=1),
                           algorithm=config.algorithm, seed=config.seed, population=config.pop_size,
                           generations=config.generations, reference_point={
-                              "energy_kwh_m2": optimise.REFERENCE_POINT[0],
+                              "cost_eur_m2": optimise.REFERENCE_POINT[0],
                               "minus_growth_g_ch2o_m2": optimise.REFERENCE_POINT[1]},
                           input_data_version=data.data_version(days),
                           model_versions={k: m["model_version"] for k, m in models.items()},
@@ -126,21 +132,39 @@ def moga_results(context: dg.AssetExecutionContext, config: MogaConfig, postgres
                     reason=reason, recommendations={"picks": [], "forecast": forecast, "crop": crop.as_dict()},
                 ), [])
                 continue
-            day = day_inputs(horizon, forecast, models["energy"]["parameters"], models["growth"]["parameters"], crop)
-            front = optimise_day(day, algorithm=config.algorithm, pop_size=config.pop_size,
-                                 generations=config.generations, seed=config.seed)
+            site_prices = profiles.prices(site, site_config)
+            day = day_inputs(horizon, forecast, models["energy"]["parameters"], models["growth"]["parameters"], crop,
+                             prices=site_prices,
+                             infiltration_ach=profiles.greenhouse(site, site_config).infiltration_ach)
+            try:
+                front = optimise_day(day, algorithm=config.algorithm, pop_size=config.pop_size,
+                                     generations=config.generations, seed=config.seed, seeds=config.seeds)
+            except NoFeasibleSetpoint as error:
+                context.log.warning(f"{site}/{zone}: skipped: {error}")
+                skipped[f"{site}/{zone}"] = str(error)
+                store.replace_run(conn, store.RunRecord(
+                    **record, evaluations=0, hypervolume=None, runtime_s=0.0, plot_uri=None, status="skipped",
+                    reason=str(error), recommendations={"picks": [], "forecast": forecast, "crop": crop.as_dict(),
+                                                        "day_inputs": day.as_dict()},
+                ), [])
+                continue
             rests_on = basis(statuses, models["growth"]["parameters"])
             table = [{**pick, "rests_on": rests_on} for pick in front.recommendation_table()]
-            png = plot.pareto_png(front.energy, front.growth, front.ranks, front.picks,
-                                  f"{site} / {zone}, {horizon}: {config.algorithm.upper()}, HV {front.hypervolume:.1f}")
+            png = plot.pareto_png(front.cost, front.growth, front.ranks, front.picks,
+                                  f"{site} / {zone}, {horizon}: {config.algorithm.upper()} (best of {config.seeds} "
+                                  f"seeds), HV {front.hypervolume:.2f}, spread {front.hypervolume_spread:.1%}")
             path = plot.write_png(png, lake.path / "moga" / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', f'{site}_{zone}')}_{horizon}.png")
             store.replace_run(conn, store.RunRecord(
                 **record, evaluations=front.evaluations, hypervolume=front.hypervolume, runtime_s=front.runtime_s,
                 recommendations={"picks": table, "forecast": forecast, "day_inputs": day.as_dict(),
-                                 "crop": crop.as_dict(), "rests_on": rests_on},
+                                 "crop": crop.as_dict(), "prices": site_prices.as_dict(), "rests_on": rests_on,
+                                 "stored_seed": front.seed},
                 plot_uri=path.as_uri(), status="optimised",
+                hypervolume_seeds={str(k): v for k, v in front.hypervolume_seeds.items()},
+                hypervolume_spread=front.hypervolume_spread,
             ), front.solutions)
             runs += 1
+            spreads[f"{site}/{zone}"] = round(front.hypervolume_spread, 6)
             plots[f"{site}/{zone}"] = str(path)
             summaries.append(_markdown(site, zone, horizon, table, crop))
             images.append(plot.markdown_image(png))
@@ -153,6 +177,7 @@ def moga_results(context: dg.AssetExecutionContext, config: MogaConfig, postgres
     skipped_md = "\n".join(f"- **{zone}** skipped: {reason}" for zone, reason in skipped.items())
     metadata = {"runs": runs, "zones_optimised": dg.MetadataValue.json(sorted(plots)),
                 "zones_skipped": dg.MetadataValue.json(skipped), "plots": dg.MetadataValue.json(plots),
+                "seeds": config.seeds, "hypervolume_spread": dg.MetadataValue.json(spreads),
                 "recommendations": dg.MetadataValue.md(
                     "\n\n".join(summaries + ([skipped_md] if skipped_md else [])) or "no zone had models"),
                 "pareto_front": dg.MetadataValue.md("\n\n".join(images) or "no plot")}
