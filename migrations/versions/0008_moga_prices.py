@@ -7,15 +7,15 @@ values of the overheating and humidity constraints. `energy_kwh_m2` stays: heat 
 `moga.runs` gains the hypervolume of every seed (`hypervolume_seeds`), their spread
 ((max − min) / max) and the objective's name. Older rows keep NULL in the new columns.
 
-Revision ID: 0006_moga
-Revises: 0005
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-04
 """
 
 from alembic import op
 
-revision = "0006_moga"
-down_revision = "0005"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
