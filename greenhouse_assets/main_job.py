@@ -32,9 +32,10 @@ from greenhouse_assets.sample import generate_sample
 
 # File-version partitions are materialized by ingestion; everything else is one downstream refresh.
 INGEST_GROUPS = ("raw", "staging")
-# Per-file outcomes: went through / rejected on its own (exit 2) / anything else is a failure (exit 1).
+# Per-file outcomes: went through / its run failed (exit 1) / anything else, e.g. quarantined or excluded by
+# a failed per-file blocking check, turned the file away while the rest went on (exit 2).
 ACCEPTED = ("loaded", "duplicate", "reactivated")
-REJECTED = ("quarantined", "excluded")
+FAILED = "failed"
 EXIT_OK, EXIT_FAILED, EXIT_REJECTED = 0, 1, 2
 
 
@@ -83,10 +84,12 @@ def run_main_job(sample_days: int = 21, seed: int = 42, input_dir: Path | None =
 
 
 def exit_status(reports: list[dict], downstream_ok: bool, checks: "CheckTally") -> int:
+    """1 when anything failed; else 2 when a file was turned away on its own (quarantined, excluded by its
+    blocking check, or any other status a file can end in that is neither accepted nor a failed run); else 0."""
     statuses = {r["status"] for r in reports}
-    if not downstream_ok or checks.failed or statuses - set(ACCEPTED) - set(REJECTED):
+    if not downstream_ok or checks.failed or FAILED in statuses:
         return EXIT_FAILED
-    return EXIT_REJECTED if statuses & set(REJECTED) else EXIT_OK
+    return EXIT_REJECTED if statuses - set(ACCEPTED) else EXIT_OK
 
 
 def file_table(reports: list[dict], root: Path) -> str:
