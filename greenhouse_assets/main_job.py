@@ -102,7 +102,7 @@ def file_table(reports: list[dict], root: Path) -> str:
 
     rows = [(r["status"], shown(r["path"]), " ".join(str(r["error"] or "").split())) for r in reports]
     width = max(len(p) for _, p, _ in rows)
-    lines = [f"files not loaded ({len(rows)}); the others went through:",
+    lines = [f"files not loaded ({len(rows)}):",
              f"  {'status':<12} {'file':<{width}}  reason"]
     lines += [f"  {status:<12} {path:<{width}}  {reason}" for status, path, reason in rows]
     return "\n".join(lines)
