@@ -1,4 +1,4 @@
-# Two commands matter: `make run` (the main job on the bundled sample) and `make test`.
+# Two commands matter: `make run` (the main job on the bundled sample, or `INPUT=DIR`) and `make test`.
 # Every target installs what it needs first: Python deps, PostgreSQL, TimescaleDB, the local cluster.
 
 VENV   ?= .venv
@@ -38,8 +38,9 @@ db-status: setup
 migrate: db
 	$(GH) migrate up
 
+# `make run INPUT=DIR`: your own files (every file under DIR) instead of the bundled sample.
 run: migrate
-	$(GH) run
+	$(GH) run $(if $(INPUT),--input "$(INPUT)")
 
 # The end-to-end test drives Debian's chromium with node's playwright-core (no browser download).
 E2E := .local/e2e

@@ -1,9 +1,24 @@
-"""`make run`: the bundled sample through the whole asset graph, in-process, then a short summary."""
+"""`make run` / `greenhouse run`: the bundled sample, or the files under `--input DIR`, through the whole asset
+graph in-process, then a short summary.
+
+Exit status (`greenhouse run --input DIR` is the way to load an archive):
+
+- 0: every file loaded, was a duplicate or reactivated its version, and no blocking check failed;
+- 2: some files were rejected (quarantined, or excluded by a failed per-file blocking check) and are
+  listed with their reason; everything else went through every layer;
+- 1: a failure: a file's run failed for another reason (e.g. the database went away), a downstream run
+  failed, or a blocking check failed.
+
+MOGA zones that have no result for this run (models that fail validation, a zone recorded as
+`skipped` in `moga.runs`, no weather data) are listed with the reason; they do not change the status.
+"""
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import dagster as dg
 import psycopg
@@ -11,36 +26,86 @@ from psycopg import sql
 
 from greenhouse_assets import settings
 from greenhouse_assets.database import connect
-from greenhouse_assets.ingest.command import CONSOLE_LOGGING, expand, ingest_file
+from greenhouse_assets.ingest.command import CONSOLE_LOGGING, expand, in_process_instance, ingest_file
 from greenhouse_assets.ingest.registry import SourceRegistry
 from greenhouse_assets.sample import generate_sample
 
 # File-version partitions are materialized by ingestion; everything else is one downstream refresh.
 INGEST_GROUPS = ("raw", "staging")
+# Per-file outcomes: went through / its run failed (exit 1) / anything else, e.g. quarantined or excluded by
+# a failed per-file blocking check, turned the file away while the rest went on (exit 2).
+ACCEPTED = ("loaded", "duplicate", "reactivated")
+FAILED = "failed"
+EXIT_OK, EXIT_FAILED, EXIT_REJECTED = 0, 1, 2
 
 
-def run_main_job(sample_days: int, seed: int) -> int:
-    sample_dir = settings.landing_dir() / "sample"
-    generate_sample(sample_dir, days=sample_days, seed=seed)
-    print(f"sample: {sample_days} days of both greenhouses in {sample_dir}")
+def run_main_job(sample_days: int = 21, seed: int = 42, input_dir: Path | None = None) -> int:
+    if input_dir is None:
+        source_dir = settings.landing_dir() / "sample"
+        generate_sample(source_dir, days=sample_days, seed=seed)
+        print(f"sample: {sample_days} days of both greenhouses in {source_dir}")
+    else:
+        source_dir = input_dir
+        if not source_dir.is_dir():
+            print(f"greenhouse run: --input {source_dir} is not a folder", file=sys.stderr)
+            return EXIT_FAILED
+    files = expand([source_dir])
+    if input_dir is not None:
+        print(f"input: {len(files)} files under {source_dir}")
+        if not files:
+            print("greenhouse run: nothing to load", file=sys.stderr)
+            return EXIT_FAILED
 
     registry = SourceRegistry.load()
-    statuses: Counter[str] = Counter()
-    with dg.DagsterInstance.get() as instance:
-        for path in expand([sample_dir]):
+    reports: list[dict] = []
+    with in_process_instance() as instance:
+        for path in files:
             report = ingest_file(path, instance, registry)
-            statuses[report["status"]] += 1
-            if report["status"] in ("quarantined", "failed"):
+            reports.append(report)
+            if report["status"] not in ACCEPTED:
                 print(f"  {report['status']}: {report['path']}: {report['error']}")
         downstream_ok, checks = _refresh_downstream(instance)
 
+    statuses = Counter(r["status"] for r in reports)
     print("files: " + ", ".join(f"{n} {status}" for status, n in sorted(statuses.items())))
     for layer, rows in _rows_per_layer():
         print(f"  {layer:<40} {rows:>12,} rows")
     print(f"checks: {checks.summary()}")
+    moga_lines = _moga_summary(blocked_by=[name for name in checks.failed if name.startswith("moga_")])
+    print("moga: " + (moga_lines[0] if moga_lines else "no zone has objective models"))
+    for line in moga_lines[1:]:
+        print(f"    {line}")
+    not_through = [r for r in reports if r["status"] not in ACCEPTED]
+    if not_through:
+        print(file_table(not_through, source_dir))
     print("next: `make dev` and open http://localhost:3000 to browse the asset graph; "
           f"SQL: psql {settings.database_url()}")
-    return 0 if downstream_ok and not statuses["failed"] else 1
+    return exit_status(reports, downstream_ok, checks)
+
+
+def exit_status(reports: list[dict], downstream_ok: bool, checks: "CheckTally") -> int:
+    """1 when anything failed; else 2 when a file was turned away on its own (quarantined, excluded by its
+    blocking check, or any other status a file can end in that is neither accepted nor a failed run); else 0."""
+    statuses = {r["status"] for r in reports}
+    if not downstream_ok or checks.failed or FAILED in statuses:
+        return EXIT_FAILED
+    return EXIT_REJECTED if statuses - set(ACCEPTED) else EXIT_OK
+
+
+def file_table(reports: list[dict], root: Path) -> str:
+    """The files that did not go through, one line each: status, path (under `root`), reason."""
+    def shown(path: str) -> str:
+        try:
+            return Path(path).resolve().relative_to(root.resolve()).as_posix()
+        except ValueError:
+            return path
+
+    rows = [(r["status"], shown(r["path"]), " ".join(str(r["error"] or "").split())) for r in reports]
+    width = max(len(p) for _, p, _ in rows)
+    lines = [f"files not loaded ({len(rows)}):",
+             f"  {'status':<12} {'file':<{width}}  reason"]
+    lines += [f"  {status:<12} {path:<{width}}  {reason}" for status, path, reason in rows]
+    return "\n".join(lines)
 
 
 @dataclass
@@ -113,8 +178,12 @@ def _partition_span(partitions_def) -> tuple[str, str] | None:
         first, last = conn.execute("SELECT min(time), max(time) FROM timeseries.measurements").fetchone()
     if first is None:
         return None
-    return (partitions_def.get_partition_key_for_timestamp(first.timestamp()),
-            partitions_def.get_partition_key_for_timestamp(last.timestamp()))
+    keys = partitions_def.get_partition_keys()  # the time series may begin before the first partition
+    if not keys:
+        return None
+    start = max(partitions_def.get_partition_key_for_timestamp(first.timestamp()), keys[0])
+    end = min(partitions_def.get_partition_key_for_timestamp(last.timestamp()), keys[-1])
+    return (start, end) if start <= end else None
 
 
 def _rows_per_layer() -> list[tuple[str, int]]:
@@ -136,3 +205,40 @@ def _rows_per_layer() -> list[tuple[str, int]]:
                 continue
             counts.append((f"{schema}.{table}", count))
     return counts
+
+
+def _moga_summary(blocked_by: list[str] = ()) -> list[str]:
+    """First line: zones with MOGA results; then one line per zone without, and why (the zone's latest
+    `moga.runs` row says `skipped` with its reason, or a model's status and reason). `blocked_by`: failed
+    blocking checks that kept the optimiser from running at all."""
+    from greenhouse_assets.moga import store
+
+    with connect(settings.database_url()) as conn:
+        models = store.latest_models(conn)
+        runs = conn.execute("""
+            SELECT DISTINCT ON (r.site, r.zone) r.site, r.zone, r.status, r.reason, r.horizon_start::date,
+                   (SELECT count(*) FROM moga.solutions s WHERE s.moga_run_id = r.moga_run_id)
+              FROM moga.runs r ORDER BY r.site, r.zone, r.created_at DESC, r.moga_run_id DESC""").fetchall()
+    done = {(site, zone): (horizon, n) for site, zone, state, _, horizon, n in runs if n and state == "optimised"}
+    skipped = {(site, zone): why for site, zone, state, why, _, n in runs if state == "skipped" or not n}
+    lines = [f"{len(done)} of {len(models.keys() | done.keys())} zones have results: "
+             + (", ".join(f"{site}/{zone} ({n} solutions for {horizon})"
+                          for (site, zone), (horizon, n) in sorted(done.items())) or "none")]
+    for site, zone in sorted(set(models) | set(skipped)):
+        if (site, zone) in done:
+            continue
+        why = skipped.get((site, zone)) or _model_reason(models.get((site, zone), {}), blocked_by)
+        lines.append(f"no result for {site}/{zone}: {why}")
+    return lines
+
+
+def _model_reason(models: dict[str, dict], blocked_by: list[str]) -> str:
+    """Why a zone without a `moga.runs` row has no result: its energy model's status, else a blocking check."""
+    energy = models.get("energy")
+    if energy is None:
+        return "no energy model"
+    if energy["status"] != "validated":
+        return f"energy model {energy['status']}: {energy['reason']}"
+    if blocked_by:
+        return f"its models pass, but the optimiser did not run: blocking check {', '.join(blocked_by)} failed"
+    return "the optimiser has not run for it yet"

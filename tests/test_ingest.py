@@ -160,6 +160,7 @@ def test_reingesting_identical_content_is_a_recorded_duplicate(landing, instance
 def test_new_content_at_the_same_path_replaces_the_old_version_and_can_roll_back(landing, instance, real_data,
                                                                                    database_url):
     path = _land(landing, real_data / "aarslev" / "december2013" / "MortenSDUData.csv", "aarslev/m/MortenSDUData.csv")
+    original = path.read_bytes()
     v1 = _ingest(path, instance)
     lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
     path.write_text("".join(lines[:-10]), encoding="utf-8")  # the export re-run with fewer hours
@@ -171,9 +172,20 @@ def test_new_content_at_the_same_path_replaces_the_old_version_and_can_roll_back
     staged = dict(_query(database_url, "SELECT _status, count(*) FROM staging.raw_aarslev GROUP BY 1"))
     assert staged == {"deactivated": v1["rows"], "loaded": v2["rows"]}
 
-    _query(database_url, "SELECT metadata.set_file_active(%s, true)", (v1["file_id"],))
-    rows = dict(_query(database_url, "SELECT file_id, is_active FROM metadata.files"))
-    assert rows == {v1["file_id"]: True, v2["file_id"]: False}
+    path.write_bytes(original)  # the path put back to its first version: a rollback by file, as the sensor does it
+    v3 = _ingest(path, instance)
+    assert (v3["status"], v3["file_id"], v3["rows"]) == ("reactivated", v1["file_id"], v1["rows"])
+    rows = dict(_query(database_url, "SELECT file_id, (status, is_active, duplicate_of)::text FROM metadata.files"))
+    assert rows == {v1["file_id"]: "(loaded,t,)", v2["file_id"]: "(deactivated,f,)",
+                    max(rows): f"(duplicate,f,{v1['file_id']})"}, "the receipt is recorded as a duplicate of v1"
+    staged = dict(_query(database_url, "SELECT _status, count(*) FROM staging.raw_aarslev GROUP BY 1"))
+    assert staged == {"loaded": v1["rows"], "deactivated": v2["rows"]}
+    again = _ingest(path, instance)
+    assert again["status"] == "duplicate", "the active version landing again changes nothing"
+
+    _query(database_url, "SELECT metadata.set_file_active(%s, true)", (v2["file_id"],))  # rollback by SQL
+    rows = dict(_query(database_url, "SELECT file_id, is_active FROM metadata.files WHERE status <> 'duplicate'"))
+    assert rows == {v1["file_id"]: False, v2["file_id"]: True}
 
 
 def test_bad_files_are_quarantined_with_a_specific_error_and_good_files_still_load(landing, instance, real_data,

@@ -1,4 +1,8 @@
-"""`greenhouse ingest PATH...`: the sensor's per-file runs, executed in-process, one JSON line per file."""
+"""`greenhouse ingest PATH...`: the sensor's per-file runs, executed in-process, one JSON line per file.
+
+Status per file: loaded, duplicate (identical content known already; nothing new downstream),
+reactivated (the path was put back to a version it held before, which is active again),
+quarantined, or failed."""
 
 from __future__ import annotations
 
@@ -81,22 +85,42 @@ def ingest_file(path: Path, instance: dg.DagsterInstance, registry: SourceRegist
         tags={"greenhouse/path": str(path), "greenhouse/source": source.name, "user": os.environ.get("USER", "cli")},
         raise_on_error=False,
     )
+    raw = _raw_materialization(result)
     with connect(settings.database_url()) as conn:
-        version = conn.execute(
-            """SELECT file_id, status, rows_staged, rows_read, error, resolutions FROM metadata.files
-               WHERE run_id = %s ORDER BY file_id DESC LIMIT 1""",
-            (result.run_id,),
-        ).fetchone()
+        if raw.get("status") == "reactivated":  # the path was put back to this version: report the version
+            version = conn.execute(
+                """SELECT file_id, 'reactivated', rows_staged, rows_read, error, resolutions, NULL, NULL
+                     FROM metadata.files WHERE file_id = %s""",
+                (raw["file_id"],)).fetchone()
+        else:
+            version = conn.execute(
+                """SELECT file_id, status, rows_staged, rows_read, error, resolutions, excluded_by_check,
+                          exclusion_reason FROM metadata.files
+                   WHERE run_id = %s ORDER BY file_id DESC LIMIT 1""",
+                (result.run_id,),
+            ).fetchone()
     report = {"path": str(path), "source": source.name, "run_id": result.run_id}
     if version is None:
         return {**report, "status": "failed", "rows": 0, "file_id": None,
                 "error": _failure(result) or "the run recorded no file version"}
-    file_id, status, rows_staged, rows_read, error, resolutions = version
-    if not result.success and status != "quarantined":
+    file_id, status, rows_staged, rows_read, error, resolutions, excluded_by, exclusion = version
+    if excluded_by is not None:  # staged, but its blocking check keeps it out of the time series
+        status, error = "excluded", f"{excluded_by}: {exclusion}"
+    elif not result.success and status != "quarantined":
         error = _failure(result) or "run failed"
         status = "failed"
     return {**report, "status": status, "rows": rows_staged if rows_staged is not None else (rows_read or 0),
             "file_id": file_id, "error": error, "resolutions": resolutions}
+
+
+def _raw_materialization(result: dg.ExecuteInProcessResult) -> dict:
+    """The metadata values of the run's `raw/files` materialization (status, file_id, ...), if any."""
+    from greenhouse_assets.defs.ingest.raw import RAW_FILES
+
+    for event in result.all_events:
+        if event.is_step_materialization and event.asset_key == RAW_FILES:
+            return {k: v.value for k, v in event.step_materialization_data.materialization.metadata.items()}
+    return {}
 
 
 def _failure(result: dg.ExecuteInProcessResult) -> str | None:

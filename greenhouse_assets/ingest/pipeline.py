@@ -16,7 +16,7 @@ from greenhouse_assets.ingest import file_registry, lake
 from greenhouse_assets.ingest.errors import IngestError
 from greenhouse_assets.ingest.readers import open_file
 from greenhouse_assets.ingest.registry import SourceRegistry
-from greenhouse_assets.ingest.staging import BATCH_ROWS, StagingLoad, staging_transaction
+from greenhouse_assets.ingest.staging import BATCH_ROWS, StagingLoad, reactivate, staging_transaction
 
 
 @dataclass
@@ -28,7 +28,8 @@ class LakePaths:
 
 @dataclass
 class RawOutcome:
-    """What happened to one landed file: received (parsed into the lake), loaded (and staged), duplicate or
+    """What happened to one landed file: received (parsed into the lake), loaded (and staged), duplicate,
+    reactivated (its path put back to a version received before: that version is active again) or
     quarantined."""
 
     status: str
@@ -66,7 +67,9 @@ def receive_file(path: Path, *, landing_root: Path, lake_paths: LakePaths, url: 
     Never raises for bad content: it is quarantined instead. Content that was already loaded is a
     duplicate (recorded, nothing new downstream) unless `reprocess` asks to parse the known version
     again, e.g. a re-materialization from the UI; content received before but never staged (a raw-only
-    run, or an attempt that failed before staging) is simply received again under its id.
+    run, or an attempt that failed before staging) is simply received again under its id. A path put
+    back to a version it held before (deactivated since) is a rollback by file: with `stage_as`, that
+    version is reactivated (`metadata.set_file_active`) and the receipt recorded as a duplicate of it.
 
     One pass over the file, every part overlapping the others: a thread copies the original bytes
     into the lake, another parses batches, a third writes the Parquet, while the batches are copied
@@ -94,9 +97,15 @@ def receive_file(path: Path, *, landing_root: Path, lake_paths: LakePaths, url: 
         if original is not None and original.status != "received" and not reprocess:
             file_id = file_registry.record_duplicate(conn, source=source.name, path=relative, sha256=sha256, size=size,
                                                      original=original, partition_key=partition_key, run_id=run_id)
-            return RawOutcome(status="duplicate", file_id=file_id, duplicate_of=original.file_id,
+            restored = (stage_as is not None and original.status == "deactivated"
+                        and (original.source, original.path) == (source.name, relative))
+            staged = reactivate(conn, file_id=original.file_id, source=source.name, run_id=run_id, actor=stage_as,
+                                partition_key=partition_key,
+                                reason=f"{relative} was put back to version {original.version}") if restored else None
+            return RawOutcome(status="reactivated" if restored else "duplicate",
+                              file_id=original.file_id if restored else file_id, duplicate_of=original.file_id,
                               rows=original.rows_read or 0, raw_uri=original.raw_uri,
-                              parquet_uri=original.parquet_uri, **base)
+                              parquet_uri=original.parquet_uri, staged=staged, **base)
         file_id = original.file_id if original is not None else file_registry.new_file_id(conn)
 
     parquet = lake_paths.parquet / source.name / f"{sha256}.parquet"

@@ -178,6 +178,29 @@ def load_parquet(url: str, *, file_id: int, source: str, source_file: str, parqu
         return load.finish(run_id=run_id, actor=actor, partition_key=partition_key)
 
 
+def reactivate(conn: psycopg.Connection, *, file_id: int, source: str, run_id: str | None, actor: str,
+               partition_key: str | None, reason: str) -> StagingLoad:
+    """Make a staged version its path's active one again (rollback by file), in the caller's transaction:
+    its staged rows become `loaded`, the path's other active version `deactivated`, and the change is audited.
+
+    Takes the same lock as a staging load of the source, so a rollback and a load never interleave.
+    """
+    table = table_name(source)
+    conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"{SCHEMA}.{table}",))
+    activated = conn.execute("SELECT metadata.set_file_active(%s, true)", (file_id,)).fetchall()
+    deactivated = [r[0] for r in activated if r[0] != file_id]
+    rows = conn.execute("SELECT coalesce(rows_staged, 0) FROM metadata.files WHERE file_id = %s",
+                        (file_id,)).fetchone()[0]
+    conn.execute(
+        """INSERT INTO metadata.audit_log (actor, run_id, asset, table_name, partition_key, operation,
+                                           rows_affected, input_file_ids, details)
+           VALUES (%s, %s, %s, %s, %s, 'reactivate', %s, ARRAY[%s::bigint], %s::jsonb)""",
+        (actor, run_id, f"staging/{table}", f"{SCHEMA}.{table}", partition_key, rows, file_id,
+         json.dumps({"reason": reason, "deactivated": deactivated})),
+    )
+    return StagingLoad(f"{SCHEMA}.{table}", rows, [], deactivated)
+
+
 def _column_types(conn: psycopg.Connection, table: str) -> dict[str, str]:
     rows = conn.execute(
         """SELECT a.attname, format_type(a.atttypid, NULL) FROM pg_attribute a

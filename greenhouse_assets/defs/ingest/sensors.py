@@ -1,4 +1,10 @@
-"""Landing sensor: a run per new file version, keyed by source and content hash."""
+"""Landing sensor: a run per file landing, keyed by source, content hash, path and the path's generation.
+
+A given (path, content) landing is never run twice, and each content stays its own partition
+(`<source>-<sha256[:16]>`): identical bytes at a second path run on the same partition and are
+recorded as a duplicate; a path put back to content it held before is a new landing (the path's
+next generation) and reactivates that version (`metadata.set_file_active`).
+"""
 
 import json
 import os
@@ -12,7 +18,7 @@ from greenhouse_assets.defs.ingest.raw import RAW_FILES, raw_run_config
 from greenhouse_assets.defs.ingest.staging import staging_key
 from greenhouse_assets.defs.resources import LandingFolderResource
 from greenhouse_assets.ingest.file_registry import partition_key_for
-from greenhouse_assets.ingest.landing import Entry, advance
+from greenhouse_assets.ingest.landing import Entry, ReadyFile, advance
 from greenhouse_assets.ingest.registry import SourceRegistry
 
 # Hashing is the only per-file cost of a tick; bounding it keeps a tick short however many files land at once.
@@ -20,12 +26,18 @@ MAX_FILES_PER_TICK = int(os.environ.get("GREENHOUSE_SENSOR_MAX_FILES", 200))
 INTERVAL_SECONDS = int(os.environ.get("GREENHOUSE_SENSOR_INTERVAL", 15))
 
 
+def run_key(source: str, file: ReadyFile) -> str:
+    """`<source>:<sha256>:<generation>:<path>`: unique per landing of a content at a path."""
+    return f"{source}:{file.sha256}:{file.generation}:{file.relative_path}"
+
+
 @dg.sensor(
     name="landing_sensor",
     job=ingest_file_job,
     minimum_interval_seconds=INTERVAL_SECONDS,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Watches the landing folder; starts a raw + staging run for each new, stable file version.",
+    description="Watches the landing folder; starts a raw + staging run for each new, stable content of a path "
+                "(a new version, a duplicate at another path, or a path restored to an older version).",
 )
 def landing_sensor(context: dg.SensorEvaluationContext, landing: LandingFolderResource) -> dg.SensorResult:
     previous = {path: Entry.from_json(raw) for path, raw in json.loads(context.cursor or "{}").items()}
@@ -37,17 +49,18 @@ def landing_sensor(context: dg.SensorEvaluationContext, landing: LandingFolderRe
         partition_key = partition_key_for(source.name, file.sha256)
         requests.append(
             dg.RunRequest(
-                run_key=f"{source.name}:{file.sha256}",
+                run_key=run_key(source.name, file),
                 partition_key=partition_key,
                 asset_selection=[RAW_FILES, staging_key(source.name)],
                 run_config=raw_run_config(landing.root / file.relative_path, file.sha256),
                 tags={"greenhouse/path": file.relative_path, "greenhouse/source": source.name},
             )
         )
-    pending = sum(1 for entry in state.values() if entry.sha256 is None)
+    pending = sum(1 for entry in state.values() if entry.settling)
     return dg.SensorResult(
         run_requests=requests,
-        dynamic_partitions_requests=[file_versions.build_add_request([r.partition_key for r in requests])] if requests else [],
+        dynamic_partitions_requests=[file_versions.build_add_request(
+            list(dict.fromkeys(r.partition_key for r in requests)))] if requests else [],  # identical bytes: one key
         cursor=json.dumps({path: entry.to_json() for path, entry in state.items()}),
         skip_reason=None if requests else f"no new stable files ({pending} waiting to settle)",
     )
