@@ -1,7 +1,8 @@
 """Great Expectations suites (quality/expectations/*.json) as Dagster asset checks.
 
 Staging, per file version (partition of `file_versions`): `timestamps_monotonic` is ERROR and
-blocking — a time going back in file order means a mis-parsed date or clock, and must not reach
+blocking — a time going back in file order (against the file's own direction: a newest-first export
+runs backwards throughout) means a mis-parsed date or clock, and must not reach
 the time series in the same run; `completeness` is WARN. `timeseries/measurements`: the contract
 (allowed variables and series, canonical units, flags) is ERROR and blocking; physical ranges and
 daily completeness are WARN (flagged values are kept on purpose). All run in SQL.
@@ -50,14 +51,25 @@ def _staging_queries(conn, source: str, file_id: int) -> dict[str, str]:
                             " cross join lateral (values {}) as v (staged_column, filled)"
                             ).format(filled, table, sql.Literal(file_id), cells)
                     if columns else sql.SQL("select null::text as staged_column, 1.0 as completeness"))
+    # "Backward" is against the file's own direction: exports listed newest first (Energi Data Service's
+    # Elspotprices) run backwards throughout, which is an order, not a mis-parsed clock; a file whose
+    # steps go both ways (a swapped day and month, a clock stepping back) still fails at its first
+    # step against the majority direction.
     timestamps = sql.SQL(
-        "select count(*) as staged_rows, count(*) filter (where time is null) as rows_without_time,"
+        "select staged_rows, rows_without_time, repeated_row_numbers,"
+        " case when descending then forward_steps else backward_steps end as backward_steps,"
+        " case when descending then first_forward_row else first_backward_row end as first_backward_row"
+        " from (select count(*) as staged_rows, count(*) filter (where time is null) as rows_without_time,"
         " count(*) filter (where _row_number = previous_row) as repeated_row_numbers,"
         " count(*) filter (where time < previous_time) as backward_steps,"
-        " min(_row_number) filter (where time < previous_time) as first_backward_row"
+        " count(*) filter (where time > previous_time) as forward_steps,"
+        " min(_row_number) filter (where time < previous_time) as first_backward_row,"
+        " min(_row_number) filter (where time > previous_time) as first_forward_row"
         " from (select _row_number, time, lag(_row_number) over file_order as previous_row,"
         " lag(time) over file_order as previous_time from {} where _file_id = {}"
-        " window file_order as (order by _row_number)) steps").format(table, sql.Literal(file_id))
+        " window file_order as (order by _row_number)) steps) counts"
+        " cross join lateral (select counts.backward_steps > counts.forward_steps as descending) direction"
+    ).format(table, sql.Literal(file_id))
     return {"staging_timestamps": timestamps.as_string(conn), "staging_completeness": completeness.as_string(conn)}
 
 
