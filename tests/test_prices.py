@@ -211,3 +211,25 @@ def test_forecast_errors_exact(clean_platform, tmp_path):
         ("aarslev", "outdoor", "radiation", "radiation_forecast", "2014-01-01", approx(0.0), approx(0.0), 2),
         ("aarslev", "outdoor", "radiation", "radiation_forecast", "2014-01-02", approx(-2.0), approx(8.0), 2),
     ]
+
+
+def test_price_and_forecast_models_are_timeseries_assets_under_the_automation():
+    from greenhouse_assets.definitions import defs
+
+    graph = defs.get_repository_def().asset_graph
+    key = dg.AssetKey
+
+    def node(*path: str):
+        return graph.get(key(list(path)))
+
+    prices_node = node("timeseries", "electricity_prices")
+    assert key(["staging", "raw_elspot"]) in prices_node.parent_keys
+    assert key(["raw", "files"]) in prices_node.parent_keys
+    assert key(["timeseries", "measurements"]) in node("timeseries", "forecast_errors").parent_keys
+    assert {key(["timeseries", "electricity_prices"]), key(["timeseries", "site_price_areas"])} <= set(
+        node("timeseries", "site_electricity_prices").parent_keys)
+    for name in ("electricity_prices", "site_electricity_prices", "forecast_errors"):
+        assert node("timeseries", name).group_name == "timeseries"
+        assert node("timeseries", name).automation_condition.get_label() == "on_new_data"
+    checks = {c.name for c in graph.get_check_keys_for_assets({key(["timeseries", "electricity_prices"])})}
+    assert "unique_combination_electricity_prices_hour_utc__price_area" in checks

@@ -33,10 +33,6 @@ class RecordsTable:
     extra: dict  # the document's other top-level scalar keys (dataset, total, …)
 
 
-def looks_like_records(head: bytes) -> bool:
-    return RECORDS_KEY.match(head.removeprefix(codecs.BOM_UTF8)) is not None
-
-
 def read_records(path: Path) -> RecordsTable:
     raw = path.read_bytes().removeprefix(codecs.BOM_UTF8)
     try:
