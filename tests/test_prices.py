@@ -233,3 +233,21 @@ def test_price_and_forecast_models_are_timeseries_assets_under_the_automation():
         assert node("timeseries", name).automation_condition.get_label() == "on_new_data"
     checks = {c.name for c in graph.get_check_keys_for_assets({key(["timeseries", "electricity_prices"])})}
     assert "unique_combination_electricity_prices_hour_utc__price_area" in checks
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('{"records": {"HourUTC": "2014-01-01T00:00:00"}}',
+     "Elspotprices_shape.json: wrong JSON shape: expected an object {\"records\": [{\"column\": value, ...}, ...]}, "
+     "found 'dict'"),
+    ('{"records": []}', "Elspotprices_shape.json: no data rows: \"records\" is empty"),
+    ('{"records": [{"HourUTC": "2014-01-01T00:00:00", "SpotPriceDKK": [1, 2]}]}',
+     "Elspotprices_shape.json, row 1, column 'SpotPriceDKK': expected a number, text or null, found '[1, 2]'"),
+])
+def test_record_json_of_the_wrong_shape_is_an_error_naming_where(tmp_path, text, message):
+    from greenhouse_assets.ingest.errors import IngestError
+
+    path = tmp_path / "Elspotprices_shape.json"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(IngestError) as raised:
+        open_file(path, REGISTRY)
+    assert str(raised.value) == message

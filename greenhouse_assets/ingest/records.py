@@ -21,8 +21,8 @@ from pathlib import Path
 
 from greenhouse_assets.ingest.errors import IngestError
 
-# In the head of a JSON object: a top-level-looking "records" array (sMAP objects are keyed by stream paths).
-RECORDS_KEY = re.compile(rb'^\s*\{.*?"records"\s*:\s*\[', re.DOTALL)
+# In the head of a JSON object: a "records" key (sMAP objects are keyed by stream paths); its shape is checked when read.
+RECORDS_KEY = re.compile(rb'^\s*\{.*?"records"\s*:', re.DOTALL)
 _SHAPE = 'an object {"records": [{"column": value, ...}, ...]}'
 
 
