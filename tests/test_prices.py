@@ -12,6 +12,7 @@ import pytest
 from greenhouse_assets.database import libpq_url
 from greenhouse_assets.defs.transform.dbt import timeseries_dbt
 from greenhouse_assets.defs.transform.resources import transform_resources
+from greenhouse_assets.ingest.command import ingest_file
 from greenhouse_assets.ingest.pipeline import LakePaths, receive_file
 from greenhouse_assets.ingest.readers import open_file
 from greenhouse_assets.ingest.registry import SourceRegistry
@@ -165,15 +166,21 @@ def test_bad_elspot_files_are_quarantined_with_a_specific_error(clean_platform, 
         assert conn.execute("SELECT to_regclass('staging.raw_elspot')").fetchone()[0] is None
 
 
-def test_sample_price_file_is_labelled_synthetic_and_loads(clean_platform, tmp_path):
-    url, landing, lake = clean_platform, tmp_path / "landing", tmp_path / "lake"
+def test_sample_price_file_is_labelled_synthetic_and_loads(clean_platform, tmp_path, instance):
+    """Through the sensor's own job (`greenhouse ingest`, as `make run`), with the staging checks: the
+    newest-first export passes `timestamps_monotonic`."""
+    url, landing = clean_platform, tmp_path / "landing"
     written = generate_sample(landing / "sample", days=2, start="2014-10-25")
     path = landing / "sample" / "prices" / "Elspotprices_SYNTHETIC_2014-10-25_2014-10-26.csv"
     assert path in written
     assert all(open_file(p, REGISTRY).source.name != "elspot" for p in written if p != path)
-    outcome = ingest(url, path, landing, lake)
-    assert outcome.status == "loaded", outcome.error
-    assert outcome.rows == (24 + 25) * 2  # two local days, the second with 25 hours, two areas
+    report = ingest_file(path, instance, REGISTRY)
+    assert report["status"] == "loaded" and report["source"] == "elspot", report
+    assert report["rows"] == (24 + 25) * 2  # two local days, the second with 25 hours, two areas
+    checks = {e.dagster_event.event_specific_data.check_name: e.dagster_event.event_specific_data.passed
+              for e in instance.all_logs(report["run_id"])
+              if e.dagster_event and e.dagster_event.event_type_value == "ASSET_CHECK_EVALUATION"}
+    assert checks == {"timestamps_monotonic": True, "completeness": True}
     build()
     with psycopg.connect(libpq_url(url)) as conn:
         assert conn.execute("""SELECT count(*), count(DISTINCT hour_utc), min(hour_utc), max(hour_utc)
