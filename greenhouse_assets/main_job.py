@@ -192,6 +192,8 @@ def _rows_per_layer() -> list[tuple[str, int]]:
         tables += conn.execute(
             """SELECT schemaname, tablename FROM pg_tables WHERE schemaname = 'staging'
                UNION ALL SELECT 'timeseries', 'measurements'
+               UNION ALL SELECT 'timeseries', 'electricity_prices'
+               UNION ALL SELECT 'timeseries', 'forecast_errors'
                UNION ALL SELECT 'features', 'extracted_features'
                UNION ALL SELECT 'moga', 'solutions' ORDER BY 1, 2"""
         ).fetchall()

@@ -70,6 +70,7 @@ def test_default_call_writes_the_real_layout(sample):
         "aarslev/marts2014/MortenSDUData2.csv",
         "aarslev/marts2014/MortenSDUData3.csv",
         "knudjepsen/NO3_LAMPEGRP_1.csv",
+        "prices/Elspotprices_SYNTHETIC_2014-03-17_2014-04-06.csv",
     ]
 
 
@@ -243,6 +244,39 @@ def test_weather_file(sample):
     assert all(re.fullmatch(r"\d{13}(;-?\d+\.\d{3}){4}", line) for line in lines[1:])
 
 
+def test_price_file_is_synthetic_elspotprices(sample):
+    """Energi Data Service's CSV export (`;`, decimal comma, newest first), labelled synthetic in its
+    name and on every row, with a double daily peak, cheaper weekends and DKK = 7.4626 x EUR."""
+    lines = _lines(sample / "prices" / "Elspotprices_SYNTHETIC_2014-03-17_2014-04-06.csv")
+    assert lines[0] == "HourUTC;HourDK;PriceArea;SpotPriceDKK;SpotPriceEUR;Note" and lines[-1] == ""
+    rows = [line.split(";") for line in lines[1:-1]]
+    assert len(rows) == 2 * (21 * 24 - 1)  # two areas; 2014-03-30 has 23 local hours
+    assert all("SYNTHETIC" in row[5] for row in rows)
+    assert all(re.fullmatch(r"-?\d+,\d\d", v) for row in rows for v in row[3:5])
+    assert [row[0] for row in rows] == sorted((row[0] for row in rows), reverse=True)  # newest first
+    dk1 = {row[0]: (_number(row[3]), _number(row[4]), row[1]) for row in rows if row[2] == "DK1"}
+    assert {row[2] for row in rows} == {"DK1", "DK2"}
+    assert all(abs(dkk - round(eur * 7.4626, 2)) < 0.006 for dkk, eur, _ in dk1.values())
+    by_local_hour, weekday, weekend = {}, [], []
+    for dkk, eur, local in dk1.values():
+        stamp = datetime.strptime(local, "%Y-%m-%d %H:%M")
+        by_local_hour.setdefault(stamp.hour, []).append(eur)
+        (weekend if stamp.weekday() >= 5 else weekday).append(eur)
+    mean = {h: sum(v) / len(v) for h, v in by_local_hour.items()}
+    assert mean[8] > mean[12] < mean[18] and mean[8] > mean[3] and mean[18] > mean[3]  # two peaks
+    assert sum(weekend) / len(weekend) < sum(weekday) / len(weekday)
+    assert all(-50 < eur < 200 for _, eur, _ in dk1.values())
+
+
+def test_price_file_hour_dk_repeats_in_october(tmp_path):
+    generate_sample(tmp_path, days=2, start="2014-10-25")
+    rows = [line.split(";") for line in
+            _lines(tmp_path / "prices" / "Elspotprices_SYNTHETIC_2014-10-25_2014-10-26.csv")[1:-1]]
+    dk1 = [row for row in rows if row[2] == "DK1"]
+    assert len(dk1) == 49 and len({row[0] for row in dk1}) == 49  # HourUTC unique
+    assert Counter(row[1] for row in dk1)["2014-10-26 02:00"] == 2  # HourDK repeats
+
+
 def test_values_are_physically_plausible(sample):
     knud = _lines(sample / "knudjepsen" / "NO3_LAMPEGRP_1.csv")[3:-1]
     limits = {1: (5, 45), 2: (-30, 40), 3: (0, 1500), 4: (0, 3000), 5: (0, 100), 6: (0, 100),
@@ -285,7 +319,7 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path):
 
 def test_single_day(tmp_path):
     written = generate_sample(tmp_path, days=1, start="2014-06-10")
-    assert len(written) == 1 + 2 * 2 + 3 + 1
+    assert len(written) == 1 + 2 * 2 + 3 + 1 + 1
     assert len(_lines(tmp_path / "knudjepsen" / "NO3_LAMPEGRP_1.csv")) == 3 + 288 + 12 + 1
     _, rows = _aarslev(tmp_path / "aarslev" / "celle6" / "output-2014-06-01-00-00.csv")
     assert len(rows) == 144

@@ -48,3 +48,20 @@ where coalesce(cardinality(units), 0) <> 1
    or (units[1] <> canonical_unit and not exists (
         select 1 from {{ ref('unit_conversions') }} uc where uc.from_unit = units[1] and uc.to_unit = canonical_unit))
 {% endtest %}
+
+{#- Values outside [min_value, max_value] (nulls pass). -#}
+{% test within_range(model, column_name, min_value, max_value) %}
+select {{ column_name }}, count(*) as n
+from {{ model }}
+where {{ column_name }} < {{ min_value }} or {{ column_name }} > {{ max_value }}
+group by {{ column_name }}
+{% endtest %}
+
+{#- Rows whose two prices do not agree with the DKK/EUR rate (the krone is pegged to the euro at
+    7.46038 within +/- 2.25 %): a price in the wrong unit or column. Prices near zero are skipped. -#}
+{% test currency_ratio(model, numerator, denominator, min_ratio, max_ratio) %}
+select *
+from {{ model }}
+where abs({{ denominator }}) >= 1
+  and ({{ numerator }} / {{ denominator }} < {{ min_ratio }} or {{ numerator }} / {{ denominator }} > {{ max_ratio }})
+{% endtest %}

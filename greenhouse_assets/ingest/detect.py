@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from greenhouse_assets.ingest.errors import IngestError
+from greenhouse_assets.ingest.records import RECORDS_KEY
 
 SAMPLE_BYTES = 1 << 20
 DELIMITERS = (";", ",", "\t", "|")
@@ -71,7 +72,7 @@ def read_head(path: Path) -> Head:
 
 
 def sniff_kind(head: Head) -> str:
-    """'csv', 'smap_json' or 'excel'; anything that is not text or a spreadsheet is an error."""
+    """'csv', 'smap_json', 'records_json' or 'excel'; anything that is not text or a spreadsheet is an error."""
     if head.size == 0:
         raise IngestError(head.path, "empty file (0 bytes)")
     magic = next((name for sig, name in _MAGIC if head.data.startswith(sig)), None)
@@ -85,6 +86,8 @@ def sniff_kind(head: Head) -> str:
     if magic:
         raise IngestError(head.path, f"not a text file: {magic}")
     start = head.data.removeprefix(codecs.BOM_UTF8).lstrip()
+    if start[:1] == b"{" and RECORDS_KEY.match(start):  # {"records": [{...}, ...]} (Energi Data Service)
+        return "records_json"
     streams = start[:1] == b"{" or (start[:1] == b"[" and start[1:].lstrip()[:1] == b"{")  # object / list of streams
     return "smap_json" if suffix == ".json" or streams else "csv"
 

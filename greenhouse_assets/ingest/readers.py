@@ -27,7 +27,7 @@ from typing import Any
 import polars as pl
 
 from greenhouse_assets.governance.pseudonym import pseudonymise
-from greenhouse_assets.ingest import delimited, detect, smap, spreadsheet
+from greenhouse_assets.ingest import delimited, detect, records, smap, spreadsheet
 from greenhouse_assets.ingest.convert import (
     TIME_DTYPE, BatchConverter, ColumnPlan, numeric_columns, position_name, schema_for,
 )
@@ -125,6 +125,8 @@ def open_file(path: Path, registry: SourceRegistry) -> ParsedFile:
     kind = detect.sniff_kind(head)
     if kind == "smap_json":
         parsed = _open_smap(path, source, rule)
+    elif kind == "records_json":
+        parsed = _open_records(path, source, rule)
     elif kind == "excel":
         parsed = _open_excel(path, source, rule)
     else:
@@ -186,6 +188,21 @@ def _open_excel(path: Path, source: Source, rule: FileRule) -> ParsedFile:
     return _tabular(path, source, rule, rows[:header_rows], data, decimal, detection, strings)
 
 
+def _open_records(path: Path, source: Source, rule: FileRule) -> ParsedFile:
+    """`{"records": [{...}, ...]}` (records.py) as a table: keys are the header, records the rows."""
+    table = records.read_records(path)
+    names, data = table.names, table.rows
+    n_columns = len(names)
+
+    def strings(_rows: int, _numeric: list[int]) -> Iterator[tuple[pl.DataFrame, pl.Series]]:
+        yield _string_frame(data, n_columns), pl.int_range(1, len(data) + 1, eager=True, dtype=pl.Int64)
+
+    detection = {"kind": "records_json", "encoding": "utf-8", "bom": False, "delimiter": None,
+                 "decimal": ".", "quoting": None, "line_ending": None, "header_rows": 0,
+                 "document": table.extra}
+    return _tabular(path, source, rule, [names], data, ".", detection, strings)
+
+
 def _tabular(path: Path, source: Source, rule: FileRule, header: list[list],
              sample: list[list], decimal: str, detection: dict[str, Any],
              batches: ColumnBatches, both_marks: bool = False) -> ParsedFile:
@@ -207,7 +224,8 @@ def _tabular(path: Path, source: Source, rule: FileRule, header: list[list],
     numeric = numeric_columns(_string_frame(sample, n_columns), positions, decimal, both_marks)
     # Identifying columns stay text, so a value never shows up in a number-parse error (quarantine record).
     plans = [ColumnPlan(p, c.staged_name, c.original_name,
-                        (c.variable is not None or n) and not rule.identifies(c.original_name))
+                        (c.variable is not None or n or rule.requires_number(c.original_name))
+                        and not rule.identifies(c.original_name))
              for p, c, n in zip(positions, columns, numeric, strict=True)]
     label = " + ".join(layout.names)
     numeric_positions = [plan.position for plan in plans if plan.numeric]

@@ -143,6 +143,10 @@ class FileRule:
     unit_aliases: tuple[tuple[str, str], ...] = ()
     # Regex searched in the file's first line: the rule applies only to files whose header matches.
     header: str | None = None
+    # Regexes over original column names that must hold numbers although no variable maps them (spot
+    # prices): staged as double precision, and a cell that is not a number quarantines the file at its
+    # row and column instead of turning the column into text.
+    numeric: tuple[str, ...] = ()
 
     def matches(self, path: Path) -> bool:
         posix = PurePosixPath(path.as_posix())
@@ -153,6 +157,9 @@ class FileRule:
 
     def identifies(self, original_name: str) -> bool:
         return any(re.search(pattern, _nfc(original_name)) for pattern in self.identifying)
+
+    def requires_number(self, original_name: str) -> bool:
+        return any(re.search(pattern, _nfc(original_name)) for pattern in self.numeric)
 
 
 @dataclass(frozen=True)
@@ -339,7 +346,7 @@ class SourceRegistry:
         """Every (source, site, variable) the allow-list lets into the time series: the filter's seed."""
         return [
             {"source": source.name, "site": source.site, "variable": variable}
-            for source in self.sources
+            for source in self.sources if source.mappings  # a source that maps nothing feeds no series
             for variable in self.vocabulary
             if self.allow.allows(source.name, source.site, variable)
         ]
@@ -430,6 +437,7 @@ def _rule(source: str, raw: dict, vocabulary: dict[str, str],
         ambiguous_time=raw.get("ambiguous_time", "order"),
         unit_aliases=tuple((str(k), str(v)) for k, v in aliases.items()),
         header=raw.get("header"),
+        numeric=tuple(re.compile(p).pattern for p in raw.get("numeric", [])),
     )
 
 

@@ -11,6 +11,8 @@ Format facts were copied from the real files, not guessed; each exporter's docst
 - `aarslev`: per cell the monthly `output-*.csv` (Danish local time with DST) and its sMAP JSON.
 - `morten`: the hourly `MortenSDUData*.csv` trio of celle 6, fixed UTC+1 clock.
 - `weather`: measured weather and forecast, `data_<months>_<year>.csv`.
+- `prices`: SYNTHETIC spot prices in the Energi Data Service `Elspotprices` CSV format,
+  `prices/Elspotprices_SYNTHETIC_<first>_<last>.csv` (labelled synthetic in name and rows).
 `timeline` holds the clocks and the shared 5-minute grid; `output` and `defects` the helpers every
 exporter uses.
 """
@@ -26,6 +28,7 @@ from greenhouse_assets.sample.aarslev import write_aarslev_cell
 from greenhouse_assets.sample.climate import CELLE, KNUDJEPSEN, simulate_house, simulate_outdoor
 from greenhouse_assets.sample.knudjepsen import TRAILING_ROWS, write_knudjepsen
 from greenhouse_assets.sample.morten import write_morten
+from greenhouse_assets.sample.prices import write_prices
 from greenhouse_assets.sample.timeline import CET, STEP, Grid, Span, copenhagen_offset
 from greenhouse_assets.sample.weather import write_weather
 
@@ -41,8 +44,9 @@ def generate_sample(out: Path, days: int = 21, seed: int = 42, start: str = "201
     t0 = min(span.cet_start, span.local_start)
     t1 = max(span.cet_end + TRAILING_ROWS * STEP, span.local_end)
     grid = Grid(np.arange(t0, t1, STEP, dtype=np.int64))
-    rng = dict(zip(["outdoor", "knudjepsen", "celle5", "celle6", "morten", "weather"],
-                   np.random.default_rng(seed).spawn(6)))
+    # Children are fixed by their index, so adding one leaves the earlier streams (and files) as they were.
+    rng = dict(zip(["outdoor", "knudjepsen", "celle5", "celle6", "morten", "weather", "prices"],
+                   np.random.default_rng(seed).spawn(7)))
 
     outdoor = simulate_outdoor(grid.t, rng["outdoor"])
     knud = simulate_house(KNUDJEPSEN, grid.t, np.full(grid.t.shape, CET), outdoor, rng["knudjepsen"])
@@ -54,4 +58,5 @@ def generate_sample(out: Path, days: int = 21, seed: int = 42, start: str = "201
         if cell == 6:
             written += write_morten(out, span, grid, outdoor, climate, rng["morten"])
     written.append(write_weather(out, span, grid, outdoor, rng["weather"]))
+    written.append(write_prices(out, span, rng["prices"]))
     return sorted(written)

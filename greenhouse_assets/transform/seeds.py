@@ -1,4 +1,5 @@
-"""Export the source registry's column mapping, vocabulary and allow-list as dbt seeds.
+"""Export the source registry's column mapping, vocabulary and allow-list, and each site's electricity
+price area (sites.yaml), as dbt seeds.
 
 The unpivot needs, per staged column, the unit its values really are in (the registry's
 `unit`, which can differ from what the file declares and from `metadata.file_columns.unit`).
@@ -15,8 +16,10 @@ from pathlib import Path
 
 from greenhouse_assets import settings
 from greenhouse_assets.ingest.registry import SourceRegistry
+from greenhouse_assets.moga import profiles
 
 SEEDS = settings.DBT_PROJECT_DIR / "seeds"
+DEFAULT_PRICE_AREA = "DK1"  # both sites are west of the Great Belt
 MAPPING_FIELDS = ["source", "site", "rule", "pattern", "variable", "unit", "canonical_unit", "conversion"]
 
 
@@ -28,6 +31,17 @@ def _csv(fields: list[str], rows: list[dict]) -> str:
     return out.getvalue()
 
 
+def price_area_rows(config: dict | None = None) -> list[dict[str, str]]:
+    """(site, price_area) for every site in sites.yaml; `price_area` is a plain name or {value, source}."""
+    config = config or profiles.load_config()
+    rows = []
+    for site, section in sorted((config.get("sites") or {}).items()):
+        area = (section or {}).get("price_area", DEFAULT_PRICE_AREA)
+        area = area.get("value", DEFAULT_PRICE_AREA) if isinstance(area, dict) else area
+        rows.append({"site": site, "price_area": str(area).strip()})
+    return rows
+
+
 def rendered(registry: SourceRegistry | None = None) -> dict[str, str]:
     registry = registry or SourceRegistry.load()
     variables = [{"variable": v, "canonical_unit": u} for v, u in registry.vocabulary.items()]
@@ -35,6 +49,7 @@ def rendered(registry: SourceRegistry | None = None) -> dict[str, str]:
         "column_mappings.csv": _csv(MAPPING_FIELDS, registry.mapping_rows()),
         "variables.csv": _csv(["variable", "canonical_unit"], variables),
         "allow_list.csv": _csv(["source", "site", "variable"], registry.allow_rows()),
+        "site_price_areas.csv": _csv(["site", "price_area"], price_area_rows()),
     }
 
 

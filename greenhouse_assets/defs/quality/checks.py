@@ -9,7 +9,8 @@ version's staged rows:
   lifts an earlier exclusion by this check.
 - `timestamps_monotonic` (WARN): rows the logger sent again load; the check counts repeats (same
   time, identical values), conflicting timestamps (same time, different values: the later row in the
-  file wins in `measurements`) and back-steps.
+  file wins in `measurements`) and back-steps, against the file's own direction (exports listed newest
+  first, like Energi Data Service's Elspotprices, run backwards throughout: an order, not a clock).
 - `completeness` (WARN).
 `timeseries/measurements`: the contract (allowed variables and series, canonical units, flags) is
 ERROR and blocking; physical ranges and daily completeness are WARN (flagged values are kept on
@@ -81,8 +82,13 @@ def _timestamp_aggregates(conn, source: str, file_id: int) -> dict:
                min(time) as first_time, max(time) as last_time,
                (select coalesce(sum(n - distinct_values), 0)::bigint from per_time) as repeated_rows,
                (select count(*) from per_time where distinct_values > 1) as conflicting_timestamps,
-               count(*) filter (where time < previous_time) as backward_steps,
-               min(_row_number) filter (where time < previous_time) as first_backward_row
+               -- "back" is against the file's majority direction (a newest-first export runs backwards)
+               case when count(*) filter (where time < previous_time) > count(*) filter (where time > previous_time)
+                    then count(*) filter (where time > previous_time)
+                    else count(*) filter (where time < previous_time) end as backward_steps,
+               case when count(*) filter (where time < previous_time) > count(*) filter (where time > previous_time)
+                    then min(_row_number) filter (where time > previous_time)
+                    else min(_row_number) filter (where time < previous_time) end as first_backward_row
         from steps""").format(table=table, file_id=sql.Literal(file_id), values=values, implausible=implausible)
     with conn.cursor() as cur:
         cur.execute(query)
