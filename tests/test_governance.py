@@ -275,6 +275,18 @@ def test_webhook_retries_with_backoff(webhook):
     assert failed.value.attempts == 4 and slept == [1.0, 2.0, 4.0]
 
 
+def test_alerts_still_go_out_when_the_database_is_unreachable(caplog):
+    from helpers import free_port
+
+    notifier = AlertNotifier(notifier="log", database_url=f"postgresql://greenhouse@127.0.0.1:{free_port()}/nowhere")
+    import logging
+
+    done = notifier.send(alerts.Alert(kind="run_failure", text="run y failed", key="run_failure:y"),
+                         logging.getLogger("greenhouse.alerts"))
+    assert done.sent == ["run_failure:y"] and "run y failed" in caplog.text
+    assert "cannot be recorded in metadata.alerts" in caplog.text
+
+
 def test_alerts_are_retried_recorded_and_never_repeated(instance, webhook, alert_log):
     notifier = AlertNotifier(notifier="webhook", webhook_url=webhook.url, retry_delays=NO_WAIT)
     resources = {"alerts": notifier}

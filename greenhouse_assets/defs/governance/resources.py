@@ -44,15 +44,18 @@ class AlertNotifier(dg.ConfigurableResource):
         """Record `new` (keys already known are skipped), then deliver every alert not yet sent.
 
         Raises AlertsNotDelivered when an alert could not be delivered (it stays recorded as failed),
-        so the tick shows the failure. Without the database the alerts are still sent, once each
-        from here, but nothing is recorded, so nothing guards against a repeat.
+        so the tick shows the failure. Without the database the new alerts are still sent, but
+        nothing is recorded, so nothing guards against a repeat. If the database goes away between
+        an alert's POST and its `sent` mark, that one alert may be sent again later.
         """
         if self.notifier not in alerts.NOTIFIERS:
             raise ValueError(f"GREENHOUSE_ALERT_NOTIFIER={self.notifier!r}: expected one of {alerts.NOTIFIERS}")
+        recorded = True
         try:
             with database.connect(self._url()) as conn:
                 alerts.record(conn, new)
         except psycopg.OperationalError as error:
+            recorded = False
             log.warning(f"alerts cannot be recorded in metadata.alerts ({error}); sending without dedup")
             done = alerts.Delivery()
             for alert in new:
@@ -68,7 +71,8 @@ class AlertNotifier(dg.ConfigurableResource):
             raise AlertsNotDelivered(
                 f"{len(done.sent)} alert(s) sent; not delivered: "
                 + "; ".join(f"{key} ({error})" for key, error in done.failed)
-                + ". Failed alerts stay in metadata.alerts (status failed) and are retried at the next tick.")
+                + (". They stay in metadata.alerts (status failed) and are retried at the next tick."
+                   if recorded else ". metadata.alerts was unreachable: nothing recorded, retried at the next tick."))
         return done
 
     def send(self, alert: alerts.Alert, log: logging.Logger) -> alerts.Delivery:
