@@ -115,7 +115,8 @@ class Webhook:
                 with hook._lock:
                     hook.attempts.append(body)
                     fail = hook.fail_always or hook.failures_left > 0
-                    hook.failures_left -= 0 if hook.fail_always or not fail else 1
+                    if fail and not hook.fail_always:
+                        hook.failures_left -= 1
                     if not fail:
                         hook.received.append(body)
                 self.send_response(500 if fail else 204)

@@ -19,6 +19,7 @@ Delivery is at most once per alert and survives failures:
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import socket
@@ -81,8 +82,8 @@ def send(alert: Alert, *, notifier: str, webhook_url: str, log: logging.Logger, 
             last = f"HTTP {error.code} {error.reason}"
             if error.code < 500 and error.code not in _RETRIED_HTTP:
                 raise DeliveryFailed(attempts, f"{last} (not retried)") from error
-        except (urllib.error.URLError, TimeoutError, socket.timeout, ConnectionError) as error:
-            last = str(getattr(error, "reason", error))
+        except (urllib.error.URLError, http.client.HTTPException, socket.timeout, ConnectionError) as error:
+            last = str(getattr(error, "reason", error)) or type(error).__name__
         if delay is None:
             raise DeliveryFailed(attempts, last)
         log.warning("alert %s: attempt %d failed (%s); retrying in %g s", alert.key or alert.kind, attempts, last,
