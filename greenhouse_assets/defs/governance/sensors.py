@@ -67,7 +67,7 @@ def run_failure_alert(instance: dg.DagsterInstance, run: dg.DagsterRun, failure_
     return Alert(
         kind="run_failure", key=f"run_failure:{run.run_id}",
         text=f"Run {run.run_id} of job {run.job_name} failed at {failed_at}"
-             + (f" ({where})" if where else "") + f": {message}. To do: {action}.",
+             + (f" ({where})" if where else "") + f": {message.rstrip('. ')}. To do: {action}.",
         details={"run_id": run.run_id, "job": run.job_name, "failed_steps": steps, "assets": assets,
                  "path": path, "partition": run.tags.get("dagster/partition"), "failed_at": failed_at,
                  "action": action},
@@ -112,7 +112,7 @@ def failed_check_alerts(instance: dg.DagsterInstance, cursor: int | None) -> tup
         found.append(Alert(
             kind="check_failure", key=f"check:{record.storage_id}",
             text=f"Check {evaluation.check_name} on {asset} failed ({evaluation.severity.value}) at {since}: "
-                 f"{evaluation.description or 'no description'}. To do: {action}.",
+                 f"{(evaluation.description or 'no description').rstrip('. ')}. To do: {action}.",
             details={"asset": asset, "check": evaluation.check_name, "severity": evaluation.severity.value,
                      "blocking": evaluation.blocking, "run_id": record.run_id, "partition": evaluation.partition,
                      "failed_at": since, "action": action, **excluded},
