@@ -26,7 +26,7 @@ REAL_DATA = SHARED_DIR / "data" / "real"
 TEST_DB = f"greenhouse_test_{os.getpid()}"
 TEST_DAGSTER_DB = f"dagster_test_{os.getpid()}"
 CONTRACT_TABLES = (
-    "metadata.audit_log, metadata.lineage, metadata.quality_metrics, metadata.schema_changes, "
+    "metadata.alerts, metadata.audit_log, metadata.lineage, metadata.quality_metrics, metadata.schema_changes, "
     "metadata.file_columns, metadata.files, metadata.schema_versions, timeseries.measurements, "
     "features.windows, features.extracted_features, features.feature_metadata, features.feature_importance, "
     "moga.solutions, moga.runs, moga.objective_models"
@@ -105,6 +105,16 @@ def instance():
 
     with dg.DagsterInstance.get() as instance:
         yield instance
+
+
+@pytest.fixture
+def webhook():
+    """A local incoming webhook for alerts (tests/helpers.py `Webhook`)."""
+    from helpers import Webhook
+
+    hook = Webhook()
+    yield hook
+    hook.close()
 
 
 @pytest.fixture(scope="session")

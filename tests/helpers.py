@@ -3,18 +3,23 @@
 - `scratch_cluster()`: a second PostgreSQL + TimescaleDB cluster on a free port in a temp dir, for
   tests that stop and start a server: the shared cluster on 55432 is never stopped.
 - `make_knudjepsen_file()`: a Knudjepsen export of any length, made of the real file's rows.
+- `Webhook`: a local incoming webhook on a free port that records the alerts it accepts and can be
+  told to fail (HTTP 500) the next POSTs or every POST (the `webhook` fixture in conftest).
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -89,3 +94,45 @@ def make_knudjepsen_file(dest: Path, rows: int) -> Path:
             written += min(len(data), rows - written)
             repetition += 1
     return dest
+
+
+class Webhook:
+    """A local incoming webhook: `received` holds the alerts it accepted (parsed JSON, answered 204),
+    `attempts` every POST it got, failed or not. `fail_next(n)` answers the next n POSTs with HTTP 500;
+    `fail_always = True` answers every POST with 500 until set back."""
+
+    def __init__(self):
+        self.received: list[dict] = []
+        self.attempts: list[dict] = []
+        self.failures_left = 0
+        self.fail_always = False
+        self._lock = threading.Lock()
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server's name
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with hook._lock:
+                    hook.attempts.append(body)
+                    fail = hook.fail_always or hook.failures_left > 0
+                    if fail and not hook.fail_always:
+                        hook.failures_left -= 1
+                    if not fail:
+                        hook.received.append(body)
+                self.send_response(500 if fail else 204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/alerts"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def fail_next(self, count: int) -> None:
+        with self._lock:
+            self.failures_left = count
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -13,10 +13,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import threading
 import time
 from datetime import datetime, timedelta
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import psycopg
@@ -24,7 +22,7 @@ import pytest
 from conftest import recreate_database
 from psycopg import sql
 
-from e2e.stack import dagster_dev, free_port
+from e2e.stack import dagster_dev
 from greenhouse_assets.database import libpq_url
 from greenhouse_assets.sample import generate_sample
 from greenhouse_assets.settings import _with_database
@@ -34,33 +32,6 @@ TIMEOUT = 360
 MATERIALIZATION = """{ assetOrError(assetKey: {path: ["timeseries", "measurements"]}) { ... on Asset {
   assetMaterializations(limit: 1) { runId metadataEntries { label
     ... on TextMetadataEntry { text } ... on JsonMetadataEntry { jsonString } } } } } }"""
-
-
-class Webhook:
-    """A local incoming webhook: the alerts the platform POSTs, as parsed JSON."""
-
-    def __init__(self):
-        received = self.received = []
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - http.server's name
-                received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = HTTPServer(("127.0.0.1", free_port()), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/alerts"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
-@pytest.fixture
-def webhook():
-    hook = Webhook()
-    yield hook
-    hook.server.shutdown()
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
 """Governance on the real cluster: pseudonymisation, audit trail, lineage, OpenLineage, alerts, freshness.
 
 One generic file with identifying columns goes through real Dagster runs (raw + staging, then dbt);
-alerts and the OpenLineage export are real sensor evaluations against a local HTTP server.
+alerts and the OpenLineage export are real sensor evaluations against a local HTTP server, and
+freshness states come from iterations of Dagster's own freshness daemon at chosen (frozen) times.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ import yaml
 from greenhouse_assets import settings
 from greenhouse_assets.database import libpq_url
 from greenhouse_assets.definitions import defs
-from greenhouse_assets.defs.governance.resources import AlertNotifier, OpenLineageExport
-from greenhouse_assets.defs.governance.sensors import alert_on_failed_check, alert_on_run_failure, openlineage_export
+from greenhouse_assets.defs.governance.resources import AlertNotifier, AlertsNotDelivered, OpenLineageExport
+from greenhouse_assets.defs.governance.sensors import (alert_on_failed_check, alert_on_freshness, alert_on_run_failure,
+                                                       openlineage_export)
 from greenhouse_assets.defs.resources import PostgresResource
 from greenhouse_assets.defs.transform.dbt import timeseries_dbt
 from greenhouse_assets.defs.transform.resources import transform_resources
@@ -227,3 +229,179 @@ def test_timeseries_and_features_have_freshness_policies():
         assert spec.freshness_policy == policy, key
     seed = dg.AssetKey(["timeseries", "column_mappings"])
     assert next(s for s in defs.resolve_assets_def(seed).specs if s.key == seed).freshness_policy is None
+
+
+# --- alert delivery: retries, a record of what was sent, no repeats ---
+
+NO_WAIT = [0.0, 0.0, 0.0]
+
+
+@pytest.fixture
+def alert_log(database_url):
+    """An empty metadata.alerts; rows as (dedup_key, kind, status, attempts) in order."""
+    with psycopg.connect(libpq_url(database_url), autocommit=True) as conn:
+        conn.execute("TRUNCATE metadata.alerts")
+
+    def rows():
+        return _query(database_url, "SELECT dedup_key, kind, status, attempts FROM metadata.alerts ORDER BY alert_id")
+    return rows
+
+
+def _latest_check_event(instance) -> str | None:
+    records = instance.get_event_records(dg.EventRecordsFilter(event_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION),
+                                         limit=1, ascending=False)
+    return str(records[0].storage_id) if records else None
+
+
+@dg.asset(key=["governance_test", "broken"])
+def _broken() -> None:
+    raise dg.Failure(description="sensor cable unplugged")
+
+
+def test_webhook_retries_with_backoff(webhook):
+    slept = []
+    alert = alerts.Alert(kind="run_failure", text="run x failed", key="run_failure:x")
+    import logging
+
+    webhook.fail_next(2)  # 500, 500, then 204
+    assert alerts.send(alert, notifier="webhook", webhook_url=webhook.url, log=logging.getLogger(),
+                       sleep=slept.append) == 3
+    assert slept == [1.0, 2.0] and len(webhook.attempts) == 3 and webhook.received == [
+        {"kind": "run_failure", "text": "run x failed", "details": {}, "key": "run_failure:x"}]
+
+    webhook.fail_always, slept[:] = True, []
+    with pytest.raises(alerts.DeliveryFailed, match="after 4 attempts: HTTP 500") as failed:
+        alerts.send(alert, notifier="webhook", webhook_url=webhook.url, log=logging.getLogger(), sleep=slept.append)
+    assert failed.value.attempts == 4 and slept == [1.0, 2.0, 4.0]
+
+
+def test_alerts_still_go_out_when_the_database_is_unreachable(caplog):
+    from helpers import free_port
+
+    notifier = AlertNotifier(notifier="log", database_url=f"postgresql://greenhouse@127.0.0.1:{free_port()}/nowhere")
+    import logging
+
+    done = notifier.send(alerts.Alert(kind="run_failure", text="run y failed", key="run_failure:y"),
+                         logging.getLogger("greenhouse.alerts"))
+    assert done.sent == ["run_failure:y"] and "run y failed" in caplog.text
+    assert "cannot be recorded in metadata.alerts" in caplog.text
+
+
+def test_alerts_are_retried_recorded_and_never_repeated(instance, webhook, alert_log):
+    notifier = AlertNotifier(notifier="webhook", webhook_url=webhook.url, retry_delays=NO_WAIT)
+    resources = {"alerts": notifier}
+    start = _latest_check_event(instance)
+
+    # 1. The webhook fails twice, then accepts: the check alert arrives once, after three attempts.
+    webhook.fail_next(2)
+    check_run = dg.materialize([_readings, _readings_in_range], instance=instance)
+    tick = alert_on_failed_check(dg.build_sensor_context(instance=instance, cursor=start, resources=resources))
+    assert len(webhook.attempts) == 3
+    (check_alert,) = webhook.received
+    assert check_alert["details"]["run_id"] == check_run.run_id and check_alert["key"].startswith("check:")
+    assert "CO2 at 9000 ppm" in check_alert["text"] and "To do:" in check_alert["text"]
+    assert alert_log() == [(check_alert["key"], "check_failure", "sent", 3)]
+
+    # 2. The webhook fails every attempt: the run-failure alert is recorded as failed (4 attempts) and the
+    #    sensor says so; the check alert already delivered is not sent again.
+    webhook.fail_always = True
+    failed_run = dg.materialize([_broken], instance=instance, raise_on_error=False)
+    assert not failed_run.success
+    run = instance.get_run_by_id(failed_run.run_id)
+    context = dg.build_run_status_sensor_context(
+        sensor_name="alert_on_run_failure", dagster_event=_failure_event(instance, run.run_id),
+        dagster_instance=instance, dagster_run=run, resources=resources)
+    with pytest.raises(AlertsNotDelivered, match="retried at the next tick"):
+        alert_on_run_failure(context.for_run_failure())
+    assert len(webhook.attempts) == 3 + 4 and webhook.received == [check_alert]
+    assert alert_log()[1] == (f"run_failure:{run.run_id}", "run_failure", "failed", 4)
+
+    # 3. The endpoint is back: the next alert sensor tick delivers the failed alert, and only it.
+    webhook.fail_always = False
+    alert_on_failed_check(dg.build_sensor_context(instance=instance, cursor=tick.cursor, resources=resources))
+    assert [a["key"] for a in webhook.received] == [check_alert["key"], f"run_failure:{run.run_id}"]
+    run_alert = webhook.received[1]
+    assert "governance_test/broken" in run_alert["text"] and "sensor cable unplugged" in run_alert["text"]
+    assert "Re-execute" in run_alert["details"]["action"] and run_alert["details"]["failed_at"]
+    assert [(key, status, attempts) for key, _, status, attempts in alert_log()] == [
+        (check_alert["key"], "sent", 3), (f"run_failure:{run.run_id}", "sent", 5)]
+
+    # 4. Ticks that re-read the same events (a lost cursor, the same failure reported again) send nothing.
+    alert_on_failed_check(dg.build_sensor_context(instance=instance, cursor=start, resources=resources))
+    alert_on_run_failure(context.for_run_failure())
+    assert len(webhook.received) == 2
+
+
+def test_freshness_warn_and_fail_alert_once_per_state_change(instance, webhook, alert_log):
+    import time
+
+    from dagster._core.remote_origin import InProcessCodeLocationOrigin
+    from dagster._core.test_utils import create_test_daemon_workspace_context, freeze_time
+    from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
+    from dagster._core.workspace.load_target import InProcessWorkspaceLoadTarget
+    from dagster._daemon.freshness import FreshnessDaemon
+
+    import freshness_defs
+
+    resources = {"alerts": AlertNotifier(notifier="webhook", webhook_url=webhook.url, retry_delays=NO_WAIT)}
+    asset = freshness_defs.KEY.to_user_string()
+    target = InProcessWorkspaceLoadTarget(InProcessCodeLocationOrigin(
+        LoadableTargetOrigin(python_file=freshness_defs.__file__, attribute="defs")))
+    daemon = FreshnessDaemon()
+
+    def tick(cursor):
+        return alert_on_freshness(dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources,
+                                                          definitions=freshness_defs.defs)).cursor
+
+    def ours():
+        return [a for a in webhook.received if a["details"]["asset"] == asset]
+
+    assert dg.materialize([freshness_defs.readings], instance=instance).success
+    updated = instance.get_latest_materialization_event(freshness_defs.KEY).timestamp
+    with create_test_daemon_workspace_context(target, instance) as workspace:
+        def evaluate(at: float | None = None):  # one iteration of Dagster's freshness daemon
+            if at is None:
+                list(daemon.run_iteration(workspace))
+                return
+            with freeze_time(at):
+                list(daemon.run_iteration(workspace))
+
+        evaluate(updated + 60)  # UNKNOWN -> PASS: nothing to say
+        cursor = tick(None)
+        assert ours() == []
+
+        evaluate(updated + 25 * 3600)  # PASS -> WARN
+        cursor = tick(cursor)
+        (warn,) = ours()
+        details = warn["details"]
+        assert (details["state"], details["previous_state"]) == ("WARN", "PASS")
+        assert (details["warn_after_hours"], details["fail_after_hours"]) == (24, 48)
+        assert details["last_updated"] == dg_iso(updated) and details["last_updated"] in warn["text"]
+        assert "warns after 24 h and fails after 48 h" in warn["text"] and "landing folder" in warn["text"]
+        assert warn["key"] == f"freshness:{asset}:WARN:{dg_iso(updated)}"
+
+        evaluate(updated + 26 * 3600)  # still WARN: no state change, no alert
+        cursor = tick(cursor)
+        assert len(ours()) == 1
+
+        evaluate(updated + 49 * 3600)  # WARN -> FAIL
+        cursor = tick(cursor)
+        assert [a["details"]["state"] for a in ours()] == ["WARN", "FAIL"]
+        assert "is FAIL on freshness" in ours()[1]["text"] and "49 h before" in ours()[1]["text"]
+
+        tick(None)  # a lost cursor re-reads every change: nothing is sent twice
+        assert len(ours()) == 2
+
+        assert dg.materialize([freshness_defs.readings], instance=instance).success
+        assert time.time() - instance.get_latest_materialization_event(freshness_defs.KEY).timestamp < 24 * 3600
+        evaluate()  # FAIL -> PASS, now
+        tick(cursor)
+    assert [a["details"]["state"] for a in ours()] == ["WARN", "FAIL", "PASS"]
+    assert "fresh again" in ours()[2]["text"]
+    assert [(kind, status) for _, kind, status, _ in alert_log()] == [("freshness", "sent")] * 3
+
+
+def dg_iso(timestamp: float) -> str:
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="seconds")

@@ -4,10 +4,14 @@ Unset variables default to "log" alerts and no OpenLineage export, so a fresh cl
 `dg.EnvVar` keeps the webhook URL (often a secret token) out of the UI.
 """
 
+import logging
 import os
+from functools import partial
 
 import dagster as dg
+import psycopg
 
+from greenhouse_assets import database, settings
 from greenhouse_assets.governance import alerts, openlineage
 
 for _name, _default in (("GREENHOUSE_ALERT_NOTIFIER", "log"), ("GREENHOUSE_ALERT_WEBHOOK_URL", ""),
@@ -15,14 +19,64 @@ for _name, _default in (("GREENHOUSE_ALERT_NOTIFIER", "log"), ("GREENHOUSE_ALERT
     os.environ.setdefault(_name, _default)
 
 
+class AlertsNotDelivered(Exception):
+    """Some alerts could not be delivered; they are recorded as failed and retried by the next tick."""
+
+
 class AlertNotifier(dg.ConfigurableResource):
-    """`notifier`: log | webhook; `webhook_url`: where webhook alerts are POSTed."""
+    """`notifier`: log | webhook; `webhook_url`: where webhook alerts are POSTed; `database_url`: the
+    platform database holding `metadata.alerts` (what was sent); `retry_delays`: seconds before each
+    retry of a failed POST."""
 
     notifier: str = "log"
     webhook_url: str = ""
+    database_url: str = ""
+    retry_delays: list[float] = list(alerts.RETRY_DELAYS)
 
-    def send(self, alert: alerts.Alert, log) -> None:
-        alerts.send(alert, notifier=self.notifier, webhook_url=self.webhook_url, log=log)
+    def _url(self) -> str:
+        return self.database_url or settings.database_url()
+
+    def _deliver(self, alert: alerts.Alert, log: logging.Logger) -> int:
+        return alerts.send(alert, notifier=self.notifier, webhook_url=self.webhook_url, log=log,
+                           delays=self.retry_delays)
+
+    def send_all(self, new: list[alerts.Alert], log: logging.Logger) -> alerts.Delivery:
+        """Record `new` (keys already known are skipped), then deliver every alert not yet sent.
+
+        Raises AlertsNotDelivered when an alert could not be delivered (it stays recorded as failed),
+        so the tick shows the failure. Without the database the new alerts are still sent, but
+        nothing is recorded, so nothing guards against a repeat. If the database goes away between
+        an alert's POST and its `sent` mark, that one alert may be sent again later.
+        """
+        if self.notifier not in alerts.NOTIFIERS:
+            raise ValueError(f"GREENHOUSE_ALERT_NOTIFIER={self.notifier!r}: expected one of {alerts.NOTIFIERS}")
+        recorded = True
+        try:
+            with database.connect(self._url()) as conn:
+                alerts.record(conn, new)
+        except psycopg.OperationalError as error:
+            recorded = False
+            log.warning(f"alerts cannot be recorded in metadata.alerts ({error}); sending without dedup")
+            done = alerts.Delivery()
+            for alert in new:
+                try:
+                    self._deliver(alert, log)
+                    done.sent.append(alert.key)
+                except alerts.DeliveryFailed as failed:
+                    done.failed.append((alert.key, failed.error))
+        else:
+            done = alerts.deliver_pending(partial(database.connect, self._url()),
+                                          partial(self._deliver, log=log), self.notifier, log)
+        if done.failed:
+            raise AlertsNotDelivered(
+                f"{len(done.sent)} alert(s) sent; not delivered: "
+                + "; ".join(f"{key} ({error})" for key, error in done.failed)
+                + (". They stay in metadata.alerts (status failed) and are retried at the next tick."
+                   if recorded else ". metadata.alerts was unreachable: nothing recorded, retried at the next tick."))
+        return done
+
+    def send(self, alert: alerts.Alert, log: logging.Logger) -> alerts.Delivery:
+        return self.send_all([alert], log)
 
 
 class OpenLineageExport(dg.ConfigurableResource):
@@ -39,7 +93,8 @@ class OpenLineageExport(dg.ConfigurableResource):
 def governance_resources() -> dg.Definitions:
     return dg.Definitions(resources={
         "alerts": AlertNotifier(notifier=dg.EnvVar("GREENHOUSE_ALERT_NOTIFIER"),
-                                webhook_url=dg.EnvVar("GREENHOUSE_ALERT_WEBHOOK_URL")),
+                                webhook_url=dg.EnvVar("GREENHOUSE_ALERT_WEBHOOK_URL"),
+                                database_url=dg.EnvVar("DATABASE_URL")),
         "openlineage": OpenLineageExport(url=dg.EnvVar("GREENHOUSE_OPENLINEAGE_URL"),
                                          file=dg.EnvVar("GREENHOUSE_OPENLINEAGE_FILE")),
     })
