@@ -8,14 +8,14 @@ still `pending` or `failed` are delivered again by the next alert sensor tick.
 Dedup keys: `run_failure:<run id>`, `check:<event storage id of the evaluation>`,
 `freshness:<asset>:<state>:<last update, epoch s or 'never'>`.
 
-Revision ID: 0010_alerts
+Revision ID: 0009
 Revises: 0008
 Create Date: 2026-12-04
 """
 
 from alembic import op
 
-revision = "0010_alerts"
+revision = "0009"
 down_revision = "0008"
 branch_labels = None
 depends_on = None
