@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import dagster as dg
 import psycopg
 import pytest
 
@@ -123,7 +124,10 @@ PARSERS = {"lamp_group_export": knudjepsen, "cell_csv": cell_csv, "cell_smap": c
 @pytest.fixture
 def archive(clean_platform, real_data, tmp_path) -> tuple[Path, dict[str, dict]]:
     """The archive folder (outside the landing folder, as a user's would be) and what each file must become."""
-    root = tmp_path / "archive"
+    return build_archive(real_data, tmp_path / "archive")
+
+
+def build_archive(real_data: Path, root: Path) -> tuple[Path, dict[str, dict]]:
     expected: dict[str, dict] = {}
     for path in sorted(p for p in real_data.rglob("*") if p.is_file()):
         relative = path.relative_to(real_data).as_posix()
@@ -137,39 +141,25 @@ def archive(clean_platform, real_data, tmp_path) -> tuple[Path, dict[str, dict]]
     return root, expected
 
 
-def test_an_archive_runs_through_every_layer_with_counts_from_the_files(archive, database_url):
-    root, expected = archive
-    completed = subprocess.run([sys.executable, "-m", "greenhouse_assets.cli", "run", "--input", str(root)],
-                               env={**os.environ, "GREENHOUSE_LOG_LEVEL": "WARNING"}, cwd=settings.PROJECT_ROOT,
-                               capture_output=True, text=True, timeout=1200)
-    out = completed.stdout
-    assert "\nfiles: " in out, completed.stderr[-5000:]
-    summary = out[out.rindex("\nfiles: "):]
-
-    with psycopg.connect(libpq_url(database_url)) as conn:
+def assert_files_and_observations(url: str, root: Path, expected: dict[str, dict], summary: str = "") -> None:
+    """Every file recorded with the status it must have (paths under `root`, or relative to the landing
+    folder); loaded (and excluded) ones staged with as many rows as the file has; only the loaded ones in
+    the time series, one observation per distinct (time, site, zone, variable) of their non-empty mapped
+    cells."""
+    with psycopg.connect(libpq_url(url)) as conn:
         versions = {}
         for path, file_id, status, rows_staged, duplicate_of, active, excluded_by in conn.execute(
                 "SELECT path, file_id, status, rows_staged, duplicate_of, is_active, excluded_by_check "
                 "FROM metadata.files"):
             status = "excluded" if excluded_by is not None else status
-            versions[Path(path).relative_to(root).as_posix()] = (file_id, status, rows_staged, duplicate_of, active)
+            relative = Path(path).relative_to(root) if Path(path).is_absolute() else Path(path)
+            versions[relative.as_posix()] = (file_id, status, rows_staged, duplicate_of, active)
         staged = dict(conn.execute(
             "SELECT _file_id, count(*) FROM staging.raw_aarslev GROUP BY 1 UNION ALL "
             "SELECT _file_id, count(*) FROM staging.raw_knudjepsen GROUP BY 1").fetchall())
         observed = dict(conn.execute("SELECT variable, count(*) FROM timeseries.measurements GROUP BY 1").fetchall())
         reached = {r[0] for r in conn.execute("SELECT DISTINCT file_id FROM timeseries.measurements")}
-        energy = dict(conn.execute(
-            "SELECT DISTINCT ON (site, zone) (site, zone), status FROM moga.objective_models "
-            "WHERE objective = 'energy' ORDER BY site, zone, created_at DESC").fetchall())
-        runs = dict(conn.execute(
-            "SELECT DISTINCT ON (site, zone) (site, zone), status FROM moga.runs "
-            "ORDER BY site, zone, created_at DESC, moga_run_id DESC").fetchall())
-        results = {(site, zone) for site, zone in conn.execute(
-            "SELECT DISTINCT r.site, r.zone FROM moga.runs r JOIN moga.solutions s USING (moga_run_id)")}
-        features = conn.execute("SELECT count(*) FROM features.extracted_features").fetchone()[0]
 
-    # Every file: recorded with the status it must have; loaded (and excluded) ones staged with as many rows
-    # as the file has; only the loaded ones reach the time series.
     assert {p: v[1] for p, v in versions.items()} == {p: e["status"] for p, e in expected.items()}, summary
     keys: set = set()
     for relative, want in expected.items():
@@ -186,8 +176,29 @@ def test_an_archive_runs_through_every_layer_with_counts_from_the_files(archive,
             assert file_id not in reached, relative
         else:
             keys |= set(file_keys)
-    # Observations: one per distinct (time, site, zone, variable) of the non-empty mapped cells of every file.
     assert observed == dict(Counter(variable for _, _, _, variable in keys))
+
+
+def test_an_archive_runs_through_every_layer_with_counts_from_the_files(archive, database_url):
+    root, expected = archive
+    completed = subprocess.run([sys.executable, "-m", "greenhouse_assets.cli", "run", "--input", str(root)],
+                               env={**os.environ, "GREENHOUSE_LOG_LEVEL": "WARNING"}, cwd=settings.PROJECT_ROOT,
+                               capture_output=True, text=True, timeout=1200)
+    out = completed.stdout
+    assert "\nfiles: " in out, completed.stderr[-5000:]
+    summary = out[out.rindex("\nfiles: "):]
+
+    assert_files_and_observations(database_url, root, expected, summary)
+    with psycopg.connect(libpq_url(database_url)) as conn:
+        energy = dict(conn.execute(
+            "SELECT DISTINCT ON (site, zone) (site, zone), status FROM moga.objective_models "
+            "WHERE objective = 'energy' ORDER BY site, zone, created_at DESC").fetchall())
+        runs = dict(conn.execute(
+            "SELECT DISTINCT ON (site, zone) (site, zone), status FROM moga.runs "
+            "ORDER BY site, zone, created_at DESC, moga_run_id DESC").fetchall())
+        results = {(site, zone) for site, zone in conn.execute(
+            "SELECT DISTINCT r.site, r.zone FROM moga.runs r JOIN moga.solutions s USING (moga_run_id)")}
+        features = conn.execute("SELECT count(*) FROM features.extracted_features").fetchone()[0]
     assert features > 0, summary
 
     # The table of files that did not go through names each with its reason; exit 2: some were turned away.
@@ -221,3 +232,36 @@ def test_exit_status_says_rejected_files_apart_from_failures():
     assert status("loaded", "failed") == status("quarantined", "failed") == 1
     assert status("loaded", ok=False) == 1
     assert status("quarantined", failed_checks=("timeseries/measurements:ge_contract",)) == 1
+
+
+def test_the_archive_dropped_into_the_landing_folder_gives_the_same_files_and_counts(clean_platform, real_data,
+                                                                                    instance):
+    """The sensor's path: real landing-sensor ticks over the same archive, each requested run executed as the
+    daemon would launch it, then the dbt models once: the same statuses, staged rows and observations."""
+    from greenhouse_assets.definitions import defs
+    from greenhouse_assets.defs.ingest.sensors import landing_sensor
+    from greenhouse_assets.defs.resources import LandingFolderResource
+    from greenhouse_assets.defs.transform.dbt import timeseries_dbt
+
+    landing = Path(os.environ["GREENHOUSE_LANDING_DIR"])
+    root, expected = build_archive(real_data, landing)
+
+    def tick(cursor: str | None) -> dg.SensorResult:
+        return landing_sensor(dg.build_sensor_context(instance=instance, cursor=cursor,
+                                                      resources={"landing": LandingFolderResource(path=str(landing))}))
+
+    first = tick(None)
+    assert not first.run_requests, "files seen for the first time may still be being written"
+    second = tick(first.cursor)
+    assert sorted(r.tags["greenhouse/path"] for r in second.run_requests) == sorted(expected)
+    assert not tick(second.cursor).run_requests, "never run twice"
+    instance.add_dynamic_partitions("file_versions", [r.partition_key for r in second.run_requests])
+    job = defs.resolve_job_def("ingest_file")
+    for request in second.run_requests:
+        job.execute_in_process(run_config=request.run_config, partition_key=request.partition_key,
+                               asset_selection=request.asset_selection, instance=instance, tags=request.tags,
+                               raise_on_error=False)
+    models = defs.resolve_implicit_global_asset_job_def().execute_in_process(
+        instance=instance, asset_selection=list(timeseries_dbt.keys), raise_on_error=False)
+    assert models.success
+    assert_files_and_observations(clean_platform, root, expected)

@@ -145,34 +145,36 @@ def test_a_version_whose_times_cannot_be_real_is_excluded_and_the_others_flow_on
     url = clean_platform
 
     loaded = ingest_file(good, instance, registry)
-    failed = ingest_file(bad, instance, registry)
+    bad_version = ingest_file(bad, instance, registry)
 
     assert loaded["status"] == "loaded"
-    assert failed["status"] == "failed" and "timestamps_usable" in failed["error"], failed
+    # `greenhouse ingest` / `run --input` report the version as excluded, with the check and its reason.
+    assert bad_version["status"] == "excluded", bad_version
+    assert bad_version["error"].startswith("timestamps_usable: ") and "times that cannot be real" in bad_version["error"]
     (status, active, check, reason), = query(url, "SELECT status, is_active, excluded_by_check, exclusion_reason"
-                                                  " FROM metadata.files WHERE file_id = %s", (failed["file_id"],))
+                                                  " FROM metadata.files WHERE file_id = %s", (bad_version["file_id"],))
     assert (status, active, check) == ("loaded", True, "timestamps_usable")
     assert "200 of 600 rows have times that cannot be real" in reason and "file row 404: 1969-12-31 23:00:00 UTC" in reason
-    usable = evaluations(instance, failed["run_id"])["timestamps_usable"]
+    usable = evaluations(instance, bad_version["run_id"])["timestamps_usable"]
     assert not usable.passed and usable.severity == dg.AssetCheckSeverity.ERROR
-    assert usable.description.startswith(f"{failed['path'].split('landing/')[-1]} (file version {failed['file_id']})"
+    assert usable.description.startswith(f"{bad_version['path'].split('landing/')[-1]} (file version {bad_version['file_id']})"
                                          " is excluded from timeseries.measurements")
     assert query(url, "SELECT count(*) FROM staging.raw_knudjepsen WHERE _file_id = %s",
-                 (failed["file_id"],))[0][0] == 600, "the excluded version stays staged"
+                 (bad_version["file_id"],))[0][0] == 600, "the excluded version stays staged"
 
     result = transform(instance)
 
     zones = dict(query(url, "SELECT zone, count(*) FROM timeseries.measurements GROUP BY zone"))
     assert set(zones) == {"NO3"} and zones["NO3"] > 0
-    assert not query(url, "SELECT 1 FROM timeseries.measurements WHERE file_id = %s", (failed["file_id"],))
+    assert not query(url, "SELECT 1 FROM timeseries.measurements WHERE file_id = %s", (bad_version["file_id"],))
     materialization, = [e.materialization for e in result.get_asset_materialization_events()
                         if e.asset_key == MEASUREMENTS]
     excluded = materialization.metadata["excluded_file_versions"].value
-    assert [(v["file_id"], v["check"]) for v in excluded] == [(failed["file_id"], "timestamps_usable")]
-    assert materialization.metadata["excluded_file_ids"].value == str(failed["file_id"])
+    assert [(v["file_id"], v["check"]) for v in excluded] == [(bad_version["file_id"], "timestamps_usable")]
+    assert materialization.metadata["excluded_file_ids"].value == str(bad_version["file_id"])
 
     alerts, _ = failed_check_alerts(instance, None)
-    alert, = [a for a in alerts if a.details.get("excluded_file_id") == failed["file_id"]]
+    alert, = [a for a in alerts if a.details.get("excluded_file_id") == bad_version["file_id"]]
     assert alert.details["check"] == "timestamps_usable" and alert.details["exclusion_reason"] == reason
     assert "is excluded from timeseries.measurements" in alert.text and "NO4_LAMPEGRP_1.csv" in alert.text
 
@@ -181,8 +183,8 @@ def test_a_version_whose_times_cannot_be_real_is_excluded_and_the_others_flow_on
     with psycopg.connect(libpq_url(url)) as conn:
         conn.execute("UPDATE staging.raw_knudjepsen SET time = time + (%s::timestamptz - %s::timestamptz)"
                      " WHERE _file_id = %s AND time < '1990-01-01'",
-                     (stamp(rows[400]), epoch.replace(tzinfo=UTC_PLUS_1), failed["file_id"]))
-    partition = query(url, "SELECT partition_key FROM metadata.files WHERE file_id = %s", (failed["file_id"],))[0][0]
+                     (stamp(rows[400]), epoch.replace(tzinfo=UTC_PLUS_1), bad_version["file_id"]))
+    partition = query(url, "SELECT partition_key FROM metadata.files WHERE file_id = %s", (bad_version["file_id"],))[0][0]
     only_the_check = dg.define_asset_job("recheck", partitions_def=file_versions, selection=dg.AssetSelection.checks(
         dg.AssetCheckKey(STAGING, "timestamps_usable")))
     recheck = dg.Definitions(assets=[ingest_file_version], asset_checks=[staging_quality_checks], jobs=[only_the_check],
@@ -192,7 +194,7 @@ def test_a_version_whose_times_cannot_be_real_is_excluded_and_the_others_flow_on
     passed, = recheck.get_asset_check_evaluations()
     assert passed.passed and "no longer excluded" in passed.description
     assert query(url, "SELECT excluded_by_check FROM metadata.files WHERE file_id = %s",
-                 (failed["file_id"],)) == [(None,)]
+                 (bad_version["file_id"],)) == [(None,)]
     transform(instance)
     assert query(url, "SELECT count(DISTINCT time) FROM timeseries.measurements WHERE file_id = %s",
-                 (failed["file_id"],))[0][0] == 600
+                 (bad_version["file_id"],))[0][0] == 600

@@ -138,7 +138,7 @@ def test_validation_check_fails_on_noise_and_the_optimiser_skips_the_zone(clean_
     status, reason, skill, n_test = query(clean_platform, "SELECT status, reason, skill_vs_climatology, n_test_days "
                                                           "FROM moga.objective_models WHERE objective = 'energy'")[0]
     assert status == "rejected" and "skill" in reason and skill < 0.3 and n_test == 120
-    assert query(clean_platform, "SELECT zone, status, reason FROM moga.runs") == [("celle5", "skipped", reason)]
+    assert query(clean_platform, "SELECT zone, status, reason FROM moga.runs") == [("celle5", "skipped", f"energy model rejected: {reason}")]
     assert query(clean_platform, "SELECT count(*) FROM moga.solutions") == [(0,)]
 
 

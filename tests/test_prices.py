@@ -180,7 +180,7 @@ def test_sample_price_file_is_labelled_synthetic_and_loads(clean_platform, tmp_p
     checks = {e.dagster_event.event_specific_data.check_name: e.dagster_event.event_specific_data.passed
               for e in instance.all_logs(report["run_id"])
               if e.dagster_event and e.dagster_event.event_type_value == "ASSET_CHECK_EVALUATION"}
-    assert checks == {"timestamps_monotonic": True, "completeness": True}
+    assert checks == {"timestamps_usable": True, "timestamps_monotonic": True, "completeness": True}
     build()
     with psycopg.connect(libpq_url(url)) as conn:
         assert conn.execute("""SELECT count(*), count(DISTINCT hour_utc), min(hour_utc), max(hour_utc)

@@ -147,6 +147,9 @@ class FileRule:
     # prices): staged as double precision, and a cell that is not a number quarantines the file at its
     # row and column instead of turning the column into text.
     numeric: tuple[str, ...] = ()
+    # Regexes over original column names that, with the time, identify a row (spot prices: one row per
+    # hour and `PriceArea`): the staging order check groups and steps through the rows per such key.
+    series_key: tuple[str, ...] = ()
 
     def matches(self, path: Path) -> bool:
         posix = PurePosixPath(path.as_posix())
@@ -160,6 +163,9 @@ class FileRule:
 
     def requires_number(self, original_name: str) -> bool:
         return any(re.search(pattern, _nfc(original_name)) for pattern in self.numeric)
+
+    def keys_rows(self, original_name: str) -> bool:
+        return any(re.search(pattern, _nfc(original_name)) for pattern in self.series_key)
 
 
 @dataclass(frozen=True)
@@ -438,6 +444,7 @@ def _rule(source: str, raw: dict, vocabulary: dict[str, str],
         unit_aliases=tuple((str(k), str(v)) for k, v in aliases.items()),
         header=raw.get("header"),
         numeric=tuple(re.compile(p).pattern for p in raw.get("numeric", [])),
+        series_key=tuple(re.compile(p).pattern for p in raw.get("series_key", [])),
     )
 
 

@@ -18,6 +18,7 @@ purpose). All run in SQL.
 """
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import dagster as dg
 from psycopg import sql
@@ -27,6 +28,7 @@ from greenhouse_assets.defs.ingest.staging import SOURCES, staging_key
 from greenhouse_assets.defs.quality.metrics import MEASUREMENTS
 from greenhouse_assets.defs.resources import PostgresResource
 from greenhouse_assets.ingest import file_registry
+from greenhouse_assets.ingest.registry import SourceRegistry
 from greenhouse_assets.quality import exclusions, scores, suites, validate
 
 
@@ -47,14 +49,23 @@ STAGING_CHECKS = {
 }
 
 
-def _timestamp_aggregates(conn, source: str, file_id: int) -> dict:
+def _timestamp_aggregates(conn, source: str, file_id: int, path: str) -> dict:
     """One row of aggregates over the version's staged rows: one scan in file order, one grouping by time,
-    and the values of only the rows whose timestamp occurs more than once, compared as text."""
+    and the values of only the rows whose timestamp occurs more than once, compared as text. Where the
+    registry rule names a `series_key` (spot prices: one row per hour and price area), a row is its time
+    plus those columns: steps and repeats are taken per key."""
     table = sql.Identifier("staging", f"raw_{source}")
-    columns = [c for (c,) in conn.execute(
-        "select staged_column from metadata.file_columns where file_id = %s order by position", (file_id,))]
+    _source, rule = SourceRegistry.load().match(Path(path))
+    columns, keys = [], []
+    for staged, original in conn.execute(
+            "select staged_column, original_name from metadata.file_columns where file_id = %s order by position",
+            (file_id,)):
+        (keys if rule.keys_rows(original) else columns).append(staged)
     values = (sql.SQL("row({})::text").format(sql.SQL(", ").join(sql.Identifier("s", c) for c in columns))
               if columns else sql.SQL("''"))
+    series = sql.SQL(", ").join([sql.Identifier("time"), *(sql.Identifier(k) for k in keys)])
+    partition = (sql.SQL("partition by {} ").format(sql.SQL(", ").join(sql.Identifier(k) for k in keys))
+                 if keys else sql.SQL(""))
     implausible = sql.SQL("(time < {} or time > now() + {}::interval)").format(
         sql.Literal(suites.EARLIEST_TIME), sql.Literal(suites.LATEST_AHEAD))
     query = sql.SQL("""
@@ -62,15 +73,15 @@ def _timestamp_aggregates(conn, source: str, file_id: int) -> dict:
             select _row_number, time, lag(_row_number) over file_order as previous_row,
                    lag(time) over file_order as previous_time
             from {table} where _file_id = {file_id}
-            window file_order as (order by _row_number)
+            window file_order as ({partition}order by _row_number)
         ),
         repeated_times as (
-            select time from {table} where _file_id = {file_id} and time is not null
-            group by time having count(*) > 1
+            select {series} from {table} where _file_id = {file_id} and time is not null
+            group by {series} having count(*) > 1
         ),
         per_time as (
-            select s.time, count(*) as n, count(distinct {values}) as distinct_values
-            from {table} s join repeated_times using (time) where s._file_id = {file_id} group by s.time
+            select count(*) as n, count(distinct {values}) as distinct_values
+            from {table} s join repeated_times using ({series}) where s._file_id = {file_id} group by {series}
         )
         select count(*) as staged_rows,
                count(*) filter (where time is null) as rows_without_time,
@@ -89,7 +100,8 @@ def _timestamp_aggregates(conn, source: str, file_id: int) -> dict:
                case when count(*) filter (where time < previous_time) > count(*) filter (where time > previous_time)
                     then min(_row_number) filter (where time > previous_time)
                     else min(_row_number) filter (where time < previous_time) end as first_backward_row
-        from steps""").format(table=table, file_id=sql.Literal(file_id), values=values, implausible=implausible)
+        from steps""").format(table=table, file_id=sql.Literal(file_id), values=values, implausible=implausible,
+                              series=series, partition=partition)
     with conn.cursor() as cur:
         cur.execute(query)
         row = cur.fetchone()
@@ -160,7 +172,7 @@ def staging_quality_checks(context: dg.AssetCheckExecutionContext, postgres: Pos
     with postgres.connection() as conn:
         version = file_registry.for_partition(conn, context.partition_key)
         staged = version is not None and version.status in ("loaded", "deactivated")
-        aggregates = _timestamp_aggregates(conn, version.source, version.file_id) if staged and selected & {
+        aggregates = _timestamp_aggregates(conn, version.source, version.file_id, version.path) if staged and selected & {
             USABLE, ORDER} else {}
         queries = {name: _literal_row(conn, aggregates, STAGING_CHECKS[name][2]) for name in (USABLE, ORDER)
                    if aggregates}
