@@ -26,7 +26,7 @@ from greenhouse_assets.defs.ingest.staging import SOURCES, staging_key
 from greenhouse_assets.defs.quality.metrics import MEASUREMENTS
 from greenhouse_assets.defs.resources import PostgresResource
 from greenhouse_assets.ingest import file_registry
-from greenhouse_assets.quality import exclusions, scores, suites, validate
+from greenhouse_assets.quality import exclusions, scores, validate
 
 
 def _result(outcome: validate.Outcome, **key) -> dg.AssetCheckResult:
@@ -49,6 +49,8 @@ STAGING_CHECKS = {
 def _timestamp_aggregates(conn, source: str, file_id: int) -> dict:
     """One row of aggregates over the version's staged rows: one scan in file order, one grouping by time,
     and the values of only the rows whose timestamp occurs more than once, compared as text."""
+    from greenhouse_assets.quality import suites  # imports Great Expectations (~2 s): only when a check runs
+
     table = sql.Identifier("staging", f"raw_{source}")
     columns = [c for (c,) in conn.execute(
         "select staged_column from metadata.file_columns where file_id = %s order by position", (file_id,))]
@@ -117,6 +119,8 @@ def _completeness_query(conn, source: str, file_id: int) -> str:
 
 def unusable_reason(a: dict) -> str:
     """What makes the version's rows unusable, in words (from `_timestamp_aggregates`)."""
+    from greenhouse_assets.quality import suites  # imports Great Expectations (~2 s): only when a check fails
+
     if not a["staged_rows"]:
         return "no rows were staged"
     reasons = []
