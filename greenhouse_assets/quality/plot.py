@@ -6,7 +6,6 @@ import base64
 import io
 
 
-
 def daily_score_png(per_day: list[dict]) -> bytes:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 3.6), dpi=100)
