@@ -11,12 +11,26 @@ quality flags, precedence merge of overlapping files, bookkeeping. Observations 
 `timeseries.measurements` afterwards.
 
 The anchor is one hand-written `INSERT … SELECT` on the same staged data into an identical empty
-hypertable: the same unpivot (mapped columns → long rows, site/zone/variable/unit from
-`metadata.file_columns`, unit conversion, NULLs dropped) and the same one-row-per-key merge by
-precedence (`DISTINCT ON`), but none of dbt's flags. Both must give the same number of rows.
+hypertable, computing everything the model computes: the unpivot (mapped columns → long rows,
+site/zone/variable/unit from `metadata.file_columns`, the loader's unit conversion with the registry
+rule as fallback, NULLs and non-numeric text dropped), the allow-list, the versions a blocking check
+excluded left out, the quality flags (sentinel, logger_reset over the staged row's mapped values,
+out_of_range from `physical_ranges`), the one-row-per-key merge by precedence (`DISTINCT ON`, a clean
+value first), and the anomaly flag: the rolling robust z-score of every clean value over its
+series' clean values within ± `anomaly_half_window`, computed exactly for every value (each series'
+values grouped in hourly buckets, each bucket's neighbours concatenated once, the median and MAD of
+each value's window from a slice of them). The model computes the same statistics only where an
+exact bound cannot rule an anomaly out (dbt_project/macros/anomalies.sql); the anchor is the plain
+computation. The anchor's rows must equal the model's: same keys, values, units, file ids and flags
+(asserted after the first timing of each size, as `EXCEPT ALL` both ways).
 
 dbt's fixed per-invocation overhead is a second `dbt run --select measurements` with nothing to
 do (an incremental run after the first: no file version changed, no row read or written).
+
+`--observations N [N ...]` (default 1 M and 10 M) sets the sizes measured, each on its own fresh
+sample of about N / 7 160 days; every size is printed and kept in the JSON (`sizes`), the top-level
+figures are the first size's. A tiny size (e.g. `--observations 20000`) is a smoke run of the same
+code and checks, with BENCH_RESULTS_DIR keeping its JSON away from `bench/results/`.
 
 Both contenders are timed BENCH_TRANSFORM_REPEAT times (default 3), interleaved (ours, overhead,
 anchor; again from an empty table and no recorded state), and the medians are reported: the machine
@@ -26,6 +40,7 @@ figures made the ratio a matter of luck rather than of the code. Every timing is
 
 from __future__ import annotations
 
+import argparse
 import atexit
 import os
 import shutil
@@ -37,9 +52,9 @@ from pathlib import Path
 
 from _harness import report
 
-BENCH_DB = "greenhouse_bench_transform"
-DAGSTER_DB = "dagster_bench_transform"
-DAYS = int(os.environ.get("BENCH_TRANSFORM_DAYS", 140))  # ≈ 1 M observations (≈ 7 000 per sample day)
+BENCH_DB = os.environ.get("BENCH_TRANSFORM_DB", "greenhouse_bench_transform")  # another name: two benches at once
+DAGSTER_DB = f"dagster_{BENCH_DB}"
+OBSERVATIONS_PER_DAY = 7_163  # of the generated sample (1 002 838 observations from 140 days)
 REPEAT = int(os.environ.get("BENCH_TRANSFORM_REPEAT", 3))
 
 
@@ -89,48 +104,140 @@ def as_float(column: str, sql_type: str) -> str:
             f"then trim({ref}::text)::float8 end")
 
 
-def anchor_sql(tables: dict[str, list[tuple[str, str]]]) -> str:
-    """One INSERT … SELECT: unpivot every mapped column of every active file, keep one row per key."""
-    def literal(text: str) -> str:
-        return "'" + text.replace("'", "''") + "'"
+def dbt_vars() -> dict:
+    """The model's thresholds (`vars` of dbt_project.yml), so both sides judge with the same numbers."""
+    import yaml
 
-    unpivots = "\n    union all\n".join(
-        f"""    select s._file_id as file_id, s._row_number as row_number, s.time, v.staged_column, v.raw_value
+    from greenhouse_assets import settings
+
+    return yaml.safe_load((settings.DBT_PROJECT_DIR / "dbt_project.yml").read_text())["vars"]
+
+
+def literal(text: str) -> str:
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+def anchor_sql(tables: dict[str, list[tuple[str, str]]], *, anomaly: bool = True) -> str:
+    """One INSERT … SELECT computing what `measurements` computes (module docstring), by hand.
+    `anomaly=False` leaves the anomaly flag out (every clean value 'ok'): only to show where the time goes."""
+    v = dbt_vars()
+    h = f"interval {literal(v['anomaly_half_window'])}"
+    sentinel = "(round({x} / 1000) = -214748 or abs({x}) > 1e30)"  # the logger's int32 minimum; garbage
+    cells = "\n    union all\n".join(
+        f"""    select s._file_id as file_id, s._row_number as row_number, s.time, c.staged_column, c.raw_value
     from staging."{table}" s
     cross join lateral (values {", ".join(f"({literal(c)}, {as_float(c, t)})" for c, t in columns)})
-        as v (staged_column, raw_value)
-    where v.raw_value is not null"""
+        as c (staged_column, raw_value)
+    where c.raw_value is not null and s.time is not null"""
         for table, columns in tables.items())
+    anomaly_ctes = (f"""-- Anomalies: each clean value's window is its series' clean values within ± h. A series' values are
+-- grouped by hour; each hour's neighbourhood (the buckets within h + 1 hour) is concatenated once in
+-- time order, and each value's window is a slice of it.
+buckets as (
+    select site, zone, variable, date_bin(interval '1 hour', time, timestamptz '2000-01-01 00:00+00') as bucket,
+        array_agg(time order by time) as own_times, array_agg(value order by time) as own_vals
+    from winners where flag = 0
+    group by 1, 2, 3, 4
+),
+hoods as (
+    select b.*, pg_temp.anchor_array_cat(own_times) over hood as times,
+        pg_temp.anchor_array_cat(own_vals) over hood as vals
+    from buckets b
+    window hood as (partition by site, zone, variable order by bucket
+                    range between {h} + interval '1 hour' preceding and {h} + interval '1 hour' following)
+),
+anomalies as (
+    select b.site, b.zone, b.variable, o.time
+    from hoods b
+    cross join lateral unnest(b.own_times, b.own_vals) as o (time, value)
+    cross join lateral (select width_bucket(o.time - {h} - interval '1 microsecond', b.times) as w0,
+                               width_bucket(o.time + {h}, b.times) as w1) w
+    cross join lateral (select percentile_cont(0.5) within group (order by x) as median
+                        from unnest(b.vals[w.w0 + 1 : w.w1]) x) med
+    cross join lateral (select percentile_cont(0.5) within group (order by abs(x - med.median)) as mad
+                        from unnest(b.vals[w.w0 + 1 : w.w1]) x) mad
+    where w.w1 - w.w0 >= {int(v['anomaly_min_points'])} and mad.mad > 0
+      and abs(0.6745 * (o.value - med.median) / mad.mad) > {float(v['anomaly_z_threshold'])}
+)
+""" if anomaly else
+                    "anomalies as (select null::text as site, null::text as zone, null::text as variable, "
+                    "null::timestamptz as time where false)\n")
     return f"""
 insert into timeseries.measurements_anchor (time, site, zone, variable, value, unit, file_id, quality_flag)
-select distinct on (o.time, m.site, m.zone, m.variable)
-    o.time, m.site, m.zone, m.variable, o.raw_value * m.scale + m."offset", m.canonical_unit, o.file_id, 'ok'
-from (
-{unpivots}
-) o
-join (
+with
+-- Per (active, loaded, not excluded file version, mapped staged column) the allowed series it feeds,
+-- its conversion (the loader's, else the registry rule matching the original name) and physical range.
+mapped as (
     select distinct on (fc.file_id, fc.staged_column)
-        fc.file_id, fc.staged_column, fc.site, fc.zone, fc.variable, fc.canonical_unit, f.precedence,
-        coalesce(uc.scale, 1.0) as scale, coalesce(uc."offset", 0.0) as "offset"
+        fc.file_id, fc.staged_column, fc.site, fc.zone, fc.variable, fc.canonical_unit as unit, f.precedence,
+        coalesce(fc.scale, uc.scale, 1.0) as scale, coalesce(fc."offset", uc."offset", 0.0) as "offset",
+        r.min_value, r.max_value
     from metadata.file_columns fc
     join metadata.files f using (file_id)
+    join timeseries.allow_list al on al.source = f.source and al.site = fc.site and al.variable = fc.variable
     left join timeseries.column_mappings cm
         on cm.source = f.source and cm.variable = fc.variable and normalize(fc.original_name, nfc) ~ cm.pattern
     left join timeseries.unit_conversions uc on uc.from_unit = cm.unit and uc.to_unit = fc.canonical_unit
-    where fc.variable is not null and f.is_active and f.status = 'loaded'
+    left join timeseries.physical_ranges r on r.variable = fc.variable
+    where fc.variable is not null and f.is_active and f.status = 'loaded' and f.excluded_by_check is null
     order by fc.file_id, fc.staged_column, cm.rule
-) m on m.file_id = o.file_id and m.staged_column = o.staged_column
-order by o.time, m.site, m.zone, m.variable, m.precedence desc, o.file_id desc, o.row_number desc
+),
+cells as (
+{cells}
+),
+-- Flags: sentinel; logger_reset when every mapped value of the staged row is 0 or a sentinel and at
+-- least logger_reset_min_zeros are 0; out_of_range outside the variable's physical range.
+flagged as (
+    select c.file_id, c.row_number, c.time, m.site, m.zone, m.variable, m.unit, m.precedence, x.value,
+        case
+            when {sentinel.format(x="c.raw_value")} then 1
+            when bool_and(c.raw_value = 0 or {sentinel.format(x="c.raw_value")}) over staged_row
+                 and count(*) filter (where c.raw_value = 0) over staged_row >= {int(v['logger_reset_min_zeros'])} then 2
+            when x.value < m.min_value or x.value > m.max_value then 3
+            else 0
+        end as flag
+    from cells c
+    join mapped m using (file_id, staged_column)
+    cross join lateral (select c.raw_value * m.scale + m."offset" as value) x
+    window staged_row as (partition by c.file_id, c.row_number)
+),
+-- One row per key: a clean value first, then precedence, the newer version, the later row of the file.
+winners as (
+    select distinct on (time, site, zone, variable) *
+    from flagged
+    order by time, site, zone, variable, flag <> 0, precedence desc, file_id desc, row_number desc
+),
+{anomaly_ctes}select w.time, w.site, w.zone, w.variable, w.value, w.unit, w.file_id,
+    case w.flag
+        when 1 then 'sentinel' when 2 then 'logger_reset' when 3 then 'out_of_range'
+        else case when a.time is null then 'ok' else 'anomaly' end
+    end
+from winners w
+left join anomalies a using (site, zone, variable, time)
 """
 
 
-def main() -> None:
+ANCHOR_AGGREGATE = ("create or replace aggregate pg_temp.anchor_array_cat (anycompatiblearray) "
+                    "(sfunc = array_cat, stype = anycompatiblearray)")
+COLUMNS = "time, site, zone, variable, value, unit, file_id, quality_flag"
+
+
+def differences(conn) -> tuple[int, int]:
+    """Rows of the model's output missing from the anchor's, and the other way round (EXCEPT ALL)."""
+    return conn.execute(f"""
+        select (select count(*) from (select {COLUMNS} from timeseries.measurements
+                                      except all select {COLUMNS} from timeseries.measurements_anchor) a),
+               (select count(*) from (select {COLUMNS} from timeseries.measurements_anchor
+                                      except all select {COLUMNS} from timeseries.measurements) b)""").fetchone()
+
+
+def measure(target_observations: int, base: str, workdir: Path) -> dict:
+    """Stage a fresh sample of about `target_observations`, then time dbt and the anchor on it."""
     from greenhouse_assets import settings
 
-    base = os.environ.get("DATABASE_URL") or settings.local_url()
+    days = max(1, round(target_observations / OBSERVATIONS_PER_DAY))
     url, dagster_url = fresh_databases(base)
-    workdir = Path(tempfile.mkdtemp(prefix="bench-transform-"))
-    atexit.register(shutil.rmtree, workdir, ignore_errors=True)
+    workdir = workdir / f"{target_observations}"
     os.environ.update({
         "DATABASE_URL": url, "DAGSTER_DATABASE_URL": dagster_url,
         "GREENHOUSE_LANDING_DIR": str(workdir / "landing"), "GREENHOUSE_LAKE_DIR": str(workdir / "lake"),
@@ -148,9 +255,9 @@ def main() -> None:
     from greenhouse_assets.transform.project import dbt_project
 
     started = time.perf_counter()
-    print(f"staging a {DAYS}-day sample in {url}", file=sys.stderr)
+    print(f"staging a {days}-day sample in {url}", file=sys.stderr)
     sample = workdir / "landing" / "sample"
-    generate_sample(sample, days=DAYS)
+    generate_sample(sample, days=days)
     ingest_paths([sample], as_json=True)
     export_dbt_env(url)
     # dbt's artifacts under the work dir: a parse made for this database, so every invocation below
@@ -170,43 +277,71 @@ def main() -> None:
         dbt.cli(["run", "--select", "measurements"], manifest=dbt_project().manifest_path).wait()
         return time.perf_counter() - start
 
-    def anchor_run(conn, tables) -> float:
+    def anchor_run(conn, tables, anomaly: bool = True) -> float:
         conn.execute("drop table if exists timeseries.measurements_anchor")
         conn.execute("create table timeseries.measurements_anchor (like timeseries.measurements including all)")
         conn.execute("select create_hypertable('timeseries.measurements_anchor', 'time', "
                      "chunk_time_interval => interval '7 days')")
         conn.commit()
         start = time.perf_counter()
-        conn.execute(anchor_sql(tables))
+        conn.execute(ANCHOR_AGGREGATE)
+        conn.execute(anchor_sql(tables, anomaly=anomaly))
         conn.commit()
         return time.perf_counter() - start
 
-    ours_runs, overhead_runs, anchor_runs = [], [], []
-    for _ in range(REPEAT):
+    ours_runs, overhead_runs, anchor_runs, no_anomaly_runs = [], [], [], []
+    for repeat in range(REPEAT):
         with connect(url) as conn:  # back to the first run's state: empty table, no recorded file versions
             conn.execute("truncate timeseries.measurements")
             conn.execute("drop table if exists timeseries.measurement_file_state, timeseries.measurement_changes")
         ours_runs.append(dbt_run())
         overhead_runs.append(dbt_run())
         with connect(url) as conn:
-            observations = conn.execute("select count(*) from timeseries.measurements").fetchone()[0]
+            flags = dict(conn.execute("select quality_flag, count(*) from timeseries.measurements group by 1 order by 1"))
+            observations = sum(flags.values())
             anchor_runs.append(anchor_run(conn, mapped_columns(conn)))
-            anchor_rows = conn.execute("select count(*) from timeseries.measurements_anchor").fetchone()[0]
-        assert anchor_rows == observations, f"dbt wrote {observations:,} observations, the INSERT … SELECT {anchor_rows:,}"
-    ours_seconds, overhead_seconds, anchor_seconds = (
-        statistics.median(runs) for runs in (ours_runs, overhead_runs, anchor_runs))
-
-    report(
-        "transform", ours=observations / ours_seconds, anchor=observations / anchor_seconds,
-        unit="observations/s", target="ratio >= 0.8",
-        summary=f"{observations:,} observations from {sum(staged.values()):,} staged rows ({DAYS}-day sample): "
-                f"dbt run {ours_seconds:.2f} s vs INSERT … SELECT {anchor_seconds:.2f} s; "
-                f"dbt fixed overhead {overhead_seconds:.2f} s per invocation (medians of {REPEAT})",
-        observations=observations, staged_rows=staged, sample_days=DAYS, ours_seconds=ours_seconds,
-        anchor_seconds=anchor_seconds, dbt_overhead_seconds=overhead_seconds, repeats=REPEAT,
-        ours_runs_seconds=ours_runs, anchor_runs_seconds=anchor_runs, dbt_overhead_runs_seconds=overhead_runs,
-        ratio_without_overhead=(anchor_seconds / (ours_seconds - overhead_seconds))
+            if repeat == 0:  # the anchor does the model's work: the same rows, values and flags
+                missing, extra = differences(conn)
+                assert (missing, extra) == (0, 0), (
+                    f"the anchor's rows differ from dbt's: {missing:,} of dbt's {observations:,} missing, {extra:,} extra")
+            no_anomaly_runs.append(anchor_run(conn, mapped_columns(conn), anomaly=False))  # where the anchor's time goes
+    ours_seconds, overhead_seconds, anchor_seconds, no_anomaly_seconds = (
+        statistics.median(runs) for runs in (ours_runs, overhead_runs, anchor_runs, no_anomaly_runs))
+    print(f"{observations:,} observations from {sum(staged.values()):,} staged rows ({days}-day sample): dbt run "
+          f"{ours_seconds:.2f} s vs INSERT … SELECT {anchor_seconds:.2f} s, ratio {anchor_seconds / ours_seconds:.2f}; "
+          f"dbt fixed overhead {overhead_seconds:.2f} s; the anchor without its anomaly flag {no_anomaly_seconds:.2f} s; "
+          f"flags {flags}")
+    return {
+        "target_observations": target_observations, "observations": observations, "quality_flags": flags,
+        "staged_rows": staged, "sample_days": days, "ours_seconds": ours_seconds, "anchor_seconds": anchor_seconds,
+        "ratio": anchor_seconds / ours_seconds, "dbt_overhead_seconds": overhead_seconds,
+        "ours_runs_seconds": ours_runs, "anchor_runs_seconds": anchor_runs, "dbt_overhead_runs_seconds": overhead_runs,
+        "anchor_without_anomaly_seconds": no_anomaly_seconds, "anchor_without_anomaly_runs_seconds": no_anomaly_runs,
+        "ratio_without_overhead": (anchor_seconds / (ours_seconds - overhead_seconds))
         if ours_seconds > overhead_seconds else None,
+        "anchor_equals_model": True,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--observations", type=int, nargs="+", default=[1_000_000, 10_000_000],
+                        help="sizes to measure, in observations (default: 1000000 10000000)")
+    args = parser.parse_args()
+    from greenhouse_assets import settings
+
+    base = os.environ.get("DATABASE_URL") or settings.local_url()
+    workdir = Path(tempfile.mkdtemp(prefix="bench-transform-"))
+    atexit.register(shutil.rmtree, workdir, ignore_errors=True)
+    sizes = [measure(n, base, workdir) for n in args.observations]
+    first = sizes[0]
+    report(
+        "transform", ours=first["observations"] / first["ours_seconds"],
+        anchor=first["observations"] / first["anchor_seconds"], unit="observations/s", target="ratio >= 0.8",
+        summary="; ".join(f"{s['observations']:,} observations: dbt run {s['ours_seconds']:.2f} s vs INSERT … SELECT "
+                          f"{s['anchor_seconds']:.2f} s (ratio {s['ratio']:.2f})" for s in sizes)
+                + f" (medians of {REPEAT}; anchor output asserted equal to the model's)",
+        **{k: v for k, v in first.items() if k not in ("ratio",)}, repeats=REPEAT, sizes=sizes,
     )
 
 

@@ -105,3 +105,37 @@ def test_materialization_is_recorded_in_the_postgres_event_log(instance):
             (result.run_id,),
         ).fetchone()[0]
     assert count == 1
+
+
+# Libraries only some runs use. Every process that loads the code location imports what
+# `greenhouse_assets.definitions` imports, and under `dagster dev` that is every run (one per landed file).
+HEAVY_LIBRARIES = ("sklearn", "matplotlib", "tsfresh", "pymoo", "great_expectations", "openlineage", "pandas")
+
+
+def test_loading_the_code_location_imports_no_heavy_library():
+    """Defining the graph imports none of scikit-learn, matplotlib, tsfresh, pymoo, Great Expectations,
+    OpenLineage or pandas: the assets and checks that use them import them when they run."""
+    import json
+    import subprocess
+    import sys
+
+    code = ("import json, sys\nimport greenhouse_assets.definitions\n"
+            f"print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}} & set({list(HEAVY_LIBRARIES)!r}))))")
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True,
+                         env={**os.environ, "DAGSTER_IS_DEV_CLI": "1"})  # as under `dagster dev`
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+def test_loading_the_code_location_under_dagster_dev_does_not_parse_dbt(tmp_path):
+    """Under `dagster dev` every run process loads the code location; with a current manifest it must not
+    start `dbt parse` (dagster-dbt's `prepare_if_dev` would, at every load)."""
+    import subprocess
+    import sys
+
+    from greenhouse_assets.transform.project import dbt_project
+
+    manifest = dbt_project().manifest_path  # current after this (parsed here if it was not)
+    before = manifest.stat().st_mtime_ns
+    subprocess.run([sys.executable, "-c", "import greenhouse_assets.definitions"], check=True,
+                   env={**os.environ, "DAGSTER_IS_DEV_CLI": "1"})
+    assert manifest.stat().st_mtime_ns == before

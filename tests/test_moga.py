@@ -263,12 +263,12 @@ def test_a_failing_zone_is_skipped_and_the_others_are_optimised(clean_platform, 
 def test_a_day_without_feasible_setpoints_is_skipped_with_the_reason(clean_platform, instance, tmp_path, monkeypatch):
     """When no setpoint meets every constraint (a hot day the vents cannot cool to the crop's bounds), the
     zone gets a `skipped` run row saying so, and the job succeeds."""
-    from greenhouse_assets.defs.moga import results
+    from greenhouse_assets.moga import recommend
 
     def infeasible(day, **_):
         raise NoFeasibleSetpoint("no setpoint meets every constraint within the bounds (test)")
 
-    monkeypatch.setattr(results, "optimise_day", infeasible)
+    monkeypatch.setattr(recommend, "optimise_day", infeasible)  # moga_results imports it when it runs
     insert_days(clean_platform, synthetic_days("aarslev", "celle6", 120, noise=False, seed=2))
     result = materialize(clean_platform, tmp_path / "lake", instance)
     assert result.success

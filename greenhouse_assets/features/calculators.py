@@ -17,8 +17,6 @@ from collections.abc import Callable, Iterator
 from functools import cached_property
 
 import numpy as np
-import pandas as pd
-from pandas._libs import algos as _pandas_algos
 
 
 def convert_to_output_format(params: dict) -> str:
@@ -161,6 +159,10 @@ def _moment(r: Rows, method: str) -> np.ndarray:
     """pandas' skew/kurt over rows (its running-moments kernel, called directly when this pandas has
     it). Rows whose result is within noise of zero are recomputed through `Series.skew/kurt`, the
     1-D path tsfresh uses, so noise-level values cannot differ in relative terms."""
+    # pandas (~0.6 s) only here: `windows` imports this module, and the code location imports `windows`.
+    import pandas as pd
+    from pandas._libs import algos as _pandas_algos
+
     kernel = getattr(_pandas_algos, f"axis_{method}", None)
     if kernel is not None:
         values = kernel(r.x, 1, False, None)

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
-import pandas as pd
 import polars as pl
 
 from greenhouse_assets.features import calculators, domain
@@ -86,6 +85,7 @@ def _vectorised(batches: dict[int, Batch], ours: dict, scheduler: str | None):
 
 
 def _with_tsfresh(batch: Batch, settings: dict, spec: ExtractionSpec) -> dict[str, np.ndarray]:
+    import pandas as pd  # with tsfresh (which needs a long frame), only for the calculators it alone has
     from tsfresh import extract_features
 
     rows, n = batch.values.shape

@@ -5,22 +5,26 @@ the Dagster run and job; outputs are the write's targets and inputs the sources 
 `metadata.lineage` edges into them. Tables are named as the OpenLineage naming spec says for
 PostgreSQL (`postgres://host:port`, `database.schema.table`), file versions by their original
 bytes in the lake and Parquet by path (namespace `file`).
+
+The OpenLineage client (~0.4 s of imports with its HTTP stack) is imported by the functions that
+build or send events, not by this module: every process that loads the code location imports it,
+and with export off (the default) no event is ever built.
 """
 
 from __future__ import annotations
 
 import uuid
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 import psycopg
-from openlineage.client import OpenLineageClient
-from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
-from openlineage.client.facet_v2 import output_statistics_output_dataset, parent_run
-from openlineage.client.transport.file import FileConfig, FileTransport
-from openlineage.client.transport.http import HttpConfig, HttpTransport
 from sqlalchemy.engine import make_url
 
 from greenhouse_assets.governance import lineage
+
+if TYPE_CHECKING:
+    from openlineage.client import OpenLineageClient
+    from openlineage.client.event_v2 import RunEvent
 
 NAMESPACE = "greenhouse"
 PRODUCER = "https://github.com/greenhouse-platform/greenhouse_assets"
@@ -28,11 +32,15 @@ PRODUCER = "https://github.com/greenhouse-platform/greenhouse_assets"
 
 def client(url: str = "", file: str = "") -> OpenLineageClient | None:
     """HTTP endpoint (`…/api/v1/lineage` appended) if `url`, else one JSON event per line in `file`; None: off."""
+    if not (url or file):
+        return None
+    from openlineage.client import OpenLineageClient  # ~0.4 s: only when export is on (module docstring)
+    from openlineage.client.transport.file import FileConfig, FileTransport
+    from openlineage.client.transport.http import HttpConfig, HttpTransport
+
     if url:
         return OpenLineageClient(transport=HttpTransport(HttpConfig(url=url, endpoint="api/v1/lineage")))
-    if file:
-        return OpenLineageClient(transport=FileTransport(FileConfig(log_file_path=file, append=True)))
-    return None
+    return OpenLineageClient(transport=FileTransport(FileConfig(log_file_path=file, append=True)))
 
 
 def _datasets(conn: psycopg.Connection, database_url: str, file_ids: list[int]):
@@ -54,6 +62,9 @@ def _datasets(conn: psycopg.Connection, database_url: str, file_ids: list[int]):
 
 
 def events_for_run(conn: psycopg.Connection, database_url: str, run_id: str, job_name: str) -> list[RunEvent]:
+    from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState  # see docstring
+    from openlineage.client.facet_v2 import output_statistics_output_dataset, parent_run
+
     edges = lineage.for_run(conn, run_id)
     dataset = _datasets(conn, database_url, [int(n.ref) for edge in edges for n in edge if n.kind == "file_version"])
     writes = conn.execute("SELECT audit_id, at, asset, table_name, rows_affected, details FROM metadata.audit_log "

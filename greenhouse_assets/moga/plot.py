@@ -6,16 +6,13 @@ import base64
 import io
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")  # no display on a server; must precede pyplot
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import numpy as np
 
 MARKERS = {"lowest_cost": ("s", "tab:green"), "highest_growth": ("^", "tab:red"), "knee": ("*", "tab:purple")}
 
 
 def pareto_png(cost: np.ndarray, growth: np.ndarray, ranks: np.ndarray, picks: dict[str, int], title: str) -> bytes:
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=100)
     others = ranks > 0
     ax.scatter(cost[others], growth[others], s=10, c="0.75", label="final population")
@@ -45,3 +42,14 @@ def write_png(png: bytes, path: Path) -> Path:
 
 def markdown_image(png: bytes) -> str:
     return f"![Pareto front](data:image/png;base64,{base64.b64encode(png).decode()})"
+
+
+def _pyplot():
+    """matplotlib's pyplot on the Agg backend (no display on a server), imported on the first plot only:
+    it costs ~0.7 s, and every process that loads the code location would otherwise pay it."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # must precede pyplot
+    import matplotlib.pyplot as plt
+
+    return plt

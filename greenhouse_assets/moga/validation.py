@@ -29,7 +29,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
-from sklearn.linear_model import LinearRegression
 
 MIN_TEST_DAYS = 20
 EXACT_R2 = 0.9999
@@ -112,6 +111,8 @@ def _blocks(days: pl.Series, scheme: str) -> np.ndarray:
 
 def exact_function_of_regressors(x: np.ndarray, y: np.ndarray, columns: list[str]) -> str | None:
     """Why y is (numerically) an exact linear function of one regressor or of all of them, else None."""
+    from sklearn.linear_model import LinearRegression  # scikit-learn costs ~2 s: imported only to fit
+
     if len(y) < 3 or np.ptp(y) == 0:
         return None
     for k, name in enumerate(columns):
@@ -131,6 +132,8 @@ def blocked_fit(days: pl.DataFrame, columns: list[str], target: str, *, intercep
     None when fewer than 3 usable days exist (nothing can be fitted). `provenance` is the
     catalog's reason the target is derived from the regressors, if it is.
     """
+    from sklearn.linear_model import LinearRegression  # scikit-learn costs ~2 s: imported only to fit
+
     usable = days.drop_nulls([*columns, target]).sort("day")
     if usable.height < 3:
         return None

@@ -1,9 +1,11 @@
 """The dbt project as dagster-dbt sees it, with a manifest that is always there and current.
 
-`prepare_if_dev()` only parses under `dagster dev`; a fresh clone, CI and tests have no
-`target/manifest.json`, so it is also built whenever it is missing, older than any project
-file, or made for another database (one `dbt parse`, a few seconds; partial parsing makes
-later ones faster).
+The manifest is built (one `dbt parse`, a few seconds; partial parsing makes later ones faster)
+whenever it is missing, older than any project file, or made for another database, and only then.
+Not `DbtProject.prepare_if_dev()`: under `dagster dev` it runs `dbt parse` unconditionally, and
+`dagster dev`'s environment reaches every process that loads this code location, so each run
+(one per landed file) paid a dbt start and parse (5-13 s on 2 cores) before doing any work. The
+mtime check picks up edits to the project just the same.
 """
 
 from __future__ import annotations
@@ -50,7 +52,6 @@ def dbt_project() -> DbtProject:
     _put_venv_dbt_on_path()
     env = export_dbt_env()
     project = DbtProject(project_dir=settings.DBT_PROJECT_DIR, profiles_dir=settings.DBT_PROJECT_DIR)
-    project.prepare_if_dev()
     if _needs_parse(project.manifest_path, project.project_dir, env["GREENHOUSE_PG_DB"]):
         project.preparer.prepare(project)
     return project

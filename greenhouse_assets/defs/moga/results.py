@@ -22,9 +22,8 @@ from greenhouse_assets.defs.automation.policies import DB_RETRY, after_features,
 from greenhouse_assets.defs.resources import LakeResource, PostgresResource
 from greenhouse_assets.governance import audit, lineage
 from greenhouse_assets.defs.moga.models import zone_verdicts
-from greenhouse_assets.moga import data, optimise, plot, profiles, store
+from greenhouse_assets.moga import data, plot, profiles, store
 from greenhouse_assets.moga.calibration import persistence_forecast, status_summary
-from greenhouse_assets.moga.recommend import NoFeasibleSetpoint, day_inputs, optimise_day
 
 
 class MogaConfig(dg.Config):
@@ -92,6 +91,10 @@ def _markdown(site: str, zone: str, horizon: date, table: list[dict], crop: prof
 @explain_lost_database
 def moga_results(context: dg.AssetExecutionContext, config: MogaConfig, postgres: PostgresResource,
                  lake: LakeResource) -> dg.MaterializeResult:
+    # pymoo (~0.7 s): imported by the run that optimises, not by every process that loads the code location.
+    from greenhouse_assets.moga import optimise
+    from greenhouse_assets.moga.recommend import NoFeasibleSetpoint, day_inputs, optimise_day
+
     if config.algorithm not in optimise.ALGORITHMS:
         raise dg.Failure(f"algorithm {config.algorithm!r} is not one of {optimise.ALGORITHMS}")
     summaries, images, plots, runs, skipped, spreads = [], [], {}, 0, {}, {}

@@ -29,7 +29,7 @@ from greenhouse_assets.defs.quality.metrics import MEASUREMENTS
 from greenhouse_assets.defs.resources import PostgresResource
 from greenhouse_assets.ingest import file_registry
 from greenhouse_assets.ingest.registry import SourceRegistry
-from greenhouse_assets.quality import exclusions, scores, suites, validate
+from greenhouse_assets.quality import exclusions, scores, validate
 
 
 def _result(outcome: validate.Outcome, **key) -> dg.AssetCheckResult:
@@ -54,6 +54,8 @@ def _timestamp_aggregates(conn, source: str, file_id: int, path: str) -> dict:
     and the values of only the rows whose timestamp occurs more than once, compared as text. Where the
     registry rule names a `series_key` (spot prices: one row per hour and price area), a row is its time
     plus those columns: steps and repeats are taken per key."""
+    from greenhouse_assets.quality import suites  # imports Great Expectations (~2 s): only when a check runs
+
     table = sql.Identifier("staging", f"raw_{source}")
     _source, rule = SourceRegistry.load().match(Path(path))
     columns, keys = [], []
@@ -135,6 +137,8 @@ def _completeness_query(conn, source: str, file_id: int) -> str:
 
 def unusable_reason(a: dict) -> str:
     """What makes the version's rows unusable, in words (from `_timestamp_aggregates`)."""
+    from greenhouse_assets.quality import suites  # imports Great Expectations (~2 s): only when a check fails
+
     if not a["staged_rows"]:
         return "no rows were staged"
     reasons = []
