@@ -17,7 +17,6 @@ import tempfile
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from pathlib import Path
 
 REAL_KNUDJEPSEN = Path("knudjepsen") / "NO3_LAMPEGRP_1.csv"
@@ -168,8 +167,7 @@ def rows_sent_again(real: Path) -> list[ArchiveFile]:
 def clock_reset(real: Path) -> list[ArchiveFile]:
     """A logger whose clock fell back to 1970 part-way: staged, excluded from the time series by its
     blocking check, while every other file goes on."""
-    header, data = _knudjepsen_rows(real, 0, 600)
-    epoch = datetime(1970, 1, 1)
-    data[400:] = [f'"{epoch + timedelta(minutes=5 * i):%d-%m-%Y %H:%M:%S}"{line[21:]}' for i, line in enumerate(data[400:])]
-    return [ArchiveFile(under("clock_reset", "NO9_LAMPEGRP_1.csv"), _crlf([*header, *data, ""]), "excluded",
+    from helpers import clock_reset_export
+
+    return [ArchiveFile(under("clock_reset", "NO9_LAMPEGRP_1.csv"), clock_reset_export(), "excluded",
                         reason="timestamps_usable")]

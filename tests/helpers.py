@@ -136,3 +136,14 @@ class Webhook:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def clock_reset_export(rows: int = 600, reset_after: int = 400) -> bytes:
+    """The real Knudjepsen export's first `rows` data rows, its logger clock reset to 1970-01-01 after
+    `reset_after` of them: a file that reads fine but whose times cannot be real."""
+    lines = REAL_KNUDJEPSEN.read_bytes().decode("utf-8").split("\r\n")
+    header, data = lines[:3], [line for line in lines[3:] if line and not line.startswith('"";')][:rows]
+    epoch = datetime(1970, 1, 1)
+    data[reset_after:] = [f'"{epoch + timedelta(minutes=5 * i):%d-%m-%Y %H:%M:%S}"{line[21:]}'
+                          for i, line in enumerate(data[reset_after:])]
+    return ("\r\n".join(header + data) + "\r\n").encode("utf-8")

@@ -18,14 +18,11 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import recreate_database
-from psycopg import sql
 
-from e2e.stack import dagster_dev
+from e2e.stack import platform_under_dagster_dev
 from greenhouse_assets import settings
 from greenhouse_assets.database import libpq_url
 from greenhouse_assets.sample import generate_sample
-from greenhouse_assets.settings import _with_database
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 NODE_MODULES = settings.PROJECT_ROOT / ".local" / "e2e" / "node_modules"
@@ -37,23 +34,8 @@ CHECKS = """{ assetNodes { assetKey { path } assetChecksOrError { ... on AssetCh
 
 @pytest.fixture
 def stack(clean_platform, tmp_path):
-    """`dagster dev` on free ports against the test databases, with a fresh Dagster storage database."""
-    with psycopg.connect(libpq_url(clean_platform), autocommit=True) as conn:
-        # dbt's bookkeeping of the old rows and of what earlier tests' runs changed
-        conn.execute("DROP TABLE IF EXISTS timeseries.measurement_file_state, timeseries.measurement_changes")
-    admin = _with_database(clean_platform, "postgres")
-    storage_db = f"dagster_e2e_{os.getpid()}"
-    recreate_database(admin, storage_db)
-    env = {"DAGSTER_DATABASE_URL": _with_database(clean_platform, storage_db),
-           "GREENHOUSE_LANDING_DIR": os.environ["GREENHOUSE_LANDING_DIR"],
-           "GREENHOUSE_LAKE_DIR": os.environ["GREENHOUSE_LAKE_DIR"],
-           "GREENHOUSE_SENSOR_INTERVAL": "5", "GREENHOUSE_MOGA_INTERVAL": "10"}
-    try:
-        with dagster_dev(env, tmp_path / "dagster-dev.log") as dagster:
-            yield dagster
-    finally:
-        with psycopg.connect(libpq_url(admin), autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(storage_db)))
+    with platform_under_dagster_dev(clean_platform, tmp_path / "dagster-dev.log") as dagster:
+        yield dagster
 
 
 def moga_horizons(url: str) -> tuple[object, list]:

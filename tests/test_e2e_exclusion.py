@@ -14,18 +14,16 @@ import json
 import os
 import shutil
 import time
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import recreate_database
-from psycopg import sql
 
-from e2e.stack import dagster_dev
+from e2e.stack import platform_under_dagster_dev
+from helpers import clock_reset_export
 from greenhouse_assets.database import libpq_url
 from greenhouse_assets.sample import generate_sample
-from greenhouse_assets.settings import _with_database
 
 DAYS = 14  # as tests/test_e2e.py: enough days for the objective models to calibrate
 TIMEOUT = 360
@@ -36,33 +34,9 @@ MATERIALIZATION = """{ assetOrError(assetKey: {path: ["timeseries", "measurement
 
 @pytest.fixture
 def stack(clean_platform, tmp_path, webhook):
-    with psycopg.connect(libpq_url(clean_platform), autocommit=True) as conn:
-        conn.execute("DROP TABLE IF EXISTS timeseries.measurement_file_state, timeseries.measurement_changes")
-    admin = _with_database(clean_platform, "postgres")
-    storage_db = f"dagster_e2e_x_{os.getpid()}"
-    recreate_database(admin, storage_db)
-    env = {"DAGSTER_DATABASE_URL": _with_database(clean_platform, storage_db),
-           "GREENHOUSE_LANDING_DIR": os.environ["GREENHOUSE_LANDING_DIR"],
-           "GREENHOUSE_LAKE_DIR": os.environ["GREENHOUSE_LAKE_DIR"],
-           "GREENHOUSE_SENSOR_INTERVAL": "5", "GREENHOUSE_MOGA_INTERVAL": "10",
-           "GREENHOUSE_ALERT_NOTIFIER": "webhook", "GREENHOUSE_ALERT_WEBHOOK_URL": webhook.url}
-    try:
-        with dagster_dev(env, tmp_path / "dagster-dev.log") as dagster:
-            yield dagster
-    finally:
-        with psycopg.connect(libpq_url(admin), autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(storage_db)))
-
-
-def clock_reset_copy(real: Path, dest: Path, rows: int = 600, reset_after: int = 400) -> Path:
-    """The real export's first `rows` rows, the clock reset to 1970-01-01 after `reset_after` of them."""
-    lines = real.read_bytes().decode("utf-8").split("\r\n")
-    header, data = lines[:3], [line for line in lines[3:] if line and not line.startswith('"";')][:rows]
-    epoch = datetime(1970, 1, 1)
-    data[reset_after:] = [f'"{epoch + timedelta(minutes=5 * i):%d-%m-%Y %H:%M:%S}"{line[21:]}'
-                          for i, line in enumerate(data[reset_after:])]
-    dest.write_bytes(("\r\n".join(header + data) + "\r\n").encode("utf-8"))
-    return dest
+    with platform_under_dagster_dev(clean_platform, tmp_path / "dagster-dev.log", GREENHOUSE_ALERT_NOTIFIER="webhook",
+                                    GREENHOUSE_ALERT_WEBHOOK_URL=webhook.url) as dagster:
+        yield dagster
 
 
 def split_in_two(path: Path, first: Path, second: Path) -> None:
@@ -92,7 +66,7 @@ def test_one_file_failing_a_blocking_check_holds_back_no_other(stack, clean_plat
     sample = next(p for p in generate_sample(tmp_path / "sample", days=DAYS) if p.parent.name == "knudjepsen")
     folder = tmp_path / "archive" / "knudjepsen"
     split_in_two(sample, folder / "week1" / sample.name, folder / "week2" / sample.name)
-    clock_reset_copy(real_data / "knudjepsen" / "NO3_LAMPEGRP_1.csv", folder / "NO4_LAMPEGRP_1.csv")
+    (folder / "NO4_LAMPEGRP_1.csv").write_bytes(clock_reset_export())
     shutil.copytree(tmp_path / "archive", os.environ["GREENHOUSE_LANDING_DIR"], dirs_exist_ok=True)
     bad_path = "knudjepsen/NO4_LAMPEGRP_1.csv"
 

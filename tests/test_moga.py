@@ -29,7 +29,7 @@ import yaml
 
 from greenhouse_assets import settings
 from greenhouse_assets.moga import calibration, data, optimise, physics, profiles, store, validation
-from greenhouse_assets.moga.problem import CONSTRAINTS, VARIABLES, DayInputs, GreenhouseDayProblem, evaluate
+from greenhouse_assets.moga.problem import CONSTRAINTS, VARIABLES, DayInputs, evaluate
 from greenhouse_assets.moga.recommend import NoFeasibleSetpoint, bounds, day_inputs, optimise_day
 
 START = date(2014, 1, 1)

@@ -14,10 +14,16 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import psycopg
+from psycopg import sql
+
 from greenhouse_assets import settings
+from greenhouse_assets.database import libpq_url
+from greenhouse_assets.settings import _with_database
 
 RUN_TIMES = """query Runs($after: Float) {
   runsOrError(filter: {createdAfter: $after}, limit: 200) {
@@ -103,3 +109,27 @@ def _stop(process: subprocess.Popen) -> None:
     except ProcessLookupError:
         pass
     process.wait()
+
+
+@contextmanager
+def platform_under_dagster_dev(platform_url: str, log: Path, **env: str) -> Iterator[Dagster]:
+    """`dagster dev` on the test platform database with a Dagster storage database of its own (so the
+    daemon's automation state starts empty), the test's landing folder and lake, 5 s / 10 s sensor
+    intervals, and `env` on top. dbt's bookkeeping of earlier tests' runs is dropped first."""
+    with psycopg.connect(libpq_url(platform_url), autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS timeseries.measurement_file_state, timeseries.measurement_changes")
+    admin = _with_database(platform_url, "postgres")
+    storage = sql.Identifier(f"dagster_e2e_{os.getpid()}")
+    with psycopg.connect(libpq_url(admin), autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(storage))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(storage))
+    settings_env = {"DAGSTER_DATABASE_URL": _with_database(platform_url, storage.strings[0]),
+                    "GREENHOUSE_LANDING_DIR": os.environ["GREENHOUSE_LANDING_DIR"],
+                    "GREENHOUSE_LAKE_DIR": os.environ["GREENHOUSE_LAKE_DIR"],
+                    "GREENHOUSE_SENSOR_INTERVAL": "5", "GREENHOUSE_MOGA_INTERVAL": "10", **env}
+    try:
+        with dagster_dev(settings_env, log) as dagster:
+            yield dagster
+    finally:
+        with psycopg.connect(libpq_url(admin), autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(storage))
