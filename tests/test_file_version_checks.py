@@ -143,6 +143,8 @@ def test_a_version_whose_times_cannot_be_real_is_excluded_and_the_others_flow_on
     bad = write(landing / "NO4_LAMPEGRP_1.csv", header, reset)
     registry = SourceRegistry.load()
     url = clean_platform
+    before = instance.get_event_records(dg.EventRecordsFilter(event_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION),
+                                        limit=1, ascending=False)
 
     loaded = ingest_file(good, instance, registry)
     bad_version = ingest_file(bad, instance, registry)
@@ -173,7 +175,7 @@ def test_a_version_whose_times_cannot_be_real_is_excluded_and_the_others_flow_on
     assert [(v["file_id"], v["check"]) for v in excluded] == [(bad_version["file_id"], "timestamps_usable")]
     assert materialization.metadata["excluded_file_ids"].value == str(bad_version["file_id"])
 
-    alerts, _ = failed_check_alerts(instance, None)
+    alerts, _ = failed_check_alerts(instance, before[0].storage_id if before else None)
     alert, = [a for a in alerts if a.details.get("excluded_file_id") == bad_version["file_id"]]
     assert alert.details["check"] == "timestamps_usable" and alert.details["exclusion_reason"] == reason
     assert "is excluded from timeseries.measurements" in alert.text and "NO4_LAMPEGRP_1.csv" in alert.text

@@ -119,11 +119,12 @@ def platform_under_dagster_dev(platform_url: str, log: Path, **env: str) -> Iter
     with psycopg.connect(libpq_url(platform_url), autocommit=True) as conn:
         conn.execute("DROP TABLE IF EXISTS timeseries.measurement_file_state, timeseries.measurement_changes")
     admin = _with_database(platform_url, "postgres")
-    storage = sql.Identifier(f"dagster_e2e_{os.getpid()}")
+    storage_name = f"dagster_e2e_{os.getpid()}"
+    storage = sql.Identifier(storage_name)
     with psycopg.connect(libpq_url(admin), autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(storage))
         conn.execute(sql.SQL("CREATE DATABASE {}").format(storage))
-    settings_env = {"DAGSTER_DATABASE_URL": _with_database(platform_url, storage.strings[0]),
+    settings_env = {"DAGSTER_DATABASE_URL": _with_database(platform_url, storage_name),
                     "GREENHOUSE_LANDING_DIR": os.environ["GREENHOUSE_LANDING_DIR"],
                     "GREENHOUSE_LAKE_DIR": os.environ["GREENHOUSE_LAKE_DIR"],
                     "GREENHOUSE_SENSOR_INTERVAL": "5", "GREENHOUSE_MOGA_INTERVAL": "10", **env}
