@@ -14,6 +14,7 @@ from pathlib import Path
 import dagster as dg
 import psycopg
 import pytest
+from helpers import clock_reset_export
 
 from greenhouse_assets.database import libpq_url
 from greenhouse_assets.defs.governance.sensors import failed_check_alerts
@@ -137,10 +138,9 @@ def test_a_version_whose_times_cannot_be_real_is_excluded_and_the_others_flow_on
     landing = Path(os.environ["GREENHOUSE_LANDING_DIR"]) / "knudjepsen"
     good = write(landing / "NO3_LAMPEGRP_1.csv", header, rows[:600])
     epoch = datetime(1970, 1, 1)
-    # The logger's clock is reset to the epoch after 400 rows: the last 200 rows are stamped from 1970.
-    reset = rows[:400] + [f'"{epoch + timedelta(minutes=5 * i):%d-%m-%Y %H:%M:%S}"{line[21:]}'
-                          for i, line in enumerate(rows[400:600])]
-    bad = write(landing / "NO4_LAMPEGRP_1.csv", header, reset)
+    # The logger's clock is reset to the epoch after 400 of the first 600 rows (rows 400..599 from 1970).
+    bad = landing / "NO4_LAMPEGRP_1.csv"
+    bad.write_bytes(clock_reset_export(rows=600, reset_after=400))
     registry = SourceRegistry.load()
     url = clean_platform
     before = instance.get_event_records(dg.EventRecordsFilter(event_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION),
