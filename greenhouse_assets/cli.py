@@ -63,7 +63,8 @@ def _dev(args: argparse.Namespace) -> int:
 def _docs(args: argparse.Namespace) -> int:
     """dbt's data dictionary as a static site in dbt_project/target.
 
-    `--no-compile`: descriptions come from the YAML, so the docs build even before the first run.
+    `--no-compile`: descriptions come from the YAML, so the docs build even before the first run. That
+    skips writing the manifest the site reads, so `dbt parse` writes it first.
     """
     import subprocess
 
@@ -71,9 +72,11 @@ def _docs(args: argparse.Namespace) -> int:
 
     export_dbt_env()
     project = str(settings.DBT_PROJECT_DIR)
-    command = [str(Path(sys.executable).parent / "dbt"), "docs", "generate", "--no-compile",
-               "--project-dir", project, "--profiles-dir", project]
-    completed = subprocess.run(command)
+    dbt = [str(Path(sys.executable).parent / "dbt")]
+    where = ["--project-dir", project, "--profiles-dir", project]
+    completed = subprocess.run([*dbt, "parse", *where])
+    if completed.returncode == 0:
+        completed = subprocess.run([*dbt, "docs", "generate", "--no-compile", *where])
     if completed.returncode == 0:
         print(f"data dictionary: {settings.DBT_PROJECT_DIR / 'target' / 'index.html'} "
               f"(serve it with: .venv/bin/dbt docs serve --project-dir {project} --profiles-dir {project})")

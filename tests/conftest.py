@@ -52,6 +52,7 @@ def drop_abandoned_test_databases(admin_url: str) -> None:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     shutil.rmtree(Path(config.rootpath) / ".local" / f"test-{os.getpid()}", ignore_errors=True)
+    shutil.rmtree(settings.DBT_PROJECT_DIR / "target" / TEST_DB, ignore_errors=True)  # its dbt manifest
     admin = _with_database(os.environ["DATABASE_URL"], "postgres")
     with psycopg.connect(libpq_url(admin), autocommit=True) as conn:
         for name in (TEST_DB, TEST_DAGSTER_DB):

@@ -44,6 +44,9 @@ from greenhouse_assets.ingest.command import ingest_file
 from greenhouse_assets.ingest.registry import SourceRegistry
 from helpers import Scratch, make_knudjepsen_file, scratch_cluster
 
+# Its scratch cluster is module-scoped: one worker runs every test here (`make test` runs two pytest-xdist workers).
+pytestmark = pytest.mark.xdist_group("test_db_failure")
+
 ROWS = 150_000  # its staging COPY runs about a second: time to see it and stop the server under it
 LANDED_AS = Path("knudjepsen") / "NO3_LAMPEGRP_1.csv"
 DOWN_FOR_S = 3  # stopped and down this long: the first retry (2 s) finds it down, a later one up

@@ -1,18 +1,24 @@
 """The dbt project as dagster-dbt sees it, with a manifest that is always there and current.
 
 The manifest is built (one `dbt parse`, a few seconds; partial parsing makes later ones faster)
-whenever it is missing, older than any project file, or made for another database, and only then.
+whenever it is missing or older than any project file, and only then. Relation names embed the
+database, so each database gets its own target folder (`target/<database>`): test processes on
+databases of their own never take each other's manifest for stale and re-parse in turn.
 Not `DbtProject.prepare_if_dev()`: under `dagster dev` it runs `dbt parse` unconditionally, and
 `dagster dev`'s environment reaches every process that loads this code location, so each run
 (one per landed file) paid a dbt start and parse (5-13 s on 2 cores) before doing any work. The
-mtime check picks up edits to the project just the same.
+mtime check picks up edits to the project just the same. Processes that find it stale at the same
+moment (a code server and its first runs, parallel test workers) parse one after the other under a
+file lock, so none reads a manifest another is half-way through writing.
 """
 
 from __future__ import annotations
 
-import json
+import fcntl
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
@@ -39,19 +45,26 @@ def _put_venv_dbt_on_path() -> None:
         os.environ["PATH"] = os.pathsep.join([bin_dir, os.environ.get("PATH", "")])
 
 
-def _needs_parse(manifest: Path, project_dir: Path, database: str) -> bool:
-    """Missing, older than a project file, or parsed for another database (relation names embed it)."""
-    if not manifest.exists() or manifest.stat().st_mtime < _newest_source_mtime(project_dir):
-        return True
-    nodes = json.loads(manifest.read_text(encoding="utf-8")).get("nodes", {}).values()
-    return any(node.get("database") not in (None, database) for node in nodes)
+def _needs_parse(manifest: Path, project_dir: Path) -> bool:
+    return not manifest.exists() or manifest.stat().st_mtime < _newest_source_mtime(project_dir)
+
+
+@contextmanager
+def _exclusive(lock: Path) -> Iterator[None]:
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
 
 
 @cache
 def dbt_project() -> DbtProject:
     _put_venv_dbt_on_path()
     env = export_dbt_env()
-    project = DbtProject(project_dir=settings.DBT_PROJECT_DIR, profiles_dir=settings.DBT_PROJECT_DIR)
-    if _needs_parse(project.manifest_path, project.project_dir, env["GREENHOUSE_PG_DB"]):
-        project.preparer.prepare(project)
+    project = DbtProject(project_dir=settings.DBT_PROJECT_DIR, profiles_dir=settings.DBT_PROJECT_DIR,
+                         target_path=Path("target") / env["GREENHOUSE_PG_DB"])
+    if _needs_parse(project.manifest_path, project.project_dir):
+        with _exclusive(project.manifest_path.parent / ".parse.lock"):
+            if _needs_parse(project.manifest_path, project.project_dir):  # unless another process just did
+                project.preparer.prepare(project)
     return project
