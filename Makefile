@@ -58,7 +58,7 @@ $(E2E)/.installed:
 e2e-deps: $(E2E)/.installed
 
 # Two workers (pytest-xdist) on the 2-core machines this runs on: much of the suite waits on the
-# database, dbt and `dagster dev` subprocesses, so a second worker nearly halves the wall time. Every
+# database, dbt and `dagster dev` subprocesses, so a second worker shortens the wall time. Every
 # worker has its own databases and folders (tests/conftest.py). `make test TEST_WORKERS=0` runs serially.
 TEST_WORKERS ?= 2
 
