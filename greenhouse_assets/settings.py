@@ -10,7 +10,8 @@ import os
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SOURCE_REGISTRY = PROJECT_ROOT / "greenhouse_assets" / "sources.yaml"
+# A deployment can keep its own registry outside the image (`GREENHOUSE_SOURCE_REGISTRY`).
+SOURCE_REGISTRY = Path(os.environ.get("GREENHOUSE_SOURCE_REGISTRY", PROJECT_ROOT / "greenhouse_assets" / "sources.yaml"))
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 
 DEFAULT_PORT = 55432

@@ -4,7 +4,8 @@ dbt writes the tables itself, so the asset records afterwards from dbt's own art
 row per model or seed that dbt built successfully (rows affected from dbt's adapter response), and
 edges from each parent relation in the manifest. For `timeseries.measurements` the input file
 versions are those its bookkeeping table (`timeseries.measurement_file_state`) reflects after the
-build but did not before.
+build but did not before, and its input tables the staging tables those versions were loaded into
+(the model finds its staging tables at run time; the manifest does not list them).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import psycopg
 from greenhouse_assets import settings
 from greenhouse_assets.database import connect
 from greenhouse_assets.governance import audit, lineage
+from greenhouse_assets.ingest.staging import table_name
 
 WRITING = ("model", "seed", "snapshot")
 
@@ -46,13 +48,16 @@ def record_build(context: dg.AssetExecutionContext, invocation, before: set[int]
             if node is None or node["resource_type"] not in WRITING or result["status"] != "success":
                 continue
             is_measurements = node["name"] == "measurements"
+            added = sorted(after - before) if is_measurements else []
+            staged = [lineage.table(f"staging.{table_name(source)}") for (source,) in conn.execute(
+                "SELECT DISTINCT source FROM metadata.files WHERE file_id = ANY(%s) ORDER BY 1", (added,))]
             audit.record_write(
                 conn, context, asset=f"timeseries/{node['name']}", table=_relation(node),
                 rows=(result.get("adapter_response") or {}).get("rows_affected"),
                 operation=f"dbt {node['resource_type']} ({node['config'].get('materialized', 'seed')})",
-                input_file_ids=sorted(after - before) if is_measurements else (),
-                inputs=[lineage.table(_relation(parents[p])) for p in node["depends_on"].get("nodes", [])
-                        if p in parents],
+                input_file_ids=added,
+                inputs=[*(lineage.table(_relation(parents[p])) for p in node["depends_on"].get("nodes", [])
+                          if p in parents), *staged],
                 details={"unique_id": node["unique_id"], "removed_file_ids": sorted(before - after)}
                 if is_measurements else {"unique_id": node["unique_id"]},
             )

@@ -2,7 +2,9 @@
     The migration created the table as a hypertable: this model only ever deletes and inserts
     rows in it (full_refresh=false: `--full-refresh` truncates and rebuilds in place instead of
     swapping in a plain table). The pre-hook (`measurements_prepare`) decides what to recompute and
-    builds the lookup tables used here (`_mfs_*`). -#}
+    builds the lookup tables used here (`_mfs_*`). The staging tables are found at run time (every
+    `staging.raw_<source>` with mapped columns); the asset graph takes them from the source registry
+    (defs/transform/dbt.py `measured_sources`), so they are not listed here. -#}
 {%- set tables = staging_mapped_columns() -%}
 {%- set rebuild = measurements_rebuild() -%}
 {%- set h = "interval " ~ gh_literal(var('anomaly_half_window')) -%}
@@ -16,9 +18,6 @@
 ) }}
 -- depends_on: {{ source('metadata', 'files') }}
 -- depends_on: {{ source('metadata', 'file_columns') }}
--- depends_on: {{ source('staging', 'raw_aarslev') }}
--- depends_on: {{ source('staging', 'raw_knudjepsen') }}
--- depends_on: {{ source('staging', 'raw_generic') }}
 -- depends_on: {{ ref('allow_list') }}
 -- depends_on: {{ ref('column_mappings') }}
 -- depends_on: {{ ref('unit_conversions') }}

@@ -2,6 +2,9 @@
 
 Models land in group `timeseries`; dbt sources are the staging assets (`staging/raw_<source>`)
 and the file registry (`raw/files`), so the graph reads raw -> staging -> timeseries unbroken.
+`measurements` discovers the staging tables it unpivots at run time, so its upstream staging assets
+come from the source registry, not from dbt: a source added to `sources.yaml` is wired into the graph
+(lineage, and the automation guard waiting on its checks) with no SQL or code change.
 Error-severity dbt tests become blocking checks (downstream waits); warnings do not block.
 A build that fails while its database stayed up (a failing error-severity test, an SQL error) fails
 at once, naming the failing nodes: `DB_RETRY` is for a database that went away, and retrying a
@@ -20,12 +23,15 @@ from greenhouse_assets import settings
 from greenhouse_assets.database import connect
 
 from greenhouse_assets.defs.automation.policies import DB_RETRY, explain_lost_database, on_new_data
+from greenhouse_assets.defs.ingest.staging import staging_key
 from greenhouse_assets.governance import dbt_audit, freshness
+from greenhouse_assets.ingest.registry import SourceRegistry
 from greenhouse_assets.quality import exclusions
 from greenhouse_assets.transform.profile import export_dbt_env
 from greenhouse_assets.transform.project import dbt_project
 
 GROUP = "timeseries"
+MEASUREMENTS = dg.AssetKey([GROUP, "measurements"])
 # The raw asset's key (defs/ingest/raw.py); spelled out so this module loads on its own.
 RAW_FILES = dg.AssetKey(["raw", "files"])
 
@@ -53,8 +59,16 @@ class GreenhouseTranslator(DagsterDbtTranslator):
 
     def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: Any) -> dg.AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
+        if spec.key == MEASUREMENTS:
+            spec = spec.merge_attributes(deps=measured_sources())
         # Models must stay fresh; seeds change only with the registry.
         return dg.apply_freshness_policy(spec, freshness.TIMESERIES) if unique_id.startswith("model.") else spec
+
+
+def measured_sources() -> list[dg.AssetKey]:
+    """The staging asset of every registry source that maps a column to a variable: what `measurements`
+    unpivots (a source mapping nothing, such as the spot prices, never reaches it)."""
+    return [staging_key(source.name) for source in SourceRegistry.load().sources if source.mappings]
 
 
 TRANSLATOR = GreenhouseTranslator(
@@ -97,8 +111,6 @@ def timeseries_dbt(context: dg.AssetExecutionContext, config: DbtBuildConfig, db
     finally:  # what dbt built before a failure was written too
         dbt_audit.record_build(context, invocation, before)
 
-
-MEASUREMENTS = dg.AssetKey([GROUP, "measurements"])
 
 
 def _with_exclusions(context: dg.AssetExecutionContext, event):

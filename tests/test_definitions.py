@@ -1,0 +1,91 @@
+"""The loaded graph: what the registry wires into it, and a snapshot that makes graph changes visible.
+
+The snapshot (`tests/snapshots/definitions.json`) lists every asset with its group, upstream assets
+and checks (blocking or not), and every job, sensor and schedule. An intended change updates it with
+`GREENHOUSE_UPDATE_SNAPSHOT=1 .venv/bin/python -m pytest tests/test_definitions.py`, so the diff shows
+in review beside the code that caused it; an unintended one fails here.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from greenhouse_assets import settings
+
+SNAPSHOT = Path(__file__).parent / "snapshots" / "definitions.json"
+MEASUREMENTS = "timeseries/measurements"
+
+ROOFTOP = {
+    "name": "rooftop",
+    "site": "knudjepsen",
+    "rules": [{
+        "name": "rooftop_csv", "globs": ["Rooftop*.csv"], "timezone": "UTC", "zone": {"fixed": "roof"},
+        "timestamp": {"columns": ["time"]},
+        "columns": [{"match": "^temp$", "variable": "outdoor_temperature", "unit": "°C"}],
+    }],
+}
+
+
+def graph_of(defs) -> dict:
+    """Assets (group, deps, checks), jobs, sensors and schedules of loaded definitions, as sorted JSON data."""
+    graph = defs.resolve_asset_graph()
+    assets = {}
+    for key in sorted(graph.get_all_asset_keys(), key=lambda k: k.to_user_string()):
+        node = graph.get(key)
+        if not node.is_materializable:
+            continue
+        assets[key.to_user_string()] = {
+            "group": node.group_name,
+            "deps": sorted(p.to_user_string() for p in node.parent_keys),
+            "checks": sorted(f"{c.name}{' (blocking)' if graph.get(c).blocking else ''}" for c in node.check_keys),
+        }
+    repository = defs.get_repository_def()
+    return {
+        "assets": assets,
+        "jobs": sorted(j.name for j in repository.get_all_jobs() if not j.name.startswith("__")),
+        "sensors": sorted(s.name for s in repository.sensor_defs),
+        "schedules": sorted(s.name for s in repository.schedule_defs),
+    }
+
+
+def test_the_loaded_graph_matches_its_snapshot():
+    from greenhouse_assets.definitions import defs
+
+    current = json.dumps(graph_of(defs), indent=2, ensure_ascii=False) + "\n"
+    if os.environ.get("GREENHOUSE_UPDATE_SNAPSHOT"):
+        SNAPSHOT.parent.mkdir(exist_ok=True)
+        SNAPSHOT.write_text(current, encoding="utf-8")
+    recorded = SNAPSHOT.read_text(encoding="utf-8") if SNAPSHOT.exists() else ""
+    diff = "".join(difflib.unified_diff(recorded.splitlines(True), current.splitlines(True),
+                                        "snapshot", "loaded definitions"))
+    assert not diff, ("the asset graph changed; if intended, update the snapshot with "
+                      f"GREENHOUSE_UPDATE_SNAPSHOT=1 and commit it:\n{diff}")
+
+
+def test_a_source_added_to_the_registry_feeds_measurements_in_the_graph(tmp_path):
+    """One edit to the registry: the new source's staging asset exists and is upstream of
+    `timeseries/measurements` (lineage in the UI, and the automation guard waits on its checks); a
+    source that maps no variable (spot prices) stays out of it."""
+    raw = yaml.safe_load(settings.SOURCE_REGISTRY.read_text(encoding="utf-8"))
+    raw["sources"].insert(0, ROOFTOP)
+    registry = tmp_path / "sources.yaml"
+    registry.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    code = ("import json\nfrom greenhouse_assets.definitions import defs\nfrom test_definitions import graph_of\n"
+            "print(json.dumps(graph_of(defs)['assets']))")
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True,
+                         cwd=Path(__file__).parent,
+                         env={**os.environ, "GREENHOUSE_SOURCE_REGISTRY": str(registry)})
+    assets = json.loads(out.stdout.strip().splitlines()[-1])
+
+    assert "staging/raw_rooftop" in assets
+    upstream = set(assets[MEASUREMENTS]["deps"])
+    assert {"staging/raw_rooftop", "staging/raw_knudjepsen", "staging/raw_aarslev", "staging/raw_generic"} <= upstream
+    assert "staging/raw_elspot" not in upstream
+    assert "staging/raw_elspot" in assets["timeseries/electricity_prices"]["deps"]
