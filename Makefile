@@ -8,7 +8,7 @@ PY  := $(VENV)/bin/python
 GH  := $(VENV)/bin/greenhouse
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup db db-stop db-status migrate run test dev bench docs clean e2e-deps
+.PHONY: setup db db-stop db-status migrate run test dev bench docs clean e2e-deps auth-deps
 
 # Bytecode is compiled once at install: with PYTHONDONTWRITEBYTECODE set (as on these machines)
 # every process would otherwise compile dagster & co. from source again, a second or more per start.
@@ -57,11 +57,20 @@ $(E2E)/.installed:
 
 e2e-deps: $(E2E)/.installed
 
-test: migrate e2e-deps
+# The UI behind authentication (`make dev AUTH=1`, and its test) needs Debian's nginx and openssl.
+auth-deps:
+	@command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || { $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light; }
+	@command -v openssl >/dev/null || { $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl; }
+
+test: migrate e2e-deps auth-deps
 	$(PY) -m pytest
 
-dev: migrate
-	$(GH) dev
+# `make dev AUTH=1` (or GREENHOUSE_UI_AUTH=1): behind nginx with basic auth, operators on the full UI and
+# viewers on a read-only one; set GREENHOUSE_UI_OPERATOR_PASSWORD and GREENHOUSE_UI_VIEWER_PASSWORD first.
+dev: migrate $(if $(AUTH)$(filter-out 0,$(GREENHOUSE_UI_AUTH)),auth-deps)
+	$(GH) dev $(if $(AUTH),--auth)
 
 bench: migrate
 	@for script in bench/[!_]*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
