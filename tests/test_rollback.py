@@ -120,6 +120,7 @@ def test_rollback_restores_the_previous_version_downstream(clean_platform, insta
                              "FROM metadata.audit_log WHERE operation = 'rollback'").fetchall()
     assert audit == [("grower-anna", "rollback", sorted([first, second]), "warm-biased sensor", str(first))]
 
+    capsys.readouterr()  # dbt's output so far
     assert cli.main(["files", "--path", PATH]) == 0
     listing = capsys.readouterr().out.splitlines()[1:]
     assert [(int(line.split()[0]), line.split()[2]) for line in listing] == [(first, "active"), (second, "inactive")]

@@ -20,11 +20,12 @@ from pathlib import Path
 import pytest
 
 from e2e.stack import platform_under_dagster_dev
-from greenhouse_assets import settings
+from greenhouse_assets import settings, webauth
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 NODE_MODULES = settings.PROJECT_ROOT / ".local" / "e2e" / "node_modules"
 ASSET = "timeseries/variables"  # a dbt seed: the cheapest asset to launch
+DESCRIPTION = "Canonical vocabulary from the source registry"  # shown once its page has loaded
 PERMISSIONS = "{ permissions { permission value } }"
 OPERATOR = ("op-erin", secrets.token_urlsafe(12))
 VIEWER = ("view-vic", secrets.token_urlsafe(12))
@@ -77,8 +78,20 @@ def test_in_a_browser(stack):
     started = time.time() - 5
     browser = subprocess.run(
         ["node", str(Path(__file__).parent / "e2e" / "ui_auth.js"), stack.url, str(ARTIFACTS / "ui_auth"),
-         ":".join(VIEWER), ":".join(OPERATOR), ASSET, "raw", "staging", "timeseries", "features", "moga"],
+         ":".join(VIEWER), ":".join(OPERATOR), ASSET, DESCRIPTION, "raw", "staging", "timeseries", "features", "moga"],
         env={**os.environ, "NODE_PATH": str(NODE_MODULES)}, capture_output=True, text=True, timeout=400)
     assert browser.returncode == 0, browser.stdout + browser.stderr + stack.log_tail()
     launched = [r for r in stack.runs(started) if ASSET in r["assets"]]
     assert len(launched) == 1, stack.runs(started)
+
+
+def test_missing_or_clashing_credentials_are_refused_before_anything_starts():
+    operator = {"GREENHOUSE_UI_OPERATOR_PASSWORD": "a", "GREENHOUSE_UI_VIEWER_PASSWORD": "b"}
+    assert webauth.accounts_from_env(operator) == (webauth.Account("operator", "a"), webauth.Account("viewer", "b"))
+    for env, message in [
+        ({"GREENHOUSE_UI_OPERATOR_PASSWORD": "a"}, "set GREENHOUSE_UI_VIEWER_PASSWORD"),
+        ({**operator, "GREENHOUSE_UI_VIEWER_USER": "operator"}, "both 'operator'"),
+        ({**operator, "GREENHOUSE_UI_OPERATOR_USER": 'x" operator_ui; #'}, "letters, digits"),  # nginx.conf injection
+    ]:
+        with pytest.raises(webauth.AuthSetupError, match=message):
+            webauth.accounts_from_env(env)
