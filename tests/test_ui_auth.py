@@ -1,9 +1,9 @@
 """The UI behind authentication, as `make dev AUTH=1` runs it: `greenhouse dev --auth` (nginx with basic
 auth, the full webserver and a read-only one on loopback), in a real headless browser.
 
-One stack for the whole module: no credentials get 401, a viewer sees the asset graph but no
-"Materialize" (and the webserver behind the viewer's credentials refuses launches), an operator launches
-a run from the asset page. Credentials are made up here and reach the stack only through the
+One stack for the whole module: no credentials get 401, a viewer sees the asset graph but no enabled
+"Materialize" (Dagster's read-only UI greys it out; its GraphQL grants no launch, terminate or wipe),
+an operator launches a run from the asset page. Credentials are made up here and reach the stack only through the
 environment, as a deployment's would.
 """
 
@@ -81,8 +81,9 @@ def test_in_a_browser(stack):
          ":".join(VIEWER), ":".join(OPERATOR), ASSET, DESCRIPTION, "raw", "staging", "timeseries", "features", "moga"],
         env={**os.environ, "NODE_PATH": str(NODE_MODULES)}, capture_output=True, text=True, timeout=400)
     assert browser.returncode == 0, browser.stdout + browser.stderr + stack.log_tail()
-    launched = [r for r in stack.runs(started) if ASSET in r["assets"]]
-    assert len(launched) == 1, stack.runs(started)
+    run_id = browser.stdout.split("launched run ", 1)[1].split()[0]
+    launched = [r for r in stack.runs(started) if r["runId"] == run_id]
+    assert len(launched) == 1 and launched[0]["assets"] == [ASSET], stack.runs(started)
 
 
 def test_missing_or_clashing_credentials_are_refused_before_anything_starts():

@@ -17,12 +17,21 @@ function fail(message) {
   process.exit(1);
 }
 
+// Dagster's first-visit newsletter dialog (every new browser context) covers the page once it has loaded.
+async function dismissNewsletter(page) {
+  const skip = page.getByRole("button", { name: "Skip" });
+  try {
+    await skip.waitFor({ state: "visible", timeout: 5000 });
+    await skip.click();
+  } catch (error) {
+    if (error.name !== "TimeoutError") throw error;
+  }
+}
+
 async function open(browser, httpCredentials, path, screenshot, expected) {
   const context = await browser.newContext({ viewport: { width: 1600, height: 1000 }, httpCredentials });
   const page = await context.newPage();
   const response = await page.goto(`${url}${path}`, { waitUntil: "networkidle", timeout: 90000 });
-  const skip = page.getByRole("button", { name: "Skip" });  // first-visit newsletter dialog
-  if (await skip.isVisible()) await skip.click();
   const deadline = Date.now() + 60000;
   let text = "";
   do {
@@ -30,6 +39,7 @@ async function open(browser, httpCredentials, path, screenshot, expected) {
     if (expected.every((name) => text.includes(name))) break;
     await page.waitForTimeout(1000);
   } while (Date.now() < deadline);
+  await dismissNewsletter(page);
   await page.screenshot({ path: `${prefix}-${screenshot}.png` });
   const missing = expected.filter((name) => !text.includes(name));
   if (missing.length) fail(`${screenshot}: not shown: ${missing.join(", ")}`);
@@ -69,11 +79,13 @@ const materialize = (page) => page.getByRole("button", { name: /Materialize/ });
     const button = materialize(asOperator.page).first();
     await button.waitFor({ state: "visible", timeout: 60000 });
     const launched = asOperator.page.waitForResponse(
-      (r) => r.url().endsWith("/graphql") && /LaunchPipelineExecution|LaunchMultipleRuns/.test(r.request().postData() || ""),
+      (r) => r.url().includes("/graphql") && /LaunchPipelineExecution|LaunchMultipleRuns/.test(r.request().postData() || ""),
       { timeout: 60000 });
     await button.click();
     const answer = JSON.stringify(await (await launched).json());
-    if (!/LaunchRunSuccess/.test(answer)) fail(`operator: the launch answered ${answer}`);
+    const runId = /LaunchRunSuccess/.test(answer) && /"run":\{"id":"([^"]+)"/.exec(answer);
+    if (!runId) fail(`operator: the launch answered ${answer}`);
+    console.log(`launched run ${runId[1]}`);
     await asOperator.page.waitForTimeout(2000);
     await asOperator.page.screenshot({ path: `${prefix}-operator-launched.png` });
   } finally {
