@@ -57,10 +57,12 @@ $(E2E)/.installed:
 
 e2e-deps: $(E2E)/.installed
 
-# The UI behind authentication (`make dev AUTH=1`, and its test) needs Debian's nginx and openssl.
+# The UI behind authentication (`make dev AUTH=1`, and its test) needs Debian's nginx and openssl. Only
+# the binary: the package's own service (a default site on port 80) is stopped and disabled where systemd runs it.
 auth-deps:
 	@command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || { $(SUDO) apt-get update -qq && \
-	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light; }
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light && \
+	  { ! command -v systemctl >/dev/null || $(SUDO) systemctl disable --now nginx >/dev/null 2>&1 || true; }; }
 	@command -v openssl >/dev/null || { $(SUDO) apt-get update -qq && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl; }
 
