@@ -8,7 +8,7 @@ PY  := $(VENV)/bin/python
 GH  := $(VENV)/bin/greenhouse
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup db db-stop db-status migrate run test dev bench docs clean e2e-deps
+.PHONY: setup db db-stop db-status migrate run test dev bench docs clean e2e-deps auth-deps
 
 # Bytecode is compiled once at install: with PYTHONDONTWRITEBYTECODE set (as on these machines)
 # every process would otherwise compile dagster & co. from source again, a second or more per start.
@@ -57,16 +57,27 @@ $(E2E)/.installed:
 
 e2e-deps: $(E2E)/.installed
 
+# The UI behind authentication (`make dev AUTH=1`, and its test) needs Debian's nginx and openssl. Only
+# the binary: the package's own service (a default site on port 80) is stopped and disabled where systemd runs it.
+auth-deps:
+	@command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || { $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light && \
+	  { ! command -v systemctl >/dev/null || $(SUDO) systemctl disable --now nginx >/dev/null 2>&1 || true; }; }
+	@command -v openssl >/dev/null || { $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl; }
+
 # Two workers (pytest-xdist) on the 2-core machines this runs on: much of the suite waits on the
 # database, dbt and `dagster dev` subprocesses, so a second worker shortens the wall time. Every
 # worker has its own databases and folders (tests/conftest.py). `make test TEST_WORKERS=0` runs serially.
 TEST_WORKERS ?= 2
 
-test: migrate e2e-deps
+test: migrate e2e-deps auth-deps
 	$(PY) -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup)
 
-dev: migrate
-	$(GH) dev
+# `make dev AUTH=1` (or GREENHOUSE_UI_AUTH=1): behind nginx with basic auth, operators on the full UI and
+# viewers on a read-only one; set GREENHOUSE_UI_OPERATOR_PASSWORD and GREENHOUSE_UI_VIEWER_PASSWORD first.
+dev: migrate $(if $(AUTH)$(filter-out 0,$(GREENHOUSE_UI_AUTH)),auth-deps)
+	$(GH) dev $(if $(AUTH),--auth)
 
 bench: migrate
 	@for script in bench/[!_]*.py; do echo "== $$script"; $(PY) $$script || exit 1; done

@@ -50,14 +50,69 @@ def _run(args: argparse.Namespace) -> int:
     return run_main_job(sample_days=args.days, seed=args.seed, input_dir=args.input)
 
 
-def _dev(args: argparse.Namespace) -> int:
-    """The UI and the daemon (sensors, automation) on Postgres storage, from the project folder."""
+def _files(args: argparse.Namespace) -> int:
+    """Every file version (of one path) with its state: active, inactive, excluded, duplicate, quarantined."""
+    from greenhouse_assets.database import connect
+    from greenhouse_assets.governance.rollback import versions
+
+    with connect(settings.database_url()) as conn:
+        listed = versions(conn, args.path)
+    if not listed:
+        print(f"no file version{f' has the path {args.path!r}' if args.path else ' yet'}", file=sys.stderr)
+        return 1
+    print(f"{'file_id':>8} {'version':>7}  {'state':<28} {'rows':>10}  {'received (UTC)':<19}  {'source':<12} path")
+    for v in listed:
+        rows = "" if v.rows_staged is None else f"{v.rows_staged:,}"
+        print(f"{v.file_id:>8} {v.version:>7}  {v.state:<28} {rows:>10}  {v.received_at:%Y-%m-%d %H:%M:%S}  "
+              f"{v.source:<12} {v.path}")
+    return 0
+
+
+def _rollback(args: argparse.Namespace) -> int:
+    """The `rollback_file` job, run in-process on the Dagster instance, so the UI shows it and the
+    daemon's automation sees the changed staging partitions and recomputes what depends on them."""
     import os
 
+    from greenhouse_assets.definitions import defs
+    from greenhouse_assets.ingest.command import CONSOLE_LOGGING, failure_message, in_process_instance
+
+    config = {"file": args.target, "reason": args.reason}
+    if args.to is not None:
+        config["to_version"] = args.to
+    with in_process_instance() as instance:
+        result = defs.resolve_job_def("rollback_file").execute_in_process(
+            run_config={"ops": {"set_active_file_version": {"config": config}}, "loggers": CONSOLE_LOGGING},
+            instance=instance, tags={"user": os.environ.get("USER", "cli")}, raise_on_error=False)
+    if not result.success:
+        print(f"greenhouse rollback: {failure_message(result) or 'the rollback run failed'}", file=sys.stderr)
+        return 1
+    for event in result.all_events:
+        if event.is_step_materialization:
+            print(event.step_materialization_data.materialization.description)
+    print(f"run {result.run_id}: measurements, day features and MOGA recompute by themselves while the "
+          "daemon runs (`make dev`)")
+    return 0
+
+
+def _dev(args: argparse.Namespace) -> int:
+    """The UI and the daemon (sensors, automation) on Postgres storage, from the project folder; with
+    `--auth` (or GREENHOUSE_UI_AUTH=1) behind nginx, with a read-only UI for viewers (webauth.py)."""
+    import os
+
+    if args.auth or os.environ.get("GREENHOUSE_UI_AUTH", "") not in ("", "0"):
+        from greenhouse_assets.webauth import dev_with_auth
+
+        return dev_with_auth(args.host, args.port)
     command = ["dagster", "dev", "-w", str(settings.PROJECT_ROOT / "workspace.yaml"),
                "-h", args.host, "-p", str(args.port)]
     os.chdir(settings.PROJECT_ROOT)
     os.execvp(str(Path(sys.executable).parent / "dagster"), command)
+
+
+def _ui_proxy(args: argparse.Namespace) -> int:
+    from greenhouse_assets.webauth import serve_proxy
+
+    return serve_proxy(listen=args.listen, operator_ui=args.operator_ui, viewer_ui=args.viewer_ui)
 
 
 def _docs(args: argparse.Namespace) -> int:
@@ -119,22 +174,43 @@ def build_parser() -> argparse.ArgumentParser:
     docs = sub.add_parser("docs", help="build the dbt docs (data dictionary)")
     docs.set_defaults(func=_docs)
 
+    files = sub.add_parser("files", help="file versions and their state (active, inactive, excluded, ...)")
+    files.add_argument("--path", help="only this path's versions (as listed, or a file in the landing folder)")
+    files.set_defaults(func=_files)
+
+    rb = sub.add_parser("rollback", help="put a path back to its previous file version (or --to another one); "
+                        "audited, and everything downstream recomputes by itself")
+    rb.add_argument("target", metavar="FILE_ID|PATH", help="the version to roll back, or a path (its active version)")
+    rb.add_argument("--to", type=int, metavar="VERSION", help="make this version of the path the active one")
+    rb.add_argument("--reason", default="", help="why, for the audit log")
+    rb.set_defaults(func=_rollback)
+
     dev = sub.add_parser("dev", help="Dagster UI + daemon on Postgres storage")
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--port", type=int, default=3000)
+    dev.add_argument("--auth", action="store_true",
+                     help="behind nginx with basic auth: operators get the full UI, viewers a read-only one "
+                          "(credentials from GREENHOUSE_UI_OPERATOR_PASSWORD / GREENHOUSE_UI_VIEWER_PASSWORD)")
     dev.set_defaults(func=_dev)
+
+    proxy = sub.add_parser("ui-proxy", help="nginx with basic auth in front of running webservers (docker compose)")
+    proxy.add_argument("--listen", default="0.0.0.0:3000", help="HOST:PORT nginx listens on")
+    proxy.add_argument("--operator-ui", required=True, metavar="HOST:PORT", help="the full dagster-webserver")
+    proxy.add_argument("--viewer-ui", required=True, metavar="HOST:PORT", help="the `--read-only` dagster-webserver")
+    proxy.set_defaults(func=_ui_proxy)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     from greenhouse_assets.database import DatabaseUnavailable
+    from greenhouse_assets.webauth import AuthSetupError
 
     settings.apply_defaults()
     args = build_parser().parse_args(argv)
     try:
         return args.func(args) or 0
-    except DatabaseUnavailable as unavailable:  # says which database and why; a traceback would add nothing
-        print(f"greenhouse: {unavailable}", file=sys.stderr)
+    except (DatabaseUnavailable, AuthSetupError) as error:  # says what and why; a traceback would add nothing
+        print(f"greenhouse: {error}", file=sys.stderr)
         return 1
 
 

@@ -102,12 +102,12 @@ def ingest_file(path: Path, instance: dg.DagsterInstance, registry: SourceRegist
     report = {"path": str(path), "source": source.name, "run_id": result.run_id}
     if version is None:
         return {**report, "status": "failed", "rows": 0, "file_id": None,
-                "error": _failure(result) or "the run recorded no file version"}
+                "error": failure_message(result) or "the run recorded no file version"}
     file_id, status, rows_staged, rows_read, error, resolutions, excluded_by, exclusion = version
     if excluded_by is not None:  # staged, but its blocking check keeps it out of the time series
         status, error = "excluded", f"{excluded_by}: {exclusion}"
     elif not result.success and status != "quarantined":
-        error = _failure(result) or "run failed"
+        error = failure_message(result) or "run failed"
         status = "failed"
     return {**report, "status": status, "rows": rows_staged if rows_staged is not None else (rows_read or 0),
             "file_id": file_id, "error": error, "resolutions": resolutions}
@@ -123,7 +123,7 @@ def _raw_materialization(result: dg.ExecuteInProcessResult) -> dict:
     return {}
 
 
-def _failure(result: dg.ExecuteInProcessResult) -> str | None:
+def failure_message(result: dg.ExecuteInProcessResult) -> str | None:
     """What failed, in the step's own words, not "step X failed": a Failure's description (kept by
     Dagster past the last retry, e.g. the lost database), else the error (e.g. which blocking check)."""
     failure = next((e for e in result.all_events if e.is_step_failure), None)

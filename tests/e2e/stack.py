@@ -1,4 +1,5 @@
-"""`dagster dev` (webserver + daemon) in a subprocess on a free port, and a GraphQL client for it.
+"""`dagster dev` (webserver + daemon) in a subprocess on a free port, and a GraphQL client for it;
+with `auth`, `greenhouse dev --auth` instead: the same behind nginx, plus the read-only webserver.
 
 Shared by tests/test_e2e.py and bench/latency.py: both need the real daemon (sensors, declarative
 automation, run queue) on the same storage the platform uses, not an in-process imitation.
@@ -6,6 +7,7 @@ automation, run queue) on the same storage the platform uses, not an in-process 
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
@@ -41,13 +43,23 @@ def free_port() -> int:
 
 
 class Dagster:
-    def __init__(self, port: int, log: Path):
+    def __init__(self, port: int, log: Path, auth: tuple[str, str] | None = None):
         self.url = f"http://127.0.0.1:{port}"
         self.log = log
+        self.auth = auth
+
+    def as_user(self, user: str, password: str) -> "Dagster":
+        """The same stack, its GraphQL requests sent with these credentials (basic auth)."""
+        client = Dagster(0, self.log, (user, password))
+        client.url = self.url
+        return client
 
     def graphql(self, query: str, **variables) -> dict:
         body = json.dumps({"query": query, "variables": variables}).encode()
-        request = urllib.request.Request(f"{self.url}/graphql", body, {"Content-Type": "application/json"})
+        headers = {"Content-Type": "application/json"}
+        if self.auth:
+            headers["Authorization"] = "Basic " + base64.b64encode(":".join(self.auth).encode()).decode()
+        request = urllib.request.Request(f"{self.url}/graphql", body, headers)
         with urllib.request.urlopen(request, timeout=30) as response:
             payload = json.load(response)
         if payload.get("errors"):
@@ -68,17 +80,23 @@ class Dagster:
 
 
 @contextmanager
-def dagster_dev(env: dict[str, str], log: Path, timeout: float = 120):
-    """Start `dagster dev` in its own process group; yield once GraphQL answers; stop the group after."""
+def dagster_dev(env: dict[str, str], log: Path, timeout: float = 120, auth: tuple[str, str] | None = None):
+    """Start `dagster dev` in its own process group; yield once GraphQL answers; stop the group after.
+
+    With `auth` (the operator's user name and password): `greenhouse dev --auth`, with the operator and
+    viewer credentials already in `env`; the client sends the operator's."""
     port = free_port()
-    dagster = Path(sys.executable).parent / "dagster"
-    command = [str(dagster), "dev", "-w", str(settings.PROJECT_ROOT / "workspace.yaml"), "-h", "127.0.0.1",
-               "-p", str(port)]
+    bindir = Path(sys.executable).parent
+    if auth:
+        command = [str(bindir / "greenhouse"), "dev", "--auth", "--host", "127.0.0.1", "--port", str(port)]
+    else:
+        command = [str(bindir / "dagster"), "dev", "-w", str(settings.PROJECT_ROOT / "workspace.yaml"),
+                   "-h", "127.0.0.1", "-p", str(port)]
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "wb") as out:
         process = subprocess.Popen(command, cwd=settings.PROJECT_ROOT, env={**os.environ, **env}, stdout=out,
                                    stderr=subprocess.STDOUT, start_new_session=True)
-    client = Dagster(port, log)
+    client = Dagster(port, log, auth)
     try:
         deadline = time.monotonic() + timeout
         while True:
@@ -87,7 +105,7 @@ def dagster_dev(env: dict[str, str], log: Path, timeout: float = 120):
             try:
                 client.graphql("{ version }")
                 break
-            except OSError:
+            except OSError:  # refused, or nginx's 502 while the webserver starts
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"dagster dev not answering after {timeout} s:\n{client.log_tail()}")
                 time.sleep(1)
@@ -112,10 +130,11 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 @contextmanager
-def platform_under_dagster_dev(platform_url: str, log: Path, **env: str) -> Iterator[Dagster]:
+def platform_under_dagster_dev(platform_url: str, log: Path, auth: tuple[str, str] | None = None,
+                               timeout: float = 120, **env: str) -> Iterator[Dagster]:
     """`dagster dev` on the test platform database with a Dagster storage database of its own (so the
     daemon's automation state starts empty), the test's landing folder and lake, 5 s / 10 s sensor
-    intervals, and `env` on top. dbt's bookkeeping of earlier tests' runs is dropped first."""
+    intervals, and `env` on top (`auth`: see `dagster_dev`). dbt's bookkeeping of earlier tests' runs is dropped first."""
     with psycopg.connect(libpq_url(platform_url), autocommit=True) as conn:
         conn.execute("DROP TABLE IF EXISTS timeseries.measurement_file_state, timeseries.measurement_changes")
     admin = _with_database(platform_url, "postgres")
@@ -129,7 +148,7 @@ def platform_under_dagster_dev(platform_url: str, log: Path, **env: str) -> Iter
                     "GREENHOUSE_LAKE_DIR": os.environ["GREENHOUSE_LAKE_DIR"],
                     "GREENHOUSE_SENSOR_INTERVAL": "5", "GREENHOUSE_MOGA_INTERVAL": "10", **env}
     try:
-        with dagster_dev(settings_env, log) as dagster:
+        with dagster_dev(settings_env, log, timeout=timeout, auth=auth) as dagster:
             yield dagster
     finally:
         with psycopg.connect(libpq_url(admin), autocommit=True) as conn:
