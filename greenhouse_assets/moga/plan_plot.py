@@ -5,6 +5,7 @@ first chart only (`plot._pyplot`), never when the code location loads."""
 from __future__ import annotations
 
 import io
+import textwrap
 
 import numpy as np
 
@@ -36,6 +37,8 @@ def plan_png(hours: list[dict], title: str) -> bytes:
                     fontsize=8, loc="upper left")
 
     ax_temp.step(h, column("heating_setpoint"), where="mid", c="tab:purple", label="heating setpoint")
+    ax_temp.step(h, column("expected_temperature"), where="mid", c="tab:purple", ls=":",
+                 label="expected air temperature")
     ax_temp.plot(h, column("outdoor_temperature_forecast"), "--", c="0.4", label="outdoor (forecast)")
     ax_temp.set_ylabel("°C")
     ax_temp.set_xlabel("hour (UTC)")
@@ -43,7 +46,7 @@ def plan_png(hours: list[dict], title: str) -> bytes:
     ax_temp.legend(fontsize=8, loc="center left")
     for ax in (ax_lamps, ax_light, ax_temp):
         ax.grid(alpha=0.3)
-    fig.suptitle(title, fontsize=9)
+    fig.suptitle(textwrap.fill(title, 110), fontsize=9)
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")

@@ -15,7 +15,8 @@ from psycopg.types.json import Jsonb
 
 from greenhouse_assets.moga.plan_inputs import day_start
 
-HOUR_COLUMNS = ("hour", "hour_utc", "lamp_level", "lit", "heating_setpoint", "ventilation_limit", "co2_setpoint",
+HOUR_COLUMNS = ("hour", "hour_utc", "lamp_level", "lit", "heating_setpoint", "expected_temperature", "ventilation_limit",
+                "co2_setpoint",
                 "electricity_price_eur_per_kwh", "outdoor_temperature_forecast", "radiation_forecast",
                 "natural_ppfd", "ppfd")
 BACKTEST_COLUMNS = ("site", "zone", "day", "actual_cost_eur_m2", "actual_photosynthesis_g_m2",
@@ -27,7 +28,8 @@ def plan_hours(plan: dict, day) -> list[dict]:
     """The 24 rows of moga.plans from an evaluated plan (one row of `hourly.evaluate_plan`) and its day."""
     start = day_start(day.day)
     return [{"hour": h, "hour_utc": start + timedelta(hours=h), "lamp_level": float(plan["lamps"][h]),
-             "lit": bool(plan["lit"][h]), "heating_setpoint": float(plan["temperature"][h]),
+             "lit": bool(plan["lit"][h]), "heating_setpoint": float(plan["setpoint"][h]),
+             "expected_temperature": float(plan["temperature"][h]),
              "ventilation_limit": float(plan["ventilation_limit"]), "co2_setpoint": float(plan["co2"][h]),
              "electricity_price_eur_per_kwh": float(day.electricity_eur_per_kwh[h]),
              "outdoor_temperature_forecast": float(day.outdoor_temperature_c[h]),

@@ -63,6 +63,7 @@ CREATE TABLE moga.plans (
     lamp_level double precision NOT NULL,
     lit boolean NOT NULL,
     heating_setpoint double precision NOT NULL,
+    expected_temperature double precision NOT NULL,
     ventilation_limit double precision NOT NULL,
     co2_setpoint double precision NOT NULL,
     electricity_price_eur_per_kwh double precision NOT NULL,
@@ -76,6 +77,7 @@ CREATE TABLE moga.plans (
 COMMENT ON TABLE moga.plans IS 'the recommended 24-hour plan: one row per UTC hour';
 COMMENT ON COLUMN moga.plans.lamp_level IS 'share of the installed lamp PPFD (0/1 for on/off lamps)';
 COMMENT ON COLUMN moga.plans.heating_setpoint IS 'the hour''s heating setpoint: the day value in lit hours, the night value in dark hours, °C';
+COMMENT ON COLUMN moga.plans.expected_temperature IS 'the air temperature the model expects: the setpoint, or above it when sun and lamps heat more than the house loses with the vents at the plan''s opening, °C';
 COMMENT ON COLUMN moga.plans.ventilation_limit IS 'largest vent opening the climate computer may use, %';
 COMMENT ON COLUMN moga.plans.radiation_forecast IS 'outside global radiation used for the hour, W/m²';
 
