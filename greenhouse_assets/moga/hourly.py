@@ -18,7 +18,8 @@ its lit hours to the limit (or to the natural day length, when that is already l
 Per hour, with the measured or forecast outdoor temperature and radiation of that hour, the same
 physics as the daily problem (`greenhouse_assets.moga.problem`, whose docstring derives it): heat
 balance with the calibrated U-value and solar gain, lamp electricity as heat counted once, the
-vents opening in proportion to the hour's heat load up to the ventilation limit, transpiration
+vents shut until sun and lamps would warm the air past the heating setpoint + `VENT_OFFSET_C` and
+then open just enough to hold that, up to the ventilation limit (`vent_opening`), transpiration
 leaving by air exchange (latent heat) and by condensation at a held humidity of `HUMIDITY_PCT`,
 CO2 dosed against the air exchange up to the dosing capacity, canopy gross photosynthesis
 (`physics.canopy_gross_photosynthesis`, TOMGRO parameters with PGRED(T)).
@@ -61,6 +62,7 @@ HUMIDITY_PCT = 80.0       # held relative humidity (not a decision of the hourly
 CO2_MAX_PPM = 1000.0
 LONGITUDE_DEG = 10.2      # Danish sites (Hinnerup 10.1 °E, Årslev 10.5 °E): solar noon ≈ 11:19 UTC
 ON_OFF_THRESHOLD = 0.5
+VENT_OFFSET_C = 2.0       # vents start to open this far above the heating setpoint (a usual climate-computer offset)
 OVERHEAT_MARGIN_C = 3.0   # the warmest hour may float this far above the crop's highest day temperature
 
 
@@ -137,11 +139,20 @@ def climate_of_plan(x: np.ndarray, day: HourlyDay) -> dict[str, np.ndarray]:
     lit = (day.natural_ppfd()[None, :] + lamps * day.installed_lamp_ppfd) >= LIT_PPFD
     setpoint = np.where(lit, x[:, HEAT_DAY, None], x[:, HEAT_NIGHT, None])
     gain = _gain(lamps, day)
-    peak = gain.max(axis=1, keepdims=True)
-    load_share = np.divide(gain, peak, out=np.zeros_like(gain), where=peak > 0)
-    vent_pct = x[:, VENT, None] * load_share
+    vent_pct = vent_opening(setpoint + VENT_OFFSET_C, gain, x[:, VENT, None], day)
     return {"lamps": lamps, "setpoint": setpoint, "temperature": floating_temperature(setpoint, gain, vent_pct, day),
             "vent_pct": vent_pct, "co2": np.where(lit, x[:, CO2_LIT, None], x[:, CO2_DARK, None]), "lit": lit}
+
+
+def vent_opening(vent_temperature: np.ndarray, gain: np.ndarray, limit, day: HourlyDay) -> np.ndarray:
+    """Vent opening, %, as a climate computer sets it: shut until sun and lamps would warm the air past the
+    ventilation temperature (heating setpoint + `VENT_OFFSET_C`), then just open enough to hold it, never
+    beyond the plan's limit. Sensible heat only."""
+    per_pct = physics.RHO_CP * HEIGHT_M * ACH_VENT_MAX / 100.0 / 3600.0                 # W m⁻² K⁻¹ per %
+    gap = vent_temperature - day.outdoor_temperature_c[None, :]
+    needed = np.divide(gain - day.u_value_w_m2k * gap, per_pct * gap, out=np.full_like(gain, np.inf),
+                       where=gap > 0)
+    return np.clip(needed, 0.0, limit)
 
 
 def floating_temperature(setpoint: np.ndarray, gain: np.ndarray, vent_pct: np.ndarray, day: HourlyDay) -> np.ndarray:
