@@ -94,19 +94,26 @@ def test_short_day_window_is_one_unbroken_block_around_solar_noon():
     assert len(hours) == 8 and (np.diff(hours) == 1).all() and hours[0] <= solar_noon_utc() <= hours[-1] + 1
 
 
-def test_bootstrap_interval_covers_the_plan_and_the_true_u_value():
-    frame = synthetic_frame(120, seed=4)
-    sets = bootstrap.energy_resamples(frame, k_pipe_w_m2k=2.0, lamp_power_w_m2=150 / 1.8, resamples=60, seed=1)
-    u_values = [s["u_value_w_m2k"] for s in sets]
-    assert len(sets) == 60 and min(u_values) < 7.0 < max(u_values)
+def test_bootstrap_interval_covers_the_plan_and_the_true_parameters():
+    frame = synthetic_frame(120, seed=4)  # U = 7 W/m²K, transmission 0.6
+    sets = bootstrap.parameter_resamples(frame, k_pipe_w_m2k=2.0, lamp_power_w_m2=150 / 1.8, energy=True, light=True,
+                                         resamples=60, seed=1)
+    assert len(sets) == 60
+    for name, truth in (("u_value_w_m2k", 7.0), ("transmission", 0.6)):
+        values = [s[name] for s in sets]
+        assert min(values) < truth < max(values), name
     day = february_day("generic_pot_plant")
     front = optimise_plan(day, pop_size=40, generations=30, seed=2)
     result = bootstrap.band(front.x, 0, day, sets)
-    low, high = result["cost_interval"]
-    assert low < high and len(result["front_cost_low"]) == len(front.x)
+    assert result["cost_interval"][0] < result["cost_interval"][1]
+    assert result["photosynthesis_interval"][0] < result["photosynthesis_interval"][1]
+    assert len(result["front_cost_low"]) == len(front.x)
     # The plan's cost under the parameters of the middle resample lies in the interval.
     middle = sorted(sets, key=lambda s: s["u_value_w_m2k"])[len(sets) // 2]
+    low, high = result["cost_interval"]
     assert low <= evaluate_plan(front.x[:1], replace(day, **middle))["cost"][0] <= high
+    assert bootstrap.parameter_resamples(frame.head(5), k_pipe_w_m2k=2.0, lamp_power_w_m2=83.3, energy=True,
+                                         light=True, resamples=5, seed=1) == []  # one week: nothing to resample
 
 
 def test_backtest_flags_savings_far_beyond_the_published_range():

@@ -112,34 +112,40 @@ def moga_plan(context: dg.AssetExecutionContext, config: PlanConfig, postgres: P
             plan["ventilation_limit"] = float(front.x[chosen, VENT])
             hours = plan_store.plan_hours(plan, hourly)
 
-            validated = (models.get("energy") or {}).get("status") == "validated"
+            validated = {name: (models.get(name) or {}).get("status") == "validated" for name in ("energy", "light")}
             days = daily.filter((daily["site"] == site) & (daily["zone"] == zone) & (daily["day"] < day))
-            sets = bootstrap.energy_resamples(
+            sets = bootstrap.parameter_resamples(
                 days, k_pipe_w_m2k=greenhouse.k_pipe_w_m2k,
                 lamp_power_w_m2=greenhouse.installed_lamp_ppfd / greenhouse.lamp_efficacy_umol_j,
-                resamples=config.bootstrap_resamples, seed=config.seed) if validated else []
+                energy=validated["energy"], light=validated["light"], resamples=config.bootstrap_resamples,
+                seed=config.seed)
             uncertainty = bootstrap.band(front.x, chosen, hourly, sets)
             no_band = None if uncertainty else (
-                "no interval: the energy model is not validated (literature values have no sample to resample)"
-                if not validated else "no interval: fewer than two weeks of days to resample")
+                "no interval: neither the energy nor the light model is validated (literature or configured values "
+                "have no sample to resample)" if not any(validated.values())
+                else "no interval: fewer than two weeks of days to resample")
+            # Cost moves with the energy parameters, photosynthesis with the transmission: an interval only
+            # where its model was resampled.
+            cost_interval = uncertainty["cost_interval"] if uncertainty and validated["energy"] else None
+            photo_interval = uncertainty["photosynthesis_interval"] if uncertainty and validated["light"] else None
 
             statuses = model_statuses(models) if models else {}
             slug = _slug(site, zone, str(day))
             csv_path = plan_store.write_csv(lake.path / "moga" / f"plan_{slug}.csv", site, zone, hours)
-            cost_text = f"{plan['cost']:.3f}{_interval(uncertainty and uncertainty['cost_interval'], 3)}"
+            cost_text = f"{plan['cost']:.3f}{_interval(cost_interval, 3)}"
             photo_text = (f"{plan['photosynthesis']:.1f}"
-                          f"{_interval(uncertainty and uncertainty['photosynthesis_interval'], 1)}")
+                          f"{_interval(photo_interval, 1)}")
             png = plan_plot.plan_png(hours, f"{site} / {zone}, plan for {day} ({config.mode}): cost {cost_text} "
                                             f"EUR/m², photosynthesis {photo_text} g CH2O/m²")
             png_path = plot.write_png(png, lake.path / "moga" / f"plan_{slug}.png")
             plan_store.replace_plan(conn, {
                 "site": site, "zone": zone, "day": day, "mode": config.mode, "crop": crop.name,
                 "cost_eur_m2": float(plan["cost"]),
-                "cost_low_eur_m2": uncertainty["cost_interval"][0] if uncertainty else None,
-                "cost_high_eur_m2": uncertainty["cost_interval"][1] if uncertainty else None,
+                "cost_low_eur_m2": cost_interval and cost_interval[0],
+                "cost_high_eur_m2": cost_interval and cost_interval[1],
                 "photosynthesis_g_m2": float(plan["photosynthesis"]),
-                "photosynthesis_low_g_m2": uncertainty["photosynthesis_interval"][0] if uncertainty else None,
-                "photosynthesis_high_g_m2": uncertainty["photosynthesis_interval"][1] if uncertainty else None,
+                "photosynthesis_low_g_m2": photo_interval and photo_interval[0],
+                "photosynthesis_high_g_m2": photo_interval and photo_interval[1],
                 "photosynthesis_target_g_m2": target, "heat_kwh_m2": float(plan["heat"]),
                 "electricity_kwh_m2": float(plan["electricity"]), "co2_kg_m2": float(plan["co2_kg"]),
                 "dli_mol_m2": float(plan["dli"]), "lit_hours": float(plan["lit_hours"]),
@@ -158,7 +164,9 @@ def moga_plan(context: dg.AssetExecutionContext, config: PlanConfig, postgres: P
                 f"{crop.max_light_period_h:g} h, DLI {crop.dli_min_mol_m2_d:g}–{crop.dli_max_mol_m2_d:g}), mode "
                 f"{config.mode}" + (f", target {target:.1f} g CH2O/m²" if target is not None else ""),
                 f"- expected cost **{cost_text} EUR/m²**, photosynthesis **{photo_text} g CH2O/m²**"
-                + (f" — {no_band}" if no_band else f" (5–95 %, {uncertainty['resamples']} weekly-block resamples)"),
+                + (f" — {no_band}" if no_band else f" (5–95 %, {uncertainty['resamples']} weekly-block resamples"
+                   + ("" if validated["energy"] else "; cost: energy model not validated")
+                   + ("" if validated["light"] else "; photosynthesis: light model not validated") + ")"),
                 f"- lamps on in UTC hours {lamp_hours or 'none'}; lit {plan['lit_hours']:.0f} h; DLI "
                 f"{plan['dli']:.1f} mol/m²; heating {front.x[chosen, HEAT_DAY]:.1f} °C lit / "
                 f"{front.x[chosen, HEAT_NIGHT]:.1f} °C dark; vents ≤ {plan['ventilation_limit']:.0f} %",
