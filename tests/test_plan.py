@@ -19,7 +19,6 @@ import psycopg
 import pytest
 
 from greenhouse_assets.database import libpq_url
-from greenhouse_assets.defs.automation.policies import after_prices_or_forecast
 from greenhouse_assets.defs.automation.sensors import MOGA_TARGETS
 from greenhouse_assets.defs.moga.backtest import BacktestConfig, moga_backtest
 from greenhouse_assets.defs.moga.plan import PlanConfig, moga_plan

@@ -26,12 +26,13 @@ CO2 dosed against the air exchange up to the dosing capacity, canopy gross photo
 
 The heating setpoint is a floor, not the temperature: in an hour whose sun and lamps bring more heat
 than the house loses at the setpoint with the vents at the plan's opening, the air floats above it
-(`floating_temperature`) and needs no heat; photosynthesis and respiration see that temperature.
+(`floating_temperature`) and needs no heat; photosynthesis (PGRED) sees that temperature.
 
 Objectives: cost, EUR m⁻² floor: Σ_h heat_h × heat price + lamp kWh_h × electricity price_h +
 CO2 kg_h × CO2 price, the electricity price per hour (spot + grid tariff, or the flat price when no
 spot price is known); and the day's gross canopy photosynthesis, g CH2O m⁻² (maximised, stored
-negative). Constraints (≤ 0): DLI within the crop's range (relaxed to what is reachable / natural),
+negative; gross, as DynaLight's daily photosynthesis sum: maintenance respiration is not in the
+hourly objective). Constraints (≤ 0): DLI within the crop's range (relaxed to what is reachable / natural),
 lit hours ≤ the light period, and overheating: the warmest hour may float at most
 `OVERHEAT_MARGIN_C` above the crop's highest day temperature (or as little above it as fully open
 vents with the lamps off allow, on a day when even that is warmer), which is what the ventilation
@@ -93,7 +94,6 @@ class HourlyDay:
     dli_max_mol_m2: float
     heating_day_bounds: tuple[float, float]
     heating_night_bounds: tuple[float, float]
-    standing_dry_weight_g_m2: float = 150.0
     infiltration_ach: float = 1.0
     lamp_dimmable: bool = False
     sources: dict = field(default_factory=dict)
@@ -203,13 +203,11 @@ def evaluate_climate(lamps: np.ndarray, temperature: np.ndarray, vent_pct: np.nd
     co2_kg = (flow * held_excess + CO2_PER_CH2O * (gross - gross_ambient) * lit) / 1000.0
     hourly_cost = (heat_kwh * day.heat_eur_per_kwh + electricity_kwh * day.electricity_eur_per_kwh[None, :]
                    + co2_kg * day.co2_eur_per_kg)
-    respiration = physics.maintenance_respiration(temperature, day.standing_dry_weight_g_m2).mean(axis=1)
     return {
-        "cost": hourly_cost.sum(axis=1), "hourly_cost": hourly_cost, "photosynthesis": gross.sum(axis=1),
-        "net_assimilation": gross.sum(axis=1) - respiration, "heat": heat_kwh.sum(axis=1),
+        "cost": hourly_cost.sum(axis=1), "photosynthesis": gross.sum(axis=1), "heat": heat_kwh.sum(axis=1),
         "electricity": electricity_kwh.sum(axis=1), "co2_kg": co2_kg.sum(axis=1),
         "dli": ppfd.sum(axis=1) * 3600e-6, "lit_hours": lit.sum(axis=1).astype(float),
-        "lamp_hours": lamps.sum(axis=1), "surplus_w_m2": (-net).max(axis=1), "ppfd": ppfd,
+        "lamp_hours": lamps.sum(axis=1), "ppfd": ppfd,
     }
 
 
@@ -233,8 +231,3 @@ def evaluate_plan(x: np.ndarray, day: HourlyDay) -> dict[str, np.ndarray]:
     ])
     return {**result, **climate, "F": np.column_stack([result["cost"], -result["photosynthesis"]]), "G": G}
 
-
-def photoperiod_ok(lit_hours: np.ndarray, day: HourlyDay) -> np.ndarray:
-    """The plan's lit hours respect the crop's light period (or the natural day, when that is longer)."""
-    natural_lit = float((day.natural_ppfd() >= LIT_PPFD).sum())
-    return lit_hours <= max(day.max_light_period_h, natural_lit) + 1e-9

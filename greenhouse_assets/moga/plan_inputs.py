@@ -201,6 +201,6 @@ def hourly_day(day: date, weather: dict[str, np.ndarray], electricity: np.ndarra
         dli_min_mol_m2=crop.dli_min_mol_m2_d, dli_max_mol_m2=crop.dli_max_mol_m2_d,
         heating_day_bounds=(crop.temperature_day_min_c, crop.temperature_day_max_c),
         heating_night_bounds=(crop.temperature_night_min_c, crop.temperature_night_max_c),
-        standing_dry_weight_g_m2=crop.standing_dry_weight_g_m2, infiltration_ach=greenhouse.infiltration_ach,
+        infiltration_ach=greenhouse.infiltration_ach,
         sources=sources,
     )
