@@ -75,6 +75,8 @@ def run_main_job(sample_days: int = 21, seed: int = 42, input_dir: Path | None =
     print("moga: " + (moga_lines[0] if moga_lines else "no zone has objective models"))
     for line in moga_lines[1:]:
         print(f"    {line}")
+    for line in _plan_summary():
+        print(f"plan: {line}")
     not_through = [r for r in reports if r["status"] not in ACCEPTED]
     if not_through:
         print(file_table(not_through, source_dir))
@@ -195,7 +197,9 @@ def _rows_per_layer() -> list[tuple[str, int]]:
                UNION ALL SELECT 'timeseries', 'electricity_prices'
                UNION ALL SELECT 'timeseries', 'forecast_errors'
                UNION ALL SELECT 'features', 'extracted_features'
-               UNION ALL SELECT 'moga', 'solutions' ORDER BY 1, 2"""
+               UNION ALL SELECT 'moga', 'solutions'
+               UNION ALL SELECT 'moga', 'plans'
+               UNION ALL SELECT 'moga', 'backtest' ORDER BY 1, 2"""
         ).fetchall()
         counts = []
         for schema, table in tables:
@@ -232,6 +236,21 @@ def _moga_summary(blocked_by: list[str] = ()) -> list[str]:
         why = skipped.get((site, zone)) or _model_reason(models.get((site, zone), {}), blocked_by)
         lines.append(f"no result for {site}/{zone}: {why}")
     return lines
+
+
+def _plan_summary() -> list[str]:
+    """One line per zone's day-ahead plan (moga.plan_days): day, cost and photosynthesis, lamp hours, sources."""
+    with connect(settings.database_url()) as conn:
+        rows = conn.execute("""
+            SELECT d.site, d.zone, d.day, d.cost_eur_m2, d.photosynthesis_g_m2, d.price_source, d.weather_source,
+                   (SELECT string_agg(p.hour::text, ',' ORDER BY p.hour) FROM moga.plans p
+                     WHERE (p.site, p.zone, p.day) = (d.site, d.zone, d.day) AND p.lamp_level > 0)
+              FROM moga.plan_days d
+             WHERE d.day = (SELECT max(day) FROM moga.plan_days x WHERE (x.site, x.zone) = (d.site, d.zone))
+             ORDER BY 1, 2""").fetchall()
+    return [f"{site}/{zone} {day}: cost {cost:.3f} EUR/m², photosynthesis {photo:.1f} g CH2O/m², lamps in UTC hours "
+            f"{lamps or 'none'}; electricity {prices.split(' (')[0]}; weather {weather}"
+            for site, zone, day, cost, photo, prices, weather, lamps in rows]
 
 
 def _model_reason(models: dict[str, dict], blocked_by: list[str]) -> str:

@@ -29,7 +29,7 @@ CONTRACT_TABLES = (
     "metadata.alerts, metadata.audit_log, metadata.lineage, metadata.quality_metrics, metadata.schema_changes, "
     "metadata.file_columns, metadata.files, metadata.schema_versions, timeseries.measurements, "
     "features.windows, features.extracted_features, features.feature_metadata, features.feature_importance, "
-    "moga.solutions, moga.runs, moga.objective_models"
+    "moga.solutions, moga.runs, moga.objective_models, moga.plans, moga.plan_days, moga.backtest"
 )
 
 

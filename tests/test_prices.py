@@ -171,12 +171,12 @@ def test_sample_price_file_is_labelled_synthetic_and_loads(clean_platform, tmp_p
     newest-first export passes `timestamps_monotonic`."""
     url, landing = clean_platform, tmp_path / "landing"
     written = generate_sample(landing / "sample", days=2, start="2014-10-25")
-    path = landing / "sample" / "prices" / "Elspotprices_SYNTHETIC_2014-10-25_2014-10-26.csv"
+    path = landing / "sample" / "prices" / "Elspotprices_SYNTHETIC_2014-10-25_2014-10-27.csv"
     assert path in written
     assert all(open_file(p, REGISTRY).source.name != "elspot" for p in written if p != path)
     report = ingest_file(path, instance, REGISTRY)
     assert report["status"] == "loaded" and report["source"] == "elspot", report
-    assert report["rows"] == (24 + 25) * 2  # two local days, the second with 25 hours, two areas
+    assert report["rows"] == (24 + 25 + 24) * 2  # two local days (the second with 25 hours) and the day-ahead, two areas
     checks = {e.dagster_event.event_specific_data.check_name: e.dagster_event.event_specific_data.passed
               for e in instance.all_logs(report["run_id"])
               if e.dagster_event and e.dagster_event.event_type_value == "ASSET_CHECK_EVALUATION"}
@@ -185,7 +185,7 @@ def test_sample_price_file_is_labelled_synthetic_and_loads(clean_platform, tmp_p
     with psycopg.connect(libpq_url(url)) as conn:
         assert conn.execute("""SELECT count(*), count(DISTINCT hour_utc), min(hour_utc), max(hour_utc)
                                FROM timeseries.electricity_prices""").fetchone() == (
-            98, 49, utc("2014-10-24 22:00"), utc("2014-10-26 22:00"))
+            146, 73, utc("2014-10-24 22:00"), utc("2014-10-27 22:00"))
         assert conn.execute("""SELECT DISTINCT "Note" FROM staging.raw_elspot""").fetchall() == [(NOTE,)]
 
 

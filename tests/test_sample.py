@@ -70,7 +70,7 @@ def test_default_call_writes_the_real_layout(sample):
         "aarslev/marts2014/MortenSDUData2.csv",
         "aarslev/marts2014/MortenSDUData3.csv",
         "knudjepsen/NO3_LAMPEGRP_1.csv",
-        "prices/Elspotprices_SYNTHETIC_2014-03-17_2014-04-06.csv",
+        "prices/Elspotprices_SYNTHETIC_2014-03-17_2014-04-07.csv",  # one day past the climate: tomorrow's prices
     ]
 
 
@@ -247,10 +247,10 @@ def test_weather_file(sample):
 def test_price_file_is_synthetic_elspotprices(sample):
     """Energi Data Service's CSV export (`;`, decimal comma, newest first), labelled synthetic in its
     name and on every row, with a double daily peak, cheaper weekends and DKK = 7.4626 x EUR."""
-    lines = _lines(sample / "prices" / "Elspotprices_SYNTHETIC_2014-03-17_2014-04-06.csv")
+    lines = _lines(sample / "prices" / "Elspotprices_SYNTHETIC_2014-03-17_2014-04-07.csv")
     assert lines[0] == "HourUTC;HourDK;PriceArea;SpotPriceDKK;SpotPriceEUR;Note" and lines[-1] == ""
     rows = [line.split(";") for line in lines[1:-1]]
-    assert len(rows) == 2 * (21 * 24 - 1)  # two areas; 2014-03-30 has 23 local hours
+    assert len(rows) == 2 * (22 * 24 - 1)  # two areas, 21 days and the day-ahead; 2014-03-30 has 23 local hours
     assert all("SYNTHETIC" in row[5] for row in rows)
     assert all(re.fullmatch(r"-?\d+,\d\d", v) for row in rows for v in row[3:5])
     assert [row[0] for row in rows] == sorted((row[0] for row in rows), reverse=True)  # newest first
@@ -271,9 +271,9 @@ def test_price_file_is_synthetic_elspotprices(sample):
 def test_price_file_hour_dk_repeats_in_october(tmp_path):
     generate_sample(tmp_path, days=2, start="2014-10-25")
     rows = [line.split(";") for line in
-            _lines(tmp_path / "prices" / "Elspotprices_SYNTHETIC_2014-10-25_2014-10-26.csv")[1:-1]]
+            _lines(tmp_path / "prices" / "Elspotprices_SYNTHETIC_2014-10-25_2014-10-27.csv")[1:-1]]
     dk1 = [row for row in rows if row[2] == "DK1"]
-    assert len(dk1) == 49 and len({row[0] for row in dk1}) == 49  # HourUTC unique
+    assert len(dk1) == 73 and len({row[0] for row in dk1}) == 73  # HourUTC unique (24 + 25 + 24 hours)
     assert Counter(row[1] for row in dk1)["2014-10-26 02:00"] == 2  # HourDK repeats
 
 

@@ -12,7 +12,8 @@ Format facts were copied from the real files, not guessed; each exporter's docst
 - `morten`: the hourly `MortenSDUData*.csv` trio of celle 6, fixed UTC+1 clock.
 - `weather`: measured weather and forecast, `data_<months>_<year>.csv`.
 - `prices`: SYNTHETIC spot prices in the Energi Data Service `Elspotprices` CSV format,
-  `prices/Elspotprices_SYNTHETIC_<first>_<last>.csv` (labelled synthetic in name and rows).
+  `prices/Elspotprices_SYNTHETIC_<first>_<last>.csv` (labelled synthetic in name and rows), one day
+  beyond the climate data: tomorrow's day-ahead prices, which the planner uses.
 `timeline` holds the clocks and the shared 5-minute grid; `output` and `defects` the helpers every
 exporter uses.
 """

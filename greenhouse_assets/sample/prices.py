@@ -51,6 +51,9 @@ def hourly_prices(span: Span, rng: np.random.Generator) -> tuple[np.ndarray, np.
 
 
 def write_prices(out: Path, span: Span, rng: np.random.Generator) -> Path:
+    """The sample's days and the day after: day-ahead prices for tomorrow are published today (Nord Pool's
+    auction closes at noon), so the planner has tomorrow's prices as a grower would."""
+    span = Span(span.first, span.days + 1)
     hours, dk1 = hourly_prices(span, rng)
     utc = wall_strings(hours)
     dk = wall_strings(hours + copenhagen_offset(hours))

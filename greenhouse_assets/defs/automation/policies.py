@@ -9,7 +9,11 @@
   requested, ignoring `timeseries/measurements`, so a dbt run alone does not start the
   MOGA chain before the day features it needs were recomputed. It has no time gate of its own:
   it is evaluated only by `moga_automation`, whose interval is the "at most once per interval".
-- Both wait for running dependencies and running blocking checks, and for no upstream blocking
+- `after_prices_or_forecast()` (the day-ahead plan): as `after_features()` but counting
+  `timeseries/measurements` too, where a weather file's forecast series land; a price file
+  reaches it through `timeseries/site_electricity_prices`. So a new price or forecast file for
+  tomorrow re-plans tomorrow, at most once per `moga_automation` interval.
+- All three wait for running dependencies and running blocking checks, and for no upstream blocking
   check to stand failed: a failed check stops the chain there until that asset is fixed and re-run.
   Dagster's `all_deps_blocking_checks_passed()` would instead need every file-version partition of a
   staging table checked, which duplicates and files of other sources never are. A dependency
@@ -140,3 +144,7 @@ def on_new_data() -> dg.AutomationCondition:
 def after_features() -> dg.AutomationCondition:
     updated = AC.any_deps_updated().ignore(dg.AssetSelection.assets(MEASUREMENTS))
     return (_since_requested(updated) & _guards()).with_label("after_features")
+
+
+def after_prices_or_forecast() -> dg.AutomationCondition:
+    return (_since_requested(AC.any_deps_updated()) & _guards()).with_label("after_prices_or_forecast")

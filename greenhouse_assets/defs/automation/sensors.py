@@ -29,7 +29,8 @@ SENSOR_INTERVAL = int(os.environ.get("GREENHOUSE_SENSOR_INTERVAL", 15))
 MOGA_INTERVAL = int(os.environ.get("GREENHOUSE_MOGA_INTERVAL", 600))
 FEATURES = dg.AssetKey(["features", "extracted_features"])
 MOGA_TARGETS = dg.AssetSelection.assets(
-    ["features", "feature_importance"], "moga_objective_models", "moga_results")
+    ["features", "feature_importance"], "moga_objective_models", "moga_results", ["moga", "plan"],
+    ["moga", "backtest"])
 
 timeseries_automation = dg.AutomationConditionSensorDefinition(
     "timeseries_automation", target=dg.AssetSelection.groups("timeseries"),
@@ -40,7 +41,8 @@ timeseries_automation = dg.AutomationConditionSensorDefinition(
 moga_automation = dg.AutomationConditionSensorDefinition(
     "moga_automation", target=MOGA_TARGETS,
     default_status=dg.DefaultSensorStatus.RUNNING, minimum_interval_seconds=MOGA_INTERVAL,
-    description="Feature importance, objective models and MOGA results after new day features; "
+    description="Feature importance, objective models and MOGA results after new day features, the "
+                "day-ahead plan after new prices or forecasts, the backtest after the plan's inputs; "
                 "at most once per GREENHOUSE_MOGA_INTERVAL seconds.",
 )
 
