@@ -29,7 +29,7 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
-from greenhouse_assets import settings
+from greenhouse_assets import roles, settings
 
 MIN_PG_MAJOR = 15
 PG_LIB_ROOT = Path("/usr/lib/postgresql")
@@ -41,6 +41,8 @@ FALLBACK_OS_USER = "greenhouse"
 START_TIMEOUT_S = 120
 NOT_RUNNING = 3  # pg_ctl's own exit code for "no server running"
 SOCKET_PATH_MAX = 107  # sizeof(sockaddr_un.sun_path) - 1 on Linux
+# The platform's schemas (migration 0001) and where Alembic keeps its version table (`metadata`).
+PLATFORM_SCHEMAS = ("metadata", "staging", "timeseries", "features", "moga")
 
 
 class LocalDbError(Exception):
@@ -101,7 +103,11 @@ def _external_url() -> str | None:
 
 
 def _up_external(database_url: str) -> int:
-    """Check (never start) the server named by DATABASE_URL: TimescaleDB available and enabled."""
+    """Check (never start) the server named by DATABASE_URL: TimescaleDB available and enabled. With
+    `GREENHOUSE_ADMIN_URL` (a superuser of that server), first create the roles and databases."""
+    if os.environ.get("GREENHOUSE_ADMIN_URL"):
+        bootstrap(settings.admin_url(), platform_db=_database_name(database_url, settings.PLATFORM_DB),
+                  dagster_db=_database_name(settings.dagster_database_url(), settings.DAGSTER_DB))
     with _connect(database_url) as conn:
         row = conn.execute(
             "SELECT installed_version FROM pg_available_extensions WHERE name = 'timescaledb'"
@@ -475,7 +481,10 @@ def _chown(path: Path, user: str) -> None:
 
 
 def _initdb(cluster: _Cluster, bindir: Path, user: str) -> None:
-    """A new cluster whose superuser is `greenhouse`, trusting local and loopback connections only."""
+    """A new cluster whose superuser is `greenhouse`, trusting local and loopback connections only.
+
+    The superuser only bootstraps (`bootstrap`): migrations, the pipeline, analysts and Dagster each
+    connect as their own role (roles.py)."""
     _say(f"initialising a new cluster in {cluster.pgdata} …")
     _run(
         _as_user(user, [
@@ -541,14 +550,27 @@ def _start(cluster: _Cluster, bindir: Path, user: str) -> None:
 
 
 def _ensure_databases(cluster: _Cluster) -> None:
-    """`greenhouse` (with TimescaleDB) and `dagster`, owned by the cluster's superuser `greenhouse`."""
-    with _connect(settings.local_url("postgres")) as conn:
-        for name in (settings.PLATFORM_DB, settings.DAGSTER_DB):
-            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-                _say(f"created database {name!r}")
-    with _connect(cluster.url) as conn:
+    """Roles, then `greenhouse` (with TimescaleDB) and `dagster`, as the cluster's superuser `greenhouse`."""
+    bootstrap(settings.admin_url(), platform_db=settings.PLATFORM_DB, dagster_db=settings.DAGSTER_DB)
+
+
+def bootstrap(admin_url: str, *, platform_db: str, dagster_db: str) -> None:
+    """What only the cluster administrator may do, idempotently: the roles (roles.py), the platform database
+    owned by `greenhouse_owner` with TimescaleDB enabled, Dagster's owned by `greenhouse_dagster`. A
+    database migrated before the roles existed is handed over: what superusers own in its schemas goes to
+    the owner (migration 0011 then gives the pipeline its schemas), Dagster's tables to Dagster's role."""
+    with psycopg.connect(_libpq(settings._with_database(admin_url, "postgres")), connect_timeout=10) as conn:
+        roles.ensure_roles(conn)
+    with _connect(settings._with_database(admin_url, "postgres")) as conn:
+        for name, role in ((platform_db, "owner"), (dagster_db, "dagster")):
+            if roles.ensure_database(conn, name, settings.ROLES[role]):
+                _say(f"created database {name!r} (owner {settings.ROLES[role]})")
+    with _connect(settings._with_database(admin_url, platform_db)) as conn:
         conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+        if handed := roles.adopt(conn, list(PLATFORM_SCHEMAS), settings.ROLES["owner"]):
+            _say(f"handed {handed} objects of database {platform_db!r} to {settings.ROLES['owner']}")
+    with _connect(settings._with_database(admin_url, dagster_db)) as conn:
+        roles.adopt(conn, ["public"], settings.ROLES["dagster"])
 
 
 # --------------------------------------------------------------------------- helpers
@@ -575,6 +597,10 @@ def _libpq(database_url: str) -> str:
 
 def _redact(database_url: str) -> str:
     return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", database_url)
+
+
+def _database_name(url: str, default: str) -> str:
+    return conninfo_to_dict(_libpq(url)).get("dbname") or default
 
 
 def _same_server(a: str, b: str) -> bool:

@@ -218,8 +218,8 @@ def test_a_failing_dbt_test_fails_the_build_once_and_names_the_test(platform, da
         assert build(instance, full_refresh=True).success
 
 
-def test_analyst_reads_every_table_and_view_and_writes_nothing(platform, database_url):
-    with psycopg.connect(libpq_url(database_url), autocommit=True) as owner:
+def test_analyst_reads_every_table_and_view_and_writes_nothing(platform, database_url, admin_url):
+    with psycopg.connect(libpq_url(settings.owner_url()), autocommit=True) as owner:
         # Created after the migrations, like dbt's views and the loader's tables.
         owner.execute("CREATE VIEW features.analyst_probe AS SELECT 1 AS x")
     try:
@@ -229,7 +229,7 @@ def test_analyst_reads_every_table_and_view_and_writes_nothing(platform, databas
         names = {f"{s}.{t}" for s, t in relations}
         assert {"timeseries.aarslev_data", "timeseries.knudjepsen_data", "timeseries.allow_list",
                 "features.analyst_probe", "staging.raw_aarslev"} <= names
-        analyst = libpq_url(database_url).replace("://greenhouse@", "://greenhouse_analyst@")
+        analyst = libpq_url(settings.role_url("analyst"))
         with psycopg.connect(analyst) as conn:
             for schema, table in relations:
                 conn.execute(sql.SQL("SELECT * FROM {}.{} LIMIT 1").format(sql.Identifier(schema), sql.Identifier(table)))
@@ -249,5 +249,5 @@ def test_analyst_reads_every_table_and_view_and_writes_nothing(platform, databas
                     conn.execute(statement)
                 conn.rollback()
     finally:
-        with psycopg.connect(libpq_url(database_url), autocommit=True) as owner:
+        with psycopg.connect(libpq_url(settings.owner_url()), autocommit=True) as owner:
             owner.execute("DROP VIEW features.analyst_probe")
