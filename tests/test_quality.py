@@ -218,7 +218,7 @@ def test_a_failing_dbt_test_fails_the_build_once_and_names_the_test(platform, da
         assert build(instance, full_refresh=True).success
 
 
-def test_analyst_reads_every_table_and_view_and_writes_nothing(platform, database_url, admin_url):
+def test_analyst_reads_every_table_and_view_and_writes_nothing(platform, database_url):
     with psycopg.connect(libpq_url(settings.owner_url()), autocommit=True) as owner:
         # Created after the migrations, like dbt's views and the loader's tables.
         owner.execute("CREATE VIEW features.analyst_probe AS SELECT 1 AS x")
