@@ -229,9 +229,9 @@ NO_WAIT = [0.0, 0.0, 0.0]
 
 
 @pytest.fixture
-def alert_log(database_url):
+def alert_log(database_url, admin_url):
     """An empty metadata.alerts; rows as (dedup_key, kind, status, attempts) in order."""
-    with psycopg.connect(libpq_url(database_url), autocommit=True) as conn:
+    with psycopg.connect(libpq_url(admin_url), autocommit=True) as conn:  # the pipeline may not TRUNCATE
         conn.execute("TRUNCATE metadata.alerts")
 
     def rows():
