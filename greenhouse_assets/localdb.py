@@ -573,6 +573,28 @@ def bootstrap(admin_url: str, *, platform_db: str, dagster_db: str) -> None:
         roles.adopt(conn, ["public"], settings.ROLES["dagster"])
 
 
+def fresh_platform(admin_url: str, *, platform_db: str, dagster_db: str) -> dict[str, str]:
+    """Throwaway platform and Dagster databases (tests, benchmarks): dropped, recreated by `bootstrap` and
+    migrated as the owner. Returns the environment that points the platform at them, as each role:
+    DATABASE_URL (pipeline), DAGSTER_DATABASE_URL, GREENHOUSE_OWNER_URL, GREENHOUSE_ADMIN_URL."""
+    from greenhouse_assets import migrate
+
+    with _connect(settings._with_database(admin_url, "postgres")) as conn:
+        for name in (platform_db, dagster_db):
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    bootstrap(admin_url, platform_db=platform_db, dagster_db=dagster_db)
+    platform = settings._with_database(admin_url, platform_db)
+
+    def as_role(url: str, role: str) -> str:
+        return settings._with_user(url, settings.ROLES[role], os.environ.get(f"GREENHOUSE_{role.upper()}_PASSWORD"))
+
+    env = {"GREENHOUSE_ADMIN_URL": platform, "GREENHOUSE_OWNER_URL": as_role(platform, "owner"),
+           "DATABASE_URL": as_role(platform, "pipeline"),
+           "DAGSTER_DATABASE_URL": as_role(settings._with_database(admin_url, dagster_db), "dagster")}
+    migrate.upgrade(url=env["GREENHOUSE_OWNER_URL"])
+    return env
+
+
 # --------------------------------------------------------------------------- helpers
 
 

@@ -22,7 +22,7 @@ from psycopg import sql
 
 from greenhouse_assets import settings
 from greenhouse_assets.database import libpq_url
-from greenhouse_assets.settings import ROLES, _with_database, _with_user
+from greenhouse_assets.settings import _with_database
 
 SHARED_DIR = Path(os.environ.get("GREENHOUSE_SHARED_DIR", settings.PROJECT_ROOT.parent / "shared"))
 REAL_DATA = SHARED_DIR / "data" / "real"
@@ -64,26 +64,17 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     """Runs before collection, so every module that reads the environment sees the test databases."""
-    from greenhouse_assets import localdb, migrate
+    from greenhouse_assets import localdb
 
     base = os.environ.get("DATABASE_URL") or settings.admin_url(settings.PLATFORM_DB)
-    admin = _with_database(base, "postgres")
-    drop_abandoned_test_databases(admin)
-    with psycopg.connect(libpq_url(admin), autocommit=True) as conn:
-        for name in (TEST_DB, TEST_DAGSTER_DB):
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-    localdb.bootstrap(admin, platform_db=TEST_DB, dagster_db=TEST_DAGSTER_DB)
-    os.environ["GREENHOUSE_ADMIN_URL"] = _with_database(base, TEST_DB)
-    os.environ["GREENHOUSE_OWNER_URL"] = _with_user(_with_database(base, TEST_DB), ROLES["owner"], None)
-    os.environ["DATABASE_URL"] = _with_user(_with_database(base, TEST_DB), ROLES["pipeline"], None)
-    os.environ["DAGSTER_DATABASE_URL"] = _with_user(_with_database(base, TEST_DAGSTER_DB), ROLES["dagster"], None)
+    drop_abandoned_test_databases(_with_database(base, "postgres"))
+    os.environ.update(localdb.fresh_platform(base, platform_db=TEST_DB, dagster_db=TEST_DAGSTER_DB))
     os.environ["DAGSTER_HOME"] = str(settings.PROJECT_ROOT)
     state = Path(config.rootpath) / ".local" / f"test-{os.getpid()}"
     os.environ["GREENHOUSE_DAGSTER_STORAGE"] = str(state / "dagster" / "storage")
     os.environ["GREENHOUSE_DAGSTER_COMPUTE_LOGS"] = str(state / "dagster" / "logs")
     os.environ.setdefault("GREENHOUSE_LANDING_DIR", str(state / "landing"))
     os.environ.setdefault("GREENHOUSE_LAKE_DIR", str(state / "lake"))
-    migrate.upgrade(url=os.environ["GREENHOUSE_OWNER_URL"])
 
 
 @pytest.fixture
