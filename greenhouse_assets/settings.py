@@ -107,4 +107,5 @@ def _with_database(url: str, database: str) -> str:
 def _with_user(url: str, user: str, password: str | None) -> str:
     from sqlalchemy.engine import make_url
 
-    return make_url(url).set(username=user, password=password).render_as_string(hide_password=False)
+    # Not URL.set(): it ignores None, and one role's password must never travel with another's name.
+    return make_url(url)._replace(username=user, password=password).render_as_string(hide_password=False)

@@ -128,6 +128,22 @@ def test_the_pipeline_cannot_drop_or_create_outside_the_schemas_it_owns(database
         conn.rollback()
 
 
+def test_db_url_prints_each_role(monkeypatch, capsys):
+    from greenhouse_assets.cli import main
+
+    monkeypatch.setenv("DATABASE_URL", "postgresql://greenhouse_pipeline:pw@db.example.org:6543/platform")
+    monkeypatch.setenv("GREENHOUSE_ANALYST_PASSWORD", "read")
+    monkeypatch.delenv("GREENHOUSE_OWNER_URL", raising=False)
+    monkeypatch.delenv("GREENHOUSE_OWNER_PASSWORD", raising=False)
+    printed = {}
+    for role in ("pipeline", "analyst", "owner"):
+        assert main(["db", "url", "--role", role]) == 0
+        printed[role] = capsys.readouterr().out.strip()
+    assert printed == {"pipeline": "postgresql://greenhouse_pipeline:pw@db.example.org:6543/platform",
+                       "analyst": "postgresql://greenhouse_analyst:read@db.example.org:6543/platform",
+                       "owner": "postgresql://greenhouse_owner@db.example.org:6543/platform"}
+
+
 def test_definitions_load_and_resolve():
     from greenhouse_assets.definitions import defs
 
