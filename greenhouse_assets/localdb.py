@@ -91,10 +91,11 @@ def _external_url() -> str | None:
     """`DATABASE_URL` when it names a server other than the local cluster.
 
     The `greenhouse` CLI exports the local URL as DATABASE_URL before dispatching
-    (settings.apply_defaults), so a DATABASE_URL equal to the local URL still means "local".
+    (settings.apply_defaults), so a DATABASE_URL on the local cluster's address (as any role) still
+    means "local".
     """
     explicit = os.environ.get("DATABASE_URL")
-    if explicit and explicit != settings.local_url():
+    if explicit and not _same_server(explicit, settings.local_url()):
         return explicit
     return None
 
@@ -105,7 +106,8 @@ def _external_url() -> str | None:
 def _up_external(database_url: str) -> int:
     """Check (never start) the server named by DATABASE_URL: TimescaleDB available and enabled. With
     `GREENHOUSE_ADMIN_URL` (a superuser of that server), first create the roles and databases."""
-    if os.environ.get("GREENHOUSE_ADMIN_URL"):
+    admin = os.environ.get("GREENHOUSE_ADMIN_URL")
+    if admin and _same_server(admin, database_url):
         bootstrap(settings.admin_url(), platform_db=_database_name(database_url, settings.PLATFORM_DB),
                   dagster_db=_database_name(settings.dagster_database_url(), settings.DAGSTER_DB))
     with _connect(database_url) as conn:
@@ -551,7 +553,8 @@ def _start(cluster: _Cluster, bindir: Path, user: str) -> None:
 
 def _ensure_databases(cluster: _Cluster) -> None:
     """Roles, then `greenhouse` (with TimescaleDB) and `dagster`, as the cluster's superuser `greenhouse`."""
-    bootstrap(settings.admin_url(), platform_db=settings.PLATFORM_DB, dagster_db=settings.DAGSTER_DB)
+    bootstrap(settings.local_url(settings.PLATFORM_DB, settings.LOCAL_USER), platform_db=settings.PLATFORM_DB,
+              dagster_db=settings.DAGSTER_DB)
 
 
 def bootstrap(admin_url: str, *, platform_db: str, dagster_db: str) -> None:
