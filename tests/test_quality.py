@@ -54,7 +54,7 @@ def platform(tmp_path_factory):
     """Both files ingested through the `ingest_file` job (staging checks run there), then one build."""
     database_url = os.environ["DATABASE_URL"]
     root = tmp_path_factory.mktemp("quality")
-    with psycopg.connect(libpq_url(database_url), autocommit=True) as conn:
+    with psycopg.connect(libpq_url(os.environ["GREENHOUSE_ADMIN_URL"]), autocommit=True) as conn:  # a harness reset
         conn.execute(f"TRUNCATE {CONTRACT_TABLES} RESTART IDENTITY CASCADE")
         for (table,) in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'staging'").fetchall():
             conn.execute(sql.SQL("DROP TABLE staging.{}").format(sql.Identifier(table)))
