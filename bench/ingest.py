@@ -39,10 +39,9 @@ from pathlib import Path
 
 from _harness import report
 
-from greenhouse_assets import migrate, settings
+from greenhouse_assets import settings
 from greenhouse_assets.database import connect, libpq_url
 from greenhouse_assets.ingest.staging import VERSION_DEFAULTS
-from greenhouse_assets.settings import _with_database
 
 sys.path.insert(0, str(settings.PROJECT_ROOT / "tests"))
 from helpers import make_knudjepsen_file  # noqa: E402  (the tests' generator of long real-format files)
@@ -55,15 +54,11 @@ GREENHOUSE = Path(sys.executable).parent / "greenhouse"  # the console script `m
 
 
 def fresh_database() -> str:
-    import psycopg
+    """A migrated throwaway platform database; the pipeline role's URL (what the runs connect as)."""
+    from greenhouse_assets import localdb
 
-    base = os.environ.get("DATABASE_URL") or settings.local_url()
-    with psycopg.connect(libpq_url(_with_database(base, "postgres")), autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {BENCH_DB}")
-    url = _with_database(base, BENCH_DB)
-    migrate.upgrade(url=url)
-    return url
+    admin = os.environ.get("GREENHOUSE_ADMIN_URL") or settings.admin_url()
+    return localdb.fresh_platform(admin, platform_db=BENCH_DB, dagster_db=f"{BENCH_DB}_dagster")["DATABASE_URL"]
 
 
 def ingest_in_subprocess(path: Path, env: dict) -> tuple[float, float, float, int, int]:

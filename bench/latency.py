@@ -32,10 +32,9 @@ from pathlib import Path
 
 from _harness import report
 
-from greenhouse_assets import migrate, settings
-from greenhouse_assets.database import connect, libpq_url
+from greenhouse_assets import settings
+from greenhouse_assets.database import connect
 from greenhouse_assets.sample import generate_sample
-from greenhouse_assets.settings import _with_database
 
 sys.path.insert(0, str(settings.PROJECT_ROOT / "tests"))
 from e2e.stack import dagster_dev  # noqa: E402
@@ -48,17 +47,11 @@ DEFAULT_SENSOR_INTERVAL, DEFAULT_MOGA_INTERVAL = 15, 600  # defs/automation/sens
 
 
 def fresh_databases(suffix: str) -> dict[str, str]:
-    import psycopg
+    """Migrated throwaway platform and Dagster databases; the environment of the roles that use them."""
+    from greenhouse_assets import localdb
 
-    base = os.environ.get("DATABASE_URL") or settings.local_url()
-    names = {"DATABASE_URL": f"greenhouse_bench_{suffix}", "DAGSTER_DATABASE_URL": f"dagster_bench_{suffix}"}
-    with psycopg.connect(libpq_url(_with_database(base, "postgres")), autocommit=True) as conn:
-        for name in names.values():
-            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-            conn.execute(f"CREATE DATABASE {name}")
-    urls = {var: _with_database(base, name) for var, name in names.items()}
-    migrate.upgrade(url=urls["DATABASE_URL"])
-    return urls
+    admin = os.environ.get("GREENHOUSE_ADMIN_URL") or settings.admin_url()
+    return localdb.fresh_platform(admin, platform_db=f"greenhouse_bench_{suffix}", dagster_db=f"dagster_bench_{suffix}")
 
 
 def moga_done(url: str) -> bool:

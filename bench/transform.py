@@ -59,19 +59,11 @@ REPEAT = int(os.environ.get("BENCH_TRANSFORM_REPEAT", 3))
 
 
 def fresh_databases(base: str) -> tuple[str, str]:
-    import psycopg
+    """Migrated throwaway databases (`base`: the cluster administrator's URL), as the pipeline and Dagster roles."""
+    from greenhouse_assets import localdb
 
-    from greenhouse_assets import migrate
-    from greenhouse_assets.database import libpq_url
-    from greenhouse_assets.settings import _with_database
-
-    with psycopg.connect(libpq_url(_with_database(base, "postgres")), autocommit=True) as conn:
-        for name in (BENCH_DB, DAGSTER_DB):
-            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-            conn.execute(f"CREATE DATABASE {name}")
-    url = _with_database(base, BENCH_DB)
-    migrate.upgrade(url=url)
-    return url, _with_database(base, DAGSTER_DB)
+    env = localdb.fresh_platform(base, platform_db=BENCH_DB, dagster_db=DAGSTER_DB)
+    return env["DATABASE_URL"], env["DAGSTER_DATABASE_URL"]
 
 
 def mapped_columns(conn) -> dict[str, list[tuple[str, str]]]:
@@ -330,7 +322,7 @@ def main() -> None:
     args = parser.parse_args()
     from greenhouse_assets import settings
 
-    base = os.environ.get("DATABASE_URL") or settings.local_url()
+    base = os.environ.get("GREENHOUSE_ADMIN_URL") or settings.admin_url()
     workdir = Path(tempfile.mkdtemp(prefix="bench-transform-"))
     atexit.register(shutil.rmtree, workdir, ignore_errors=True)
     sizes = [measure(n, base, workdir) for n in args.observations]

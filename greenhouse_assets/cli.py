@@ -14,12 +14,13 @@ def _db(args: argparse.Namespace) -> int:
 
     actions = {"up": localdb.up, "stop": localdb.stop, "status": localdb.status}
     if args.action == "url":
-        print(localdb.url())
+        print(localdb.url() if args.role == "pipeline" else settings.role_url(args.role))
         return 0
     return actions[args.action]()
 
 
 def _migrate(args: argparse.Namespace) -> int:
+    """As the owner role (settings.owner_url): the pipeline may not change the schema."""
     from greenhouse_assets import migrate
 
     if args.direction == "up":
@@ -144,6 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     db = sub.add_parser("db", help="the PostgreSQL + TimescaleDB cluster")
     db.add_argument("action", choices=["up", "stop", "status", "url"])
+    db.add_argument("--role", choices=sorted(settings.ROLES), default="pipeline",
+                    help="with `url`: connect as this role (pipeline: what the platform uses; owner: migrations; "
+                         "analyst: read-only SQL; dagster: Dagster's storage)")
     db.set_defaults(func=_db)
 
     mig = sub.add_parser("migrate", help="apply (up) or revert (down) the contract schema migrations")

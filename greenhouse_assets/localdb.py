@@ -29,7 +29,7 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
-from greenhouse_assets import settings
+from greenhouse_assets import roles, settings
 
 MIN_PG_MAJOR = 15
 PG_LIB_ROOT = Path("/usr/lib/postgresql")
@@ -41,6 +41,8 @@ FALLBACK_OS_USER = "greenhouse"
 START_TIMEOUT_S = 120
 NOT_RUNNING = 3  # pg_ctl's own exit code for "no server running"
 SOCKET_PATH_MAX = 107  # sizeof(sockaddr_un.sun_path) - 1 on Linux
+# The platform's schemas (migration 0001) and where Alembic keeps its version table (`metadata`).
+PLATFORM_SCHEMAS = ("metadata", "staging", "timeseries", "features", "moga")
 
 
 class LocalDbError(Exception):
@@ -89,10 +91,11 @@ def _external_url() -> str | None:
     """`DATABASE_URL` when it names a server other than the local cluster.
 
     The `greenhouse` CLI exports the local URL as DATABASE_URL before dispatching
-    (settings.apply_defaults), so a DATABASE_URL equal to the local URL still means "local".
+    (settings.apply_defaults), so a DATABASE_URL on the local cluster's address (as any role) still
+    means "local".
     """
     explicit = os.environ.get("DATABASE_URL")
-    if explicit and explicit != settings.local_url():
+    if explicit and not _same_server(explicit, settings.local_url()):
         return explicit
     return None
 
@@ -101,7 +104,12 @@ def _external_url() -> str | None:
 
 
 def _up_external(database_url: str) -> int:
-    """Check (never start) the server named by DATABASE_URL: TimescaleDB available and enabled."""
+    """Check (never start) the server named by DATABASE_URL: TimescaleDB available and enabled. With
+    `GREENHOUSE_ADMIN_URL` (a superuser of that server), first create the roles and databases."""
+    admin = os.environ.get("GREENHOUSE_ADMIN_URL")
+    if admin and _same_server(admin, database_url):
+        bootstrap(settings.admin_url(), platform_db=_database_name(database_url, settings.PLATFORM_DB),
+                  dagster_db=_database_name(settings.dagster_database_url(), settings.DAGSTER_DB))
     with _connect(database_url) as conn:
         row = conn.execute(
             "SELECT installed_version FROM pg_available_extensions WHERE name = 'timescaledb'"
@@ -475,7 +483,10 @@ def _chown(path: Path, user: str) -> None:
 
 
 def _initdb(cluster: _Cluster, bindir: Path, user: str) -> None:
-    """A new cluster whose superuser is `greenhouse`, trusting local and loopback connections only."""
+    """A new cluster whose superuser is `greenhouse`, trusting local and loopback connections only.
+
+    The superuser only bootstraps (`bootstrap`): migrations, the pipeline, analysts and Dagster each
+    connect as their own role (roles.py)."""
     _say(f"initialising a new cluster in {cluster.pgdata} …")
     _run(
         _as_user(user, [
@@ -541,14 +552,50 @@ def _start(cluster: _Cluster, bindir: Path, user: str) -> None:
 
 
 def _ensure_databases(cluster: _Cluster) -> None:
-    """`greenhouse` (with TimescaleDB) and `dagster`, owned by the cluster's superuser `greenhouse`."""
-    with _connect(settings.local_url("postgres")) as conn:
-        for name in (settings.PLATFORM_DB, settings.DAGSTER_DB):
-            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-                _say(f"created database {name!r}")
-    with _connect(cluster.url) as conn:
+    """Roles, then `greenhouse` (with TimescaleDB) and `dagster`, as the cluster's superuser `greenhouse`."""
+    bootstrap(settings.local_url(settings.PLATFORM_DB, settings.LOCAL_USER), platform_db=settings.PLATFORM_DB,
+              dagster_db=settings.DAGSTER_DB)
+
+
+def bootstrap(admin_url: str, *, platform_db: str, dagster_db: str) -> None:
+    """What only the cluster administrator may do, idempotently: the roles (roles.py), the platform database
+    owned by `greenhouse_owner` with TimescaleDB enabled, Dagster's owned by `greenhouse_dagster`. A
+    database migrated before the roles existed is handed over: what superusers own in its schemas goes to
+    the owner (migration 0011 then gives the pipeline its schemas), Dagster's tables to Dagster's role."""
+    with psycopg.connect(_libpq(settings._with_database(admin_url, "postgres")), connect_timeout=10) as conn:
+        roles.ensure_roles(conn)
+    with _connect(settings._with_database(admin_url, "postgres")) as conn:
+        for name, role in ((platform_db, "owner"), (dagster_db, "dagster")):
+            if roles.ensure_database(conn, name, settings.ROLES[role]):
+                _say(f"created database {name!r} (owner {settings.ROLES[role]})")
+    with _connect(settings._with_database(admin_url, platform_db)) as conn:
         conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+        if handed := roles.adopt(conn, list(PLATFORM_SCHEMAS), settings.ROLES["owner"]):
+            _say(f"handed {handed} objects of database {platform_db!r} to {settings.ROLES['owner']}")
+    with _connect(settings._with_database(admin_url, dagster_db)) as conn:
+        roles.adopt(conn, ["public"], settings.ROLES["dagster"])
+
+
+def fresh_platform(admin_url: str, *, platform_db: str, dagster_db: str) -> dict[str, str]:
+    """Throwaway platform and Dagster databases (tests, benchmarks): dropped, recreated by `bootstrap` and
+    migrated as the owner. Returns the environment that points the platform at them, as each role:
+    DATABASE_URL (pipeline), DAGSTER_DATABASE_URL, GREENHOUSE_OWNER_URL, GREENHOUSE_ADMIN_URL."""
+    from greenhouse_assets import migrate
+
+    with _connect(settings._with_database(admin_url, "postgres")) as conn:
+        for name in (platform_db, dagster_db):
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    bootstrap(admin_url, platform_db=platform_db, dagster_db=dagster_db)
+    platform = settings._with_database(admin_url, platform_db)
+
+    def as_role(url: str, role: str) -> str:
+        return settings._with_user(url, settings.ROLES[role], os.environ.get(f"GREENHOUSE_{role.upper()}_PASSWORD"))
+
+    env = {"GREENHOUSE_ADMIN_URL": platform, "GREENHOUSE_OWNER_URL": as_role(platform, "owner"),
+           "DATABASE_URL": as_role(platform, "pipeline"),
+           "DAGSTER_DATABASE_URL": as_role(settings._with_database(admin_url, dagster_db), "dagster")}
+    migrate.upgrade(url=env["GREENHOUSE_OWNER_URL"])
+    return env
 
 
 # --------------------------------------------------------------------------- helpers
@@ -575,6 +622,10 @@ def _libpq(database_url: str) -> str:
 
 def _redact(database_url: str) -> str:
     return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", database_url)
+
+
+def _database_name(url: str, default: str) -> str:
+    return conninfo_to_dict(_libpq(url)).get("dbname") or default
 
 
 def _same_server(a: str, b: str) -> bool:

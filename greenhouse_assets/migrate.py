@@ -11,7 +11,7 @@ from greenhouse_assets import settings
 def alembic_config(url: str | None = None) -> Config:
     config = Config()
     config.set_main_option("script_location", str(settings.PROJECT_ROOT / "migrations"))
-    config.attributes["url"] = url or settings.database_url()
+    config.attributes["url"] = url or settings.owner_url()
     return config
 
 

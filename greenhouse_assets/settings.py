@@ -15,9 +15,17 @@ SOURCE_REGISTRY = Path(os.environ.get("GREENHOUSE_SOURCE_REGISTRY", PROJECT_ROOT
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 
 DEFAULT_PORT = 55432
-LOCAL_USER = "greenhouse"
+LOCAL_USER = "greenhouse"  # the local cluster's superuser: bootstraps roles and databases, nothing else
 PLATFORM_DB = "greenhouse"
 DAGSTER_DB = "dagster"
+
+# Roles by duty (greenhouse_assets/roles.py creates them; migration 0011 grants what each may do).
+ROLES = {
+    "owner": "greenhouse_owner",  # owns the contract schemas: migrations only
+    "pipeline": "greenhouse_pipeline",  # ingest, dbt, features, MOGA, sensors, the CLI
+    "analyst": "greenhouse_analyst",  # read-only SQL access
+    "dagster": "greenhouse_dagster",  # Dagster's own run/event storage
+}
 
 
 def local_dir() -> Path:
@@ -28,23 +36,47 @@ def local_port() -> int:
     return int(os.environ.get("GREENHOUSE_PG_PORT", DEFAULT_PORT))
 
 
-def local_url(database: str = PLATFORM_DB) -> str:
-    return f"postgresql://{LOCAL_USER}@127.0.0.1:{local_port()}/{database}"
+def local_url(database: str = PLATFORM_DB, user: str = ROLES["pipeline"]) -> str:
+    """The local cluster trusts loopback connections: no password in any local URL."""
+    return f"postgresql://{user}@127.0.0.1:{local_port()}/{database}"
+
+
+def admin_url(database: str = "postgres") -> str:
+    """The cluster administrator, for bootstrapping roles and databases: `GREENHOUSE_ADMIN_URL`, else the
+    local cluster's superuser."""
+    explicit = os.environ.get("GREENHOUSE_ADMIN_URL")
+    return _with_database(explicit, database) if explicit else local_url(database, LOCAL_USER)
 
 
 def database_url() -> str:
-    """The platform database: `DATABASE_URL`, else the local cluster."""
+    """The platform database as the pipeline role: `DATABASE_URL`, else the local cluster."""
     return os.environ.get("DATABASE_URL") or local_url(PLATFORM_DB)
 
 
+def role_url(role: str) -> str:
+    """The platform database as `role` (a key of ROLES): `DATABASE_URL`'s server and database with that
+    role's name and its password from `GREENHOUSE_<ROLE>_PASSWORD`; the owner's may be given whole as
+    `GREENHOUSE_OWNER_URL`, the pipeline's is `DATABASE_URL` itself."""
+    if role == "pipeline":
+        return database_url()
+    if role == "owner" and os.environ.get("GREENHOUSE_OWNER_URL"):
+        return os.environ["GREENHOUSE_OWNER_URL"]
+    return _with_user(database_url(), ROLES[role], os.environ.get(f"GREENHOUSE_{role.upper()}_PASSWORD"))
+
+
+def owner_url() -> str:
+    """Where migrations run: as the owner role."""
+    return role_url("owner")
+
+
 def dagster_database_url() -> str:
-    """Dagster's run/event storage: `DAGSTER_DATABASE_URL`, else database `dagster` beside the platform's."""
+    """Dagster's run/event storage: `DAGSTER_DATABASE_URL`, else database `dagster` beside the platform's,
+    as the role `greenhouse_dagster`."""
     explicit = os.environ.get("DAGSTER_DATABASE_URL")
     if explicit:
         return explicit
-    if os.environ.get("DATABASE_URL"):
-        return _with_database(os.environ["DATABASE_URL"], DAGSTER_DB)
-    return local_url(DAGSTER_DB)
+    base = _with_database(database_url(), DAGSTER_DB)
+    return _with_user(base, ROLES["dagster"], os.environ.get("GREENHOUSE_DAGSTER_PASSWORD"))
 
 
 def landing_dir() -> Path:
@@ -71,3 +103,10 @@ def _with_database(url: str, database: str) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(url).set(database=database).render_as_string(hide_password=False)
+
+
+def _with_user(url: str, user: str, password: str | None) -> str:
+    from sqlalchemy.engine import make_url
+
+    # Not URL.set(): it ignores None, and one role's password must never travel with another's name.
+    return make_url(url)._replace(username=user, password=password).render_as_string(hide_password=False)

@@ -9,7 +9,7 @@ from greenhouse_assets.database import sqlalchemy_url
 from greenhouse_assets import settings
 
 config = context.config
-url = config.attributes.get("url") or settings.database_url()
+url = config.attributes.get("url") or settings.owner_url()
 
 # The version table lives in `metadata`, next to the rest of the platform's bookkeeping.
 VERSION_SCHEMA = "metadata"

@@ -1,9 +1,13 @@
 """Test session: a fresh platform database and Dagster storage database in the real cluster.
 
 `make test` brings the cluster up and migrates the main database first; the suite never touches
-that one. It creates `greenhouse_test` and `dagster_test` beside it (dropped and recreated at the
-start of every session) and points the platform at them through the same environment variables
-a deployment uses.
+that one. `DATABASE_URL` names the cluster's administrator (the local cluster's superuser by
+default): as it, the session makes the roles and creates `greenhouse_test_<pid>` and
+`dagster_test_<pid>` beside the main database (as `greenhouse db up` does), migrates the first as the
+owner role, and then points the platform at them through the same environment variables a deployment
+uses, as the roles a deployment uses: `DATABASE_URL` becomes the pipeline role's URL, so every test
+exercises the pipeline's privileges, and Dagster's storage is its own role's. Only fixtures that
+reset the platform between tests (`clean_platform`) connect as the administrator (`admin_url`).
 """
 
 from __future__ import annotations
@@ -53,7 +57,7 @@ def drop_abandoned_test_databases(admin_url: str) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     shutil.rmtree(Path(config.rootpath) / ".local" / f"test-{os.getpid()}", ignore_errors=True)
     shutil.rmtree(settings.DBT_PROJECT_DIR / "target" / TEST_DB, ignore_errors=True)  # its dbt manifest
-    admin = _with_database(os.environ["DATABASE_URL"], "postgres")
+    admin = _with_database(os.environ["GREENHOUSE_ADMIN_URL"], "postgres")
     with psycopg.connect(libpq_url(admin), autocommit=True) as conn:
         for name in (TEST_DB, TEST_DAGSTER_DB):
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
@@ -61,33 +65,36 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     """Runs before collection, so every module that reads the environment sees the test databases."""
-    from greenhouse_assets import migrate
+    from greenhouse_assets import localdb
 
-    base = os.environ.get("DATABASE_URL") or settings.local_url()
-    admin = _with_database(base, "postgres")
-    drop_abandoned_test_databases(admin)
-    recreate_database(admin, TEST_DB)
-    recreate_database(admin, TEST_DAGSTER_DB)
-    os.environ["DATABASE_URL"] = _with_database(base, TEST_DB)
-    os.environ["DAGSTER_DATABASE_URL"] = _with_database(base, TEST_DAGSTER_DB)
+    base = os.environ.get("DATABASE_URL") or settings.admin_url(settings.PLATFORM_DB)
+    drop_abandoned_test_databases(_with_database(base, "postgres"))
+    os.environ.update(localdb.fresh_platform(base, platform_db=TEST_DB, dagster_db=TEST_DAGSTER_DB))
     os.environ["DAGSTER_HOME"] = str(settings.PROJECT_ROOT)
     state = Path(config.rootpath) / ".local" / f"test-{os.getpid()}"
     os.environ["GREENHOUSE_DAGSTER_STORAGE"] = str(state / "dagster" / "storage")
     os.environ["GREENHOUSE_DAGSTER_COMPUTE_LOGS"] = str(state / "dagster" / "logs")
     os.environ.setdefault("GREENHOUSE_LANDING_DIR", str(state / "landing"))
     os.environ.setdefault("GREENHOUSE_LAKE_DIR", str(state / "lake"))
-    migrate.upgrade(url=os.environ["DATABASE_URL"])
 
 
 @pytest.fixture
 def database_url() -> str:
+    """The test platform database as the pipeline role."""
     return os.environ["DATABASE_URL"]
 
 
 @pytest.fixture
-def clean_platform(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Empty contract tables, no staging tables, and a landing folder and lake of this test's own."""
-    with psycopg.connect(libpq_url(database_url), autocommit=True) as conn:
+def admin_url() -> str:
+    """The test platform database as the cluster administrator: for resetting it between tests only."""
+    return os.environ["GREENHOUSE_ADMIN_URL"]
+
+
+@pytest.fixture
+def clean_platform(database_url: str, admin_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Empty contract tables, no staging tables, and a landing folder and lake of this test's own.
+    (The audit log is append-only for the pipeline: emptying it takes the administrator.)"""
+    with psycopg.connect(libpq_url(admin_url), autocommit=True) as conn:
         conn.execute(f"TRUNCATE {CONTRACT_TABLES} RESTART IDENTITY CASCADE")
         # dbt's bookkeeping of which file versions measurements reflects (exists after the first dbt run).
         if conn.execute("SELECT to_regclass('timeseries.measurement_file_state')").fetchone()[0]:

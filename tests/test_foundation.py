@@ -40,8 +40,12 @@ def _hypertables(url: str) -> set[str]:
 
 
 def test_migrations_upgrade_downgrade_upgrade_on_a_fresh_database():
-    url = _with_database(os.environ["DATABASE_URL"], "greenhouse_migrations_test")
+    # As the administrator: reverting 0001 drops what the writer and analyst roles own (DROP OWNED), which
+    # only a role with their privileges may do.
+    url = _with_database(os.environ["GREENHOUSE_ADMIN_URL"], "greenhouse_migrations_test")
     recreate_database(_with_database(url, "postgres"), "greenhouse_migrations_test")
+    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION timescaledb")
 
     migrate.upgrade(url=url)
     assert set(CONTRACT_TABLES) <= _tables(url)
@@ -56,26 +60,88 @@ def test_migrations_upgrade_downgrade_upgrade_on_a_fresh_database():
     assert {"timeseries.measurements", "features.extracted_features"} <= _hypertables(url)
 
 
-def test_analyst_reads_contract_tables_and_cannot_write(database_url):
-    with psycopg.connect(libpq_url(database_url)) as conn:
-        conn.execute("SET ROLE greenhouse_analyst")
+def test_analyst_reads_contract_tables_and_cannot_write():
+    with psycopg.connect(libpq_url(settings.role_url("analyst"))) as conn:
+        assert conn.execute("SELECT current_user").fetchone() == ("greenhouse_analyst",)
         for schema, table in CONTRACT_TABLES:
             conn.execute(sql.SQL("SELECT count(*) FROM {}.{}").format(sql.Identifier(schema), sql.Identifier(table)))
+        conn.execute("SET default_transaction_read_only = off")
+        conn.commit()
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("INSERT INTO metadata.lineage (from_kind, from_ref, to_kind, to_ref) VALUES ('a','b','c','d')")
         conn.rollback()
-        conn.execute("SET ROLE greenhouse_analyst")
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("CREATE TABLE timeseries.analyst_scratch (x int)")
 
 
-def test_writer_cannot_rewrite_the_audit_log(database_url):
+def test_analyst_sessions_are_bounded():
+    """A runaway query or a forgotten open transaction of an analyst cannot hold the database for long."""
+    with psycopg.connect(libpq_url(settings.role_url("analyst"))) as conn:
+        assert conn.execute("SHOW statement_timeout").fetchone() == ("5min",)
+        assert conn.execute("SHOW idle_in_transaction_session_timeout").fetchone() == ("5min",)
+        assert conn.execute("SELECT rolconnlimit FROM pg_roles WHERE rolname = current_user").fetchone() == (10,)
+        conn.execute("SET statement_timeout = '100ms'")
+        with pytest.raises(psycopg.errors.QueryCanceled):
+            conn.execute("SELECT pg_sleep(5)")
+
+
+def test_the_pipeline_connects_as_its_own_role_without_superuser_or_role_rights(database_url):
     with psycopg.connect(libpq_url(database_url)) as conn:
-        conn.execute("SET ROLE greenhouse_writer")
-        conn.execute("INSERT INTO metadata.audit_log (actor, asset, operation) VALUES ('test', 'a', 'load')")
+        assert conn.execute("SELECT current_user, session_user").fetchone() == ("greenhouse_pipeline",) * 2
+        assert conn.execute("SELECT rolsuper, rolcreaterole, rolcreatedb FROM pg_roles "
+                            "WHERE rolname = current_user").fetchone() == (False, False, False)
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
-            conn.execute("DELETE FROM metadata.audit_log")
+            conn.execute("CREATE ROLE pipeline_made_this LOGIN")
         conn.rollback()
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("ALTER ROLE greenhouse_analyst CONNECTION LIMIT -1")
+
+
+def test_the_pipeline_only_appends_to_the_audit_log(database_url):
+    with psycopg.connect(libpq_url(database_url)) as conn:
+        audit_id = conn.execute("INSERT INTO metadata.audit_log (actor, asset, operation) "
+                                "VALUES ('test', 'a', 'load') RETURNING audit_id").fetchone()[0]
+        conn.commit()
+        for statement in ("UPDATE metadata.audit_log SET actor = 'someone else'", "DELETE FROM metadata.audit_log",
+                          "TRUNCATE metadata.audit_log", "DELETE FROM metadata.lineage"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(statement)
+            conn.rollback()
+        assert conn.execute("SELECT actor FROM metadata.audit_log WHERE audit_id = %s", (audit_id,)).fetchone() == ("test",)
+
+
+def test_the_pipeline_cannot_drop_or_create_outside_the_schemas_it_owns(database_url):
+    with psycopg.connect(libpq_url(database_url)) as conn:
+        for statement in ("DROP TABLE metadata.files CASCADE", "DROP TABLE metadata.audit_log",
+                          "DROP TABLE features.extracted_features", "DROP TABLE moga.runs CASCADE",
+                          "ALTER TABLE metadata.files ADD COLUMN x int", "CREATE TABLE metadata.scratch (x int)",
+                          "CREATE TABLE features.scratch (x int)", "TRUNCATE moga.solutions",
+                          "DROP SCHEMA moga CASCADE", "CREATE SCHEMA pipeline_scratch"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(statement)
+            conn.rollback()
+        # Its own schemas: what the loader and dbt do there (created, changed, dropped; rolled back here).
+        conn.execute("CREATE TABLE staging.raw_scratch (x int)")
+        conn.execute("ALTER TABLE staging.raw_scratch ADD COLUMN y text")
+        conn.execute("CREATE VIEW timeseries.scratch AS SELECT 1 AS x")
+        conn.execute("COMMENT ON TABLE timeseries.measurements IS 'dbt persists docs'")
+        conn.rollback()
+
+
+def test_db_url_prints_each_role(monkeypatch, capsys):
+    from greenhouse_assets.cli import main
+
+    monkeypatch.setenv("DATABASE_URL", "postgresql://greenhouse_pipeline:pw@db.example.org:6543/platform")
+    monkeypatch.setenv("GREENHOUSE_ANALYST_PASSWORD", "read")
+    monkeypatch.delenv("GREENHOUSE_OWNER_URL", raising=False)
+    monkeypatch.delenv("GREENHOUSE_OWNER_PASSWORD", raising=False)
+    printed = {}
+    for role in ("pipeline", "analyst", "owner"):
+        assert main(["db", "url", "--role", role]) == 0
+        printed[role] = capsys.readouterr().out.strip()
+    assert printed == {"pipeline": "postgresql://greenhouse_pipeline:pw@db.example.org:6543/platform",
+                       "analyst": "postgresql://greenhouse_analyst:read@db.example.org:6543/platform",
+                       "owner": "postgresql://greenhouse_owner@db.example.org:6543/platform"}
 
 
 def test_definitions_load_and_resolve():

@@ -65,7 +65,7 @@ def test_url_honours_database_url(monkeypatch):
 def test_url_defaults_to_local_cluster_and_port(monkeypatch):
     assert localdb.url() == settings.local_url()
     monkeypatch.setenv("GREENHOUSE_PG_PORT", "55111")
-    assert localdb.url() == "postgresql://greenhouse@127.0.0.1:55111/greenhouse"
+    assert localdb.url() == "postgresql://greenhouse_pipeline@127.0.0.1:55111/greenhouse"
 
 
 # --------------------------------------------------------------------------- the shared cluster
@@ -82,7 +82,8 @@ def test_up_is_idempotent(shared_cluster, capsys):
 
 
 def test_timescaledb_works_through_url(shared_cluster):
-    with psycopg.connect(localdb.url()) as conn:
+    # As the owner: only the database's owner may create tables in `public` (PostgreSQL 15).
+    with psycopg.connect(settings.owner_url()) as conn:
         (version,) = conn.execute(
             "SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'"
         ).fetchone()

@@ -54,7 +54,7 @@ def platform(tmp_path_factory):
     """Both files ingested through the `ingest_file` job (staging checks run there), then one build."""
     database_url = os.environ["DATABASE_URL"]
     root = tmp_path_factory.mktemp("quality")
-    with psycopg.connect(libpq_url(database_url), autocommit=True) as conn:
+    with psycopg.connect(libpq_url(os.environ["GREENHOUSE_ADMIN_URL"]), autocommit=True) as conn:  # a harness reset
         conn.execute(f"TRUNCATE {CONTRACT_TABLES} RESTART IDENTITY CASCADE")
         for (table,) in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'staging'").fetchall():
             conn.execute(sql.SQL("DROP TABLE staging.{}").format(sql.Identifier(table)))
@@ -219,7 +219,7 @@ def test_a_failing_dbt_test_fails_the_build_once_and_names_the_test(platform, da
 
 
 def test_analyst_reads_every_table_and_view_and_writes_nothing(platform, database_url):
-    with psycopg.connect(libpq_url(database_url), autocommit=True) as owner:
+    with psycopg.connect(libpq_url(settings.owner_url()), autocommit=True) as owner:
         # Created after the migrations, like dbt's views and the loader's tables.
         owner.execute("CREATE VIEW features.analyst_probe AS SELECT 1 AS x")
     try:
@@ -229,7 +229,7 @@ def test_analyst_reads_every_table_and_view_and_writes_nothing(platform, databas
         names = {f"{s}.{t}" for s, t in relations}
         assert {"timeseries.aarslev_data", "timeseries.knudjepsen_data", "timeseries.allow_list",
                 "features.analyst_probe", "staging.raw_aarslev"} <= names
-        analyst = libpq_url(database_url).replace("://greenhouse@", "://greenhouse_analyst@")
+        analyst = libpq_url(settings.role_url("analyst"))
         with psycopg.connect(analyst) as conn:
             for schema, table in relations:
                 conn.execute(sql.SQL("SELECT * FROM {}.{} LIMIT 1").format(sql.Identifier(schema), sql.Identifier(table)))
@@ -249,5 +249,5 @@ def test_analyst_reads_every_table_and_view_and_writes_nothing(platform, databas
                     conn.execute(statement)
                 conn.rollback()
     finally:
-        with psycopg.connect(libpq_url(database_url), autocommit=True) as owner:
+        with psycopg.connect(libpq_url(settings.owner_url()), autocommit=True) as owner:
             owner.execute("DROP VIEW features.analyst_probe")

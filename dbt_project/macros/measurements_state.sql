@@ -242,6 +242,19 @@ begin
     end if;
 end
 $$;
+-- Audited in this transaction, before the state moves on: the rows this run wrote (all of them on a
+-- rebuild, else those in the recomputed windows) and the file versions it took in and left out.
+{%- if measurements_rebuild() %}
+{%- set rows_sql = '(select count(*) from ' ~ this ~ ')' %}
+{%- else %}
+{%- set rows_sql = '(select count(*) from ' ~ this ~ ' m where exists (select 1 from _mfs_windows w where '
+                   ~ 'm.site = w.site and m.zone = w.zone and m.variable = w.variable and m.time between w.t0 and w.t1))' %}
+{%- endif %}
+{{ gh_audit_write(
+    rows_sql=rows_sql,
+    file_ids_sql='array(select file_id from _mfs_active except select file_id from ' ~ measurements_state_relation() ~ ' order by 1)',
+    details_sql="jsonb_build_object('removed_file_ids', to_jsonb(array(select file_id from "
+                ~ measurements_state_relation() ~ " except select file_id from _mfs_active order by 1)))") }}
 delete from {{ measurements_state_relation() }};
 insert into {{ measurements_state_relation() }} (file_id, loaded_at, precedence)
     select file_id, loaded_at, precedence from _mfs_active;

@@ -12,6 +12,7 @@ import polars as pl
 import pyarrow as pa
 
 from greenhouse_assets.database import connect
+from greenhouse_assets.governance import audit, lineage
 from greenhouse_assets.ingest import file_registry, lake
 from greenhouse_assets.ingest.errors import IngestError
 from greenhouse_assets.ingest.readers import open_file
@@ -61,8 +62,11 @@ def landing_relative(path: Path, landing_root: Path) -> str:
 
 def receive_file(path: Path, *, landing_root: Path, lake_paths: LakePaths, url: str, registry: SourceRegistry,
                  run_id: str | None = None, expected_partition: str | None = None, sha256: str | None = None,
-                 reprocess: bool = False, stage_as: str | None = None) -> RawOutcome:
+                 reprocess: bool = False, stage_as: str | None = None, audit_as: str | None = None) -> RawOutcome:
     """Hash, keep, parse and register one file; with `stage_as` (the actor to audit), also stage it.
+    With `audit_as`, the raw asset's audit row (and the edge file version -> raw Parquet) is written in
+    the transaction that registers the version, whatever became of it (received, duplicate,
+    reactivated, quarantined).
 
     Never raises for bad content: it is quarantined instead. Content that was already loaded is a
     duplicate (recorded, nothing new downstream) unless `reprocess` asks to parse the known version
@@ -102,10 +106,12 @@ def receive_file(path: Path, *, landing_root: Path, lake_paths: LakePaths, url: 
             staged = reactivate(conn, file_id=original.file_id, source=source.name, run_id=run_id, actor=stage_as,
                                 partition_key=partition_key,
                                 reason=f"{relative} was put back to version {original.version}") if restored else None
-            return RawOutcome(status="reactivated" if restored else "duplicate",
-                              file_id=original.file_id if restored else file_id, duplicate_of=original.file_id,
-                              rows=original.rows_read or 0, raw_uri=original.raw_uri,
-                              parquet_uri=original.parquet_uri, staged=staged, **base)
+            outcome = RawOutcome(status="reactivated" if restored else "duplicate",
+                                 file_id=original.file_id if restored else file_id, duplicate_of=original.file_id,
+                                 rows=original.rows_read or 0, raw_uri=original.raw_uri,
+                                 parquet_uri=original.parquet_uri, staged=staged, **base)
+            _audit_raw(conn, audit_as, run_id, outcome)
+            return outcome
         file_id = original.file_id if original is not None else file_registry.new_file_id(conn)
 
     parquet = lake_paths.parquet / source.name / f"{sha256}.parquet"
@@ -126,6 +132,8 @@ def receive_file(path: Path, *, landing_root: Path, lake_paths: LakePaths, url: 
                                                   size=size, received_at=received_at, raw_uri=stored.as_uri(),
                                                   parquet_uri=parquet.as_uri(), rows=rows,
                                                   partition_key=partition_key, run_id=run_id)
+                    _audit_raw(conn, audit_as, run_id, RawOutcome(status="received", file_id=file_id, rows=rows,
+                                                                  parquet_uri=parquet.as_uri(), **base))
                 staged = load.finish(run_id=run_id, actor=stage_as, partition_key=partition_key) if load else None
     except IngestError as error:
         stored = lake.quarantine(path, lake_paths.quarantine, source.name, sha256, error)
@@ -133,10 +141,22 @@ def receive_file(path: Path, *, landing_root: Path, lake_paths: LakePaths, url: 
             file_id = file_registry.record_quarantine(conn, source=source.name, path=relative, sha256=sha256,
                                                       size=size, error=error, quarantine_uri=stored.as_uri(),
                                                       partition_key=partition_key, run_id=run_id)
-        return RawOutcome(status="quarantined", file_id=file_id, error=error, raw_uri=stored.as_uri(), **base)
+            outcome = RawOutcome(status="quarantined", file_id=file_id, error=error, raw_uri=stored.as_uri(), **base)
+            _audit_raw(conn, audit_as, run_id, outcome)
+        return outcome
     return RawOutcome(status="loaded" if staged else "received", file_id=file_id, rows=rows,
                       raw_uri=stored.as_uri(), parquet_uri=parquet.as_uri(), detection=parsed.detection,
                       resolutions=parsed.resolutions, columns=parsed.columns, staged=staged, **base)
+
+
+def _audit_raw(conn, actor: str | None, run_id: str | None, outcome: RawOutcome) -> None:
+    """The raw asset's audit row for `outcome`, in the caller's (registering) transaction."""
+    if actor is None:
+        return
+    audit.record(conn, audit.Writer(actor, run_id), asset="raw/files", table="metadata.files", rows=outcome.rows,
+                 operation=outcome.status, partition_key=outcome.partition_key, input_file_ids=[outcome.file_id],
+                 outputs=[lineage.parquet(outcome.parquet_uri)] if outcome.parquet_uri else [],
+                 details={"path": outcome.path, "sha256": outcome.sha256})
 
 
 def _kept(batches: Iterable[pl.DataFrame], sink: lake.ParquetSink) -> Iterator[pa.Table]:

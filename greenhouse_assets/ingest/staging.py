@@ -16,7 +16,6 @@ less than computing it from a setting for every row.
 from __future__ import annotations
 
 import itertools
-import json
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from pgpq import ArrowToPostgresBinaryEncoder
 from psycopg import sql
 
 from greenhouse_assets.database import connect
+from greenhouse_assets.governance import audit
 
 SCHEMA = "staging"
 BATCH_ROWS = 100_000
@@ -119,7 +119,7 @@ class StagingTransaction:
 
     def finish(self, *, run_id: str | None, actor: str, partition_key: str | None) -> StagingLoad:
         """Record the schema changes, mark the version loaded and active (deactivating the one it
-        replaces), audit, commit. The version must be registered in `metadata.files` by now."""
+        replaces), audit (with the lineage edge file version -> staging table), commit. The version must be registered in `metadata.files` by now."""
         conn = self.conn
         for change in self.changes:
             conn.execute(
@@ -136,13 +136,9 @@ class StagingTransaction:
         )
         activated = conn.execute("SELECT metadata.set_file_active(%s, true)", (self.file_id,)).fetchall()
         deactivated = [r[0] for r in activated if r[0] != self.file_id]
-        conn.execute(
-            """INSERT INTO metadata.audit_log (actor, run_id, asset, table_name, partition_key, operation,
-                                               rows_affected, input_file_ids, details)
-               VALUES (%s, %s, %s, %s, %s, 'load', %s, ARRAY[%s::bigint], %s::jsonb)""",
-            (actor, run_id, f"staging/{self.table}", f"{SCHEMA}.{self.table}", partition_key, self.rows,
-             self.file_id, json.dumps({"schema_changes": self.changes, "deactivated": deactivated})),
-        )
+        audit.record(conn, audit.Writer(actor, run_id), asset=f"staging/{self.table}", table=f"{SCHEMA}.{self.table}",
+                     rows=self.rows, operation="load", partition_key=partition_key, input_file_ids=[self.file_id],
+                     details={"schema_changes": self.changes, "deactivated": deactivated})
         conn.commit()
         self.committed = True
         return StagingLoad(f"{SCHEMA}.{self.table}", self.rows, self.changes, deactivated)
@@ -191,13 +187,9 @@ def reactivate(conn: psycopg.Connection, *, file_id: int, source: str, run_id: s
     deactivated = [r[0] for r in activated if r[0] != file_id]
     rows = conn.execute("SELECT coalesce(rows_staged, 0) FROM metadata.files WHERE file_id = %s",
                         (file_id,)).fetchone()[0]
-    conn.execute(
-        """INSERT INTO metadata.audit_log (actor, run_id, asset, table_name, partition_key, operation,
-                                           rows_affected, input_file_ids, details)
-           VALUES (%s, %s, %s, %s, %s, 'reactivate', %s, ARRAY[%s::bigint], %s::jsonb)""",
-        (actor, run_id, f"staging/{table}", f"{SCHEMA}.{table}", partition_key, rows, file_id,
-         json.dumps({"reason": reason, "deactivated": deactivated})),
-    )
+    audit.record(conn, audit.Writer(actor, run_id), asset=f"staging/{table}", table=f"{SCHEMA}.{table}", rows=rows,
+                 operation="reactivate", partition_key=partition_key, input_file_ids=[file_id],
+                 details={"reason": reason, "deactivated": deactivated})
     return StagingLoad(f"{SCHEMA}.{table}", rows, [], deactivated)
 
 

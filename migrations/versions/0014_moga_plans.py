@@ -8,14 +8,14 @@ photosynthesis of what the grower ran and of the plan made the day before, both 
 day's measured weather and prices, so every summary figure can be recomputed from the rows.
 
 Revision ID: 0014
-Revises: 0009
+Revises: 0011
 Create Date: 2026-12-04
 """
 
 from alembic import op
 
 revision = "0014"
-down_revision = "0009"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 

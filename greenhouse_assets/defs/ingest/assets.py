@@ -15,7 +15,7 @@ from greenhouse_assets.defs.ingest.partitions import file_versions
 from greenhouse_assets.defs.ingest.raw import OP_NAME, RAW_FILES, RawFileConfig, raw_metadata, raw_spec
 from greenhouse_assets.defs.ingest.staging import SOURCES, staging_key, staging_result, staging_spec
 from greenhouse_assets.defs.resources import LakeResource, LandingFolderResource, PostgresResource
-from greenhouse_assets.governance import audit, lineage
+from greenhouse_assets.governance import audit
 from greenhouse_assets.governance.pseudonym import PseudonymKeyMissing
 from greenhouse_assets.ingest import file_registry
 from greenhouse_assets.ingest.lake import ContentChanged
@@ -64,18 +64,12 @@ def _receive(context: dg.AssetExecutionContext, config: RawFileConfig, postgres:
             sha256=config.sha256 or None,
             reprocess=not config.path,
             stage_as=audit.actor(context) if stage else None,
+            audit_as=audit.actor(context),
         )
     except (PseudonymKeyMissing, ContentChanged) as error:  # no retry can help, and the content is not bad
         raise dg.Failure(description=str(error), allow_retries=False) from error
-    with postgres.connection() as conn:
-        audit.record_write(conn, context, asset="raw/files", table="metadata.files", rows=outcome.rows,
-                           operation="received" if outcome.status == "loaded" else outcome.status,
-                           partition_key=context.partition_key, input_file_ids=[outcome.file_id],
-                           outputs=[lineage.parquet(outcome.parquet_uri)] if outcome.parquet_uri else [],
-                           details={"path": outcome.path, "sha256": outcome.sha256})
-        if outcome.staged:  # the staging transaction wrote its own audit row
-            lineage.record(conn, context.run_id, [lineage.file_version(outcome.file_id)],
-                           [lineage.table(outcome.staged.table)])
+    # receive_file audited each write in its own transaction: raw with the version's registration,
+    # staging with the load.
     metadata = raw_metadata(outcome)
     if outcome.status == "quarantined":
         raise dg.Failure(
@@ -108,11 +102,9 @@ def _restage(context: dg.AssetExecutionContext, postgres: PostgresResource):
         source_file=version.path,
         parquet=Path(version.parquet_uri.removeprefix("file://")),
         run_id=context.run_id,
-        actor=audit.actor(context),
+        actor=audit.actor(context),  # audited in the load's transaction
         partition_key=context.partition_key,
     )
-    with postgres.connection() as conn:  # load_parquet wrote the audit row in its own transaction
-        lineage.record(conn, context.run_id, [lineage.file_version(version.file_id)], [lineage.table(load.table)])
     yield staging_result(version.source, load, file_id=version.file_id, path=version.path)
 
 

@@ -93,8 +93,8 @@ def timeseries_dbt(context: dg.AssetExecutionContext, config: DbtBuildConfig, db
     export_dbt_env()
     args = ["build", "--full-refresh"] if config.full_refresh else ["build"]
     server_started = _server_started_at()
-    before = dbt_audit.reflected_file_ids()
-    invocation = dbt.cli(args, context=context)
+    with dbt_audit.audit_settings(context):  # each model audits itself, in its own transaction
+        invocation = dbt.cli(args, context=context)
     try:
         for event in invocation.stream().fetch_column_metadata():
             yield _with_exclusions(context, event)
@@ -108,8 +108,6 @@ def timeseries_dbt(context: dg.AssetExecutionContext, config: DbtBuildConfig, db
                         + "; ".join(f"{node}: {message}" for node, message in failed.items()),
             metadata={"failed_nodes": sorted(failed)}, allow_retries=False,
         ) from error
-    finally:  # what dbt built before a failure was written too
-        dbt_audit.record_build(context, invocation, before)
 
 
 
