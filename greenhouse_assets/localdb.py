@@ -518,7 +518,9 @@ def _write_config(cluster: _Cluster, user: str) -> None:
         "listen_addresses": "'127.0.0.1'",
         "port": str(cluster.port),
         "unix_socket_directories": _quote(sockets),
-        "max_connections": "100",
+        # No platform program is a superuser, so none may use the slots reserved for one: room for
+        # `dagster dev` (webserver, daemon, code servers, runs) beside two test workers' stacks.
+        "max_connections": "200",
         "shared_preload_libraries": "'timescaledb'",
         "timescaledb.telemetry_level": "off",
         "shared_buffers": "'128MB'",
