@@ -3,8 +3,10 @@
 The horizon is one day: by default the day after the zone's latest data; `horizon_date` pins it.
 Each zone's run replaces any earlier run for the same horizon (see `greenhouse_assets.moga.store`).
 
-Per zone, never all-or-nothing: a zone is optimised when its energy model is `validated`; any
-other zone gets a `skipped` run row with the reason (its energy model's status, no weather, or
+Per zone, never all-or-nothing: a zone is optimised when its energy model is `validated` or the
+`literature` model of its cover type standing in for a rejected fit ("energy: literature model (fit
+rejected: ...)" in every pick's `rests_on`, in moga.runs.model_statuses and in the materialization);
+any other zone gets a `skipped` run row with the reason (its energy model's status, no weather, or
 no setpoint meeting every constraint), and both lists are in the materialization. The bounds
 come from the zone's crop profile and the cost objective's prices from the site (sites.yaml);
 every recommended setpoint says which model statuses it rests on. Each zone runs `seeds` seeds:
@@ -137,8 +139,7 @@ def moga_results(context: dg.AssetExecutionContext, config: MogaConfig, postgres
                 continue
             site_prices = profiles.prices(site, site_config)
             day = day_inputs(horizon, forecast, models["energy"]["parameters"], models["growth"]["parameters"], crop,
-                             prices=site_prices,
-                             infiltration_ach=profiles.greenhouse(site, site_config).infiltration_ach)
+                             prices=site_prices, greenhouse=profiles.greenhouse(site, site_config))
             try:
                 front = optimise_day(day, algorithm=config.algorithm, pop_size=config.pop_size,
                                      generations=config.generations, seed=config.seed, seeds=config.seeds)
@@ -154,6 +155,7 @@ def moga_results(context: dg.AssetExecutionContext, config: MogaConfig, postgres
             rests_on = basis(statuses, models["growth"]["parameters"])
             table = [{**pick, "rests_on": rests_on} for pick in front.recommendation_table()]
             png = plot.pareto_png(front.cost, front.growth, front.ranks, front.picks,
+                                  per_development_day=day.development_base_c is not None, title=
                                   f"{site} / {zone}, {horizon}: {config.algorithm.upper()} (best of {config.seeds} "
                                   f"seeds), HV {front.hypervolume:.2f}, spread {front.hypervolume_spread:.1%}")
             path = plot.write_png(png, lake.path / "moga" / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', f'{site}_{zone}')}_{horizon}.png")
