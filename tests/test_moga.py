@@ -746,11 +746,11 @@ def test_summer_front_uses_ventilation_and_trades_cost():
 
 
 def test_winter_front_trades_light_and_co2_with_temperature_at_its_bound():
-    """Two-dimensional in lamp dose and CO2; temperature honestly at its lower bound.
+    """A crop without a development model (per calendar day): temperature honestly at its lower bound.
 
-    In this model warmth never raises growth inside 18-28 °C (TOMGRO's PGRED is flat from 12 to
-    28 °C) while it costs heat and maintenance respiration, so on a day without overheating the
-    day and night temperatures sit at their lower bounds; the front is spanned by lamp dose and CO2.
+    Warmth never raises gross photosynthesis inside 18-28 °C (TOMGRO's PGRED is flat from 12 to
+    28 °C) while it costs heat and maintenance respiration, so the day and night temperatures sit
+    at their lower bounds; the front is spanned by lamp dose and CO2.
     """
     front = optimise_day(WINTER_DAY_18H, algorithm="nsga2", pop_size=60, generations=150, seed=3)
     on_front = front.ranks == 0
@@ -760,3 +760,65 @@ def test_winter_front_trades_light_and_co2_with_temperature_at_its_bound():
     assert abs(np.corrcoef(dose, co2)[0, 1]) < 0.99  # not one lever: the two move differently along the front
     day_t = front.column("temperature_setpoint")[on_front]
     assert np.mean(day_t < 18.5) > 0.9
+
+
+KALANCHOE = profiles.zone_crop("knudjepsen", "NO3")
+KNUDJEPSEN = profiles.greenhouse("knudjepsen")
+LITERATURE_ENERGY = {"u_value_w_m2k": validation.LITERATURE_U["single_glass"], "solar_gain_fraction": 0.4,
+                     "baseline_kwh_m2": 0.0, "lamp_efficacy_umol_j": 1.8, "installed_lamp_ppfd": 100.0}
+
+
+def kalanchoe_day(horizon: date, outdoor_c: float, radiation: float, greenhouse=KNUDJEPSEN) -> DayInputs:
+    return day_inputs(horizon, {"outdoor_temperature_c": outdoor_c, "radiation_sum_mj_m2": radiation},
+                      LITERATURE_ENERGY, {"transmission": 0.7}, KALANCHOE, prices=profiles.prices("knudjepsen"),
+                      greenhouse=greenhouse)
+
+
+def test_kalanchoe_winter_front_is_not_pinned_to_a_temperature_bound():
+    """With the development rate, warmth shortens the cycle (cheaper per day of development) and leaves less
+    dry matter per day of development (fewer days of assimilation, more respiration): temperature trades."""
+    day = kalanchoe_day(date(2014, 2, 9), 2.0, 3.0)
+    assert day.development_base_c == 10.0 and day.development_reference_c == pytest.approx(19.33)
+    front = optimise_day(day, algorithm="nsga2", pop_size=60, generations=150, seed=3)
+    on_front = front.ranks == 0
+    lower, upper = np.array(day.lower), np.array(day.upper)
+    for variable in ("temperature_setpoint", "temperature_night_setpoint"):
+        values = front.column(variable)[on_front]
+        k = VARIABLES.index(variable)
+        assert not (values < lower[k] + 0.1).all() and not (values > upper[k] - 0.1).all(), variable
+    mean_t = (front.column("temperature_setpoint") * 8 + front.column("temperature_night_setpoint") * 16)[on_front] / 24
+    assert np.ptp(mean_t) > 0.5
+    # Along the front the cheap end is warm and the high-growth end cool: temperature is a real lever.
+    assert np.corrcoef(mean_t, front.growth[on_front])[0, 1] < -0.3
+    # And still two levers: lamp dose moves along the front too.
+    dose = (front.column("supplemental_light") * front.column("photoperiod"))[on_front]
+    assert np.ptp(dose) > 0.5 * 100 * 8
+
+
+def test_development_rate_is_one_at_the_published_cycle_and_linear():
+    assert physics.development_rate(19.33, 10.0, 19.33) == pytest.approx(1.0)
+    assert physics.development_rate(20.33, 10.0, 19.33) - 1.0 == pytest.approx(1 / 9.33)
+    assert physics.development_rate(5.0, 10.0, 19.33) == pytest.approx(0.05)  # floor: cost per day stays finite
+
+
+def test_shade_screen_makes_a_bright_summer_day_feasible_and_costs_light():
+    """A July day at Knudjepsen: without the shade screen the vents alone hold the crop's 23.1 °C only by
+    staying nearly fully open and the front collapses; the configured screen (50 % above 500 W/m²) cuts
+    the sun's heat and light in the bright hours, so vents close further and the front widens."""
+    shaded = kalanchoe_day(date(2014, 7, 10), 17.0, 22.0)
+    unshaded = kalanchoe_day(date(2014, 7, 10), 17.0, 22.0, greenhouse=replace(KNUDJEPSEN, shade_screen_fraction=0.0))
+    closed = shaded.shade_factor() < 1
+    assert closed.any() and (shaded.radiation_w_m2()[closed] > 500).all() and (shaded.shade_factor()[closed] == 0.5).all()
+    assert shaded.natural_light()[0].sum() < unshaded.natural_light()[0].sum()
+    fronts = {name: optimise_day(day, algorithm="nsga2", pop_size=60, generations=120, seed=4)
+              for name, day in (("shaded", shaded), ("unshaded", unshaded))}
+    vent = {name: np.median(front.column("ventilation")[front.ranks == 0]) for name, front in fronts.items()}
+    assert vent["shaded"] < vent["unshaded"]
+    spread = {name: np.ptp(front.growth[front.ranks == 0]) for name, front in fronts.items()}
+    assert spread["shaded"] > 2 * spread["unshaded"]
+    # Every stored point holds the crop's maximum temperature in every hour.
+    for front in fronts.values():
+        assert (front.column("constraint_overheating") <= 0).all()
+    # A whitewash (set point 0 W/m²) shades every sunny hour.
+    whitewash = replace(shaded, shade_above_w_m2=0.0)
+    assert (whitewash.shade_factor()[whitewash.radiation_w_m2() > 0] == 0.5).all()
