@@ -61,17 +61,22 @@ def basis(statuses: dict[str, dict], growth_parameters: dict) -> str:
 
 
 def _markdown(site: str, zone: str, horizon: date, table: list[dict], crop: profiles.CropProfile) -> str:
+    ranked = ("ranked per day of development (cost and growth shown per calendar day; development d/d = days "
+              f"of development per day, 1 at {crop.development_reference_c:g} °C)"
+              if crop.development_base_c is not None else "ranked per calendar day")
     lines = [f"**{site} / {zone}, {horizon}** — crop {crop.species} ({crop.name}, {crop.phase}): "
              f"T {crop.temperature_bounds[0]:g}–{crop.temperature_bounds[1]:g} °C, light period ≤ "
-             f"{crop.max_light_period_h:g} h, DLI {crop.dli_min_mol_m2_d:g}–{crop.dli_max_mol_m2_d:g} mol/m²/day", "",
+             f"{crop.max_light_period_h:g} h, DLI {crop.dli_min_mol_m2_d:g}–{crop.dli_max_mol_m2_d:g} mol/m²/day; "
+             f"{ranked}", "",
              "| pick | T day/night °C | RH % | CO2 ppm | light µmol/m²/s | lamp h | vent % | cost EUR/m² "
-             "| heat kWh/m² | lamps kWh/m² | CO2 kg/m² | growth g CH2O/m² | DLI mol/m² | rests on |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| heat kWh/m² | lamps kWh/m² | CO2 kg/m² | growth g CH2O/m² | DLI mol/m² | development d/d | rests on |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in table:
         lines.append(f"| {r['pick'].replace('_', ' ')} | {r['temperature_setpoint']}/{r['temperature_night_setpoint']} | "
                      f"{r['humidity_setpoint']} | {r['co2_setpoint']} | {r['supplemental_light']} | {r['photoperiod']} | "
                      f"{r['ventilation']} | {r['cost_eur_m2']} | {r['heat_kwh_m2']} | {r['electricity_kwh_m2']} | "
-                     f"{r['co2_kg_m2']} | {r['growth_g_ch2o_m2']} | {r['dli_mol_m2']} | {r['rests_on']} |")
+                     f"{r['co2_kg_m2']} | {r['growth_g_ch2o_m2']} | {r['dli_mol_m2']} | {r['development_rate']} | "
+                     f"{r['rests_on']} |")
     return "\n".join(lines)
 
 
