@@ -32,9 +32,9 @@ N_h·H·1.8e-3 g m⁻³ ppm⁻¹·(C − 400), and the crop takes up more CO2 th
 capacity of 18 g m⁻² h⁻¹ (180 kg ha⁻¹ h⁻¹, Nederhoff 1994) limits what an open house holds. Dosed
 CO2 = vent/leak loss + the extra uptake, in kg m⁻² per day.
 
-Objective 1 is the day's **cost**, EUR m⁻² floor (per day of development, see below): heat (boiler heat, kWh) × heat price + lamp
-electricity (kWh) × electricity price + dosed CO2 (kg) × CO2 price, the prices per site from
-sites.yaml. Heat and electricity are priced separately, so lamp light is never free: a lamp kWh
+Objective 1 is the day's **cost**, EUR m⁻² floor (per day of development, see below): heat (boiler
+heat, kWh) × heat price + lamp electricity (kWh) × electricity price + dosed CO2 (kg) × CO2 price,
+the prices per site from sites.yaml. Heat and electricity are priced separately, so lamp light is never free: a lamp kWh
 that replaces a boiler kWh still costs the price difference. Objective 2 is growth, net
 assimilation: `physics.canopy_gross_photosynthesis` (× TOMGRO's PGRED) over the 24 hours at the
 held CO2, minus maintenance respiration (Q10 = 1.4) at the hourly temperatures.
@@ -60,7 +60,8 @@ Shade screen (sites.yaml `shade_screen_fraction`, `shade_screen_above_w_m2`): co
 decision: the climate computer closes it in every hour whose outside radiation exceeds its set
 point, and it then takes that fraction of the sun, both its heat (solar gain) and its light
 (natural PPFD). A set point of 0 W/m² describes whitewash (on all day, all season). Without it a
-single-glass house cannot hold a pot-plant temperature on a bright summer day by venting alone.
+single-glass house holds a pot-plant temperature on a bright summer day only with the vents nearly
+fully open (the front collapses to almost one point), and warmer days become infeasible.
 
 Objectives per day of development. For a crop with a development model (crop profile
 `development_base_c`, `development_reference_c`: a linear thermal-time rate, 1 at the reference
@@ -183,12 +184,11 @@ def evaluate(x: np.ndarray, day: DayInputs) -> dict[str, np.ndarray]:
     removed = np.minimum(transpiration, capacity)
     vented = removed * np.divide(by_air, capacity, out=np.zeros_like(by_air), where=capacity > 0)
 
-    loss = ((day.u_value_w_m2k + physics.RHO_CP * HEIGHT_M * vent_ach / 3600.0) * delta_t
-            + physics.LATENT_J_PER_KG * vented)
+    conductance = day.u_value_w_m2k + physics.RHO_CP * HEIGHT_M * vent_ach / 3600.0    # W m⁻² K⁻¹
+    loss = conductance * delta_t + physics.LATENT_J_PER_KG * vented
     net = loss - gain
     # Where the sun and lamps bring more than the house loses at the setpoint, the air floats above
     # it until the vents and cover carry the surplus away (the latent term held at the setpoint's).
-    conductance = day.u_value_w_m2k + physics.RHO_CP * HEIGHT_M * vent_ach / 3600.0
     air = temperature + np.maximum(-net, 0.0) / conductance                              # (n, 24), °C
     heat_kwh = np.maximum(net, 0.0).sum(axis=1) / 1000.0 + day.baseline_kwh_m2
     electricity_kwh = lamp_w.sum(axis=1) / 1000.0
