@@ -138,6 +138,9 @@ def main() -> None:
         hypervolume=final, reference_point=optimise.REFERENCE_POINT, generations_to_99pct_hypervolume=to_99,
         population=POPULATION, generations=GENERATIONS, seed=SEED, day=DAY.as_dict(),
         hourly_plan=plan, hourly_day=HOURLY_DAY.as_dict(),
+        load_average_1_5_15_min=os.getloadavg(),
+        note=("measured on a shared 2-core machine while other sessions' tests ran (see load average): "
+              "throughputs and run time are lower bounds of what an idle machine does"),
     )
 
 

@@ -11,6 +11,8 @@ Exit status (`greenhouse run --input DIR` is the way to load an archive):
 
 MOGA zones that have no result for this run (models that fail validation, a zone recorded as
 `skipped` in `moga.runs`, no weather data) are listed with the reason; they do not change the status.
+A zone whose result rests on the literature energy model of its cover type (its fit rejected) is
+marked so in the list of results.
 """
 
 from __future__ import annotations
@@ -227,8 +229,13 @@ def _moga_summary(blocked_by: list[str] = ()) -> list[str]:
               FROM moga.runs r ORDER BY r.site, r.zone, r.created_at DESC, r.moga_run_id DESC""").fetchall()
     done = {(site, zone): (horizon, n) for site, zone, state, _, horizon, n in runs if n and state == "optimised"}
     skipped = {(site, zone): why for site, zone, state, why, _, n in runs if state == "skipped" or not n}
+    def basis(site: str, zone: str) -> str:
+        """A result resting on the cover type's literature heat balance (its fit rejected) says so."""
+        status = models.get((site, zone), {}).get("energy", {}).get("status")
+        return "" if status in (None, "validated") else f", energy: {status} model"
+
     lines = [f"{len(done)} of {len(models.keys() | done.keys())} zones have results: "
-             + (", ".join(f"{site}/{zone} ({n} solutions for {horizon})"
+             + (", ".join(f"{site}/{zone} ({n} solutions for {horizon}{basis(site, zone)})"
                           for (site, zone), (horizon, n) in sorted(done.items())) or "none")]
     for site, zone in sorted(set(models) | set(skipped)):
         if (site, zone) in done:

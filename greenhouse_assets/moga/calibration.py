@@ -18,8 +18,17 @@ Counting the lamp heat here keeps it out of U, η and the baseline, so the optim
 the lamps' heat as a gain, counts it once. The fitted U also holds the sensible heat of the
 house's leaks (infiltration, present on every measured day), so the optimiser adds only the
 vents' extra air on top of it (`problem`).
-U and η are then judged against literature ranges for the configured cover type. Only a
-`validated` energy model lets the optimiser run for the zone.
+U and η are then judged against literature ranges for the configured cover type.
+
+Literature fallback (`literature_fallback`, on by default). When the fit is not validated (rejected
+for implausible parameters or too little skill, or too few days), the zone's energy model is the
+`literature` model of its documented cover type: U and solar gain from
+`validation.LITERATURE_U` / `LITERATURE_SOLAR_GAIN` with their sources, no baseline. Its reason
+says "fit rejected: <why>" and keeps the rejected fit's numbers beside it (parameters `fit`),
+together with the pipe length per m² that would have made the fitted U equal the literature U
+(`pipe_length_for_literature_u_m_per_m2`): when the cover type is right, that is what the site's
+configured pipe length should be checked against. With the fallback off, a rejected fit leaves the
+zone without an energy model for the optimiser (skipped).
 
 light (PAR transmission), against the inside DLI (`dli_mol_m2`):
     DLI = τ·2.15·R + PPFD_lamp·lamp_on_hours·0.0036
@@ -43,7 +52,8 @@ import polars as pl
 from greenhouse_assets.features import catalog
 from greenhouse_assets.moga import physics
 from greenhouse_assets.moga.profiles import Greenhouse
-from greenhouse_assets.moga.validation import Fit, blocked_fit, implausible, judge
+from greenhouse_assets.moga.validation import (LITERATURE_SOLAR_GAIN, LITERATURE_SOURCES, LITERATURE_U, Fit, blocked_fit,
+                                               implausible, judge)
 
 LITERATURE = {"u_value_w_m2k": 7.0, "solar_gain_fraction": 0.4, "baseline_kwh_m2": 0.0}
 DEFAULT_SKILL_THRESHOLD = 0.3
@@ -93,7 +103,8 @@ def status_summary(status: str, skill: float | None, n_test: int | None, reason:
     if status == "validated":
         return f"validated, skill {skill:.2f} on {n_test} test days"
     if status == "literature":
-        return "literature model, not validated"
+        fallback = (reason or "").startswith("fit ")
+        return f"literature model ({reason})" if fallback else "literature model, not validated"
     return f"{status}: {reason}"
 
 
@@ -122,7 +133,7 @@ def _fit_columns(fit: Fit | None) -> dict:
 
 
 def energy_model(site: str, zone: str, days: pl.DataFrame, data_version: str, *, greenhouse: Greenhouse,
-                 skill_threshold: float, scheme: str) -> ObjectiveModel:
+                 skill_threshold: float, scheme: str, literature_fallback: bool = True) -> ObjectiveModel:
     regressors = ["degree_hours", "minus_radiation"]
     k_pipe = greenhouse.k_pipe_w_m2k
     lamp_power = greenhouse.installed_lamp_ppfd / greenhouse.lamp_efficacy_umol_j
@@ -148,7 +159,34 @@ def energy_model(site: str, zone: str, days: pl.DataFrame, data_version: str, *,
         "target": "heating_degree_hours + lamp_on_hours · installed lamp power / k_pipe",
         "skill_threshold": skill_threshold, **_fit_columns(heating),
     }
+    if status != "validated" and literature_fallback:
+        return _literature_energy(site, zone, parameters, heating, data_version, greenhouse, status, reason)
     return ObjectiveModel(site, zone, "energy", "heat-balance", parameters, heating, data_version, status, reason)
+
+
+def _literature_energy(site: str, zone: str, parameters: dict, heating: Fit | None, data_version: str,
+                       greenhouse: Greenhouse, fit_status: str, fit_reason: str) -> ObjectiveModel:
+    """The cover type's literature heat balance, carrying the rejected fit and what it implies."""
+    u = LITERATURE_U.get(greenhouse.cover_type)
+    if u is None:
+        raise KeyError(f"no literature U-value for cover type {greenhouse.cover_type!r}; known: {sorted(LITERATURE_U)}")
+    fitted = {k: parameters[k] for k in ("u_value_w_m2k", "solar_gain_fraction", "baseline_kwh_m2") if k in parameters}
+    implied = None  # only meaningful when the fit explains the data (skill passed) and only its scale is off
+    skilled = heating is not None and heating.skill is not None and heating.skill >= parameters["skill_threshold"]
+    if skilled and heating.coefficients[0] > 0 and greenhouse.pipe_heat_output_w_per_m_k > 0:
+        implied = u / heating.coefficients[0] / greenhouse.pipe_heat_output_w_per_m_k
+    hint = "" if implied is None else (
+        f"; the fitted pipe heat would match it with {implied:.1f} m pipe per m² floor instead of the configured "
+        f"{greenhouse.pipe_length_m_per_m2:g}: check sites.yaml")
+    reason = (f"fit {fit_status}: {fit_reason}. Using the literature heat balance of {greenhouse.cover_type}: "
+              f"U {u:g} W/m²K per m² floor, solar gain {LITERATURE_SOLAR_GAIN:g}{hint}")
+    literature = {**parameters, "u_value_w_m2k": u, "solar_gain_fraction": LITERATURE_SOLAR_GAIN,
+                  "baseline_kwh_m2": 0.0, "literature_sources": LITERATURE_SOURCES,
+                  "fit": {"status": fit_status, "reason": fit_reason, **fitted},
+                  "pipe_length_for_literature_u_m_per_m2": implied}
+    literature.pop("hdh_intercept_kh", None)
+    return ObjectiveModel(site, zone, "energy", "heat-balance-literature", literature, heating, data_version,
+                          "literature", reason)
 
 
 def light_model(site: str, zone: str, days: pl.DataFrame, data_version: str, *, greenhouse: Greenhouse,
@@ -190,11 +228,12 @@ def growth_model(site: str, zone: str, data_version: str, *, light: ObjectiveMod
 
 
 def calibrate_zone(site: str, zone: str, days: pl.DataFrame, data_version: str, *, greenhouse: Greenhouse,
-                   skill_threshold: float = DEFAULT_SKILL_THRESHOLD, scheme: str = "week") -> list[ObjectiveModel]:
+                   skill_threshold: float = DEFAULT_SKILL_THRESHOLD, scheme: str = "week",
+                   literature_fallback: bool = True) -> list[ObjectiveModel]:
     """The energy, light and growth models of one zone, from that zone's days only."""
     days = _with_regressors(days)
     options = {"greenhouse": greenhouse, "skill_threshold": skill_threshold, "scheme": scheme}
-    energy = energy_model(site, zone, days, data_version, **options)
+    energy = energy_model(site, zone, days, data_version, literature_fallback=literature_fallback, **options)
     light = light_model(site, zone, days, data_version, **options)
     return [energy, light, growth_model(site, zone, data_version, light=light, greenhouse=greenhouse)]
 

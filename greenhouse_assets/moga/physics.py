@@ -28,6 +28,11 @@ Q10 = 1.4 and rm = 0.016 g CH2O g⁻¹ DW d⁻¹ (Jones et al. 1999), W the stan
 m² floor (crop profile; not measured, so a documented assumption). The growth objective is net
 assimilation Σ Pg − Rm at a fixed LAI of 3: warmth now costs respiration as well as heat.
 
+Development (`development_rate`): a crop's progress toward a saleable (flowering) plant as a linear
+thermal-time rate, (T − T_base)/(T_ref − T_base), 1 at the reference temperature of the crop's
+published cycle. Growth per day is not what a pot-plant grower sells: a warmer day brings the crop
+closer to sale, so the optimiser compares cost and growth per day of development (`problem`).
+
 Humidity: Tetens (1930) saturation vapour pressure, as FAO-56 eq. 11.
 """
 
@@ -100,6 +105,15 @@ def lamp_hour_fractions(natural_ppfd: np.ndarray, photoperiod_h, window: np.ndar
 def temperature_factor(temperature_c):
     """TOMGRO's PGRED(T) on gross photosynthesis: 0 at 0 °C, 0.67 at 9, 1 from 12 to 28 °C, 0 from 35 °C."""
     return np.interp(temperature_c, *PGRED_POINTS)
+
+
+def development_rate(mean_temperature_c, base_c: float, reference_c: float):
+    """Days of development per calendar day at a 24-h mean temperature: (T − T_base)/(T_ref − T_base).
+
+    1 at the reference temperature (the crop's published cycle length applies); never below 0.05
+    so a cold day's cost per day of development stays finite.
+    """
+    return np.maximum((np.asarray(mean_temperature_c, dtype=float) - base_c) / (reference_c - base_c), 0.05)
 
 
 def maintenance_respiration(temperature_c, dry_weight_g_m2: float):

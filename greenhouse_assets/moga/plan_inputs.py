@@ -168,13 +168,18 @@ def grower_climate(archive: HourlyArchive, site: str, zone: str, day: date) -> d
 
 
 def energy_parameters(models: dict[str, dict]) -> tuple[dict, str]:
-    """(U, solar gain, baseline) the plan uses and what they are: the zone's fit when its energy model is
-    validated, else the literature values of `calibration.LITERATURE`, labelled with the model's status."""
+    """(U, solar gain, baseline) the plan uses and what they are: the zone's energy model when it is
+    validated, or the literature heat balance of the site's cover type it fell back to (status
+    `literature`, the rejected fit's reason kept); else the generic values of `calibration.LITERATURE`,
+    labelled with the model's status."""
     from greenhouse_assets.moga.calibration import LITERATURE
 
     energy = models.get("energy")
     if energy is not None and energy["status"] == "validated":
         return {k: float(energy["parameters"][k]) for k in LITERATURE}, "fitted (energy model validated)"
+    if energy is not None and energy["status"] == "literature":
+        return ({k: float(energy["parameters"][k]) for k in LITERATURE},
+                f"literature heat balance of the cover type ({energy['reason']})")
     status = "no energy model" if energy is None else f"energy model {energy['status']}: {energy['reason']}"
     return dict(LITERATURE), f"literature values {LITERATURE} ({status})"
 

@@ -11,7 +11,10 @@ import numpy as np
 MARKERS = {"lowest_cost": ("s", "tab:green"), "highest_growth": ("^", "tab:red"), "knee": ("*", "tab:purple")}
 
 
-def pareto_png(cost: np.ndarray, growth: np.ndarray, ranks: np.ndarray, picks: dict[str, int], title: str) -> bytes:
+def pareto_png(cost: np.ndarray, growth: np.ndarray, ranks: np.ndarray, picks: dict[str, int], title: str,
+               per_development_day: bool = False) -> bytes:
+    """The front on the objectives it was ranked on: per day of crop development when the crop has a
+    development model (see `problem`), else per calendar day."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=100)
     others = ranks > 0
@@ -22,8 +25,9 @@ def pareto_png(cost: np.ndarray, growth: np.ndarray, ranks: np.ndarray, picks: d
     for name, index in picks.items():
         marker, colour = MARKERS[name]
         ax.scatter(cost[index], growth[index], s=120, marker=marker, c=colour, zorder=3, label=name.replace("_", " "))
-    ax.set_xlabel("cost (heat + electricity + CO2), EUR m⁻² floor day⁻¹")
-    ax.set_ylabel("net assimilation, g CH₂O m⁻² day⁻¹")
+    per = "per day of crop development" if per_development_day else "day⁻¹"
+    ax.set_xlabel(f"cost (heat + electricity + CO2), EUR m⁻² floor {per}")
+    ax.set_ylabel(f"net assimilation, g CH₂O m⁻² {per}")
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")

@@ -26,6 +26,7 @@ DEFAULT_CROP = "generic_pot_plant"
 CROP_NUMBERS = ("max_light_period_h", "dli_min_mol_m2_d", "dli_max_mol_m2_d", "temperature_day_min_c",
                 "temperature_day_max_c", "temperature_night_min_c", "temperature_night_max_c",
                 "standing_dry_weight_g_m2")
+DEVELOPMENT = ("development_base_c", "development_reference_c")
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,10 @@ class CropProfile:
     temperature_night_max_c: float
     standing_dry_weight_g_m2: float
     sources: dict
+    # Linear thermal-time development (both or neither): the base temperature and the 24-h mean
+    # temperature of the crop's published cycle. None: growth and cost count per calendar day.
+    development_base_c: float | None = None
+    development_reference_c: float | None = None
 
     @property
     def temperature_bounds(self) -> tuple[float, float]:
@@ -51,7 +56,7 @@ class CropProfile:
 
     def as_dict(self) -> dict:
         return {"name": self.name, "species": self.species, "phase": self.phase,
-                **{k: getattr(self, k) for k in CROP_NUMBERS}, "sources": self.sources}
+                **{k: getattr(self, k) for k in CROP_NUMBERS + DEVELOPMENT}, "sources": self.sources}
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,8 @@ class Greenhouse:
     lamp_efficacy_umol_j: float
     sources: dict
     infiltration_ach: float = 1.0
+    shade_screen_fraction: float = 0.0
+    shade_screen_above_w_m2: float = 0.0
 
     @property
     def k_pipe_w_m2k(self) -> float:
@@ -75,7 +82,8 @@ class Greenhouse:
                 "pipe_heat_output_w_per_m_k": self.pipe_heat_output_w_per_m_k, "k_pipe_w_m2k": self.k_pipe_w_m2k,
                 "transmission": self.transmission, "installed_lamp_ppfd": self.installed_lamp_ppfd,
                 "lamp_efficacy_umol_j": self.lamp_efficacy_umol_j, "infiltration_ach": self.infiltration_ach,
-                "sources": self.sources}
+                "shade_screen_fraction": self.shade_screen_fraction,
+                "shade_screen_above_w_m2": self.shade_screen_above_w_m2, "sources": self.sources}
 
 
 # A site missing from sites.yaml gets this, labelled as such in every model row.
@@ -136,8 +144,13 @@ def crop_profile(name: str, config: dict | None = None) -> CropProfile:
     if name not in config["crops"]:
         raise KeyError(f"crop profile {name!r} is not defined under `crops` in {_path()}")
     values, sources = _numbers(config["crops"][name])
+    given = [k for k in DEVELOPMENT if values.get(k) is not None]
+    if len(given) == 1:
+        raise KeyError(f"crop profile {name!r} gives {given[0]} without its partner: a development model needs "
+                       f"both {DEVELOPMENT} in {_path()}")
     return CropProfile(name=name, species=values["species"], phase=values["phase"],
-                       **{k: float(values[k]) for k in CROP_NUMBERS}, sources=sources)
+                       **{k: float(values[k]) for k in CROP_NUMBERS},
+                       **{k: float(values[k]) for k in given}, sources=sources)
 
 
 def zone_crop(site: str, zone: str, config: dict | None = None) -> CropProfile:
@@ -156,6 +169,8 @@ def greenhouse(site: str, config: dict | None = None) -> Greenhouse:
                       **{k: float(values[k]) for k in ("pipe_length_m_per_m2", "pipe_heat_output_w_per_m_k",
                                                        "transmission", "installed_lamp_ppfd", "lamp_efficacy_umol_j")},
                       infiltration_ach=float(values.get("infiltration_ach", 1.0)),
+                      shade_screen_fraction=float(values.get("shade_screen_fraction", 0.0)),
+                      shade_screen_above_w_m2=float(values.get("shade_screen_above_w_m2", 0.0)),
                       sources=sources)
 
 

@@ -16,7 +16,7 @@ import numpy as np
 from greenhouse_assets.moga import optimise, physics
 from greenhouse_assets.moga.problem import (CONSTRAINTS, HOURS, LIGHT, LOWER, T_DAY, T_NIGHT, UPPER, VARIABLES,
                                             DayInputs, GreenhouseDayProblem, evaluate)
-from greenhouse_assets.moga.profiles import CropProfile, Prices
+from greenhouse_assets.moga.profiles import CropProfile, Greenhouse, Prices
 from greenhouse_assets.moga.store import SOLUTION_COLUMNS
 
 DIAGNOSTICS = ("energy", "heat", "electricity", "co2_kg", "cost", "growth", "vpd", "dli")
@@ -31,9 +31,9 @@ class NoFeasibleSetpoint(RuntimeError):
 class ZoneFront:
     """The feasible final population with everything moga.solutions stores, and the picks."""
 
-    solutions: np.ndarray  # columns: store.SOLUTION_COLUMNS
-    cost: np.ndarray
-    growth: np.ndarray
+    solutions: np.ndarray  # columns: store.SOLUTION_COLUMNS (cost and growth per calendar day)
+    cost: np.ndarray  # the objectives the front is ranked on: per day of development when the crop has a
+    growth: np.ndarray  # development model, else per calendar day (problem.evaluate's F)
     ranks: np.ndarray
     picks: dict[str, int]
     hypervolume: float
@@ -41,6 +41,7 @@ class ZoneFront:
     runtime_s: float
     seed: int = 0
     hypervolume_seeds: dict[int, float] = field(default_factory=dict)
+    development: np.ndarray | None = None  # days of crop development per calendar day (problem.evaluate)
 
     @property
     def hypervolume_spread(self) -> float:
@@ -57,7 +58,10 @@ class ZoneFront:
              "cost_eur_m2": row(i, "cost_eur_m2", 4), "heat_kwh_m2": row(i, "heat_kwh_m2", 3),
              "electricity_kwh_m2": row(i, "electricity_kwh_m2", 3), "co2_kg_m2": row(i, "co2_kg_m2", 4),
              "energy_kwh_m2": row(i, "energy_kwh_m2", 3), "growth_g_ch2o_m2": row(i, "growth", 2),
-             "vpd_kpa": row(i, "vpd_kpa", 3), "dli_mol_m2": row(i, "dli_mol_m2", 2)}
+             "vpd_kpa": row(i, "vpd_kpa", 3), "dli_mol_m2": row(i, "dli_mol_m2", 2),
+             "development_rate": round(float(self.development[i]) if self.development is not None else 1.0, 3),
+             "cost_per_development_day_eur_m2": round(float(self.cost[i]), 4),
+             "growth_per_development_day_g_m2": round(float(self.growth[i]), 2)}
             for name, i in self.picks.items()
         ]
 
@@ -73,20 +77,31 @@ def bounds(crop: CropProfile, installed_lamp_ppfd: float) -> tuple[tuple[float, 
 
 
 def day_inputs(horizon: date, forecast: dict, energy: dict, growth: dict, crop: CropProfile | None = None,
-               prices: Prices | None = None, infiltration_ach: float | None = None) -> DayInputs:
-    """Combine the persistence forecast with the zone's energy and growth parameters, crop profile and prices."""
+               prices: Prices | None = None, infiltration_ach: float | None = None,
+               greenhouse: Greenhouse | None = None) -> DayInputs:
+    """Combine the persistence forecast with the zone's energy and growth parameters, crop profile and prices.
+
+    `greenhouse` (the site's configuration) supplies the infiltration and the shade screen; without
+    it they come from the configuration stored with the energy model, if any.
+    """
     extra = {}
     if crop is not None:
         lower, upper = bounds(crop, energy.get("installed_lamp_ppfd") or UPPER[LIGHT])
         extra |= {"lower": lower, "upper": upper, "dli_min_mol_m2": crop.dli_min_mol_m2_d,
                   "dli_max_mol_m2": crop.dli_max_mol_m2_d, "max_light_period_h": crop.max_light_period_h,
                   "standing_dry_weight_g_m2": crop.standing_dry_weight_g_m2}
+        if crop.development_base_c is not None:
+            extra |= {"development_base_c": crop.development_base_c,
+                      "development_reference_c": crop.development_reference_c}
     if prices is not None:
         extra |= prices.values()
-    infiltration = infiltration_ach if infiltration_ach is not None else \
-        (energy.get("greenhouse") or {}).get("infiltration_ach")
+    built = greenhouse.as_dict() if greenhouse is not None else (energy.get("greenhouse") or {})
+    infiltration = infiltration_ach if infiltration_ach is not None else built.get("infiltration_ach")
     if infiltration is not None:
         extra["infiltration_ach"] = float(infiltration)
+    if built.get("shade_screen_fraction"):
+        extra |= {"shade_fraction": float(built["shade_screen_fraction"]),
+                  "shade_above_w_m2": float(built.get("shade_screen_above_w_m2", 0.0))}
     return DayInputs(
         day_of_year=horizon.timetuple().tm_yday,
         outdoor_temperature_c=forecast["outdoor_temperature_c"],
@@ -140,7 +155,8 @@ def optimise_day(day: DayInputs, *, algorithm: str, pop_size: int, generations: 
         evaluated["G_stored"], ranks, crowding,
     ])
     return ZoneFront(
-        solutions=solutions, cost=evaluated["cost"], growth=evaluated["growth"], ranks=ranks,
+        solutions=solutions, cost=evaluated["F"][:, 0], growth=-evaluated["F"][:, 1], ranks=ranks,
         picks=optimise.recommendations(evaluated["F"], ranks), hypervolume=hv, evaluations=evaluations,
         runtime_s=time.perf_counter() - started, seed=chosen, hypervolume_seeds=per_seed,
+        development=evaluated["development"],
     )

@@ -34,31 +34,51 @@ MIN_TEST_DAYS = 20
 EXACT_R2 = 0.9999
 CV_SCHEMES = ("week", "month")
 
-# Literature ranges of fitted physical parameters, per m² floor.
-# U: cover heat-transmission coefficient per m² floor incl. leakage at normal wind (cover/floor
-#    area ≈ 1.2-1.5): single glass 6-8 W m⁻² K⁻¹ per m² cover, double glass/twin-wall 3-4.5,
-#    energy screens reduce by 20-45 % (Bakker et al. 1995, "Greenhouse Climate Control: an
-#    integrated approach", ch. 9; ASABE EP406.4 Table 1; Kittas 1986).
-# solar gain fraction: share of outside global radiation that becomes sensible heat of the
-#    greenhouse air; transmission 0.6-0.8 times the sensible share of the absorbed radiation
-#    (0.3-0.7 of it goes to transpiration): 0.1-0.7 (Stanghellini 1987; Bakker et al. 1995).
-# transmission: PAR at the crop / outside PAR, 0.45 (old or heavily structured) to 0.85
-#    (new diffuse glass) (Hemming et al. 2008, Acta Hortic. 801).
-# installed lamp PPFD: HPS top-lighting in northern Europe 20-250 µmol m⁻² s⁻¹ (Heuvelink &
-#    Kierkels 2016; Danish pot plants 40-150).
+# Literature ranges of fitted physical parameters, per m² floor (checked 2026-12-04, see each line).
+# U: cover heat-transmission coefficient per m² floor incl. leakage at normal wind. Checked:
+#    "all single-layer glazing [glass, film, rigid plastic] will have about the same U-value, 1.0 to
+#    1.2 Btu/h·ft²·°F" = 5.7-6.8 W m⁻² K⁻¹ per m² cover, double glazing 0.6-0.7 = 3.4-4.0, "about 35 %"
+#    less (Sanford, Farm Energy / eXtension ENCON module 2.6 "Glazing materials",
+#    https://publish.extension.org/encon1/modules/encon2-farm-practices-to-improve-energy-efficiency/unit-2-6-greenhouses/glazing-materials/).
+#    Assumptions on top: cover/floor area 1.0-1.5 (1.2 for a multi-span Venlo) and leakage 0.5-1.5
+#    air changes per hour ≈ 0.7-2 W m⁻² K⁻¹ of a 4 m high house (ρc_p·H·N/3600); an energy screen
+#    saves 20-45 % (as recalled from Bakker et al. 1995, not checked). Ranges below: the cited cover
+#    values × 1.0-1.5, widened by the leakage; the central values (LITERATURE_U) are the cited
+#    midpoints × 1.2. The ranges formerly cited as "Bakker et al. 1995 ch. 9; ASABE EP406.4 Table 1;
+#    Kittas 1986" were written from memory and none of those texts could be found to check.
+# solar gain fraction: assumption, not checked against a source: transmission 0.6-0.8 times the
+#    sensible (not transpired) share of the absorbed radiation, 0.2-0.9: 0.1-0.7.
+# transmission: PAR at the crop / outside PAR, assumption 0.45 (old, dirty or heavily structured)
+#    to 0.85; formerly cited as Hemming et al. 2008, which could not be found to check; a
+#    twin-wall polycarbonate sheet alone transmits 0.78-0.82 (ENCON module above) and a house's
+#    structure takes more.
+# installed lamp PPFD: assumption, 20-250 µmol m⁻² s⁻¹ of HPS top-lighting in northern Europe;
+#    formerly cited as Heuvelink & Kierkels 2016, not found to check.
 PLAUSIBLE = {
-    "u_value_w_m2k": {"single_glass": (4.5, 12.0), "single_glass_screen": (3.0, 9.0), "double_glass": (2.5, 6.0),
-                      "polycarbonate_twinwall": (2.5, 6.0), "polyethylene_single": (5.5, 12.0),
-                      "polyethylene_double": (3.5, 7.5)},
+    "u_value_w_m2k": {"single_glass": (5.5, 12.0), "single_glass_screen": (3.0, 9.0), "double_glass": (3.0, 7.0),
+                      "polycarbonate_twinwall": (3.0, 7.0), "polyethylene_single": (5.5, 12.0),
+                      "polyethylene_double": (3.0, 7.0)},
     "solar_gain_fraction": (0.1, 0.7),
     "transmission": (0.45, 0.85),
     "installed_lamp_ppfd": (20.0, 250.0),
 }
 PLAUSIBLE_SOURCES = {
-    "u_value_w_m2k": "Bakker et al. 1995 ch. 9; ASABE EP406.4",
-    "solar_gain_fraction": "Stanghellini 1987; Bakker et al. 1995",
-    "transmission": "Hemming et al. 2008",
-    "installed_lamp_ppfd": "Heuvelink & Kierkels 2016",
+    "u_value_w_m2k": "Sanford, eXtension ENCON 2.6: single layer 5.7-6.8, double 3.4-4.0 W/m²K per m² cover, × cover/floor 1.0-1.5 and leakage",
+    "solar_gain_fraction": "assumption, no source checked",
+    "transmission": "assumption, no source checked",
+    "installed_lamp_ppfd": "assumption, no source checked",
+}
+# The literature model a zone falls back to when its own fit is not validated: U per m² floor of
+# the cover type (cited midpoint per m² cover × 1.2 m² cover per m² floor, plus 1 air change per
+# hour of leakage ≈ 1.3 W/m²K; screens: −35 %), and a solar gain fraction in the middle of its range.
+LITERATURE_U = {"single_glass": 8.8, "single_glass_screen": 5.7, "double_glass": 5.8, "polycarbonate_twinwall": 5.8,
+                "polyethylene_single": 8.8, "polyethylene_double": 5.8}
+LITERATURE_SOLAR_GAIN = 0.4
+LITERATURE_SOURCES = {
+    "u_value_w_m2k": "6.2 (single) or 3.7 (double) W/m²K per m² cover (Sanford, eXtension ENCON 2.6) × 1.2 m² cover "
+                     "per m² floor (assumption) + 1.3 W/m²K for 1 air change per hour of leakage in a 4 m house; "
+                     "with an energy screen as double glazing (assumption)",
+    "solar_gain_fraction": "assumption: middle of the range 0.1-0.7 (no source checked)",
 }
 
 

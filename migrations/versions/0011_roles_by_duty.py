@@ -12,14 +12,14 @@ The roles themselves are cluster-wide and made by the administrator before migra
   pipeline creates are readable by the analyst.
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-04
 """
 
 from alembic import op
 
 revision = "0011"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 

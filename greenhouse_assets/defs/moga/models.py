@@ -6,13 +6,14 @@ the threshold, parameters inside their literature ranges), `rejected` (with the 
 `derived` (the target is computed from its own regressors) and `literature` (published
 parameters, not validated: the growth model).
 
-MOGA is per zone: `moga_results` optimises every zone whose energy model is `validated` and
-records the others in `moga.runs` as `skipped` with the reason. The gate is that per-zone rule, so
-the check `objective_models_validated` reports rather than blocks: it passes when every zone's
-energy model is validated and fails (WARN) naming each zone that is not and why, also when no zone
-passes (a real archive whose fitted U-value or solar gain falls outside its literature range, say).
-Blocking would stop `moga_results` from recording the skipped zones and their reasons, and a zone
-that fails never feeds the optimiser either way.
+MOGA is per zone: `moga_results` optimises every zone whose energy model is `validated` or, when its
+fit was not validated, the `literature` heat balance of the site's documented cover type (the
+default `literature_fallback`; its reason starts "fit rejected: ..." and every recommendation says
+so), and records the others in `moga.runs` as `skipped` with the reason. The check
+`objective_models_validated` reports rather than blocks: it passes when every zone's energy model is
+validated and fails (WARN) naming each zone that is not, whether it runs on the literature model or
+is skipped, and why (a real archive whose fitted U-value falls outside its literature range, say).
+Blocking would stop `moga_results` from recording the skipped zones and their reasons.
 """
 
 # No `from __future__ import annotations`: Dagster resolves the Config annotations at definition time.
@@ -35,6 +36,10 @@ class ObjectiveModelsConfig(dg.Config):
     skill_threshold: float = Field(default=DEFAULT_SKILL_THRESHOLD, ge=0.0, le=1.0,
                                    description="Lowest skill against the monthly climatology a validated model may have.")
     cv_scheme: str = Field(default="week", description="Blocks of the cross-validation: week (ISO weeks) or month.")
+    literature_fallback: bool = Field(
+        default=True, description="When a zone's energy fit is not validated, use the literature heat balance of the "
+                                  "site's documented cover type (status literature, the rejected fit in the reason) "
+                                  "instead of skipping the zone.")
 
 
 def _models_table(rows: list[dict]) -> str:
@@ -57,13 +62,14 @@ def _row(m) -> dict:
 
 
 def zone_verdicts(latest: dict[tuple[str, str], dict[str, dict]]) -> dict[tuple[str, str], str | None]:
-    """Per zone: None when it can be optimised (energy model validated), else the reason it is skipped."""
+    """Per zone: None when it can be optimised (energy model validated, or the literature model of its
+    cover type standing in for a rejected fit), else the reason it is skipped."""
     verdicts = {}
     for key, models in latest.items():
         energy = models.get("energy")
         if energy is None:
             verdicts[key] = "no energy model"
-        elif energy["status"] != "validated":
+        elif energy["status"] not in ("validated", "literature"):
             verdicts[key] = "energy model " + status_summary(energy["status"], energy["skill_vs_climatology"],
                                                              energy["n_test_days"], energy["reason"])
         else:
@@ -97,7 +103,8 @@ def moga_objective_models(context: dg.AssetExecutionContext, config: ObjectiveMo
         for (site, zone), days in daily.group_by("site", "zone", maintain_order=True):
             models += calibrate_zone(site, zone, days, data.data_version(days),
                                      greenhouse=profiles.greenhouse(site, site_config),
-                                     skill_threshold=config.skill_threshold, scheme=config.cv_scheme)
+                                     skill_threshold=config.skill_threshold, scheme=config.cv_scheme,
+                                     literature_fallback=config.literature_fallback)
         store.save_models(conn, models)
         audit.record_write(conn, context, asset="moga_objective_models", table="moga.objective_models",
                            rows=len(models), operation="write",
@@ -123,7 +130,8 @@ def moga_objective_models(context: dg.AssetExecutionContext, config: ObjectiveMo
 
 
 @dg.asset_check(asset=moga_objective_models,
-                description="Which zones' energy models are validated; the optimiser skips the others (WARN).")
+                description="Which zones' energy models are validated; the others run on the literature model "
+                            "of their cover type or are skipped (WARN).")
 def objective_models_validated(postgres: PostgresResource) -> dg.AssetCheckResult:
     with postgres.connection() as conn:
         latest = store.latest_models(conn)
@@ -131,17 +139,23 @@ def objective_models_validated(postgres: PostgresResource) -> dg.AssetCheckResul
     verdicts = zone_verdicts(latest)
     passing = sorted(f"{s}/{z}" for (s, z), reason in verdicts.items() if reason is None)
     skipped = {f"{s}/{z}": reason for (s, z), reason in sorted(verdicts.items()) if reason is not None}
+    # Zones optimised on the literature model of their cover type: a recommendation, but not a validated one.
+    literature = {f"{s}/{z}": models["energy"]["reason"] for (s, z), models in sorted(latest.items())
+                  if verdicts[(s, z)] is None and models["energy"]["status"] == "literature"}
     metadata = {
         "zones_optimisable": dg.MetadataValue.json(passing),
+        "zones_on_literature_energy_model": dg.MetadataValue.json(literature),
         "zones_skipped": dg.MetadataValue.json(skipped),
         "models": dg.MetadataValue.md(_models_table(rows)) if rows else "none",
     }
     if not latest:
         return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN, metadata=metadata,
                                    description="no models yet")
-    if not skipped:
+    if not skipped and not literature:
         return dg.AssetCheckResult(passed=True, metadata=metadata,
                                    description=f"all {len(passing)} zone(s) have a validated energy model")
-    listing = "; ".join(f"{zone}: {reason}" for zone, reason in skipped.items())
+    listing = "; ".join([f"{zone}: {reason}" for zone, reason in skipped.items()]
+                        + [f"{zone}: energy on the literature model ({reason})" for zone, reason in literature.items()])
     return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN, metadata=metadata,
-                               description=f"{len(passing)} zone(s) optimisable, {len(skipped)} skipped: {listing}")
+                               description=f"{len(passing)} zone(s) optimisable ({len(literature)} of them on a "
+                                           f"literature energy model), {len(skipped)} skipped: {listing}")

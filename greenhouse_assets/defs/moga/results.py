@@ -3,8 +3,10 @@
 The horizon is one day: by default the day after the zone's latest data; `horizon_date` pins it.
 Each zone's run replaces any earlier run for the same horizon (see `greenhouse_assets.moga.store`).
 
-Per zone, never all-or-nothing: a zone is optimised when its energy model is `validated`; any
-other zone gets a `skipped` run row with the reason (its energy model's status, no weather, or
+Per zone, never all-or-nothing: a zone is optimised when its energy model is `validated` or the
+`literature` model of its cover type standing in for a rejected fit ("energy: literature model (fit
+rejected: ...)" in every pick's `rests_on`, in moga.runs.model_statuses and in the materialization);
+any other zone gets a `skipped` run row with the reason (its energy model's status, no weather, or
 no setpoint meeting every constraint), and both lists are in the materialization. The bounds
 come from the zone's crop profile and the cost objective's prices from the site (sites.yaml);
 every recommended setpoint says which model statuses it rests on. Each zone runs `seeds` seeds:
@@ -59,17 +61,22 @@ def basis(statuses: dict[str, dict], growth_parameters: dict) -> str:
 
 
 def _markdown(site: str, zone: str, horizon: date, table: list[dict], crop: profiles.CropProfile) -> str:
+    ranked = ("ranked per day of development (cost and growth shown per calendar day; development d/d = days "
+              f"of development per day, 1 at {crop.development_reference_c:g} °C)"
+              if crop.development_base_c is not None else "ranked per calendar day")
     lines = [f"**{site} / {zone}, {horizon}** — crop {crop.species} ({crop.name}, {crop.phase}): "
              f"T {crop.temperature_bounds[0]:g}–{crop.temperature_bounds[1]:g} °C, light period ≤ "
-             f"{crop.max_light_period_h:g} h, DLI {crop.dli_min_mol_m2_d:g}–{crop.dli_max_mol_m2_d:g} mol/m²/day", "",
+             f"{crop.max_light_period_h:g} h, DLI {crop.dli_min_mol_m2_d:g}–{crop.dli_max_mol_m2_d:g} mol/m²/day; "
+             f"{ranked}", "",
              "| pick | T day/night °C | RH % | CO2 ppm | light µmol/m²/s | lamp h | vent % | cost EUR/m² "
-             "| heat kWh/m² | lamps kWh/m² | CO2 kg/m² | growth g CH2O/m² | DLI mol/m² | rests on |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| heat kWh/m² | lamps kWh/m² | CO2 kg/m² | growth g CH2O/m² | DLI mol/m² | development d/d | rests on |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in table:
         lines.append(f"| {r['pick'].replace('_', ' ')} | {r['temperature_setpoint']}/{r['temperature_night_setpoint']} | "
                      f"{r['humidity_setpoint']} | {r['co2_setpoint']} | {r['supplemental_light']} | {r['photoperiod']} | "
                      f"{r['ventilation']} | {r['cost_eur_m2']} | {r['heat_kwh_m2']} | {r['electricity_kwh_m2']} | "
-                     f"{r['co2_kg_m2']} | {r['growth_g_ch2o_m2']} | {r['dli_mol_m2']} | {r['rests_on']} |")
+                     f"{r['co2_kg_m2']} | {r['growth_g_ch2o_m2']} | {r['dli_mol_m2']} | {r['development_rate']} | "
+                     f"{r['rests_on']} |")
     return "\n".join(lines)
 
 
@@ -137,8 +144,7 @@ def moga_results(context: dg.AssetExecutionContext, config: MogaConfig, postgres
                 continue
             site_prices = profiles.prices(site, site_config)
             day = day_inputs(horizon, forecast, models["energy"]["parameters"], models["growth"]["parameters"], crop,
-                             prices=site_prices,
-                             infiltration_ach=profiles.greenhouse(site, site_config).infiltration_ach)
+                             prices=site_prices, greenhouse=profiles.greenhouse(site, site_config))
             try:
                 front = optimise_day(day, algorithm=config.algorithm, pop_size=config.pop_size,
                                      generations=config.generations, seed=config.seed, seeds=config.seeds)
@@ -154,6 +160,7 @@ def moga_results(context: dg.AssetExecutionContext, config: MogaConfig, postgres
             rests_on = basis(statuses, models["growth"]["parameters"])
             table = [{**pick, "rests_on": rests_on} for pick in front.recommendation_table()]
             png = plot.pareto_png(front.cost, front.growth, front.ranks, front.picks,
+                                  per_development_day=day.development_base_c is not None, title=
                                   f"{site} / {zone}, {horizon}: {config.algorithm.upper()} (best of {config.seeds} "
                                   f"seeds), HV {front.hypervolume:.2f}, spread {front.hypervolume_spread:.1%}")
             path = plot.write_png(png, lake.path / "moga" / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', f'{site}_{zone}')}_{horizon}.png")
