@@ -54,7 +54,15 @@ def drop_abandoned_test_databases(admin_url: str) -> None:
                 conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
+def _runs_tests(config: pytest.Config) -> bool:
+    """A plain pytest process or a pytest-xdist worker; not the xdist controller, which only hands out
+    tests (and whose environment its workers inherit, so it must not point it at databases of its own)."""
+    return "PYTEST_XDIST_WORKER" in os.environ or not getattr(config.option, "numprocesses", None)
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
+    if not _runs_tests(config):
+        return
     shutil.rmtree(Path(config.rootpath) / ".local" / f"test-{os.getpid()}", ignore_errors=True)
     shutil.rmtree(settings.DBT_PROJECT_DIR / "target" / TEST_DB, ignore_errors=True)  # its dbt manifest
     admin = _with_database(os.environ["GREENHOUSE_ADMIN_URL"], "postgres")
@@ -65,6 +73,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     """Runs before collection, so every module that reads the environment sees the test databases."""
+    if not _runs_tests(config):
+        return
     from greenhouse_assets import localdb
 
     base = os.environ.get("DATABASE_URL") or settings.admin_url(settings.PLATFORM_DB)
