@@ -35,13 +35,12 @@ PID_TAG = "greenhouse/run_worker_pid"
 # What the warm process watches for changes, under the code location's working directory.
 WATCHED = ("greenhouse_assets", "dbt_project")
 UNWATCHED_DIRS = {"__pycache__", "target", "logs", "dbt_packages", ".venv"}
-DBT_MANIFEST = Path("dbt_project") / "target" / "manifest.json"  # re-parsed dbt project: new code too
 
 
 def project_fingerprint(root: Path) -> str:
     """Newest modification time and file count of the project files a run loads (code, config, dbt)."""
     newest, count = 0, 0
-    paths = [root / DBT_MANIFEST]
+    paths = []  # the dbt manifest (target/<database>/) is re-parsed only when these files change
     for top in WATCHED:
         for folder, dirs, files in os.walk(root / top):
             dirs[:] = [d for d in dirs if d not in UNWATCHED_DIRS and not d.startswith(".")]

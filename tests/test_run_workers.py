@@ -93,7 +93,7 @@ def test_a_terminated_run_is_canceled(instance):
     assert finished(instance, run_id, timeout=60).status == dg.DagsterRunStatus.CANCELED
 
 
-def test_the_fingerprint_follows_code_and_the_dbt_manifest(tmp_path):
+def test_the_fingerprint_follows_code_and_the_dbt_project_not_its_artifacts(tmp_path):
     (tmp_path / "greenhouse_assets").mkdir()
     code = tmp_path / "greenhouse_assets" / "module.py"
     code.write_text("x = 1\n")
@@ -102,12 +102,15 @@ def test_the_fingerprint_follows_code_and_the_dbt_manifest(tmp_path):
     cached.parent.mkdir()
     cached.write_bytes(b"")
     assert run_workers.project_fingerprint(tmp_path) == before, "bytecode is not code"
-    manifest = tmp_path / run_workers.DBT_MANIFEST
+    # A manifest parsed for another database (a test process, a benchmark) is not new code.
+    manifest = tmp_path / "dbt_project" / "target" / "greenhouse_test_1" / "manifest.json"
     manifest.parent.mkdir(parents=True)
     manifest.write_text("{}")
-    os.utime(manifest, ns=(code.stat().st_mtime_ns + 10**9,) * 2)
-    with_manifest = run_workers.project_fingerprint(tmp_path)
-    assert with_manifest != before
+    assert run_workers.project_fingerprint(tmp_path) == before, "dbt artifacts are not code"
+    model = tmp_path / "dbt_project" / "models" / "m.sql"
+    model.parent.mkdir(parents=True)
+    model.write_text("select 1")
+    with_model = run_workers.project_fingerprint(tmp_path)
+    assert with_model != before
     os.utime(code, ns=(code.stat().st_mtime_ns + 2 * 10**9,) * 2)
-    assert run_workers.project_fingerprint(tmp_path) != with_manifest
-    assert Path(run_workers.DBT_MANIFEST).parts[0] in run_workers.WATCHED
+    assert run_workers.project_fingerprint(tmp_path) != with_model
