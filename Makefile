@@ -72,6 +72,7 @@ auth-deps:
 TEST_WORKERS ?= 2
 
 test: migrate e2e-deps auth-deps
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup)
 
 # `make dev AUTH=1` (or GREENHOUSE_UI_AUTH=1): behind nginx with basic auth, operators on the full UI and

@@ -108,8 +108,9 @@ def stack_env(workdir: Path, name: str) -> dict[str, str]:
 
 def run_records(instance, after: float) -> list[dict]:
     """Runs created after `after` (epoch s): job, assets, status, created, start and end times."""
-    import dagster as dg
     from datetime import UTC, datetime
+
+    import dagster as dg
 
     records = instance.get_run_records(dg.RunsFilter(created_after=datetime.fromtimestamp(after, UTC)))
     return [{"run_id": r.dagster_run.run_id, "job": r.dagster_run.job_name, "status": r.dagster_run.status.value,

@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import os
 import time
+from datetime import date
 
 import numpy as np
 from _harness import report
 from pymoo.core.callback import Callback
 from pymoo.core.problem import ElementwiseProblem
-
-from datetime import date
 
 from greenhouse_assets.moga import hourly, optimise
 from greenhouse_assets.moga.hourly_optimise import HourlyPlanProblem, optimise_plan

@@ -237,9 +237,9 @@ def measure(target_observations: int, base: str, workdir: Path) -> dict:
         "GREENHOUSE_DAGSTER_COMPUTE_LOGS": str(workdir / "dagster" / "logs"),
     })
     settings.apply_defaults()
-    import greenhouse_assets.definitions  # noqa: F401  (the platform as Dagster loads it)
     from dagster_dbt import DbtCliResource
 
+    import greenhouse_assets.definitions  # noqa: F401  (the platform as Dagster loads it)
     from greenhouse_assets.database import connect
     from greenhouse_assets.ingest.command import ingest_paths
     from greenhouse_assets.sample import generate_sample

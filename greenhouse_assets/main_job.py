@@ -87,7 +87,7 @@ def run_main_job(sample_days: int = 21, seed: int = 42, input_dir: Path | None =
     return exit_status(reports, downstream_ok, checks)
 
 
-def exit_status(reports: list[dict], downstream_ok: bool, checks: "CheckTally") -> int:
+def exit_status(reports: list[dict], downstream_ok: bool, checks: CheckTally) -> int:
     """1 when anything failed; else 2 when a file was turned away on its own (quarantined, excluded by its
     blocking check, or any other status a file can end in that is neither accepted nor a failed run); else 0."""
     statuses = {r["status"] for r in reports}

@@ -5,8 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-from greenhouse_assets.database import sqlalchemy_url
 from greenhouse_assets import settings
+from greenhouse_assets.database import sqlalchemy_url
 
 config = context.config
 url = config.attributes.get("url") or settings.owner_url()

@@ -23,8 +23,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-
 from conftest import REAL_DATA
+
 from greenhouse_assets import localdb, settings
 
 REAL_KNUDJEPSEN = REAL_DATA / "knudjepsen" / "NO3_LAMPEGRP_1.csv"

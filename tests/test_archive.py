@@ -25,8 +25,8 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 import psycopg
 import pytest
-
 from archive_fixtures import build_all
+
 from greenhouse_assets import settings
 from greenhouse_assets.database import libpq_url
 from greenhouse_assets.ingest.registry import SourceRegistry

@@ -13,6 +13,7 @@ from datetime import timedelta
 
 import dagster as dg
 import psycopg
+from test_features import D1, diurnal_day, insert
 
 from greenhouse_assets.database import libpq_url
 from greenhouse_assets.defs.features.assets import extracted_features
@@ -22,7 +23,6 @@ from greenhouse_assets.defs.transform.dbt import timeseries_dbt
 from greenhouse_assets.defs.transform.resources import transform_resources
 from greenhouse_assets.ingest.command import ingest_file
 from greenhouse_assets.ingest.registry import SourceRegistry
-from test_features import D1, diurnal_day, insert
 
 CSV = "timestamp;air_temperature\r\n" + "".join(f"2014-01-01 00:{m:02d}:00;{20 + m / 10}\r\n" for m in range(0, 60, 10))
 

@@ -36,13 +36,13 @@ from pathlib import Path
 import dagster as dg
 import psycopg
 import pytest
-
 from conftest import recreate_database
+from helpers import Scratch, make_knudjepsen_file, scratch_cluster
+
 from greenhouse_assets import database, localdb, migrate, settings
 from greenhouse_assets.database import libpq_url
 from greenhouse_assets.ingest.command import ingest_file
 from greenhouse_assets.ingest.registry import SourceRegistry
-from helpers import Scratch, make_knudjepsen_file, scratch_cluster
 
 # Its scratch cluster is module-scoped: one worker runs every test here (`make test` runs two pytest-xdist workers).
 pytestmark = pytest.mark.xdist_group("test_db_failure")

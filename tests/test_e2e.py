@@ -18,8 +18,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
-
 from e2e.stack import platform_under_dagster_dev
+
 from greenhouse_assets import settings
 from greenhouse_assets.database import libpq_url
 from greenhouse_assets.sample import generate_sample

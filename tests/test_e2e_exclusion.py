@@ -19,9 +19,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
-
 from e2e.stack import platform_under_dagster_dev
 from helpers import clock_reset_export
+
 from greenhouse_assets.database import libpq_url
 from greenhouse_assets.sample import generate_sample
 

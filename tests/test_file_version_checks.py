@@ -116,7 +116,7 @@ def test_rows_the_logger_sent_again_load_are_counted_and_the_later_row_wins(clea
 
     transform(instance)
     url = clean_platform
-    for name, report in reports.items():
+    for report in reports.values():
         staged_times = query(url, "SELECT count(DISTINCT time) FROM staging.raw_knudjepsen WHERE _file_id = %s",
                              (report["file_id"],))[0][0]
         assert staged_times == 600

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import threading
+from datetime import UTC
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import dagster as dg
@@ -23,8 +24,12 @@ from greenhouse_assets import settings
 from greenhouse_assets.database import libpq_url
 from greenhouse_assets.definitions import defs
 from greenhouse_assets.defs.governance.resources import AlertNotifier, AlertsNotDelivered, OpenLineageExport
-from greenhouse_assets.defs.governance.sensors import (alert_on_failed_check, alert_on_freshness, alert_on_run_failure,
-                                                       openlineage_export)
+from greenhouse_assets.defs.governance.sensors import (
+    alert_on_failed_check,
+    alert_on_freshness,
+    alert_on_run_failure,
+    openlineage_export,
+)
 from greenhouse_assets.defs.resources import PostgresResource
 from greenhouse_assets.defs.transform.dbt import timeseries_dbt
 from greenhouse_assets.defs.transform.resources import transform_resources
@@ -327,13 +332,12 @@ def test_alerts_are_retried_recorded_and_never_repeated(instance, webhook, alert
 def test_freshness_warn_and_fail_alert_once_per_state_change(instance, webhook, alert_log):
     import time
 
+    import freshness_defs
     from dagster._core.remote_origin import InProcessCodeLocationOrigin
     from dagster._core.test_utils import create_test_daemon_workspace_context, freeze_time
     from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
     from dagster._core.workspace.load_target import InProcessWorkspaceLoadTarget
     from dagster._daemon.freshness import FreshnessDaemon
-
-    import freshness_defs
 
     resources = {"alerts": AlertNotifier(notifier="webhook", webhook_url=webhook.url, retry_delays=NO_WAIT)}
     asset = freshness_defs.KEY.to_user_string()
@@ -394,6 +398,6 @@ def test_freshness_warn_and_fail_alert_once_per_state_change(instance, webhook, 
 
 
 def dg_iso(timestamp: float) -> str:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="seconds")
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from helpers import free_port, scratch_cluster
 from psycopg import sql
 
 from greenhouse_assets import localdb, settings
-from helpers import free_port, scratch_cluster
 
 # Its clusters are module-scoped: one worker runs every test here (`make test` runs two pytest-xdist workers).
 pytestmark = pytest.mark.xdist_group("test_localdb")

@@ -18,16 +18,15 @@ import numpy as np
 import polars as pl
 import psycopg
 import pytest
+import yaml
 from pymoo.core.problem import Problem
 from pymoo.problems import get_problem
 
+from greenhouse_assets import settings
 from greenhouse_assets.database import libpq_url
 from greenhouse_assets.defs.moga.models import ObjectiveModelsConfig, moga_objective_models, objective_models_validated
 from greenhouse_assets.defs.moga.results import MogaConfig, moga_results
 from greenhouse_assets.defs.resources import LakeResource, PostgresResource
-import yaml
-
-from greenhouse_assets import settings
 from greenhouse_assets.moga import calibration, data, optimise, physics, profiles, store, validation
 from greenhouse_assets.moga.problem import CONSTRAINTS, VARIABLES, DayInputs, evaluate
 from greenhouse_assets.moga.recommend import NoFeasibleSetpoint, bounds, day_inputs, optimise_day

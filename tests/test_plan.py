@@ -17,6 +17,7 @@ import dagster as dg
 import numpy as np
 import psycopg
 import pytest
+from test_moga import synthetic_frame
 
 from greenhouse_assets.database import libpq_url
 from greenhouse_assets.defs.automation.sensors import MOGA_TARGETS
@@ -26,8 +27,6 @@ from greenhouse_assets.defs.resources import LakeResource, PostgresResource
 from greenhouse_assets.moga import backtest, bootstrap, plan_inputs, profiles
 from greenhouse_assets.moga.hourly import HOURS, HourlyDay, evaluate_plan, solar_noon_utc
 from greenhouse_assets.moga.hourly_optimise import optimise_plan
-
-from test_moga import synthetic_frame
 
 HOUR_CENTRES = np.arange(24) + 0.5
 FEBRUARY_SUN = 150.0 * np.clip(np.sin(np.pi * (HOUR_CENTRES - (solar_noon_utc() - 4.5)) / 9.0), 0.0, None)

@@ -12,9 +12,9 @@ import shutil
 import dagster as dg
 import psycopg
 import pytest
+from conftest import CONTRACT_TABLES, REAL_DATA
 from psycopg import sql
 
-from conftest import CONTRACT_TABLES, REAL_DATA
 from greenhouse_assets import settings
 from greenhouse_assets.database import libpq_url
 from greenhouse_assets.defs.quality.checks import ge_contract, ge_daily_completeness, ge_physical_ranges
@@ -52,7 +52,6 @@ def materializations(result: dg.ExecuteInProcessResult, key: dg.AssetKey) -> lis
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory):
     """Both files ingested through the `ingest_file` job (staging checks run there), then one build."""
-    database_url = os.environ["DATABASE_URL"]
     root = tmp_path_factory.mktemp("quality")
     with psycopg.connect(libpq_url(os.environ["GREENHOUSE_ADMIN_URL"]), autocommit=True) as conn:  # a harness reset
         conn.execute(f"TRUNCATE {CONTRACT_TABLES} RESTART IDENTITY CASCADE")

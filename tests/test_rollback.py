@@ -13,6 +13,7 @@ import shutil
 
 import dagster as dg
 import psycopg
+from helpers import make_knudjepsen_file
 
 from greenhouse_assets import cli
 from greenhouse_assets.database import libpq_url
@@ -24,7 +25,6 @@ from greenhouse_assets.defs.transform.dbt import timeseries_dbt
 from greenhouse_assets.defs.transform.resources import transform_resources
 from greenhouse_assets.ingest.command import ingest_file
 from greenhouse_assets.ingest.registry import SourceRegistry
-from helpers import make_knudjepsen_file
 
 PATH = "knudjepsen/NO3_LAMPEGRP_1.csv"
 MEASUREMENTS = dg.AssetKey(["timeseries", "measurements"])

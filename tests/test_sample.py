@@ -258,7 +258,7 @@ def test_price_file_is_synthetic_elspotprices(sample):
     assert {row[2] for row in rows} == {"DK1", "DK2"}
     assert all(abs(dkk - round(eur * 7.4626, 2)) < 0.006 for dkk, eur, _ in dk1.values())
     by_local_hour, weekday, weekend = {}, [], []
-    for dkk, eur, local in dk1.values():
+    for _dkk, eur, local in dk1.values():
         stamp = datetime.strptime(local, "%Y-%m-%d %H:%M")
         by_local_hour.setdefault(stamp.hour, []).append(eur)
         (weekend if stamp.weekday() >= 5 else weekday).append(eur)

@@ -13,8 +13,8 @@ import pytest
 
 from greenhouse_assets.database import libpq_url
 from greenhouse_assets.definitions import defs
-from greenhouse_assets.defs.resources import LandingFolderResource
 from greenhouse_assets.defs.ingest.sensors import MAX_FILES_PER_TICK, landing_sensor
+from greenhouse_assets.defs.resources import LandingFolderResource
 
 MORTEN = Path("aarslev") / "december2013" / "MortenSDUData.csv"
 

@@ -18,8 +18,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from e2e.stack import platform_under_dagster_dev
+
 from greenhouse_assets import settings, webauth
 
 ARTIFACTS = Path(__file__).parent / "artifacts"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from greenhouse_assets.features import calculators, domain
 from greenhouse_assets.features.extract import ExtractionSpec
 from greenhouse_assets.features.store import library_versions

@@ -22,7 +22,6 @@ from __future__ import annotations
 import http.client
 import json
 import logging
-import socket
 import time
 import urllib.error
 import urllib.request
@@ -82,7 +81,7 @@ def send(alert: Alert, *, notifier: str, webhook_url: str, log: logging.Logger, 
             last = f"HTTP {error.code} {error.reason}"
             if error.code < 500 and error.code not in _RETRIED_HTTP:
                 raise DeliveryFailed(attempts, f"{last} (not retried)") from error
-        except (urllib.error.URLError, http.client.HTTPException, socket.timeout, ConnectionError) as error:
+        except (TimeoutError, urllib.error.URLError, http.client.HTTPException, ConnectionError) as error:
             last = str(getattr(error, "reason", error)) or type(error).__name__
         if delay is None:
             raise DeliveryFailed(attempts, last)

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import dagster as dg
 
+from greenhouse_assets import settings
 from greenhouse_assets.database import connect
 from greenhouse_assets.ingest import file_registry
 from greenhouse_assets.ingest.lake import sha256_of
 from greenhouse_assets.ingest.landing import IGNORED_SUFFIXES
 from greenhouse_assets.ingest.pipeline import landing_relative
 from greenhouse_assets.ingest.registry import SourceRegistry
-from greenhouse_assets import settings
 
 # In-process runs print step-level DEBUG events by default; the full log is in the run's page in the UI.
 CONSOLE_LOGGING = {"console": {"config": {"log_level": os.environ.get("GREENHOUSE_LOG_LEVEL", "INFO")}}}

@@ -33,7 +33,7 @@ class Entry:
         return [self.mtime_ns, self.size, self.sha256, self.generation, self.handed_on]
 
     @classmethod
-    def from_json(cls, raw: list) -> "Entry":
+    def from_json(cls, raw: list) -> Entry:
         """Also reads the three-field entries of cursors written before generations were counted."""
         return cls(int(raw[0]), int(raw[1]), raw[2], int(raw[3]) if len(raw) > 3 else 0,
                    raw[4] if len(raw) > 4 else None)

@@ -29,11 +29,19 @@ import polars as pl
 from greenhouse_assets.governance.pseudonym import pseudonymise
 from greenhouse_assets.ingest import delimited, detect, records, smap, spreadsheet
 from greenhouse_assets.ingest.convert import (
-    TIME_DTYPE, BatchConverter, ColumnPlan, numeric_columns, position_name, schema_for,
+    TIME_DTYPE,
+    BatchConverter,
+    ColumnPlan,
+    numeric_columns,
+    position_name,
+    schema_for,
 )
 from greenhouse_assets.ingest.errors import IngestError
 from greenhouse_assets.ingest.names import (
-    MAX_DATA_COLUMNS, RESERVED, staged_names, unit_from_name,
+    MAX_DATA_COLUMNS,
+    RESERVED,
+    staged_names,
+    unit_from_name,
 )
 from greenhouse_assets.ingest.registry import ColumnMapping, FileRule, Source, SourceRegistry
 from greenhouse_assets.ingest.timestamps import Localizer, detect_layout

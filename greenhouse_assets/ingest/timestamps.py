@@ -46,6 +46,7 @@ _DATE_NAMES = ("date", "dato")
 _CLOCK_NAMES = ("time", "tid", "klokkeslæt", "kl")
 _SAMPLE_VALUES = 1000
 _EPOCH_MS_FROM = 10**11
+MICROSECONDS = pl.Datetime("us")
 
 
 @dataclass(frozen=True)
@@ -227,7 +228,7 @@ def _best(values: list[str], formats: Sequence[str], dtype: pl.DataType) -> str 
     return best if parsed[best] > len(values) / 2 else None
 
 
-def _strptime(raw: pl.Series, fmt: str, dtype: pl.DataType = pl.Datetime("us")) -> pl.Series:
+def _strptime(raw: pl.Series, fmt: str, dtype: pl.DataType = MICROSECONDS) -> pl.Series:
     if fmt.endswith("%z"):
         raw = raw.str.replace(r"Z$", "+00:00")
     parsed = raw.str.strptime(dtype, fmt, strict=False)

@@ -52,8 +52,15 @@ import polars as pl
 from greenhouse_assets.features import catalog
 from greenhouse_assets.moga import physics
 from greenhouse_assets.moga.profiles import Greenhouse
-from greenhouse_assets.moga.validation import (LITERATURE_SOLAR_GAIN, LITERATURE_SOURCES, LITERATURE_U, Fit, blocked_fit,
-                                               implausible, judge)
+from greenhouse_assets.moga.validation import (
+    LITERATURE_SOLAR_GAIN,
+    LITERATURE_SOURCES,
+    LITERATURE_U,
+    Fit,
+    blocked_fit,
+    implausible,
+    judge,
+)
 
 LITERATURE = {"u_value_w_m2k": 7.0, "solar_gain_fraction": 0.4, "baseline_kwh_m2": 0.0}
 DEFAULT_SKILL_THRESHOLD = 0.3

@@ -50,8 +50,16 @@ from datetime import date
 import numpy as np
 
 from greenhouse_assets.moga import physics
-from greenhouse_assets.moga.problem import (ACH_VENT_MAX, CO2_CAPACITY_G_M2_H, CO2_G_M3_PER_PPM, CO2_OUTSIDE,
-                                            CO2_PER_CH2O, HEIGHT_M, OUTDOOR_RH, TRANSPIRATION_SHARE)
+from greenhouse_assets.moga.problem import (
+    ACH_VENT_MAX,
+    CO2_CAPACITY_G_M2_H,
+    CO2_G_M3_PER_PPM,
+    CO2_OUTSIDE,
+    CO2_PER_CH2O,
+    HEIGHT_M,
+    OUTDOOR_RH,
+    TRANSPIRATION_SHARE,
+)
 
 HOURS = 24
 HEAT_DAY, HEAT_NIGHT, VENT, CO2_LIT, CO2_DARK = range(HOURS, HOURS + 5)

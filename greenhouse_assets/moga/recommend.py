@@ -14,8 +14,19 @@ from datetime import date
 import numpy as np
 
 from greenhouse_assets.moga import optimise, physics
-from greenhouse_assets.moga.problem import (CONSTRAINTS, HOURS, LIGHT, LOWER, T_DAY, T_NIGHT, UPPER, VARIABLES,
-                                            DayInputs, GreenhouseDayProblem, evaluate)
+from greenhouse_assets.moga.problem import (
+    CONSTRAINTS,
+    HOURS,
+    LIGHT,
+    LOWER,
+    T_DAY,
+    T_NIGHT,
+    UPPER,
+    VARIABLES,
+    DayInputs,
+    GreenhouseDayProblem,
+    evaluate,
+)
 from greenhouse_assets.moga.profiles import CropProfile, Greenhouse, Prices
 from greenhouse_assets.moga.store import SOLUTION_COLUMNS
 

@@ -138,7 +138,7 @@ def _smap_json(cell: int, epoch_ms: np.ndarray, columns: list[list[str]], rng: n
 
 def _fmt_g(v: float) -> str:
     """C/Windows `%g`: six significant digits, three-digit exponent (`7.34011e-008`)."""
-    text = "%g" % v
+    text = f"{v:g}"
     if "e" not in text:
         return text
     mantissa, exponent = text.split("e")

@@ -57,7 +57,7 @@ def write_morten(out: Path, span: Span, grid: Grid, outdoor: Outdoor, c: Climate
             header = "Start,End," + ",".join(f"Celle 6.{col} (Celle 6) [{unit}]" for col, unit in columns)
             part = block[:, 5 * k:5 * k + 5].copy()
             if name == "MortenSDUData2.csv":
-                mean = ",".join("%g" % v for v in np.round(part.mean(axis=0), 1) + 0.0)
+                mean = ",".join(f"{v:g}" for v in np.round(part.mean(axis=0), 1) + 0.0)
                 lines = [header, f"{start_col[0]},{end_col[-1]},{mean}"]
             else:
                 lines = [header] + _rows(name, start_col, end_col, part, rng)

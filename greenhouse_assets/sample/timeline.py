@@ -9,7 +9,7 @@ clock's local time, so that formatting it as if it were UTC prints the wall-cloc
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -30,7 +30,7 @@ class Span:
     @property
     def cet_start(self) -> int:
         """Midnight of the first day on the fixed UTC+1 clock (Knudjepsen, MortenSDU)."""
-        midnight_utc = datetime(self.first.year, self.first.month, self.first.day, tzinfo=timezone.utc)
+        midnight_utc = datetime(self.first.year, self.first.month, self.first.day, tzinfo=UTC)
         return int(midnight_utc.timestamp()) - CET
 
     @property

@@ -48,7 +48,7 @@ class Dagster:
         self.log = log
         self.auth = auth
 
-    def as_user(self, user: str, password: str) -> "Dagster":
+    def as_user(self, user: str, password: str) -> Dagster:
         """The same stack, its GraphQL requests sent with these credentials (basic auth)."""
         client = Dagster(0, self.log, (user, password))
         client.url = self.url
@@ -107,7 +107,7 @@ def dagster_dev(env: dict[str, str], log: Path, timeout: float = 120, auth: tupl
                 break
             except OSError:  # refused, or nginx's 502 while the webserver starts
                 if time.monotonic() > deadline:
-                    raise TimeoutError(f"dagster dev not answering after {timeout} s:\n{client.log_tail()}")
+                    raise TimeoutError(f"dagster dev not answering after {timeout} s:\n{client.log_tail()}") from None
                 time.sleep(1)
         yield client
     finally:

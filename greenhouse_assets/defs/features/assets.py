@@ -19,8 +19,8 @@ import dagster as dg
 from greenhouse_assets.defs.automation.policies import DB_RETRY, after_features, explain_lost_database
 from greenhouse_assets.defs.resources import PostgresResource
 from greenhouse_assets.features import store
-from greenhouse_assets.governance import audit, column_lineage, freshness, lineage
 from greenhouse_assets.features.windows import DAY, ROLLING_24H, WindowSpec, read_range
+from greenhouse_assets.governance import audit, column_lineage, freshness, lineage
 
 MEASUREMENTS = dg.AssetKey(["timeseries", "measurements"])
 daily = dg.DailyPartitionsDefinition(start_date="2013-12-01", timezone="UTC")

@@ -18,7 +18,7 @@ again, and each tick first re-sends the alerts earlier ticks could not deliver.
 """
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
@@ -35,7 +35,7 @@ MAX_FRESHNESS_EVENTS = 500
 def _iso(timestamp: float | None) -> str | None:
     if timestamp is None:
         return None
-    return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="seconds")
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
 
 
 def _hours(delta: timedelta) -> str:

@@ -21,9 +21,9 @@ import dagster as dg
 from pydantic import Field
 
 from greenhouse_assets.defs.automation.policies import DB_RETRY, after_features, explain_lost_database
+from greenhouse_assets.defs.moga.models import zone_verdicts
 from greenhouse_assets.defs.resources import LakeResource, PostgresResource
 from greenhouse_assets.governance import audit, lineage
-from greenhouse_assets.defs.moga.models import zone_verdicts
 from greenhouse_assets.moga import data, plot, profiles, store
 from greenhouse_assets.moga.calibration import persistence_forecast, status_summary
 

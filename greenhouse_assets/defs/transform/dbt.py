@@ -21,7 +21,6 @@ from dagster_dbt.errors import DagsterDbtCliRuntimeError
 
 from greenhouse_assets import settings
 from greenhouse_assets.database import connect
-
 from greenhouse_assets.defs.automation.policies import DB_RETRY, explain_lost_database, on_new_data
 from greenhouse_assets.defs.ingest.staging import staging_key
 from greenhouse_assets.governance import dbt_audit, freshness
