@@ -105,6 +105,10 @@ def clean_platform(database_url: str, admin_url: str, tmp_path: Path, monkeypatc
     """Empty contract tables, no staging tables, and a landing folder and lake of this test's own.
     (The audit log is append-only for the pipeline: emptying it takes the administrator.)"""
     with psycopg.connect(libpq_url(admin_url), autocommit=True) as conn:
+        # Sessions an earlier test's `dagster dev` stack left on this database (a run or its dbt still
+        # finishing after the stack was stopped) would hold the locks TRUNCATE needs.
+        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                     "WHERE datname = current_database() AND pid <> pg_backend_pid()")
         conn.execute(f"TRUNCATE {CONTRACT_TABLES} RESTART IDENTITY CASCADE")
         # dbt's bookkeeping of which file versions measurements reflects (exists after the first dbt run).
         if conn.execute("SELECT to_regclass('timeseries.measurement_file_state')").fetchone()[0]:

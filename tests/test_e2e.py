@@ -27,7 +27,7 @@ from greenhouse_assets.sample import generate_sample
 ARTIFACTS = Path(__file__).parent / "artifacts"
 NODE_MODULES = settings.PROJECT_ROOT / ".local" / "e2e" / "node_modules"
 DAYS = 28  # enough days for blocked cross-validation (≥ 20 test days), so the energy model can be validated
-TIMEOUT = 330
+TIMEOUT = 600  # two test workers share 2 cores with the stack's runs
 CHECKS = """{ assetNodes { assetKey { path } assetChecksOrError { ... on AssetChecks { checks {
   name blocking executionForLatestMaterialization { status runId evaluation { severity description } } } } } } }"""
 
@@ -87,7 +87,10 @@ def test_a_dropped_file_reaches_moga_results_by_itself(stack, clean_platform, tm
     assert all(asset in by_asset for asset in chain), f"not every layer ran after the file: {list(by_asset)}"
     assert by_asset["timeseries/measurements"]["tags"]["dagster/sensor_name"] == "timeseries_automation"
     assert by_asset["moga_results"]["tags"]["dagster/sensor_name"] == "moga_automation"
-    assert [by_asset[a]["startTime"] for a in chain] == sorted(by_asset[a]["startTime"] for a in chain)
+    # Features follow the measurements' committed changes, which a dbt run started just before the file's
+    # run ended may already hold; the models and results follow the features.
+    later = ["features/extracted_features", "moga_objective_models", "moga_results"]
+    assert [by_asset[a]["startTime"] for a in later] == sorted(by_asset[a]["startTime"] for a in later)
 
     ran = {r["runId"] for r in runs}
     checks = {f"{'/'.join(node['assetKey']['path'])}:{check['name']}": (check["blocking"], check["executionForLatestMaterialization"])

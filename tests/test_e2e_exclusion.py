@@ -26,7 +26,7 @@ from greenhouse_assets.database import libpq_url
 from greenhouse_assets.sample import generate_sample
 
 DAYS = 14  # as tests/test_e2e.py: enough days for the objective models to calibrate
-TIMEOUT = 360
+TIMEOUT = 600  # two test workers share 2 cores with the stack's runs
 MATERIALIZATION = """{ assetOrError(assetKey: {path: ["timeseries", "measurements"]}) { ... on Asset {
   assetMaterializations(limit: 1) { runId metadataEntries { label
     ... on TextMetadataEntry { text } ... on JsonMetadataEntry { jsonString } } } } } }"""

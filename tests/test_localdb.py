@@ -189,11 +189,14 @@ def test_database_url_server_without_preloaded_timescaledb_fails_clearly(scratch
         with psycopg.connect(scratch.url("postgres"), autocommit=True) as conn:
             conn.execute("CREATE DATABASE no_preload")
         monkeypatch.setenv("DATABASE_URL", scratch.url("no_preload"))
+        # Another server than the local cluster's (a DATABASE_URL on the local address, as any role, is local).
+        monkeypatch.setenv("GREENHOUSE_PG_PORT", str(free_port()))
         capsys.readouterr()
         assert localdb.up() == 1
         err = capsys.readouterr().err
         assert "could not be enabled" in err and "shared_preload_libraries" in err
     finally:
+        monkeypatch.setenv("GREENHOUSE_PG_PORT", str(scratch.port))
         monkeypatch.delenv("DATABASE_URL")
         assert localdb.stop() == 0
 
