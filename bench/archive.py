@@ -52,8 +52,8 @@ from latency import DEFAULT_MOGA_INTERVAL, DEFAULT_SENSOR_INTERVAL, fresh_databa
 
 from greenhouse_assets import settings
 from greenhouse_assets.database import connect
-from greenhouse_assets.ingest.command import expand
-from greenhouse_assets.sample import generate_sample
+from greenhouse_assets.in_process import expand
+from greenhouse_dev.sample import generate_sample
 
 sys.path.insert(0, str(settings.PROJECT_ROOT / "tests"))
 from e2e.stack import dagster_dev  # noqa: E402
@@ -221,9 +221,9 @@ def through_dagster_dev(archive: Path, files: int, workdir: Path, name: str, bou
 ANCHOR = """
 import json, sys, time
 from pathlib import Path
-from greenhouse_assets.ingest.command import expand, in_process_instance, ingest_file
+from greenhouse_assets.in_process import expand, in_process_instance, ingest_file
 from greenhouse_assets.ingest.registry import SourceRegistry
-from greenhouse_assets.main_job import _refresh_downstream
+from greenhouse_dev.main_job import _refresh_downstream
 registry = SourceRegistry.load()
 with in_process_instance() as instance:
     statuses = [ingest_file(path, instance, registry)["status"] for path in expand([Path(sys.argv[1])])]

@@ -55,7 +55,7 @@ GREENHOUSE = Path(sys.executable).parent / "greenhouse"  # the console script `m
 
 def fresh_database() -> str:
     """A migrated throwaway platform database; the pipeline role's URL (what the runs connect as)."""
-    from greenhouse_assets import localdb
+    from greenhouse_dev import localdb
 
     admin = os.environ.get("GREENHOUSE_ADMIN_URL") or settings.admin_url()
     return localdb.fresh_platform(admin, platform_db=BENCH_DB, dagster_db=f"{BENCH_DB}_dagster")["DATABASE_URL"]
@@ -73,7 +73,7 @@ def ingest_in_subprocess(path: Path, env: dict) -> tuple[float, float, float, in
         "import dagster as dg\n"
         "from pathlib import Path\n"
         "from greenhouse_assets.defs.ingest.staging import staging_key\n"
-        "from greenhouse_assets.ingest.command import in_process_instance, ingest_file\n"
+        "from greenhouse_assets.in_process import in_process_instance, ingest_file\n"
         "from greenhouse_assets.ingest.registry import SourceRegistry\n"
         "with in_process_instance() as instance:  # as greenhouse ingest opens it\n"
         "    registry = SourceRegistry.load()\n"

@@ -34,7 +34,7 @@ from _harness import report
 
 from greenhouse_assets import settings
 from greenhouse_assets.database import connect
-from greenhouse_assets.sample import generate_sample
+from greenhouse_dev.sample import generate_sample
 
 sys.path.insert(0, str(settings.PROJECT_ROOT / "tests"))
 from e2e.stack import dagster_dev  # noqa: E402
@@ -48,7 +48,7 @@ DEFAULT_SENSOR_INTERVAL, DEFAULT_MOGA_INTERVAL = 15, 600  # defs/automation/sens
 
 def fresh_databases(suffix: str) -> dict[str, str]:
     """Migrated throwaway platform and Dagster databases; the environment of the roles that use them."""
-    from greenhouse_assets import localdb
+    from greenhouse_dev import localdb
 
     admin = os.environ.get("GREENHOUSE_ADMIN_URL") or settings.admin_url()
     return localdb.fresh_platform(admin, platform_db=f"greenhouse_bench_{suffix}", dagster_db=f"dagster_bench_{suffix}")
@@ -114,9 +114,9 @@ def in_process(sample: Path, workdir: Path) -> float:
         "from pathlib import Path\n"
         "import dagster as dg\n"
         "import greenhouse_assets.definitions\n"
-        "from greenhouse_assets.ingest.command import ingest_file\n"
+        "from greenhouse_assets.in_process import ingest_file\n"
         "from greenhouse_assets.ingest.registry import SourceRegistry\n"
-        "from greenhouse_assets.main_job import _refresh_downstream\n"
+        "from greenhouse_dev.main_job import _refresh_downstream\n"
         "with dg.DagsterInstance.get() as instance:\n"
         "    start = time.perf_counter()\n"
         "    assert ingest_file(Path(sys.argv[1]), instance, SourceRegistry.load())['status'] == 'loaded'\n"

@@ -1,6 +1,6 @@
 """dbt transformation observations/s (staging → `timeseries.measurements`) against one hand-written `INSERT … SELECT`.
 
-The staged data is real platform output: a generated sample (`greenhouse_assets.sample`, Knudjepsen,
+The staged data is real platform output: a generated sample (`greenhouse_dev.sample`, Knudjepsen,
 both Aarslev cells as monthly CSV + sMAP JSON, MortenSDU, weather) ingested by `greenhouse ingest`
 into a scratch database, so the overlaps, text columns and sentinels of the real exports are in it.
 
@@ -60,7 +60,7 @@ REPEAT = int(os.environ.get("BENCH_TRANSFORM_REPEAT", 3))
 
 def fresh_databases(base: str) -> tuple[str, str]:
     """Migrated throwaway databases (`base`: the cluster administrator's URL), as the pipeline and Dagster roles."""
-    from greenhouse_assets import localdb
+    from greenhouse_dev import localdb
 
     env = localdb.fresh_platform(base, platform_db=BENCH_DB, dagster_db=DAGSTER_DB)
     return env["DATABASE_URL"], env["DAGSTER_DATABASE_URL"]
@@ -241,8 +241,8 @@ def measure(target_observations: int, base: str, workdir: Path) -> dict:
 
     import greenhouse_assets.definitions  # noqa: F401  (the platform as Dagster loads it)
     from greenhouse_assets.database import connect
-    from greenhouse_assets.ingest.command import ingest_paths
-    from greenhouse_assets.sample import generate_sample
+    from greenhouse_assets.in_process import ingest_paths
+    from greenhouse_dev.sample import generate_sample
     from greenhouse_assets.transform.profile import export_dbt_env
     from greenhouse_assets.transform.project import dbt_project
 

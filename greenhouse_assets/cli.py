@@ -10,7 +10,7 @@ from greenhouse_assets import settings
 
 
 def _db(args: argparse.Namespace) -> int:
-    from greenhouse_assets import localdb
+    from greenhouse_dev import localdb
 
     actions = {"up": localdb.up, "stop": localdb.stop, "status": localdb.status}
     if args.action == "url":
@@ -31,7 +31,7 @@ def _migrate(args: argparse.Namespace) -> int:
 
 
 def _generate_sample(args: argparse.Namespace) -> int:
-    from greenhouse_assets.sample import generate_sample
+    from greenhouse_dev.sample import generate_sample
 
     written = generate_sample(args.out, days=args.days, seed=args.seed, start=args.start)
     for path in written:
@@ -40,13 +40,13 @@ def _generate_sample(args: argparse.Namespace) -> int:
 
 
 def _ingest(args: argparse.Namespace) -> int:
-    from greenhouse_assets.ingest.command import ingest_paths
+    from greenhouse_assets.in_process import ingest_paths
 
     return ingest_paths(args.paths, as_json=args.json)
 
 
 def _run(args: argparse.Namespace) -> int:
-    from greenhouse_assets.main_job import run_main_job
+    from greenhouse_dev.main_job import run_main_job
 
     return run_main_job(sample_days=args.days, seed=args.seed, input_dir=args.input)
 
@@ -75,7 +75,7 @@ def _rollback(args: argparse.Namespace) -> int:
     import os
 
     from greenhouse_assets.definitions import defs
-    from greenhouse_assets.ingest.command import CONSOLE_LOGGING, failure_message, in_process_instance
+    from greenhouse_assets.in_process import CONSOLE_LOGGING, failure_message, in_process_instance
 
     config = {"file": args.target, "reason": args.reason}
     if args.to is not None:

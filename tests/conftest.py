@@ -75,7 +75,7 @@ def pytest_configure(config: pytest.Config) -> None:
     """Runs before collection, so every module that reads the environment sees the test databases."""
     if not _runs_tests(config):
         return
-    from greenhouse_assets import localdb
+    from greenhouse_dev import localdb
 
     base = os.environ.get("DATABASE_URL") or settings.admin_url(settings.PLATFORM_DB)
     drop_abandoned_test_databases(_with_database(base, "postgres"))

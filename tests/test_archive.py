@@ -225,7 +225,7 @@ def test_an_archive_runs_through_every_layer_with_counts_from_the_files(archive,
 
 
 def test_exit_status_says_rejected_files_apart_from_failures():
-    from greenhouse_assets.main_job import CheckTally, exit_status
+    from greenhouse_dev.main_job import CheckTally, exit_status
 
     def status(*statuses: str, ok: bool = True, failed_checks: tuple[str, ...] = ()) -> int:
         return exit_status([{"status": s} for s in statuses], ok, CheckTally(failed=list(failed_checks)))

@@ -21,7 +21,7 @@ from greenhouse_assets.defs.moga.models import moga_objective_models
 from greenhouse_assets.defs.resources import PostgresResource
 from greenhouse_assets.defs.transform.dbt import timeseries_dbt
 from greenhouse_assets.defs.transform.resources import transform_resources
-from greenhouse_assets.ingest.command import ingest_file
+from greenhouse_assets.in_process import ingest_file
 from greenhouse_assets.ingest.registry import SourceRegistry
 
 CSV = "timestamp;air_temperature\r\n" + "".join(f"2014-01-01 00:{m:02d}:00;{20 + m / 10}\r\n" for m in range(0, 60, 10))

@@ -41,7 +41,7 @@ from helpers import Scratch, make_knudjepsen_file, scratch_cluster
 
 from greenhouse_assets import database, localdb, migrate, settings
 from greenhouse_assets.database import libpq_url
-from greenhouse_assets.ingest.command import ingest_file
+from greenhouse_assets.in_process import ingest_file
 from greenhouse_assets.ingest.registry import SourceRegistry
 
 # Its scratch cluster is module-scoped: one worker runs every test here (`make test` runs two pytest-xdist workers).

@@ -22,7 +22,7 @@ from e2e.stack import platform_under_dagster_dev
 
 from greenhouse_assets import settings
 from greenhouse_assets.database import libpq_url
-from greenhouse_assets.sample import generate_sample
+from greenhouse_dev.sample import generate_sample
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 NODE_MODULES = settings.PROJECT_ROOT / ".local" / "e2e" / "node_modules"

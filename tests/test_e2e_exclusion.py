@@ -23,7 +23,7 @@ from e2e.stack import platform_under_dagster_dev
 from helpers import clock_reset_export
 
 from greenhouse_assets.database import libpq_url
-from greenhouse_assets.sample import generate_sample
+from greenhouse_dev.sample import generate_sample
 
 DAYS = 14  # as tests/test_e2e.py: enough days for the objective models to calibrate
 TIMEOUT = 600  # two test workers share 2 cores with the stack's runs

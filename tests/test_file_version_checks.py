@@ -24,7 +24,7 @@ from greenhouse_assets.defs.quality.checks import staging_quality_checks
 from greenhouse_assets.defs.resources import resources
 from greenhouse_assets.defs.transform.dbt import MEASUREMENTS, timeseries_dbt
 from greenhouse_assets.defs.transform.resources import transform_resources
-from greenhouse_assets.ingest.command import ingest_file
+from greenhouse_assets.in_process import ingest_file
 from greenhouse_assets.ingest.registry import SourceRegistry
 
 KNUDJEPSEN = Path("knudjepsen") / "NO3_LAMPEGRP_1.csv"

@@ -34,7 +34,7 @@ from greenhouse_assets.defs.resources import PostgresResource
 from greenhouse_assets.defs.transform.dbt import timeseries_dbt
 from greenhouse_assets.defs.transform.resources import transform_resources
 from greenhouse_assets.governance import alerts, freshness
-from greenhouse_assets.ingest.command import ingest_file
+from greenhouse_assets.in_process import ingest_file
 from greenhouse_assets.ingest.registry import SourceRegistry
 
 KEY = "test-pseudonym-key"

@@ -13,7 +13,7 @@ import pytest
 from psycopg import sql
 
 from greenhouse_assets.database import libpq_url
-from greenhouse_assets.ingest.command import ingest_file
+from greenhouse_assets.in_process import ingest_file
 from greenhouse_assets.ingest.registry import SourceRegistry
 
 REGISTRY = SourceRegistry.load()
@@ -78,7 +78,7 @@ def test_every_real_file_loads_into_its_source_table(landing, instance, real_dat
 
 
 def test_greenhouse_ingest_prints_a_json_report_per_file(landing, real_data, capsys):
-    from greenhouse_assets.ingest.command import ingest_paths
+    from greenhouse_assets.in_process import ingest_paths
 
     source = real_data / "aarslev" / "december2013" / "MortenSDUData.csv"
     first = _land(landing, source, "aarslev/a/MortenSDUData.csv")
@@ -105,7 +105,7 @@ def test_values_read_by_a_rule_are_recorded_per_file_version(landing, instance, 
     loads, and metadata.files, the schema version, the raw materialization and the report say what was
     resolved."""
     from greenhouse_assets.defs.ingest.raw import RAW_FILES
-    from greenhouse_assets.sample import generate_sample
+    from greenhouse_dev.sample import generate_sample
 
     lines = (real_data / "aarslev" / "celle5" / "output-2014-02-01-00-00.csv").read_bytes().split(b"\r\n")
     mixed, points = [lines[0]], 0

@@ -12,12 +12,12 @@ import pytest
 from greenhouse_assets.database import libpq_url
 from greenhouse_assets.defs.transform.dbt import timeseries_dbt
 from greenhouse_assets.defs.transform.resources import transform_resources
-from greenhouse_assets.ingest.command import ingest_file
+from greenhouse_assets.in_process import ingest_file
 from greenhouse_assets.ingest.pipeline import LakePaths, receive_file
 from greenhouse_assets.ingest.readers import open_file
 from greenhouse_assets.ingest.registry import SourceRegistry
-from greenhouse_assets.sample import generate_sample
-from greenhouse_assets.sample.prices import NOTE
+from greenhouse_dev.sample import generate_sample
+from greenhouse_dev.sample.prices import NOTE
 
 REGISTRY = SourceRegistry.load()
 

@@ -22,7 +22,7 @@ from greenhouse_assets.defs.quality.metrics import MEASUREMENTS, quality_metrics
 from greenhouse_assets.defs.resources import resources
 from greenhouse_assets.defs.transform.dbt import timeseries_dbt
 from greenhouse_assets.defs.transform.resources import transform_resources
-from greenhouse_assets.ingest.command import ingest_file
+from greenhouse_assets.in_process import ingest_file
 from greenhouse_assets.ingest.registry import SourceRegistry
 from greenhouse_assets.quality import suites
 

@@ -452,7 +452,7 @@ def test_real_knudjepsen_year_as_local_time_with_a_spring_gap_row_and_the_repeat
 
 
 def test_generated_autumn_files_all_load_through_the_repeated_hour(tmp_path, registry) -> None:
-    from greenhouse_assets.sample import generate_sample
+    from greenhouse_dev.sample import generate_sample
 
     written = generate_sample(tmp_path, days=4, start="2014-10-24")
     parsed = {p.relative_to(tmp_path).as_posix(): open_file(p, registry) for p in written}

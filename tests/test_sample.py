@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from greenhouse_assets.sample import generate_sample
-from greenhouse_assets.sample.aarslev import SMAP_ORDER
+from greenhouse_dev.sample import generate_sample
+from greenhouse_dev.sample.aarslev import SMAP_ORDER
 
 CPH = ZoneInfo("Europe/Copenhagen")
 UTC_PLUS_1 = timezone(timedelta(hours=1))

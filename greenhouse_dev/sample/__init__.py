@@ -25,13 +25,13 @@ from pathlib import Path
 
 import numpy as np
 
-from greenhouse_assets.sample.aarslev import write_aarslev_cell
-from greenhouse_assets.sample.climate import CELLE, KNUDJEPSEN, simulate_house, simulate_outdoor
-from greenhouse_assets.sample.knudjepsen import TRAILING_ROWS, write_knudjepsen
-from greenhouse_assets.sample.morten import write_morten
-from greenhouse_assets.sample.prices import write_prices
-from greenhouse_assets.sample.timeline import CET, STEP, Grid, Span, copenhagen_offset
-from greenhouse_assets.sample.weather import write_weather
+from greenhouse_dev.sample.aarslev import write_aarslev_cell
+from greenhouse_dev.sample.climate import CELLE, KNUDJEPSEN, simulate_house, simulate_outdoor
+from greenhouse_dev.sample.knudjepsen import TRAILING_ROWS, write_knudjepsen
+from greenhouse_dev.sample.morten import write_morten
+from greenhouse_dev.sample.prices import write_prices
+from greenhouse_dev.sample.timeline import CET, STEP, Grid, Span, copenhagen_offset
+from greenhouse_dev.sample.weather import write_weather
 
 __all__ = ["generate_sample"]
 

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from greenhouse_assets.sample.climate import Climate, Outdoor
-from greenhouse_assets.sample.defects import gap_lengths, place_blocks
-from greenhouse_assets.sample.output import text_columns, write_lines
-from greenhouse_assets.sample.timeline import CET, STEP, Grid, Span, wall_strings
+from greenhouse_dev.sample.climate import Climate, Outdoor
+from greenhouse_dev.sample.defects import gap_lengths, place_blocks
+from greenhouse_dev.sample.output import text_columns, write_lines
+from greenhouse_dev.sample.timeline import CET, STEP, Grid, Span, wall_strings
 
 TRAILING_ROWS = 12  # one hour of all-empty rows after the span, like the real file's tail
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from greenhouse_assets.sample.climate import Outdoor, smooth_noise
-from greenhouse_assets.sample.output import text_columns, write_lines
-from greenhouse_assets.sample.timeline import STEP, Grid, Span
+from greenhouse_dev.sample.climate import Outdoor, smooth_noise
+from greenhouse_dev.sample.output import text_columns, write_lines
+from greenhouse_dev.sample.timeline import STEP, Grid, Span
 
 ENGLISH_ABBR = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
 

@@ -28,9 +28,9 @@ from psycopg import sql
 
 from greenhouse_assets import settings
 from greenhouse_assets.database import connect
-from greenhouse_assets.ingest.command import CONSOLE_LOGGING, expand, in_process_instance, ingest_file
+from greenhouse_assets.in_process import CONSOLE_LOGGING, expand, in_process_instance, ingest_file
 from greenhouse_assets.ingest.registry import SourceRegistry
-from greenhouse_assets.sample import generate_sample
+from greenhouse_dev.sample import generate_sample
 
 # File-version partitions are materialized by ingestion; everything else is one downstream refresh.
 INGEST_GROUPS = ("raw", "staging")

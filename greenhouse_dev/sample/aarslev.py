@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from greenhouse_assets.sample.climate import Climate, Outdoor
-from greenhouse_assets.sample.defects import gap_lengths, place_blocks
-from greenhouse_assets.sample.output import text_columns, write_lines
-from greenhouse_assets.sample.timeline import CET, Grid, Span, copenhagen_offset, month_runs, wall_strings
+from greenhouse_dev.sample.climate import Climate, Outdoor
+from greenhouse_dev.sample.defects import gap_lengths, place_blocks
+from greenhouse_dev.sample.output import text_columns, write_lines
+from greenhouse_dev.sample.timeline import CET, Grid, Span, copenhagen_offset, month_runs, wall_strings
 
 STEP = 600  # seconds between rows
 SENTINEL = -2.14748e8  # the logger's "no value" (-2^31 / 10) seen in the real Aarslev files

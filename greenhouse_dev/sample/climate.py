@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from greenhouse_assets.sample.timeline import STEP
+from greenhouse_dev.sample.timeline import STEP
 
 LAT_DEG, LON_DEG = 55.4, 10.3
 

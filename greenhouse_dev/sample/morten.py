@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from greenhouse_assets.sample.climate import Climate, Outdoor
-from greenhouse_assets.sample.output import text_columns, write_lines
-from greenhouse_assets.sample.timeline import CET, STEP, Grid, Span, month_runs, wall_strings
+from greenhouse_dev.sample.climate import Climate, Outdoor
+from greenhouse_dev.sample.output import text_columns, write_lines
+from greenhouse_dev.sample.timeline import CET, STEP, Grid, Span, month_runs, wall_strings
 
 DANISH_MONTHS = ["januar", "februar", "marts", "april", "maj", "juni", "juli", "august",
                  "september", "oktober", "november", "december"]

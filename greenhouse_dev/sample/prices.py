@@ -18,13 +18,13 @@ from pathlib import Path
 
 import numpy as np
 
-from greenhouse_assets.sample.climate import smooth_noise
-from greenhouse_assets.sample.output import write_lines
-from greenhouse_assets.sample.timeline import Span, copenhagen_offset, wall_strings
+from greenhouse_dev.sample.climate import smooth_noise
+from greenhouse_dev.sample.output import write_lines
+from greenhouse_dev.sample.timeline import Span, copenhagen_offset, wall_strings
 
 DKK_PER_EUR = 7.4626
 AREAS = {"DK1": 1.0, "DK2": 1.06}  # area: price level relative to DK1
-NOTE = "SYNTHETIC sample data (greenhouse_assets.sample), not market prices"
+NOTE = "SYNTHETIC sample data (greenhouse_dev.sample), not market prices"
 HEADER = "HourUTC;HourDK;PriceArea;SpotPriceDKK;SpotPriceEUR;Note"
 
 

@@ -533,7 +533,7 @@ def _write_config(cluster: _Cluster, user: str) -> None:
     }
     conf = cluster.pgdata / "greenhouse.conf"
     conf.write_text(
-        "# Written by `greenhouse db up` (greenhouse_assets/localdb.py) before every start.\n"
+        "# Written by `greenhouse db up` (greenhouse_dev/localdb.py) before every start.\n"
         + "".join(f"{key} = {value}\n" for key, value in settings_lines.items())
     )
     _chown(conf, user)
