@@ -5,8 +5,10 @@ RUN apt-get update && apt-get install -y --no-install-recommends postgresql-clie
 RUN pip install --no-cache-dir uv==0.13.9
 WORKDIR /app
 COPY pyproject.toml uv.lock README.md ./
+# The runtime package only: greenhouse_dev/ (local cluster, sample, `make run`) is developer tooling.
 COPY greenhouse_assets greenhouse_assets
 COPY dbt_project dbt_project
 COPY migrations migrations
 COPY dagster.yaml workspace.yaml ./
 RUN uv sync --frozen --no-dev
+# The `greenhouse` script is the dev venv's (greenhouse_dev.cli); the image runs `python -m greenhouse_assets.cli`.

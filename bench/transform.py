@@ -242,9 +242,9 @@ def measure(target_observations: int, base: str, workdir: Path) -> dict:
     import greenhouse_assets.definitions  # noqa: F401  (the platform as Dagster loads it)
     from greenhouse_assets.database import connect
     from greenhouse_assets.in_process import ingest_paths
-    from greenhouse_dev.sample import generate_sample
     from greenhouse_assets.transform.profile import export_dbt_env
     from greenhouse_assets.transform.project import dbt_project
+    from greenhouse_dev.sample import generate_sample
 
     started = time.perf_counter()
     print(f"staging a {days}-day sample in {url}", file=sys.stderr)

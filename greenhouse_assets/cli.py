@@ -1,4 +1,6 @@
-"""`greenhouse` command line: the set-up and one-shot jobs the Makefile and users call."""
+"""`greenhouse` command line, the runtime's part: what a deployment's image runs (`python -m greenhouse_assets.cli`:
+prepare the server, migrate, ingest, roll back, the UI proxy, the docs). The developer commands (the local
+cluster, the sample, `run`, `dev`) are `greenhouse_dev/cli.py`, which adds them to these in the dev venv."""
 
 from __future__ import annotations
 
@@ -10,13 +12,17 @@ from greenhouse_assets import settings
 
 
 def _db(args: argparse.Namespace) -> int:
-    from greenhouse_dev import localdb
+    """The server `DATABASE_URL` names, prepared or checked (bootstrap.py); never started here."""
+    from greenhouse_assets import bootstrap
 
-    actions = {"up": localdb.up, "stop": localdb.stop, "status": localdb.status}
     if args.action == "url":
-        print(localdb.url() if args.role == "pipeline" else settings.role_url(args.role))
+        print(settings.role_url(args.role))
         return 0
-    return actions[args.action]()
+    try:
+        return {"up": bootstrap.prepare, "status": bootstrap.status}[args.action](settings.database_url())
+    except bootstrap.SetupError as error:
+        print(f"greenhouse db {args.action}: error: {error}", file=sys.stderr)
+        return 1
 
 
 def _migrate(args: argparse.Namespace) -> int:
@@ -30,25 +36,10 @@ def _migrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _generate_sample(args: argparse.Namespace) -> int:
-    from greenhouse_dev.sample import generate_sample
-
-    written = generate_sample(args.out, days=args.days, seed=args.seed, start=args.start)
-    for path in written:
-        print(path)
-    return 0
-
-
 def _ingest(args: argparse.Namespace) -> int:
     from greenhouse_assets.in_process import ingest_paths
 
     return ingest_paths(args.paths, as_json=args.json)
-
-
-def _run(args: argparse.Namespace) -> int:
-    from greenhouse_dev.main_job import run_main_job
-
-    return run_main_job(sample_days=args.days, seed=args.seed, input_dir=args.input)
 
 
 def _files(args: argparse.Namespace) -> int:
@@ -95,21 +86,6 @@ def _rollback(args: argparse.Namespace) -> int:
     return 0
 
 
-def _dev(args: argparse.Namespace) -> int:
-    """The UI and the daemon (sensors, automation) on Postgres storage, from the project folder; with
-    `--auth` (or GREENHOUSE_UI_AUTH=1) behind nginx, with a read-only UI for viewers (webauth.py)."""
-    import os
-
-    if args.auth or os.environ.get("GREENHOUSE_UI_AUTH", "") not in ("", "0"):
-        from greenhouse_assets.webauth import dev_with_auth
-
-        return dev_with_auth(args.host, args.port)
-    command = ["dagster", "dev", "-w", str(settings.PROJECT_ROOT / "workspace.yaml"),
-               "-h", args.host, "-p", str(args.port)]
-    os.chdir(settings.PROJECT_ROOT)
-    os.execvp(str(Path(sys.executable).parent / "dagster"), command)
-
-
 def _ui_proxy(args: argparse.Namespace) -> int:
     from greenhouse_assets.webauth import serve_proxy
 
@@ -141,40 +117,29 @@ def _docs(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="greenhouse", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    add_commands(parser.add_subparsers(dest="command", required=True))
+    return parser
 
-    db = sub.add_parser("db", help="the PostgreSQL + TimescaleDB cluster")
-    db.add_argument("action", choices=["up", "stop", "status", "url"])
-    db.add_argument("--role", choices=sorted(settings.ROLES), default="pipeline",
-                    help="with `url`: connect as this role (pipeline: what the platform uses; owner: migrations; "
-                         "analyst: read-only SQL; dagster: Dagster's storage)")
-    db.set_defaults(func=_db)
+
+def add_commands(sub, db=_db, db_actions=("up", "status", "url")) -> None:
+    """The runtime's commands; the developer CLI passes its own `db` (the local cluster too)."""
+    db_parser = sub.add_parser("db", help="the PostgreSQL + TimescaleDB server")
+    db_parser.add_argument("action", choices=db_actions)
+    db_parser.add_argument("--role", choices=sorted(settings.ROLES), default="pipeline",
+                           help="with `url`: connect as this role (pipeline: what the platform uses; owner: "
+                                "migrations; analyst: read-only SQL; dagster: Dagster's storage)")
+    db_parser.set_defaults(func=db)
 
     mig = sub.add_parser("migrate", help="apply (up) or revert (down) the contract schema migrations")
     mig.add_argument("direction", choices=["up", "down"], nargs="?", default="up")
     mig.add_argument("--revision", help="target revision (default: head for up, base for down)")
     mig.set_defaults(func=_migrate)
 
-    gen = sub.add_parser("generate-sample", help="write deterministic sample files in the real formats")
-    gen.add_argument("--out", type=Path, required=True)
-    gen.add_argument("--days", type=int, default=21)
-    gen.add_argument("--seed", type=int, default=42)
-    gen.add_argument("--start", default="2014-03-17", help="first day, YYYY-MM-DD (default spans the 2014 DST change)")
-    gen.set_defaults(func=_generate_sample)
-
     ing = sub.add_parser("ingest", help="ingest files or folders through raw and staging, in-process")
     ing.add_argument("paths", nargs="+", type=Path)
     ing.add_argument("--json", action="store_true", help="one JSON object per file")
     ing.set_defaults(func=_ingest)
 
-    run = sub.add_parser("run", help="the main job: the bundled sample, or your files (--input), through the whole "
-                         "asset graph; exit 0 all loaded, 2 some files quarantined, 1 failure")
-    run.add_argument("--input", type=Path, metavar="DIR",
-                     help="load every file under DIR (e.g. an archive) instead of generating the sample")
-    run.add_argument("--days", type=int, default=28,
-                     help="sample days, without --input (28: ≥ 20 days lets blocked cross-validation validate an energy model)")
-    run.add_argument("--seed", type=int, default=42, help="sample seed (without --input)")
-    run.set_defaults(func=_run)
     docs = sub.add_parser("docs", help="build the dbt docs (data dictionary)")
     docs.set_defaults(func=_docs)
 
@@ -189,28 +154,19 @@ def build_parser() -> argparse.ArgumentParser:
     rb.add_argument("--reason", default="", help="why, for the audit log")
     rb.set_defaults(func=_rollback)
 
-    dev = sub.add_parser("dev", help="Dagster UI + daemon on Postgres storage")
-    dev.add_argument("--host", default="127.0.0.1")
-    dev.add_argument("--port", type=int, default=3000)
-    dev.add_argument("--auth", action="store_true",
-                     help="behind nginx with basic auth: operators get the full UI, viewers a read-only one "
-                          "(credentials from GREENHOUSE_UI_OPERATOR_PASSWORD / GREENHOUSE_UI_VIEWER_PASSWORD)")
-    dev.set_defaults(func=_dev)
-
     proxy = sub.add_parser("ui-proxy", help="nginx with basic auth in front of running webservers (docker compose)")
     proxy.add_argument("--listen", default="0.0.0.0:3000", help="HOST:PORT nginx listens on")
     proxy.add_argument("--operator-ui", required=True, metavar="HOST:PORT", help="the full dagster-webserver")
     proxy.add_argument("--viewer-ui", required=True, metavar="HOST:PORT", help="the `--read-only` dagster-webserver")
     proxy.set_defaults(func=_ui_proxy)
-    return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, parser: argparse.ArgumentParser | None = None) -> int:
     from greenhouse_assets.database import DatabaseUnavailable
     from greenhouse_assets.webauth import AuthSetupError
 
     settings.apply_defaults()
-    args = build_parser().parse_args(argv)
+    args = (parser or build_parser()).parse_args(argv)
     try:
         return args.func(args) or 0
     except (DatabaseUnavailable, AuthSetupError) as error:  # says what and why; a traceback would add nothing

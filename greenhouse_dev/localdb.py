@@ -7,7 +7,8 @@ builds it -- and runs a cluster that lives under `.local/`, listens on 127.0.0.1
 loopback connections (the documented local default: no password to keep anywhere).
 
 When `DATABASE_URL` names another server, nothing is installed or started: `up()` only checks
-that the server has TimescaleDB, enables it, and makes sure Dagster's database exists.
+that the server has TimescaleDB, enables it, and makes sure Dagster's database exists (that part is
+the runtime's, `greenhouse_assets/bootstrap.py`: a deployment's image runs it without this module).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import contextlib
 import fcntl
 import os
 import pwd
-import re
 import shutil
 import subprocess
 import sys
@@ -25,11 +25,16 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-import psycopg
 from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict
 
-from greenhouse_assets import roles, settings
+from greenhouse_assets import settings
+from greenhouse_assets.bootstrap import NOT_RUNNING, bootstrap
+from greenhouse_assets.bootstrap import SetupError as LocalDbError  # one error: the CLI reports both alike
+from greenhouse_assets.bootstrap import connect as _connect
+from greenhouse_assets.bootstrap import prepare as _up_external
+from greenhouse_assets.bootstrap import same_server as _same_server
+from greenhouse_assets.bootstrap import status as _status_external
+from greenhouse_assets.bootstrap import versions as _versions
 
 MIN_PG_MAJOR = 15
 PG_LIB_ROOT = Path("/usr/lib/postgresql")
@@ -39,14 +44,7 @@ ARCHIVE_KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
 BUILD_PACKAGES = ["cmake", "make", "gcc", "libc6-dev", "libssl-dev", "xz-utils"]
 FALLBACK_OS_USER = "greenhouse"
 START_TIMEOUT_S = 120
-NOT_RUNNING = 3  # pg_ctl's own exit code for "no server running"
 SOCKET_PATH_MAX = 107  # sizeof(sockaddr_un.sun_path) - 1 on Linux
-# The platform's schemas (migration 0001) and where Alembic keeps its version table (`metadata`).
-PLATFORM_SCHEMAS = ("metadata", "staging", "timeseries", "features", "moga")
-
-
-class LocalDbError(Exception):
-    """A failure with a message meant for the user: what failed and what to do."""
 
 
 # --------------------------------------------------------------------------- public API
@@ -98,77 +96,6 @@ def _external_url() -> str | None:
     if explicit and not _same_server(explicit, settings.local_url()):
         return explicit
     return None
-
-
-# --------------------------------------------------------------------------- external server
-
-
-def _up_external(database_url: str) -> int:
-    """Check (never start) the server named by DATABASE_URL: TimescaleDB available and enabled. With
-    `GREENHOUSE_ADMIN_URL` (a superuser of that server), first create the roles and databases."""
-    admin = os.environ.get("GREENHOUSE_ADMIN_URL")
-    if admin and _same_server(admin, database_url):
-        bootstrap(settings.admin_url(), platform_db=_database_name(database_url, settings.PLATFORM_DB),
-                  dagster_db=_database_name(settings.dagster_database_url(), settings.DAGSTER_DB))
-    with _connect(database_url) as conn:
-        row = conn.execute(
-            "SELECT installed_version FROM pg_available_extensions WHERE name = 'timescaledb'"
-        ).fetchone()
-        if row is None:
-            raise LocalDbError(
-                f"the server at {_redact(database_url)} has no TimescaleDB extension "
-                "(not in pg_available_extensions). Install TimescaleDB on that server and add it to "
-                "shared_preload_libraries, or unset DATABASE_URL so `greenhouse db up` runs the "
-                "project-local cluster."
-            )
-        if row[0] is None:
-            _create_extension(conn, database_url)
-    _ensure_dagster_database(database_url)
-    _say(f"using DATABASE_URL {_redact(database_url)}: {_versions(database_url)}")
-    return 0
-
-
-def _create_extension(conn: psycopg.Connection, database_url: str) -> None:
-    try:
-        conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
-    except psycopg.Error as exc:
-        reason = exc.diag.message_primary or str(exc).strip()
-        hint = f"\nserver hint: {exc.diag.message_hint.strip()}" if exc.diag.message_hint else ""
-        raise LocalDbError(
-            f"TimescaleDB is available on {_redact(database_url)} but could not be enabled: {reason}. "
-            "The server needs shared_preload_libraries = 'timescaledb', and a role allowed to do so "
-            f"must run CREATE EXTENSION timescaledb in that database.{hint}"
-        ) from exc
-
-
-def _ensure_dagster_database(database_url: str) -> None:
-    """Create Dagster's database beside the platform's when missing and when we may; else say so."""
-    dagster_url = settings.dagster_database_url()
-    if not _same_server(database_url, dagster_url):
-        _connect(dagster_url).close()
-        return
-    name = conninfo_to_dict(_libpq(dagster_url)).get("dbname") or settings.DAGSTER_DB
-    with _connect(database_url) as conn:
-        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            return
-        try:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        except psycopg.Error as exc:
-            raise LocalDbError(
-                f"Dagster's database {name!r} does not exist on {_redact(database_url)} and could not "
-                f"be created ({str(exc).strip()}). Create it, or set DAGSTER_DATABASE_URL."
-            ) from exc
-    _say(f"created database {name!r} for Dagster")
-
-
-def _status_external(database_url: str) -> int:
-    try:
-        versions = _versions(database_url)
-    except LocalDbError as exc:
-        _say(f"DATABASE_URL {_redact(database_url)} does not answer: {exc}")
-        return NOT_RUNNING
-    _say(f"DATABASE_URL {_redact(database_url)} answers: {versions}")
-    return 0
 
 
 # --------------------------------------------------------------------------- local cluster
@@ -559,80 +486,35 @@ def _ensure_databases(cluster: _Cluster) -> None:
               dagster_db=settings.DAGSTER_DB)
 
 
-def bootstrap(admin_url: str, *, platform_db: str, dagster_db: str) -> None:
-    """What only the cluster administrator may do, idempotently: the roles (roles.py), the platform database
-    owned by `greenhouse_owner` with TimescaleDB enabled, Dagster's owned by `greenhouse_dagster`. A
-    database migrated before the roles existed is handed over: what superusers own in its schemas goes to
-    the owner (migration 0011 then gives the pipeline its schemas), Dagster's tables to Dagster's role."""
-    with psycopg.connect(_libpq(settings._with_database(admin_url, "postgres")), connect_timeout=10) as conn:
-        roles.ensure_roles(conn)
-    with _connect(settings._with_database(admin_url, "postgres")) as conn:
-        for name, role in ((platform_db, "owner"), (dagster_db, "dagster")):
-            if roles.ensure_database(conn, name, settings.ROLES[role]):
-                _say(f"created database {name!r} (owner {settings.ROLES[role]})")
-    with _connect(settings._with_database(admin_url, platform_db)) as conn:
-        conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
-        if handed := roles.adopt(conn, list(PLATFORM_SCHEMAS), settings.ROLES["owner"]):
-            _say(f"handed {handed} objects of database {platform_db!r} to {settings.ROLES['owner']}")
-    with _connect(settings._with_database(admin_url, dagster_db)) as conn:
-        roles.adopt(conn, ["public"], settings.ROLES["dagster"])
-
-
 def fresh_platform(admin_url: str, *, platform_db: str, dagster_db: str) -> dict[str, str]:
     """Throwaway platform and Dagster databases (tests, benchmarks): dropped, recreated by `bootstrap` and
-    migrated as the owner. Returns the environment that points the platform at them, as each role:
-    DATABASE_URL (pipeline), DAGSTER_DATABASE_URL, GREENHOUSE_OWNER_URL, GREENHOUSE_ADMIN_URL."""
+    migrated as the owner. Returns `platform_env` for them."""
     from greenhouse_assets import migrate
 
     with _connect(settings._with_database(admin_url, "postgres")) as conn:
         for name in (platform_db, dagster_db):
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
     bootstrap(admin_url, platform_db=platform_db, dagster_db=dagster_db)
+    env = platform_env(admin_url, platform_db=platform_db, dagster_db=dagster_db)
+    migrate.upgrade(url=env["GREENHOUSE_OWNER_URL"])
+    return env
+
+
+def platform_env(admin_url: str, *, platform_db: str, dagster_db: str) -> dict[str, str]:
+    """The environment that points the platform at those databases, as each role: DATABASE_URL (pipeline),
+    DAGSTER_DATABASE_URL, GREENHOUSE_OWNER_URL, GREENHOUSE_ADMIN_URL. No connection: the test session sets
+    it before collection, and creates the databases only when a selected test needs them."""
     platform = settings._with_database(admin_url, platform_db)
 
     def as_role(url: str, role: str) -> str:
         return settings._with_user(url, settings.ROLES[role], os.environ.get(f"GREENHOUSE_{role.upper()}_PASSWORD"))
 
-    env = {"GREENHOUSE_ADMIN_URL": platform, "GREENHOUSE_OWNER_URL": as_role(platform, "owner"),
-           "DATABASE_URL": as_role(platform, "pipeline"),
-           "DAGSTER_DATABASE_URL": as_role(settings._with_database(admin_url, dagster_db), "dagster")}
-    migrate.upgrade(url=env["GREENHOUSE_OWNER_URL"])
-    return env
+    return {"GREENHOUSE_ADMIN_URL": platform, "GREENHOUSE_OWNER_URL": as_role(platform, "owner"),
+            "DATABASE_URL": as_role(platform, "pipeline"),
+            "DAGSTER_DATABASE_URL": as_role(settings._with_database(admin_url, dagster_db), "dagster")}
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _versions(database_url: str) -> str:
-    with _connect(database_url) as conn:
-        server = conn.execute("SHOW server_version").fetchone()[0]
-        row = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'").fetchone()
-    return f"PostgreSQL {server.split()[0]}, TimescaleDB {row[0] if row else 'not enabled'}"
-
-
-def _connect(database_url: str) -> psycopg.Connection:
-    try:
-        return psycopg.connect(_libpq(database_url), autocommit=True, connect_timeout=10)
-    except psycopg.Error as exc:
-        raise LocalDbError(f"cannot connect to {_redact(database_url)}: {str(exc).strip()}") from exc
-
-
-def _libpq(database_url: str) -> str:
-    """SQLAlchemy-style `postgresql+psycopg://` URLs to the plain form libpq accepts."""
-    return re.sub(r"^postgres(?:ql)?\+\w+://", "postgresql://", database_url)
-
-
-def _redact(database_url: str) -> str:
-    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", database_url)
-
-
-def _database_name(url: str, default: str) -> str:
-    return conninfo_to_dict(_libpq(url)).get("dbname") or default
-
-
-def _same_server(a: str, b: str) -> bool:
-    one, two = conninfo_to_dict(_libpq(a)), conninfo_to_dict(_libpq(b))
-    return all(one.get(key) == two.get(key) for key in ("host", "hostaddr", "port"))
 
 
 def _as_user(user: str, cmd: Sequence) -> list:

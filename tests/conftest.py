@@ -1,7 +1,8 @@
 """Test session: a fresh platform database and Dagster storage database in the real cluster.
 
 `make test` brings the cluster up and migrates the main database first; the suite never touches
-that one. `DATABASE_URL` names the cluster's administrator (the local cluster's superuser by
+that one. Tests marked `pure` need no database: when only those are selected (`make test-unit`,
+`pytest -m pure`), the session sets the same environment but creates nothing and connects nowhere. `DATABASE_URL` names the cluster's administrator (the local cluster's superuser by
 default): as it, the session makes the roles and creates `greenhouse_test_<pid>` and
 `dagster_test_<pid>` beside the main database (as `greenhouse db up` does), migrates the first as the
 owner role, and then points the platform at them through the same environment variables a deployment
@@ -35,6 +36,8 @@ CONTRACT_TABLES = (
     "features.windows, features.extracted_features, features.feature_metadata, features.feature_importance, "
     "moga.solutions, moga.runs, moga.objective_models, moga.plans, moga.plan_days, moga.backtest"
 )
+ADMIN_BASE = pytest.StashKey[str]()  # DATABASE_URL as the session found it: the cluster's administrator
+DATABASES_MADE = pytest.StashKey[bool]()
 
 
 def recreate_database(admin_url: str, name: str) -> None:
@@ -65,6 +68,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         return
     shutil.rmtree(Path(config.rootpath) / ".local" / f"test-{os.getpid()}", ignore_errors=True)
     shutil.rmtree(settings.DBT_PROJECT_DIR / "target" / TEST_DB, ignore_errors=True)  # its dbt manifest
+    if not config.stash.get(DATABASES_MADE, False):
+        return
     admin = _with_database(os.environ["GREENHOUSE_ADMIN_URL"], "postgres")
     with psycopg.connect(libpq_url(admin), autocommit=True) as conn:
         for name in (TEST_DB, TEST_DAGSTER_DB):
@@ -72,20 +77,35 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Runs before collection, so every module that reads the environment sees the test databases."""
+    """Runs before collection, so every module that reads the environment sees the test databases' URLs.
+    The databases themselves are made after collection, and only when a selected test needs them."""
     if not _runs_tests(config):
         return
     from greenhouse_dev import localdb
 
     base = os.environ.get("DATABASE_URL") or settings.admin_url(settings.PLATFORM_DB)
-    drop_abandoned_test_databases(_with_database(base, "postgres"))
-    os.environ.update(localdb.fresh_platform(base, platform_db=TEST_DB, dagster_db=TEST_DAGSTER_DB))
+    config.stash[ADMIN_BASE] = base
+    os.environ.update(localdb.platform_env(base, platform_db=TEST_DB, dagster_db=TEST_DAGSTER_DB))
     os.environ["DAGSTER_HOME"] = str(settings.PROJECT_ROOT)
     state = Path(config.rootpath) / ".local" / f"test-{os.getpid()}"
     os.environ["GREENHOUSE_DAGSTER_STORAGE"] = str(state / "dagster" / "storage")
     os.environ["GREENHOUSE_DAGSTER_COMPUTE_LOGS"] = str(state / "dagster" / "logs")
     os.environ.setdefault("GREENHOUSE_LANDING_DIR", str(state / "landing"))
     os.environ.setdefault("GREENHOUSE_LAKE_DIR", str(state / "lake"))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """The roles and this process's databases, migrated, unless every selected test is marked `pure`
+    (after `-m`/`-k` deselection; an xdist worker decides for the tests it collected)."""
+    config = session.config
+    if not _runs_tests(config) or all(item.get_closest_marker("pure") for item in session.items):
+        return
+    from greenhouse_dev import localdb
+
+    base = config.stash[ADMIN_BASE]
+    drop_abandoned_test_databases(_with_database(base, "postgres"))
+    os.environ.update(localdb.fresh_platform(base, platform_db=TEST_DB, dagster_db=TEST_DAGSTER_DB))
+    config.stash[DATABASES_MADE] = True
 
 
 @pytest.fixture

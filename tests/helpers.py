@@ -25,7 +25,8 @@ from pathlib import Path
 import pytest
 from conftest import REAL_DATA
 
-from greenhouse_assets import localdb, settings
+from greenhouse_assets import settings
+from greenhouse_dev import localdb
 
 REAL_KNUDJEPSEN = REAL_DATA / "knudjepsen" / "NO3_LAMPEGRP_1.csv"
 
@@ -42,7 +43,7 @@ class Scratch:
     port: int
 
     def use(self, mp: pytest.MonkeyPatch) -> None:
-        """Point `greenhouse_assets.localdb` (up/stop/status) at this cluster."""
+        """Point `greenhouse_dev.localdb` (up/stop/status) at this cluster."""
         mp.setenv("GREENHOUSE_LOCAL_DIR", str(self.local_dir))
         mp.setenv("GREENHOUSE_PG_PORT", str(self.port))
 

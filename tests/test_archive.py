@@ -181,7 +181,7 @@ def assert_files_and_observations(url: str, root: Path, expected: dict[str, dict
 
 def test_an_archive_runs_through_every_layer_with_counts_from_the_files(archive, database_url):
     root, expected = archive
-    completed = subprocess.run([sys.executable, "-m", "greenhouse_assets.cli", "run", "--input", str(root)],
+    completed = subprocess.run([sys.executable, "-m", "greenhouse_dev.cli", "run", "--input", str(root)],
                                env={**os.environ, "GREENHOUSE_LOG_LEVEL": "WARNING"}, cwd=settings.PROJECT_ROOT,
                                capture_output=True, text=True, timeout=1200)
     out = completed.stdout
@@ -224,6 +224,7 @@ def test_an_archive_runs_through_every_layer_with_counts_from_the_files(archive,
         assert re.search(rf"no result for {site}/{zone}: .+", summary), summary
 
 
+@pytest.mark.pure
 def test_exit_status_says_rejected_files_apart_from_failures():
     from greenhouse_dev.main_job import CheckTally, exit_status
 

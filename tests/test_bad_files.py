@@ -18,6 +18,8 @@ from greenhouse_assets.ingest.names import MAX_DATA_COLUMNS
 from greenhouse_assets.ingest.readers import open_file
 from greenhouse_assets.ingest.registry import SourceRegistry
 
+pytestmark = pytest.mark.pure
+
 HEADER = "timestamp;air_temperature;note\r\n"
 GOOD_ROWS = "".join(f"2014-01-01 00:{m:02d}:00;{20 + m / 10};ok\r\n" for m in range(0, 60, 10))
 

@@ -39,10 +39,11 @@ import pytest
 from conftest import recreate_database
 from helpers import Scratch, make_knudjepsen_file, scratch_cluster
 
-from greenhouse_assets import database, localdb, migrate, settings
+from greenhouse_assets import database, migrate, settings
 from greenhouse_assets.database import libpq_url
 from greenhouse_assets.in_process import ingest_file
 from greenhouse_assets.ingest.registry import SourceRegistry
+from greenhouse_dev import localdb
 
 # Its scratch cluster is module-scoped: one worker runs every test here (`make test` runs two pytest-xdist workers).
 pytestmark = pytest.mark.xdist_group("test_db_failure")

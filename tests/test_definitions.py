@@ -15,9 +15,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from greenhouse_assets import settings
+
+pytestmark = pytest.mark.pure
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "definitions.json"
 MEASUREMENTS = "timeseries/measurements"

@@ -14,6 +14,8 @@ from greenhouse_assets.features import calculators
 from greenhouse_assets.features.extract import ExtractionSpec, extract
 from greenhouse_assets.features.windows import DAY, build
 
+pytestmark = pytest.mark.pure
+
 DAY0 = datetime(2014, 3, 1, tzinfo=UTC)
 
 

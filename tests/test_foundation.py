@@ -128,6 +128,7 @@ def test_the_pipeline_cannot_drop_or_create_outside_the_schemas_it_owns(database
         conn.rollback()
 
 
+@pytest.mark.pure
 def test_db_url_prints_each_role(monkeypatch, capsys):
     from greenhouse_assets.cli import main
 

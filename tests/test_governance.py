@@ -218,6 +218,7 @@ def test_notifier_is_chosen_by_configuration(caplog):
         alerts.send(alert, notifier="email", webhook_url="", log=logging.getLogger())
 
 
+@pytest.mark.pure
 def test_timeseries_and_features_have_freshness_policies():
     for key, policy in ((["timeseries", "measurements"], freshness.TIMESERIES),
                         (["features", "extracted_features"], freshness.FEATURES),

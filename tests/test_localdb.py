@@ -24,7 +24,8 @@ import pytest
 from helpers import free_port, scratch_cluster
 from psycopg import sql
 
-from greenhouse_assets import localdb, settings
+from greenhouse_assets import settings
+from greenhouse_dev import localdb
 
 # Its clusters are module-scoped: one worker runs every test here (`make test` runs two pytest-xdist workers).
 pytestmark = pytest.mark.xdist_group("test_localdb")
@@ -62,6 +63,7 @@ def test_url_honours_database_url(monkeypatch):
     assert localdb.url() == "postgresql://someone@db.example.org:6543/platform"
 
 
+@pytest.mark.pure
 def test_url_defaults_to_local_cluster_and_port(monkeypatch):
     assert localdb.url() == settings.local_url()
     monkeypatch.setenv("GREENHOUSE_PG_PORT", "55111")
@@ -118,7 +120,7 @@ def test_cli_treats_exported_local_url_as_local(shared_cluster):
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DAGSTER_DATABASE_URL")}
     for action in ("up", "status"):
         done = subprocess.run(
-            [sys.executable, "-m", "greenhouse_assets.cli", "db", action],
+            [sys.executable, "-m", "greenhouse_dev.cli", "db", action],
             env=env,
             capture_output=True,
             text=True,
@@ -208,6 +210,7 @@ def test_unreachable_database_url_fails_clearly(monkeypatch, capsys):
     assert localdb.status() == 3
 
 
+@pytest.mark.pure
 @pytest.mark.skipif(os.geteuid() != 0, reason="only root hands the cluster to another OS user")
 def test_untraversable_project_path_fails_clearly(monkeypatch, capsys):
     root = Path(tempfile.mkdtemp(prefix="greenhouse-localdb-closed-"))  # mode 0700

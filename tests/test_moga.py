@@ -107,6 +107,7 @@ def query(url: str, sql: str) -> list[tuple]:
         return conn.execute(sql).fetchall()
 
 
+@pytest.mark.pure
 def test_zdt1_front_within_one_percent_of_true_hypervolume():
     problem = get_problem("zdt1")
     result = optimise.run(problem, "nsga2", pop_size=100, generations=250, seed=1)
@@ -115,6 +116,7 @@ def test_zdt1_front_within_one_percent_of_true_hypervolume():
     assert optimise.hypervolume(result.F, reference) >= 0.99 * true
 
 
+@pytest.mark.pure
 @pytest.mark.parametrize("algorithm", optimise.ALGORITHMS)
 def test_front_is_feasible_and_reproducible(algorithm):
     first = optimise_day(WINTER_DAY, algorithm=algorithm, pop_size=60, generations=80, seed=3)
@@ -175,6 +177,7 @@ def test_a_rejected_fit_falls_back_to_the_literature_model_and_says_so(clean_pla
     assert "energy: literature model (fit rejected: " in markdown
 
 
+@pytest.mark.pure
 def test_a_skilled_fit_with_the_wrong_scale_points_at_the_pipe_configuration():
     """Real days that follow the heat balance but imply U ≈ 2.6 with 1.5 m pipe per m²: the fit is rejected,
     the literature model stands in, and the pipe length that would reconcile the two is reported."""
@@ -353,6 +356,7 @@ def light(frame: pl.DataFrame):
                                    skill_threshold=calibration.DEFAULT_SKILL_THRESHOLD, scheme="week")
 
 
+@pytest.mark.pure
 def test_plausible_days_validate_with_blocked_cv_and_skill():
     model = energy(synthetic_frame(120, seed=1))
     assert model.status == "validated", model.reason
@@ -361,6 +365,7 @@ def test_plausible_days_validate_with_blocked_cv_and_skill():
     assert model.summary.startswith("validated, skill 0.") and model.summary.endswith("on 120 test days")
 
 
+@pytest.mark.pure
 def test_cv_blocks_are_contiguous_weeks_or_months():
     frame = calibration._with_regressors(synthetic_frame(59, seed=4))
     blocks = validation._blocks(frame["day"], "week")
@@ -372,6 +377,7 @@ def test_cv_blocks_are_contiguous_weeks_or_months():
     assert list(np.unique(months)) == [201401, 201402]
 
 
+@pytest.mark.pure
 def test_target_shuffled_within_each_month_is_rejected():
     frame = synthetic_frame(120, seed=5)
     rng = np.random.default_rng(0)
@@ -384,6 +390,7 @@ def test_target_shuffled_within_each_month_is_rejected():
     assert model.fit.skill < calibration.DEFAULT_SKILL_THRESHOLD
 
 
+@pytest.mark.pure
 def test_target_that_is_a_linear_function_of_a_regressor_is_derived():
     frame = synthetic_frame(120, seed=6)
     # the fitted heat demand (pipe degree-hours plus the lamps' heat) is exactly 3.5 × degree-hours
@@ -397,6 +404,7 @@ def test_target_that_is_a_linear_function_of_a_regressor_is_derived():
     assert light(frame).status == "validated"
 
 
+@pytest.mark.pure
 def test_pure_noise_never_passes_in_200_seeded_trials():
     statuses = set()
     for seed in range(200):
@@ -406,12 +414,14 @@ def test_pure_noise_never_passes_in_200_seeded_trials():
     assert statuses == {"rejected"}
 
 
+@pytest.mark.pure
 def test_physically_implausible_fit_is_rejected_whatever_its_skill():
     model = energy(synthetic_frame(120, seed=7, u_scale=3.0))  # U ≈ 21 W/m²K: no glass cover loses that much
     assert model.fit.skill > 0.5
     assert model.status == "rejected" and "u_value_w_m2k = 2" in model.reason and "single_glass" in model.reason
 
 
+@pytest.mark.pure
 def test_fewer_than_20_test_days_is_not_validated():
     model = energy(synthetic_frame(19, seed=8))
     assert model.status == "rejected" and "only 19 out-of-fold test days" in model.reason
@@ -419,6 +429,7 @@ def test_fewer_than_20_test_days_is_not_validated():
 
 # --- crop profiles -----------------------------------------------------------------------------
 
+@pytest.mark.pure
 def test_crop_profiles_cite_the_literature_file():
     assert profiles.PHENOTYPE_JSON == settings.PROJECT_ROOT.parent / "shared" / "data" / "literature" / "phenotype.json"
     assert profiles.PHENOTYPE_JSON.is_file(), "the repository's ../shared literature data set"
@@ -431,11 +442,13 @@ def test_crop_profiles_cite_the_literature_file():
     assert profiles.zone_crop("aarslev", "celle5").name == "generic_pot_plant"
 
 
+@pytest.mark.pure
 def test_crop_profile_works_without_the_literature_file(tmp_path):
     mismatches, note = profiles.check_citations(tmp_path / "absent.json")
     assert mismatches == [] and "not found" in note and "copied into sites.yaml" in note
 
 
+@pytest.mark.pure
 def test_a_wrong_citation_is_caught(tmp_path):
     config = yaml.safe_load(profiles.SITE_CONFIG.read_text())
     config["crops"]["kalanchoe_blossfeldiana"]["max_light_period_h"]["value"] = 10.0
@@ -443,6 +456,7 @@ def test_a_wrong_citation_is_caught(tmp_path):
     assert mismatches and all("max_light_period_h = 10.0" in m for m in mismatches)
 
 
+@pytest.mark.pure
 def test_short_day_crop_bounds_the_optimiser():
     crop = profiles.zone_crop("knudjepsen", "NO3")
     energy_parameters = {"u_value_w_m2k": 7.0, "solar_gain_fraction": 0.4, "baseline_kwh_m2": 0.3,
@@ -463,6 +477,7 @@ def test_short_day_crop_bounds_the_optimiser():
 
 # --- physics (issue 14 item 2) -----------------------------------------------------------------
 
+@pytest.mark.pure
 def test_lamp_heat_is_counted_once():
     """Days whose lamps heat the house: the calibration takes the lamps' heat out of U and η, so
     the optimiser, which adds it as a gain, does not count it twice."""
@@ -475,6 +490,7 @@ def test_lamp_heat_is_counted_once():
     assert abs(fit.coefficients[1] * 1.995 / 277.8 - 0.4) > 0.1
 
 
+@pytest.mark.pure
 def test_jones_temperature_factor_on_gross_photosynthesis_and_q10_respiration():
     assert physics.temperature_factor(np.array([0.0, 9.0, 12.0, 25.0, 28.0, 31.5, 35.0, 40.0])).tolist() == \
         pytest.approx([0.0, 0.67, 1.0, 1.0, 1.0, 0.5, 0.0, 0.0])
@@ -490,6 +506,7 @@ def test_jones_temperature_factor_on_gross_photosynthesis_and_q10_respiration():
     assert growth[0] > growth[1] > growth[2]
 
 
+@pytest.mark.pure
 def test_latent_heat_only_for_vented_water():
     """Water that condenses on the cover costs no latent heat; water carried out by air exchange does,
     never more than the crop transpires."""
@@ -507,6 +524,7 @@ def test_latent_heat_only_for_vented_water():
     assert latent == pytest.approx(leaky["vented_water"][0] * 2.45e6 / 3.6e6, rel=0.05)
 
 
+@pytest.mark.pure
 def test_supplemental_light_is_bounded_by_the_installed_ppfd():
     crop = profiles.zone_crop("aarslev", "celle5")
     lower, upper = bounds(crop, 150.0)
@@ -516,6 +534,7 @@ def test_supplemental_light_is_bounded_by_the_installed_ppfd():
     assert (kalanchoe_lower[0], kalanchoe_upper[0], kalanchoe_lower[1], kalanchoe_upper[1]) == (22.0, 23.1, 18.0, 19.4)
 
 
+@pytest.mark.pure
 def test_an_aarslev_cell_takes_a_configured_crop():
     config = yaml.safe_load(profiles.SITE_CONFIG.read_text())
     config["sites"]["aarslev"]["zones"] = {"celle5": {"crop": "kalanchoe_blossfeldiana"}}
@@ -544,6 +563,7 @@ def setpoints(**values) -> np.ndarray:
     return np.column_stack([np.broadcast_to(np.asarray(values.get(k, base[k]), float), (rows,)) for k in VARIABLES])
 
 
+@pytest.mark.pure
 def test_sites_price_heat_electricity_and_co2_separately_with_sources():
     for site in ("knudjepsen", "aarslev"):
         prices = profiles.prices(site)
@@ -554,6 +574,7 @@ def test_sites_price_heat_electricity_and_co2_separately_with_sources():
     assert "unconfigured site" in profiles.prices("nowhere").sources["heat_eur_per_kwh"]["source"]
 
 
+@pytest.mark.pure
 def test_lamp_light_is_not_free_on_a_cold_day():
     """Lamp heat still replaces boiler heat (counted once), but a lamp kWh costs electricity, a boiler kWh heat."""
     result = evaluate(setpoints(supplemental_light=[0.0, 150.0], photoperiod=12.0), WINTER_DAY_18H)
@@ -574,6 +595,7 @@ def test_lamp_light_is_not_free_on_a_cold_day():
     assert same[1] - same[0] == pytest.approx(0.09 * (lamp_kwh - heat_saved)) and same[1] - same[0] < 0.5 * extra_cost
 
 
+@pytest.mark.pure
 def test_april_day_picks_are_three_different_setpoints():
     front = optimise_day(APRIL_DAY, algorithm="nsga2", pop_size=60, generations=100, seed=1)
     picks = front.picks
@@ -584,6 +606,7 @@ def test_april_day_picks_are_three_different_setpoints():
     assert dose[picks["lowest_cost"]] < dose[picks["highest_growth"]]
 
 
+@pytest.mark.pure
 def test_co2_dosing_costs_and_leaves_through_vents_and_leaks():
     result = evaluate(setpoints(co2_setpoint=[400.0, 800.0, 800.0, 800.0], ventilation=[0.0, 0.0, 30.0, 100.0],
                                 temperature_setpoint=26.0), APRIL_DAY)
@@ -596,6 +619,7 @@ def test_co2_dosing_costs_and_leaves_through_vents_and_leaks():
     assert result["growth"][3] < result["growth"][1]
 
 
+@pytest.mark.pure
 def test_minimum_infiltration_carries_sensible_and_latent_heat():
     tight = replace(WINTER_DAY, infiltration_ach=1e-9)
     x = setpoints(ventilation=0.0)
@@ -614,6 +638,7 @@ def minimal_vent(day: DayInputs, **values) -> float:
     return float(vents[ok[0]]) if len(ok) else float("nan")
 
 
+@pytest.mark.pure
 def test_a_drier_setpoint_needs_more_air_exchange_and_heat():
     mild = replace(APRIL_DAY, outdoor_temperature_c=12.0, radiation_sum_mj_m2=8.0, natural_dli_mol_m2=0.7 * 2.15 * 8.0)
     wet, dry = minimal_vent(mild, humidity_setpoint=85.0), minimal_vent(mild, humidity_setpoint=65.0)
@@ -624,6 +649,7 @@ def test_a_drier_setpoint_needs_more_air_exchange_and_heat():
     assert evaluate(setpoints(humidity_setpoint=65.0, ventilation=wet), mild)["G"][0, 4] > 0
 
 
+@pytest.mark.pure
 def test_sunny_day_needs_ventilation_to_hold_the_temperature():
     """Setpoints are heating setpoints; the air floats above them on sun and must stay ≤ the crop's maximum."""
     shut = evaluate(setpoints(temperature_setpoint=24.0, ventilation=0.0), SUMMER_DAY)
@@ -636,6 +662,7 @@ def test_sunny_day_needs_ventilation_to_hold_the_temperature():
                                  humidity_setpoint=85.0))
 
 
+@pytest.mark.pure
 def test_no_feasible_setpoint_is_reported_not_stored():
     """A hot day on which the short-day crop's night bound (≤ 19.4 °C) lies below the outdoor air."""
     crop = profiles.zone_crop("knudjepsen", "NO3")
@@ -646,6 +673,7 @@ def test_no_feasible_setpoint_is_reported_not_stored():
         optimise_day(hot, algorithm="nsga2", pop_size=20, generations=10, seed=1)
 
 
+@pytest.mark.pure
 def test_day_and_night_temperatures_act_on_their_own_hours():
     x = setpoints(temperature_setpoint=[20.0, 24.0, 20.0], temperature_night_setpoint=[18.0, 18.0, 22.0])
     result = evaluate(x, WINTER_DAY_18H)
@@ -679,6 +707,7 @@ class ReducedProblem(Problem):
     (["temperature_setpoint", "ventilation"], 60, 150),  # warmer days need less venting: heat against held CO2
     (["co2_setpoint", "supplemental_light"], 100, 300),  # a long thin front: 60 points cannot cover 99 % of it
 ])
+@pytest.mark.pure
 def test_nsga2_front_reaches_99_percent_of_a_dense_grid_front(free, population, generations):
     fixed = setpoints(temperature_setpoint=20.0, humidity_setpoint=80.0, co2_setpoint=800.0, supplemental_light=100.0,
                       photoperiod=12.0 if "co2_setpoint" in free else 10.0,
@@ -698,6 +727,7 @@ def test_nsga2_front_reaches_99_percent_of_a_dense_grid_front(free, population, 
     assert optimise.hypervolume(found, reference) >= 0.99 * optimise.hypervolume(grid_front, reference)
 
 
+@pytest.mark.pure
 def test_growth_response_to_light_is_within_marcelis_one_percent_rule():
     """Marcelis et al. (2006, Acta Hortic. 711:97-103): 1 % more light gives 0.5-1 % more harvestable
     product for most crops (flowering pot plants incl. Kalanchoe 0.5-1 %), more in low light.
@@ -729,6 +759,7 @@ def test_growth_response_to_light_is_within_marcelis_one_percent_rule():
     assert elasticity(replace(WINTER_DAY, natural_dli_mol_m2=4.2), net) > 1.0  # documented above and in the README
 
 
+@pytest.mark.pure
 def test_summer_front_uses_ventilation_and_trades_cost():
     front = optimise_day(SUMMER_DAY, algorithm="nsga2", pop_size=60, generations=100, seed=2)
     on_front = front.ranks == 0
@@ -744,6 +775,7 @@ def test_summer_front_uses_ventilation_and_trades_cost():
     assert (front.column("temperature_setpoint")[on_front] > 20.0).all()
 
 
+@pytest.mark.pure
 def test_winter_front_trades_light_and_co2_with_temperature_at_its_bound():
     """A crop without a development model (per calendar day): temperature honestly at its lower bound.
 
@@ -773,6 +805,7 @@ def kalanchoe_day(horizon: date, outdoor_c: float, radiation: float, greenhouse=
                       greenhouse=greenhouse)
 
 
+@pytest.mark.pure
 def test_kalanchoe_winter_front_is_not_pinned_to_a_temperature_bound():
     """With the development rate, warmth shortens the cycle (cheaper per day of development) and leaves less
     dry matter per day of development (fewer days of assimilation, more respiration): temperature trades."""
@@ -794,12 +827,14 @@ def test_kalanchoe_winter_front_is_not_pinned_to_a_temperature_bound():
     assert np.ptp(dose) > 0.5 * 100 * 8
 
 
+@pytest.mark.pure
 def test_development_rate_is_one_at_the_published_cycle_and_linear():
     assert physics.development_rate(19.33, 10.0, 19.33) == pytest.approx(1.0)
     assert physics.development_rate(20.33, 10.0, 19.33) - 1.0 == pytest.approx(1 / 9.33)
     assert physics.development_rate(5.0, 10.0, 19.33) == pytest.approx(0.05)  # floor: cost per day stays finite
 
 
+@pytest.mark.pure
 def test_shade_screen_makes_a_bright_summer_day_feasible_and_costs_light():
     """A July day at Knudjepsen: without the shade screen the vents alone hold the crop's 23.1 °C only by
     staying nearly fully open and the front collapses; the configured screen (50 % above 500 W/m²) cuts

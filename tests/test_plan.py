@@ -51,6 +51,7 @@ def planned_lamps(day: HourlyDay, mode: str = "target", target: float | None = N
     return evaluate_plan(front.x[chosen:chosen + 1], day)["lamps"][0]
 
 
+@pytest.mark.pure
 def test_a_price_spike_moves_lamp_hours_away_from_it():
     flat = february_day("generic_pot_plant")
     flat_lamps = planned_lamps(flat)
@@ -67,6 +68,7 @@ def test_a_price_spike_moves_lamp_hours_away_from_it():
     assert spiked_lamps.sum() >= 1  # the light moved to other hours, it did not simply go
 
 
+@pytest.mark.pure
 @pytest.mark.parametrize("crop", ["kalanchoe_blossfeldiana", "generic_pot_plant"])
 def test_no_plan_exceeds_the_crops_photoperiod(crop):
     day = february_day(crop)
@@ -86,12 +88,14 @@ def test_no_plan_exceeds_the_crops_photoperiod(crop):
             assert (lit.sum(axis=1) <= max(profile.max_light_period_h, natural_lit)).all()
 
 
+@pytest.mark.pure
 def test_short_day_window_is_one_unbroken_block_around_solar_noon():
     window = february_day("kalanchoe_blossfeldiana").lamp_window()
     hours = np.flatnonzero(window)
     assert len(hours) == 8 and (np.diff(hours) == 1).all() and hours[0] <= solar_noon_utc() <= hours[-1] + 1
 
 
+@pytest.mark.pure
 def test_bootstrap_interval_covers_the_plan_and_the_true_parameters():
     frame = synthetic_frame(120, seed=4)  # U = 7 W/m²K, transmission 0.6
     sets = bootstrap.parameter_resamples(frame, k_pipe_w_m2k=2.0, lamp_power_w_m2=150 / 1.8, energy=True, light=True,
@@ -114,6 +118,7 @@ def test_bootstrap_interval_covers_the_plan_and_the_true_parameters():
                                          light=True, resamples=5, seed=1) == []  # one week: nothing to resample
 
 
+@pytest.mark.pure
 def test_backtest_flags_savings_far_beyond_the_published_range():
     def row(actual, plan):
         return {"actual_cost_eur_m2": actual, "plan_cost_eur_m2": plan, "actual_photosynthesis_g_m2": 20.0,
@@ -252,6 +257,7 @@ def test_backtest_rows_recompute_the_materialized_figures(clean_platform, instan
     assert "aarslev/celle5" in metadata["zones_without_complete_days"].value
 
 
+@pytest.mark.pure
 def test_weather_falls_back_to_persistence_hour_by_hour():
     start = int(datetime(2014, 2, 1, tzinfo=UTC).timestamp())
     measured = {start + 3600 * h: float(h) for h in range(24)}

@@ -220,6 +220,7 @@ def test_forecast_errors_exact(clean_platform, tmp_path):
     ]
 
 
+@pytest.mark.pure
 def test_price_and_forecast_models_are_timeseries_assets_under_the_automation():
     from greenhouse_assets.definitions import defs
 
@@ -250,6 +251,7 @@ def test_price_and_forecast_models_are_timeseries_assets_under_the_automation():
     ('{"records": [{"HourUTC": "2014-01-01T00:00:00", "SpotPriceDKK": [1, 2]}]}',
      "Elspotprices_shape.json, row 1, column 'SpotPriceDKK': expected a number, text or null, found '[1, 2]'"),
 ])
+@pytest.mark.pure
 def test_record_json_of_the_wrong_shape_is_an_error_naming_where(tmp_path, text, message):
     from greenhouse_assets.ingest.errors import IngestError
 

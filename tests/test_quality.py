@@ -73,12 +73,14 @@ def platform(tmp_path_factory):
         yield instance, reports, result
 
 
+@pytest.mark.pure
 def test_suites_follow_the_seeds():
     for name, text in suites.rendered().items():
         assert (suites.SUITES_DIR / f"{name}.json").read_text(encoding="utf-8") == text, \
             "run python -m greenhouse_assets.quality.suites"
 
 
+@pytest.mark.pure
 def test_allow_list_parses_and_rejects_unknown_names(tmp_path):
     assert SourceRegistry.load().allow.allows("aarslev", "aarslev", "co2")  # `all` everywhere by default
     source = settings.SOURCE_REGISTRY.read_text(encoding="utf-8")

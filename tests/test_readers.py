@@ -36,7 +36,7 @@ EXPECTED = {
     "knudjepsen/NO3_*.csv": ("knudjepsen", "lamp_group_export", {"NO3"}, 3),
 }
 
-pytestmark = pytest.mark.skipif(not REAL_FILES, reason=f"no real data under {REAL}")
+pytestmark = [pytest.mark.pure, pytest.mark.skipif(not REAL_FILES, reason=f"no real data under {REAL}")]
 
 
 @pytest.fixture(scope="module")

@@ -222,6 +222,7 @@ def staged(path: Path, registry: SourceRegistry):
 
 # --- item 2: streams keyed by UUID ---------------------------------------------------------------
 
+@pytest.mark.pure
 @pytest.mark.parametrize("cell", [6, 7])
 def test_uuid_list_json_is_read_and_mapped_by_uuid(tmp_path, registry, cell):
     path = uuid_json(cell, tmp_path / f"celle{cell}" / "output-2014-01-01-00-00.csv.json")
@@ -255,6 +256,7 @@ def test_uuid_list_json_is_read_and_mapped_by_uuid(tmp_path, registry, cell):
     assert unmapped_values.len() > 1000
 
 
+@pytest.mark.pure
 def test_uuid_csv_twin_reads_like_the_json(tmp_path, registry):
     json_path = uuid_json(6, tmp_path / "celle6" / "output-2014-01-01-00-00.csv.json")
     csv_path = uuid_csv(6, tmp_path / "celle6" / "output-2014-01-01-00-00.csv")
@@ -274,6 +276,7 @@ def test_uuid_csv_twin_reads_like_the_json(tmp_path, registry):
         from_json.select("time", uuid_co2).drop_nulls().sort("time"))
 
 
+@pytest.mark.pure
 def test_an_unmapped_uuid_is_not_fatal_with_the_real_registry(tmp_path):
     """With no stream mapped (the real registry knows Cell 5's UUIDs only), the file still loads."""
     path = uuid_json(8, tmp_path / "celle8" / "output-2014-01-01-00-00.csv.json")
@@ -284,6 +287,7 @@ def test_an_unmapped_uuid_is_not_fatal_with_the_real_registry(tmp_path):
     assert frame.height == len({t for s in real.values() for t, _v in s["Readings"]})
 
 
+@pytest.mark.pure
 def test_real_cell5_uuids_map_like_their_paths(tmp_path):
     """The real registry's `streams` table: Cell 5 as a UUID-only list maps exactly like the original."""
     real = json.loads(SMAP_JSON.read_text(encoding="utf-8"))
@@ -299,6 +303,7 @@ def test_real_cell5_uuids_map_like_their_paths(tmp_path):
 
 # --- item 5: columns told apart by the controller point -----------------------------------------
 
+@pytest.mark.pure
 @pytest.mark.parametrize("sections", [(3, 4), (5, 6)])
 def test_lamp_groups_of_two_sections_in_one_file(tmp_path, sections):
     path, expected = lamp_groups_file(tmp_path, *sections)
@@ -313,6 +318,7 @@ def test_lamp_groups_of_two_sections_in_one_file(tmp_path, sections):
         assert frame[column.staged_name].to_list() == [number(x) for x in expected[(column.zone, column.variable)]]
 
 
+@pytest.mark.pure
 @pytest.mark.parametrize("sections", [(3, 4), (5, 6)])
 def test_repeated_names_with_section_points(tmp_path, sections):
     path, expected = extra_file(tmp_path, *sections)
@@ -325,6 +331,7 @@ def test_repeated_names_with_section_points(tmp_path, sections):
         assert frame[column.staged_name].to_list() == [number(x) for x in expected[(column.zone, column.variable)]]
 
 
+@pytest.mark.pure
 def test_real_lamp_group_file_keeps_its_zone_and_names():
     """The point decides the zone where it names a section; the weather-station columns keep the file's."""
     parsed = open_file(LAMPS, SourceRegistry.load())
@@ -332,6 +339,7 @@ def test_real_lamp_group_file_keeps_its_zone_and_names():
     assert {c.original_name: c.variable for c in parsed.columns}["målt status"] == "lamp_status"
 
 
+@pytest.mark.pure
 def test_a_file_name_naming_one_zone_wins_over_the_points(tmp_path):
     """Zone rules are tried in order: the file name where it names one zone, only then the point."""
     header, data = lamp_rows()
@@ -339,6 +347,7 @@ def test_a_file_name_naming_one_zone_wins_over_the_points(tmp_path):
     assert {c.zone for c in open_file(path, SourceRegistry.load()).columns} == {"NO9"}
 
 
+@pytest.mark.pure
 def test_spelling_variants_of_one_unit_need_no_conversion():
     from greenhouse_assets.ingest import units
 
@@ -348,6 +357,7 @@ def test_spelling_variants_of_one_unit_need_no_conversion():
         units.convert("%", "0/1")
 
 
+@pytest.mark.pure
 def test_point_without_a_section_in_a_two_section_file_is_refused(tmp_path):
     """A mapped column whose point names no section, in a file whose name names none either."""
     header, data = lamp_rows()
@@ -361,6 +371,7 @@ def test_point_without_a_section_in_a_two_section_file_is_refused(tmp_path):
 
 # --- item 6: declared units checked and converted -----------------------------------------------
 
+@pytest.mark.pure
 def test_declared_units_that_convert_are_converted(tmp_path):
     path = units_file(tmp_path, 7, "°F", "kW/m²")
     parsed, frame = staged(path, SourceRegistry.load())
@@ -384,6 +395,7 @@ def test_declared_units_that_convert_are_converted(tmp_path):
                 assert value * column.scale + column.offset == pytest.approx(original, abs=1e-9)
 
 
+@pytest.mark.pure
 @pytest.mark.parametrize(("declared", "found"), [("m/s", "m/s"), ("0/1", "0/1"), ("Grad", "Grad")])
 def test_declared_unit_that_does_not_convert_is_refused(tmp_path, declared, found):
     with pytest.raises(IngestError) as caught:
@@ -410,6 +422,7 @@ def test_a_wrong_declared_unit_is_quarantined_with_file_column_expected_found(cl
     assert (detail["column"], detail["found"]) == ("mål temp afd  Mid", "m/s")
 
 
+@pytest.mark.pure
 def test_registry_refuses_bad_unit_config(tmp_path):
     raw = yaml.safe_load(settings.SOURCE_REGISTRY.read_text(encoding="utf-8"))
     rule = raw["sources"][0]["rules"][0]

@@ -92,6 +92,7 @@ def test_a_terminated_run_is_canceled(instance):
     assert finished(instance, run_id, timeout=60).status == dg.DagsterRunStatus.CANCELED
 
 
+@pytest.mark.pure
 def test_the_fingerprint_follows_code_and_the_dbt_project_not_its_artifacts(tmp_path):
     (tmp_path / "greenhouse_assets").mkdir()
     code = tmp_path / "greenhouse_assets" / "module.py"

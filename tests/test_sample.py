@@ -15,6 +15,8 @@ import pytest
 from greenhouse_dev.sample import generate_sample
 from greenhouse_dev.sample.aarslev import SMAP_ORDER
 
+pytestmark = pytest.mark.pure
+
 CPH = ZoneInfo("Europe/Copenhagen")
 UTC_PLUS_1 = timezone(timedelta(hours=1))
 KNUD_ROW = re.compile(r'"\d\d-\d\d-\d{4} \d\d:\d\d:\d\d"(;(""|-?\d+(,\d{1,2})?)){10}')

@@ -72,6 +72,7 @@ def staged_cells(conn) -> dict[tuple, list[tuple[int, float]]]:
     return cells
 
 
+@pytest.mark.pure
 def test_seeds_follow_the_registry():
     for name, text in seeds.rendered().items():
         assert (seeds.SEEDS / name).read_text(encoding="utf-8") == text, "run python -m greenhouse_assets.transform.seeds"
