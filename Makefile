@@ -1,4 +1,5 @@
-# Two commands matter: `make run` (the main job on the bundled sample, or `INPUT=DIR`) and `make test`.
+# Two commands matter: `make run` (the main job on the bundled sample, or `INPUT=DIR`) and `make test`
+# (`make test-unit`: the tests that need no database, in a minute and without a cluster).
 # Every target installs what it needs first: Python deps, PostgreSQL, TimescaleDB, the local cluster.
 
 VENV   ?= .venv
@@ -8,7 +9,7 @@ PY  := $(VENV)/bin/python
 GH  := $(VENV)/bin/greenhouse
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup db db-stop db-status migrate run test dev bench docs clean e2e-deps auth-deps
+.PHONY: setup db db-stop db-status migrate run test test-unit lint dev bench docs clean e2e-deps auth-deps
 
 # Bytecode is compiled once at install: with PYTHONDONTWRITEBYTECODE set (as on these machines)
 # every process would otherwise compile dagster & co. from source again, a second or more per start.
@@ -71,9 +72,18 @@ auth-deps:
 # worker has its own databases and folders (tests/conftest.py). `make test TEST_WORKERS=0` runs serially.
 TEST_WORKERS ?= 2
 
-test: migrate e2e-deps auth-deps
+# Python (ruff) and the dbt models' SQL (sqlfluff, settings in pyproject.toml): no database needed.
+lint: setup
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/sqlfluff lint dbt_project/models
+
+test: lint migrate e2e-deps auth-deps
 	$(PY) -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup)
+
+# The tests marked `pure` (readers, detection, registry patterns, feature maths, MOGA physics, the sample,
+# the layout): no cluster, no database (tests/conftest.py makes none when only these are selected).
+test-unit: setup
+	$(PY) -m pytest -m pure $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS))
 
 # `make dev AUTH=1` (or GREENHOUSE_UI_AUTH=1): behind nginx with basic auth, operators on the full UI and
 # viewers on a read-only one; set GREENHOUSE_UI_OPERATOR_PASSWORD and GREENHOUSE_UI_VIEWER_PASSWORD first.

@@ -4,8 +4,10 @@
     commit, still holds its index name). Until a price file was loaded there is no staging table:
     the model is then empty, with the same columns. -#}
 {%- set staged = load_relation(source('staging', 'raw_elspot')) if execute else none -%}
-{%- set present = adapter.get_columns_in_relation(staged) | map(attribute='name') | list if staged is not none else [] -%}
-{%- set ready = staged is not none and 'PriceArea' in present and 'SpotPriceDKK' in present and 'SpotPriceEUR' in present -%}
+{%- set present = adapter.get_columns_in_relation(staged) | map(attribute='name') | list
+    if staged is not none else [] -%}
+{%- set ready = staged is not none
+    and 'PriceArea' in present and 'SpotPriceDKK' in present and 'SpotPriceEUR' in present -%}
 {{ config(
     materialized='table',
     post_hook=[
@@ -22,7 +24,7 @@ with staged as (
         s."SpotPriceDKK"::float8 as price_dkk_per_mwh, s."SpotPriceEUR"::float8 as price_eur_per_mwh,
         s._file_id as file_id, s._row_number as row_number
     from {{ source('staging', 'raw_elspot') }} s
-    join {{ source('metadata', 'files') }} f on f.file_id = s._file_id
+    join {{ source('metadata', 'files') }} f on s._file_id = f.file_id
     -- Active, loaded versions only: a deactivated (rolled back or superseded) version's rows drop out.
     where f.is_active and f.status = 'loaded'
       and s.time is not null

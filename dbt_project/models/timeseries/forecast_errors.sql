@@ -16,18 +16,22 @@ hourly as (
     select m.site, m.zone, m.variable, time_bucket(interval '1 hour', m.time) as hour, avg(m.value) as value
     from {{ ref('measurements') }} m
     where m.quality_flag in ('ok', 'anomaly')
-      and m.variable in (select variable from pairs union all select forecast_variable from pairs)
+      and m.variable in (
+          select p.variable from pairs p
+          union all
+          select p.forecast_variable from pairs p
+      )
     group by 1, 2, 3, 4
 ),
 
 errors as (
     select f.site, f.zone, p.variable, p.forecast_variable, f.hour, f.value - m.value as error
     from pairs p
-    join hourly f on f.variable = p.forecast_variable
-    join hourly m on m.site = f.site and m.zone = f.zone and m.variable = p.variable and m.hour = f.hour
+    join hourly f on p.forecast_variable = f.variable
+    join hourly m on f.site = m.site and f.zone = m.zone and p.variable = m.variable and f.hour = m.hour
 )
 
 select site, zone, variable, forecast_variable, (hour at time zone 'UTC')::date as day_utc,
     avg(error) as mean_error, avg(abs(error)) as mean_absolute_error, count(*)::int as n_hours
 from errors
-group by site, zone, variable, forecast_variable, (hour at time zone 'UTC')::date
+group by 1, 2, 3, 4, 5

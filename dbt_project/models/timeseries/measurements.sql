@@ -48,10 +48,12 @@ winners as (
 -- The series values the anomaly flags are judged on: the new clean winners and, on an incremental run,
 -- the stored 'ok'/'anomaly' rows within h of the recomputed windows (the rest of the table is untouched).
 judged as (
-    select skey, value, true as is_new from winners where flag = 0
+    select skey, value, true as is_new
+    from winners
+    where flag = 0
     {%- if not rebuild %}
     union all
-    select {{ measurements_series_key('m.time', 's.series_id') }}, m.value, false
+    select {{ measurements_series_key('m.time', 's.series_id') }} as skey, m.value, false as is_new
     from {{ this }} m
     join _mfs_series s using (site, zone, variable)
     where m.quality_flag in ('ok', 'anomaly')
@@ -61,7 +63,8 @@ judged as (
 ),
 
 anomalies as (
-    {{ measurements_anomalies('judged', with_context=not rebuild) }}
+    -- sqlfluff's grammar has no expression as a window frame offset (`range between x + interval ...`):
+    {{ measurements_anomalies('judged', with_context=not rebuild) }}  -- noqa: PRS
 )
 
 select w.time, c.site, c.zone, c.variable, w.value, c.unit, w.file_id,
