@@ -85,3 +85,21 @@ def test_the_checker_sees_imports_at_any_depth(tmp_path):
     module.write_text("def f():\n    from greenhouse_assets.defs.ingest.raw import RAW_FILES\n    from . import names\n")
     found = imported_modules(module, root=tmp_path)
     assert {"greenhouse_assets.defs.ingest.raw", "greenhouse_assets.ingest.names"} <= found
+
+
+def commands(parser) -> dict[str, list[str]]:
+    """Sub-command names, each with the choices of its first positional argument (e.g. db's actions)."""
+    sub = next(a for a in parser._actions if a.dest == "command")
+    return {name: next((list(a.choices) for a in p._actions if a.choices and not a.option_strings), [])
+            for name, p in sub.choices.items()}
+
+
+def test_the_runtime_cli_runs_the_platform_and_the_dev_cli_adds_the_tooling():
+    from greenhouse_assets import cli
+    from greenhouse_dev import cli as dev_cli
+
+    runtime, dev = commands(cli.build_parser()), commands(dev_cli.build_parser())
+    assert set(runtime) == {"db", "migrate", "ingest", "docs", "files", "rollback", "ui-proxy"}
+    assert runtime["db"] == ["up", "status", "url"]  # prepares a server; never starts or stops one
+    assert set(dev) - set(runtime) == {"generate-sample", "run", "dev"}
+    assert dev["db"] == ["up", "stop", "status", "url"]
