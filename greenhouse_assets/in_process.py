@@ -1,5 +1,8 @@
 """`greenhouse ingest PATH...`: the sensor's per-file runs, executed in-process, one JSON line per file.
 
+An entry point, above the code location it runs (`definitions`, `defs/`): the domain code below never
+imports either (tests/test_layout.py).
+
 Status per file: loaded, duplicate (identical content known already; nothing new downstream),
 reactivated (the path was put back to a version it held before, which is active again),
 quarantined, or failed."""
