@@ -12,7 +12,8 @@ from greenhouse_assets import settings
 def _db(args: argparse.Namespace) -> int:
     from greenhouse_assets import localdb
 
-    actions = {"up": localdb.up, "stop": localdb.stop, "status": localdb.status}
+    actions = {"up": localdb.up, "stop": localdb.stop, "status": localdb.status,
+               "standby": lambda: localdb.standby(sync=not args.asynchronous), "promote": localdb.promote}
     if args.action == "url":
         print(localdb.url() if args.role == "pipeline" else settings.role_url(args.role))
         return 0
@@ -144,10 +145,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     db = sub.add_parser("db", help="the PostgreSQL + TimescaleDB cluster")
-    db.add_argument("action", choices=["up", "stop", "status", "url"])
+    db.add_argument("action", choices=["up", "stop", "status", "url", "standby", "promote"],
+                    help="standby: a streaming replica of the local cluster (.local/standby, port "
+                         "GREENHOUSE_STANDBY_PORT); promote: make that replica a primary")
     db.add_argument("--role", choices=sorted(settings.ROLES), default="pipeline",
                     help="with `url`: connect as this role (pipeline: what the platform uses; owner: migrations; "
                          "analyst: read-only SQL; dagster: Dagster's storage)")
+    db.add_argument("--async", dest="asynchronous", action="store_true",
+                    help="with `standby`: commits do not wait for the standby (faster; a crash may lose the last ones)")
     db.set_defaults(func=_db)
 
     mig = sub.add_parser("migrate", help="apply (up) or revert (down) the contract schema migrations")
