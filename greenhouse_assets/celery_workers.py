@@ -26,10 +26,6 @@ DEFAULT_BROKER = "redis://127.0.0.1:6379/0"
 DEFAULT_VISIBILITY_TIMEOUT_S = 3600
 
 
-def enabled() -> bool:
-    return os.environ.get("GREENHOUSE_EXECUTOR", "").strip().lower() == "celery"
-
-
 def _broker() -> str:
     return os.environ.get("GREENHOUSE_CELERY_BROKER", DEFAULT_BROKER)
 

@@ -201,3 +201,22 @@ def test_backfill_across_two_workers_survives_a_killed_worker(february, workers,
         assert series >= len(VARIABLES)
         assert (rows, distinct, days) == (DAYS * per_day[kind] * series,) * 2 + (DAYS,), kind
     assert features[0] > 0 and features[0] == features[1], "a feature row written twice"
+
+
+def test_greenhouse_executor_chooses_how_steps_run(monkeypatch):
+    from greenhouse_assets.defs.automation.executor import run_executor
+
+    monkeypatch.delenv("GREENHOUSE_EXECUTOR", raising=False)
+    assert run_executor().name == "in_process"
+    monkeypatch.setenv("GREENHOUSE_CELERY_BROKER", "redis://broker.example:6380/2")
+    monkeypatch.setenv("GREENHOUSE_EXECUTOR", "celery")
+    celery = run_executor()
+    config = celery.apply_config_mapping({}).value["config"]
+    assert celery.name == "celery" and config["broker"] == config["backend"] == "redis://broker.example:6380/2"
+    assert config["config_source"]["task_acks_late"] and config["config_source"]["task_reject_on_worker_lost"]
+    assert config["retries"] == {"enabled": {}}
+    monkeypatch.setenv("GREENHOUSE_EXECUTOR", "k8s")
+    assert run_executor().name == "k8s"
+    monkeypatch.setenv("GREENHOUSE_EXECUTOR", "dask")
+    with pytest.raises(ValueError, match="expected one of in_process, celery, k8s"):
+        run_executor()
