@@ -33,11 +33,15 @@ def _broker() -> str:
 def celery_settings() -> dict:
     """The Celery settings of both sides (executor and workers): they must agree."""
     visibility = int(os.environ.get("GREENHOUSE_CELERY_VISIBILITY_TIMEOUT", DEFAULT_VISIBILITY_TIMEOUT_S))
+    # kombu looks for tasks past their visibility timeout every 10 × 10 s by default: a dead worker's step
+    # would wait up to 100 s more. A quarter of the timeout (1-60 s), one Redis scan per look.
+    sweep = max(1, min(60, visibility // 4))
     return {
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,
-        "broker_transport_options": {"visibility_timeout": visibility},
+        "broker_transport_options": {"visibility_timeout": visibility, "unacked_restore_interval": sweep,
+                                     "unacked_restore_throttle": 1},
         "result_backend_transport_options": {"visibility_timeout": visibility},
         "broker_connection_retry_on_startup": True,
     }
