@@ -9,7 +9,7 @@ PY  := $(VENV)/bin/python
 GH  := $(VENV)/bin/greenhouse
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup db db-stop db-status migrate run test test-unit lint dev bench docs clean e2e-deps auth-deps
+.PHONY: setup db db-stop db-status migrate run test test-unit lint dev bench docs clean e2e-deps auth-deps redis-deps
 
 # Bytecode is compiled once at install: with PYTHONDONTWRITEBYTECODE set (as on these machines)
 # every process would otherwise compile dagster & co. from source again, a second or more per start.
@@ -67,6 +67,12 @@ auth-deps:
 	@command -v openssl >/dev/null || { $(SUDO) apt-get update -qq && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl; }
 
+# The Celery executor's broker (GREENHOUSE_EXECUTOR=celery, and its test, which starts its own redis-server on a
+# free port): Debian's redis-server, binary only; the package's own service on 6379 is left as the machine has it.
+redis-deps:
+	@command -v redis-server >/dev/null || [ -x /usr/bin/redis-server ] || { $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; }
+
 # Two workers (pytest-xdist) on the 2-core machines this runs on: much of the suite waits on the
 # database, dbt and `dagster dev` subprocesses, so a second worker shortens the wall time. Every
 # worker has its own databases and folders (tests/conftest.py). `make test TEST_WORKERS=0` runs serially.
@@ -77,7 +83,7 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/sqlfluff lint dbt_project/models
 
-test: lint migrate e2e-deps auth-deps
+test: lint migrate e2e-deps auth-deps redis-deps
 	$(PY) -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup)
 
 # The tests marked `pure` (readers, detection, registry patterns, feature maths, MOGA physics, the sample,

@@ -121,8 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def add_commands(sub, db=_db, db_actions=("up", "status", "url")) -> None:
-    """The runtime's commands; the developer CLI passes its own `db` (the local cluster too)."""
+def add_commands(sub, db=_db, db_actions=("up", "status", "url")) -> argparse.ArgumentParser:
+    """The runtime's commands; the developer CLI passes its own `db` (the local cluster too) and gets the
+    `db` parser back for its own options."""
     db_parser = sub.add_parser("db", help="the PostgreSQL + TimescaleDB server")
     db_parser.add_argument("action", choices=db_actions)
     db_parser.add_argument("--role", choices=sorted(settings.ROLES), default="pipeline",
@@ -159,6 +160,7 @@ def add_commands(sub, db=_db, db_actions=("up", "status", "url")) -> None:
     proxy.add_argument("--operator-ui", required=True, metavar="HOST:PORT", help="the full dagster-webserver")
     proxy.add_argument("--viewer-ui", required=True, metavar="HOST:PORT", help="the `--read-only` dagster-webserver")
     proxy.set_defaults(func=_ui_proxy)
+    return db_parser
 
 
 def main(argv: list[str] | None = None, parser: argparse.ArgumentParser | None = None) -> int:

@@ -36,6 +36,11 @@ def local_port() -> int:
     return int(os.environ.get("GREENHOUSE_PG_PORT", DEFAULT_PORT))
 
 
+def standby_port() -> int:
+    """The local hot standby's port (`greenhouse db standby`): the primary's plus one unless set."""
+    return int(os.environ.get("GREENHOUSE_STANDBY_PORT", local_port() + 1))
+
+
 def local_url(database: str = PLATFORM_DB, user: str = ROLES["pipeline"]) -> str:
     """The local cluster trusts loopback connections: no password in any local URL."""
     return f"postgresql://{user}@127.0.0.1:{local_port()}/{database}"
@@ -56,11 +61,12 @@ def database_url() -> str:
 def role_url(role: str) -> str:
     """The platform database as `role` (a key of ROLES): `DATABASE_URL`'s server and database with that
     role's name and its password from `GREENHOUSE_<ROLE>_PASSWORD`; the owner's may be given whole as
-    `GREENHOUSE_OWNER_URL`, the pipeline's is `DATABASE_URL` itself."""
+    `GREENHOUSE_OWNER_URL`, the analyst's as `GREENHOUSE_ANALYST_URL` (a read-only standby, so analysts'
+    queries never compete with the pipeline's writes), the pipeline's is `DATABASE_URL` itself."""
     if role == "pipeline":
         return database_url()
-    if role == "owner" and os.environ.get("GREENHOUSE_OWNER_URL"):
-        return os.environ["GREENHOUSE_OWNER_URL"]
+    if role in ("owner", "analyst") and os.environ.get(f"GREENHOUSE_{role.upper()}_URL"):
+        return os.environ[f"GREENHOUSE_{role.upper()}_URL"]
     return _with_user(database_url(), ROLES[role], os.environ.get(f"GREENHOUSE_{role.upper()}_PASSWORD"))
 
 

@@ -1,5 +1,6 @@
 """`greenhouse` in the dev venv: the runtime's commands (greenhouse_assets/cli.py) plus the developer ones:
-`db` for the project-local cluster too (up, stop, status, url), `generate-sample`, `run` and `dev`."""
+`db` for the project-local cluster too (up, stop, status, url; standby: a streaming replica in .local/standby
+on GREENHOUSE_STANDBY_PORT; promote: make it the primary), `generate-sample`, `run` and `dev`."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from greenhouse_assets import cli, settings
 def _db(args: argparse.Namespace) -> int:
     from greenhouse_dev import localdb
 
-    actions = {"up": localdb.up, "stop": localdb.stop, "status": localdb.status}
+    actions = {"up": localdb.up, "stop": localdb.stop, "status": localdb.status,
+               "standby": lambda: localdb.standby(sync=not args.asynchronous), "promote": localdb.promote}
     if args.action == "url":
         print(localdb.url() if args.role == "pipeline" else settings.role_url(args.role))
         return 0
@@ -52,7 +54,9 @@ def _dev(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="greenhouse", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    cli.add_commands(sub, db=_db, db_actions=("up", "stop", "status", "url"))
+    db = cli.add_commands(sub, db=_db, db_actions=("up", "stop", "status", "url", "standby", "promote"))
+    db.add_argument("--async", dest="asynchronous", action="store_true",
+                    help="with `standby`: commits do not wait for the standby (faster; a crash may lose the last ones)")
 
     gen = sub.add_parser("generate-sample", help="write deterministic sample files in the real formats")
     gen.add_argument("--out", type=Path, required=True)

@@ -25,6 +25,7 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+import psycopg
 from psycopg import sql
 
 from greenhouse_assets import settings
@@ -45,6 +46,11 @@ BUILD_PACKAGES = ["cmake", "make", "gcc", "libc6-dev", "libssl-dev", "xz-utils"]
 FALLBACK_OS_USER = "greenhouse"
 START_TIMEOUT_S = 120
 SOCKET_PATH_MAX = 107  # sizeof(sockaddr_un.sun_path) - 1 on Linux
+# The hot standby (`greenhouse db standby`): it streams WAL as this role, over a slot of this name, and
+# this name is its application_name, which `synchronous_standby_names` on the primary waits for.
+REPLICATION_ROLE = "greenhouse_replicator"
+STANDBY_NAME = "greenhouse_standby"
+REPLICATION_HBA = f"host    replication   {REPLICATION_ROLE}   127.0.0.1/32   trust"
 
 
 # --------------------------------------------------------------------------- public API
@@ -104,13 +110,16 @@ def _external_url() -> str | None:
 class _Cluster:
     """Where the local cluster keeps its files; all under settings.local_dir() (`.local/`)."""
 
-    def __init__(self) -> None:
-        self.root = settings.local_dir()
+    def __init__(self, root: Path | None = None, port: int | None = None) -> None:
+        self.root = root or settings.local_dir()
         self.pgdata = self.root / "pgdata"
         self.log = self.root / "postgres.log"
         self.sockets = self.root / "pgsocket"
-        self.port = settings.local_port()
-        self.url = settings.local_url()
+        self.port = port or settings.local_port()
+        self.url = f"postgresql://{settings.ROLES['pipeline']}@127.0.0.1:{self.port}/{settings.PLATFORM_DB}"
+
+    def admin(self, database: str = "postgres") -> str:
+        return f"postgresql://{settings.LOCAL_USER}@127.0.0.1:{self.port}/{database}"
 
     def initialised(self) -> bool:
         return (self.pgdata / "PG_VERSION").is_file()
@@ -130,6 +139,7 @@ def _up_local() -> int:
         if bindir and cluster.initialised() and _is_running(cluster, bindir):
             _ensure_databases(cluster)
             _say(f"already running on port {cluster.port}, {_versions(cluster.url)}, url {cluster.url}")
+            _start_standby_if_made(bindir, _os_user(cluster))
             return 0
         bindir = _ensure_postgres(cluster.data_major())
         _ensure_timescaledb(bindir)
@@ -141,6 +151,7 @@ def _up_local() -> int:
         _start(cluster, bindir, user)
         _ensure_databases(cluster)
         _say(f"started on port {cluster.port}, {_versions(cluster.url)}, url {cluster.url}")
+        _start_standby_if_made(bindir, user)
     return 0
 
 
@@ -155,6 +166,7 @@ def _stop_local() -> int:
     if not _is_running(cluster, bindir):
         _say(f"local cluster is not running (port {cluster.port})")
         return 0
+    _stop_standby(bindir)
     _run(_as_user(_os_user(cluster), [bindir / "pg_ctl", "stop", "-D", cluster.pgdata, "-m", "fast", "-w"]))
     _say(f"stopped the local cluster on port {cluster.port}")
     return 0
@@ -169,6 +181,10 @@ def _status_local() -> int:
         _say(f"stopped (port {cluster.port}, data {cluster.pgdata}): run `greenhouse db up`")
         return NOT_RUNNING
     _say(f"running on port {cluster.port}, {_versions(cluster.url)}, url {cluster.url}")
+    replica = _standby_cluster()
+    if replica.initialised():
+        state = "running" if _is_running(replica, _bindir_for(replica)) else "stopped"
+        _say(f"standby {state} on port {replica.port} (data {replica.pgdata})")
     return 0
 
 
@@ -198,6 +214,129 @@ def _lock(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+# --------------------------------------------------------------------------- the hot standby
+
+
+def standby(sync: bool = True) -> int:
+    """`greenhouse db standby`: a streaming replica of the local cluster, made and started (idempotent)."""
+    return _guarded("standby", lambda: _make_standby(sync))
+
+
+def promote() -> int:
+    """`greenhouse db promote`: the standby stops replaying and becomes a primary of its own."""
+    return _guarded("promote", _promote)
+
+
+def _standby_cluster() -> _Cluster:
+    """The replica lives beside the primary, under `.local/standby/`, on its own port."""
+    return _Cluster(settings.local_dir() / "standby", settings.standby_port())
+
+
+def _make_standby(sync: bool) -> int:
+    """pg_basebackup -R from the running primary into `.local/standby/pgdata` over a replication slot (the
+    primary keeps the WAL a stopped standby still needs), then start it. With `sync` (the default), the
+    primary's commits wait until the standby has flushed them (`synchronous_standby_names`): a crash of
+    the primary loses no commit a client saw, at the price of a round trip per commit. A standby that
+    stays down then blocks commits on the primary, so `up` starts it and `stop` stops it with the primary."""
+    if _external_url():
+        raise LocalDbError("DATABASE_URL names another server: replicate it with that server's own means "
+                           "(Patroni, or a managed PostgreSQL's replicas); `standby` replicates the local cluster")
+    primary, replica = _Cluster(), _standby_cluster()
+    bindir = _bindir_for(primary)
+    if not _is_running(primary, bindir):
+        raise LocalDbError(f"the local cluster on port {primary.port} is not running: `greenhouse db up` first")
+    user = _os_user(primary)
+    with _lock(primary.root / ".localdb.lock"):
+        if not replica.initialised():
+            _allow_replication(primary, user)
+            replica.root.mkdir(parents=True, exist_ok=True)
+            _prepare_files(replica, user)
+            _say(f"copying the local cluster into {replica.pgdata} (pg_basebackup) …")
+            conninfo = (f"host=127.0.0.1 port={primary.port} user={REPLICATION_ROLE} "
+                        f"application_name={STANDBY_NAME}")
+            _run(_as_user(user, [bindir / "pg_basebackup", "-d", conninfo, "-D", replica.pgdata, "-R",
+                                 "-X", "stream", "-S", STANDBY_NAME, "-c", "fast"]), cwd=replica.root)
+        _write_config(replica, user)
+        if not _is_running(replica, bindir):
+            _start(replica, bindir, user)
+    with _connect(primary.admin()) as conn:
+        names = f'"{STANDBY_NAME}"' if sync else ""
+        conn.execute(sql.SQL("ALTER SYSTEM SET synchronous_standby_names = {}").format(sql.Literal(names)))
+        conn.execute("SELECT pg_reload_conf()")
+        state = _wait_streaming(conn, sync)
+    _say(f"standby streaming ({state}) on port {replica.port}, data {replica.pgdata}\n"
+         f"read-only SQL for analysts: export GREENHOUSE_ANALYST_URL="
+         f"postgresql://{settings.ROLES['analyst']}@127.0.0.1:{replica.port}/{settings.PLATFORM_DB}")
+    return 0
+
+
+def _allow_replication(primary: _Cluster, user: str) -> None:
+    """The replication role, its pg_hba entry (clusters made before the standby existed lack it) and
+    the slot; the slot of a standby since deleted is made again, so it starts at this copy's WAL."""
+    hba = primary.pgdata / "pg_hba.conf"
+    if REPLICATION_HBA not in hba.read_text():
+        with open(hba, "a") as handle:
+            handle.write(f"{REPLICATION_HBA}\n")
+        _chown(hba, user)
+    with _connect(primary.admin()) as conn:
+        if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [REPLICATION_ROLE]).fetchone():
+            conn.execute(sql.SQL("CREATE ROLE {} LOGIN REPLICATION").format(sql.Identifier(REPLICATION_ROLE)))
+        conn.execute("SELECT pg_reload_conf()")
+        conn.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+                     "WHERE slot_name = %s AND NOT active", [STANDBY_NAME])
+        conn.execute("SELECT pg_create_physical_replication_slot(%s, true) WHERE NOT EXISTS "
+                     "(SELECT 1 FROM pg_replication_slots WHERE slot_name = %s)", [STANDBY_NAME, STANDBY_NAME])
+
+
+def _wait_streaming(conn: psycopg.Connection, sync: bool) -> str:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        row = conn.execute("SELECT state, sync_state FROM pg_stat_replication WHERE application_name = %s",
+                           [STANDBY_NAME]).fetchone()
+        if row and row[0] == "streaming" and (row[1] == "sync") == sync:
+            return row[1]
+        time.sleep(0.2)
+    raise LocalDbError(f"the standby did not start streaming within {START_TIMEOUT_S} s: see its log")
+
+
+def _promote() -> int:
+    """pg_ctl promote, then no synchronous standby for the new primary (it has none: waiting for one
+    would block every commit). The platform follows once DATABASE_URL names the new primary."""
+    replica = _standby_cluster()
+    if not replica.initialised():
+        raise LocalDbError(f"no standby at {replica.pgdata}: `greenhouse db standby` makes one")
+    bindir = _bindir_for(replica)
+    user = _os_user(replica)
+    if not _is_running(replica, bindir):
+        _write_config(replica, user)
+        _start(replica, bindir, user)
+    with _connect(replica.admin()) as conn:
+        in_recovery = conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]
+    if in_recovery:
+        _run(_as_user(user, [bindir / "pg_ctl", "promote", "-D", replica.pgdata, "-w"]), cwd=replica.root)
+    with _connect(replica.admin()) as conn:
+        conn.execute("ALTER SYSTEM RESET synchronous_standby_names")
+        conn.execute("SELECT pg_reload_conf()")
+    _say(f"the standby on port {replica.port} is a primary now; point the platform at it:\n"
+         f"export DATABASE_URL={replica.url}")
+    return 0
+
+
+def _start_standby_if_made(bindir: Path, user: str) -> None:
+    """A synchronous standby that is down blocks the primary's commits: it runs whenever the primary does."""
+    replica = _standby_cluster()
+    if replica.initialised() and not _is_running(replica, bindir):
+        _write_config(replica, user)
+        _start(replica, bindir, user)
+
+
+def _stop_standby(bindir: Path) -> None:
+    replica = _standby_cluster()
+    if replica.initialised() and _is_running(replica, bindir):
+        _run(_as_user(_os_user(replica), [bindir / "pg_ctl", "stop", "-D", replica.pgdata, "-m", "fast", "-w"]))
+        _say(f"stopped the standby on port {replica.port}")
 
 
 # --------------------------------------------------------------------------- installing PostgreSQL
@@ -428,6 +567,7 @@ def _initdb(cluster: _Cluster, bindir: Path, user: str) -> None:
         "local   all   all                  trust\n"
         "host    all   all   127.0.0.1/32   trust\n"
         "host    all   all   ::1/128        trust\n"
+        f"{REPLICATION_HBA}\n"
     )
     with open(cluster.pgdata / "postgresql.conf", "a") as conf:
         conf.write("\n# `greenhouse db up` rewrites greenhouse.conf before every start.\n")
