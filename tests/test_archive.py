@@ -235,7 +235,7 @@ def test_exit_status_says_rejected_files_apart_from_failures():
     assert status("loaded", "quarantined") == status("loaded", "excluded") == status("deactivated") == 2
     assert status("loaded", "failed") == status("quarantined", "failed") == 1
     assert status("loaded", ok=False) == 1
-    assert status("quarantined", failed_checks=("timeseries/measurements:ge_contract",)) == 1
+    assert status("quarantined", failed_checks=("timeseries/measurements:series_allowed_measurements_",)) == 1
 
 
 def test_the_archive_dropped_into_the_landing_folder_gives_the_same_files_and_counts(clean_platform, real_data,

@@ -1,4 +1,5 @@
-"""Quality: GX suites as checks on staging and measurements, scores, anomalies, allow-list, analyst access.
+"""Quality: GX suites on staging, dbt tests on measurements (one owner per rule), scores, anomalies,
+allow-list, analyst access.
 
 One platform for the module (two real files through the ingest job, one dbt build); tests run in
 file order and each leaves the platform as it found it.
@@ -17,7 +18,6 @@ from psycopg import sql
 
 from greenhouse_assets import settings
 from greenhouse_assets.database import libpq_url
-from greenhouse_assets.defs.quality.checks import ge_contract, ge_daily_completeness, ge_physical_ranges
 from greenhouse_assets.defs.quality.metrics import MEASUREMENTS, quality_metrics
 from greenhouse_assets.defs.resources import resources
 from greenhouse_assets.defs.transform.dbt import timeseries_dbt
@@ -29,13 +29,12 @@ from greenhouse_assets.quality import suites
 # One month of a research cell, CSV and its sMAP JSON (~60k values): small enough for a quick build.
 FILES = ["aarslev/celle5/output-2014-03-01-00-00.csv", "aarslev/celle5/output-2014-03-01-00-00.csv.json"]
 RESOURCES = {**resources().resources, **transform_resources().resources}
-CHECKS = [ge_contract, ge_physical_ranges, ge_daily_completeness]
 QUALITY = dg.AssetKey(["quality", "quality_metrics"])
 
 
 def build(instance, *, full_refresh=False, selection=None) -> dg.ExecuteInProcessResult:
     return dg.materialize(
-        [timeseries_dbt, quality_metrics, *CHECKS], instance=instance, resources=RESOURCES, selection=selection,
+        [timeseries_dbt, quality_metrics], instance=instance, resources=RESOURCES, selection=selection,
         run_config=dg.RunConfig(ops={"timeseries_dbt": {"config": {"full_refresh": full_refresh}}}),
         raise_on_error=False)
 
@@ -47,6 +46,13 @@ def query(url, text, params=None):
 
 def materializations(result: dg.ExecuteInProcessResult, key: dg.AssetKey) -> list:
     return [e.materialization for e in result.get_asset_materialization_events() if e.asset_key == key]
+
+
+def evaluation(result: dg.ExecuteInProcessResult, test: str):
+    """The evaluation of the dbt test `test` on measurements (its check name adds the arguments)."""
+    found, = [e for e in result.get_asset_check_evaluations()
+              if e.asset_key == MEASUREMENTS and e.check_name.startswith(f"{test}_measurements")]
+    return found
 
 
 @pytest.fixture(scope="module")
@@ -108,10 +114,12 @@ def test_staging_checks_run_per_file_version_in_the_ingest_run(platform):
 
 def test_measurement_checks_and_quality_metrics(platform, database_url):
     _, reports, result = platform
-    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
-    assert evaluations["ge_contract"].passed, evaluations["ge_contract"].metadata
-    assert evaluations["ge_physical_ranges"].severity == dg.AssetCheckSeverity.WARN
-    assert evaluations["ge_daily_completeness"].severity == dg.AssetCheckSeverity.WARN
+    for test in ("series_allowed", "unit_matches_vocabulary", "out_of_range_share", "daily_completeness"):
+        assert evaluation(result, test).passed, evaluation(result, test).metadata
+    # Warn-severity dbt tests: reported, never blocking (a failure is a WARN, as the tests below show).
+    assert evaluation(result, "series_allowed").blocking
+    assert not evaluation(result, "out_of_range_share").blocking
+    assert not evaluation(result, "daily_completeness").blocking
     metrics = {(f, m): v for f, m, v in query(
         database_url, "SELECT file_id, metric, value FROM metadata.quality_metrics WHERE file_id IS NOT NULL")}
     csv_id, json_id = (reports[f]["file_id"] for f in FILES)
@@ -191,14 +199,49 @@ def test_allow_list_keeps_rejected_values_in_staging_and_counts_them(platform, d
 def test_a_failed_error_check_blocks_downstream_in_the_same_run(platform, database_url):
     instance, _, _ = platform
     with psycopg.connect(libpq_url(database_url)) as conn:
-        # A series the allow-list does not admit: only the GX contract catches it (dbt's tests pass).
+        # A series the allow-list does not admit: only the dbt test `series_allowed` catches it.
         conn.execute("UPDATE timeseries.measurements SET site = 'elsewhere' WHERE ctid ="
                      " (SELECT ctid FROM timeseries.measurements WHERE variable = 'air_temperature' LIMIT 1)")
     result = build(instance, selection=[MEASUREMENTS, QUALITY])  # incremental: the bad row stays
-    evaluation = {e.check_name: e for e in result.get_asset_check_evaluations()}["ge_contract"]
-    assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR
+    failed = evaluation(result, "series_allowed")
+    assert not failed.passed and failed.severity == dg.AssetCheckSeverity.ERROR
     assert materializations(result, MEASUREMENTS) and not materializations(result, QUALITY)
     assert build(instance, full_refresh=True).success
+
+
+def test_a_variable_mostly_out_of_range_warns(platform, database_url):
+    """The range check judges the flags the model stored: more than 1 % of a variable out of range is a
+    unit or mapping error (WARN, the build goes on)."""
+    instance, _, _ = platform
+    with psycopg.connect(libpq_url(database_url)) as conn:
+        flagged = conn.execute("UPDATE timeseries.measurements SET quality_flag = 'out_of_range'"
+                               " WHERE variable = 'co2' AND quality_flag = 'ok' RETURNING time, site, zone").fetchall()
+    assert flagged
+    try:
+        result = build(instance, selection=[MEASUREMENTS])  # incremental: no version changed, the flags stay
+        assert result.success
+        warned = evaluation(result, "out_of_range_share")
+        assert not warned.passed and warned.severity == dg.AssetCheckSeverity.WARN
+    finally:
+        with psycopg.connect(libpq_url(database_url)) as conn:
+            conn.execute("UPDATE timeseries.measurements m SET quality_flag = 'ok'"
+                         " FROM unnest(%s::timestamptz[], %s::text[], %s::text[]) AS k (time, site, zone)"
+                         " WHERE m.variable = 'co2' AND (m.time, m.site, m.zone) = (k.time, k.site, k.zone)",
+                         [list(column) for column in zip(*flagged)])
+
+
+def test_days_with_gaps_warn(platform, database_url):
+    """Every series keeps only 00-06 UTC of each day: a quarter of its readings, below half (WARN)."""
+    instance, _, _ = platform
+    with psycopg.connect(libpq_url(database_url)) as conn:
+        conn.execute("DELETE FROM timeseries.measurements WHERE extract(hour FROM time AT TIME ZONE 'UTC') >= 6")
+    try:
+        result = build(instance, selection=[MEASUREMENTS])
+        assert result.success
+        warned = evaluation(result, "daily_completeness")
+        assert not warned.passed and warned.severity == dg.AssetCheckSeverity.WARN
+    finally:
+        assert build(instance, full_refresh=True).success
 
 
 def test_a_failing_dbt_test_fails_the_build_once_and_names_the_test(platform, database_url):

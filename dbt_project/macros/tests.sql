@@ -8,17 +8,50 @@ group by {{ combination | join(', ') }}
 having count(*) > 1
 {% endtest %}
 
-{#- Values outside their variable's plausible range. They are kept and flagged `out_of_range`, so this
-    is a warning that shows how many there are, not an error. -#}
-{% test within_physical_range(model, column_name) %}
-select m.variable, count(*) as n, min(m.{{ column_name }}) as lowest, max(m.{{ column_name }}) as highest
-from {{ model }} m
-join {{ ref('physical_ranges') }} r using (variable)
-where m.{{ column_name }} < r.min_value or m.{{ column_name }} > r.max_value
-group by m.variable
+{#- Physical range (owner of the check). The model compares each value with `physical_ranges` once
+    and stores the verdict as `quality_flag = 'out_of_range'` (data, kept on purpose); this test judges
+    the stored flags: a variable with more than `max_share` of its values out of range points to a unit
+    or mapping error, not to a few bad readings. Sentinels and logger resets carry their own flags. -#}
+{% test out_of_range_share(model, max_share) %}
+select variable, count(*) as n, count(*) filter (where quality_flag = 'out_of_range') as out_of_range
+from {{ model }}
+group by variable
+having count(*) filter (where quality_flag = 'out_of_range') > {{ max_share }} * count(*)
 {% endtest %}
 
-{#- Every variable is stored in its canonical unit from the registry vocabulary. -#}
+{#- Allow-list: every (site, variable) series in the table is one the registry's allow-list admits
+    (seed `allow_list`); the model filters by it, so a row outside it is a broken model or a hand edit. -#}
+{% test series_allowed(model) %}
+select m.site, m.variable, count(*) as n
+from {{ model }} m
+where not exists (select 1 from {{ ref('allow_list') }} a where a.site = m.site and a.variable = m.variable)
+group by m.site, m.variable
+{% endtest %}
+
+{#- Gaps: at least `mostly` of the series-days (UTC) hold `min_completeness` of their expected
+    readings, completeness = min(1, readings x cadence / 86400 s) with cadence = the series' median
+    step (the same quantity the daily quality score averages per site, quality/scores.sql). -#}
+{% test daily_completeness(model, min_completeness, mostly) %}
+with cadence as (
+    select site, zone, variable, percentile_cont(0.5) within group (order by extract(epoch from step)) as step_s
+    from (select site, zone, variable, time - lag(time) over (partition by site, zone, variable order by time) as step
+          from {{ model }}) s
+    where step > interval '0'
+    group by site, zone, variable
+),
+series_days as (
+    select least(1.0, d.n * c.step_s / 86400.0) as completeness
+    from (select (time at time zone 'UTC')::date as day, site, zone, variable, count(*) as n
+          from {{ model }} group by 1, 2, 3, 4) d
+    join cadence c using (site, zone, variable)
+)
+select count(*) as series_days, count(*) filter (where completeness >= {{ min_completeness }}) as complete_enough
+from series_days
+having count(*) filter (where completeness >= {{ min_completeness }}) < {{ mostly }} * count(*)
+{% endtest %}
+
+{#- Canonical units (owner of the check): every variable is stored in its canonical unit from the
+    registry vocabulary (seed `variables`). -#}
 {% test unit_matches_vocabulary(model, column_name) %}
 select m.variable, m.{{ column_name }}, count(*) as n
 from {{ model }} m

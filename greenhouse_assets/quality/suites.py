@@ -1,41 +1,28 @@
-"""The Great Expectations suites, generated from the dbt seeds and kept as versioned JSON.
+"""The Great Expectations suites, kept as versioned JSON: checks on staged raw data, per file version.
 
-The physical ranges (`physical_ranges.csv`), the vocabulary (`variables.csv`) and the allow-list
-(`allow_list.csv`, from the source registry) are the single place those facts live, so the suites
-are rendered from them: `python -m greenhouse_assets.quality.suites` after changing a seed; a test
-fails while the JSON is stale. Each suite backs one Dagster asset check; an expectation's GX
-`severity` ("critical" / "warning") becomes the check's ERROR / WARN severity.
+Great Expectations owns the rules on what a file brought (usable timestamps, time order, filled
+columns); the contract tables (`timeseries.measurements`) are judged by dbt tests beside their model,
+so no rule is checked twice (README, "Data quality"). The suites are rendered from this module:
+`python -m greenhouse_assets.quality.suites` after changing it; a test fails while the JSON is stale.
+Each suite backs one Dagster asset check; an expectation's GX `severity` ("critical" / "warning")
+becomes the check's ERROR / WARN severity.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
 import great_expectations as gx
 import great_expectations.expectations as gxe
-from great_expectations.expectations.row_conditions import Column
-
-from greenhouse_assets import settings
 
 SUITES_DIR = Path(__file__).parent / "expectations"
-SEEDS = settings.DBT_PROJECT_DIR / "seeds"
-FLAGS = ["ok", "sentinel", "logger_reset", "out_of_range", "anomaly"]
-# Share of a variable's values that must lie in its physical range: flagged values are kept on
-# purpose (sentinels, logger resets), so a few are normal; more means a unit or mapping error.
-RANGE_MOSTLY = 0.99
-# A file column / a series-day is complete enough at half its cells; most must be.
+# A file column is complete enough at half its cells; most must be.
 COMPLETENESS_MIN, COMPLETENESS_MOSTLY = 0.5, 0.8
 # Times that cannot be real: before 1990, long before these climate computers logged (a clock reset
 # to the epoch, 1970), or more than a day after the check ran (a clock set ahead; a day covers any
 # time zone mix-up). A reset to a later date is not caught here: it shows as a back-step (WARN).
 EARLIEST_TIME, LATEST_AHEAD = "1990-01-01T00:00:00Z", "1 day"
-
-
-def _seed(name: str) -> list[dict[str, str]]:
-    with open(SEEDS / name, encoding="utf-8", newline="") as handle:
-        return list(csv.DictReader(handle))
 
 
 def _staging_timestamps() -> list[gxe.Expectation]:
@@ -88,49 +75,10 @@ def _staging_completeness() -> list[gxe.Expectation]:
     ]
 
 
-def _measurements() -> list[gxe.Expectation]:
-    """Batch: `timeseries.measurements` (validated in SQL)."""
-    allowed = _seed("allow_list.csv")
-    units = [(row["variable"], row["canonical_unit"]) for row in _seed("variables.csv")]
-    return [
-        gxe.ExpectColumnValuesToNotBeNull(column="value"),
-        gxe.ExpectColumnValuesToBeInSet(column="variable", value_set=sorted({r["variable"] for r in allowed}),
-                                        description="only variables the registry allows"),
-        gxe.ExpectColumnPairValuesToBeInSet(column_A="site", column_B="variable",
-                                            value_pairs_set=sorted({(r["site"], r["variable"]) for r in allowed}),
-                                            description="only (site, variable) series the allow-list admits"),
-        gxe.ExpectColumnPairValuesToBeInSet(column_A="variable", column_B="unit", value_pairs_set=sorted(units),
-                                            description="every variable in its canonical unit"),
-        gxe.ExpectColumnValuesToBeInSet(column="quality_flag", value_set=FLAGS),
-    ]
-
-
-def _measurement_ranges() -> list[gxe.Expectation]:
-    return [
-        gxe.ExpectColumnValuesToBeBetween(
-            column="value", min_value=float(r["min_value"]), max_value=float(r["max_value"]), mostly=RANGE_MOSTLY,
-            row_condition=Column("variable") == r["variable"], severity="warning",
-            description=f"{r['variable']} within its physical range")
-        for r in _seed("physical_ranges.csv")
-    ]
-
-
-def _daily_completeness() -> list[gxe.Expectation]:
-    """Batch: one row per (day, site, zone, variable) with `completeness` (see quality.scores)."""
-    return [
-        gxe.ExpectColumnValuesToBeBetween(
-            column="completeness", min_value=COMPLETENESS_MIN, max_value=1, mostly=COMPLETENESS_MOSTLY,
-            severity="warning", description="most series-days hold at least half their expected readings"),
-    ]
-
-
 BUILDERS = {
     "staging_timestamps": _staging_timestamps,
     "staging_time_order": _staging_time_order,
     "staging_completeness": _staging_completeness,
-    "measurements_contract": _measurements,
-    "measurements_ranges": _measurement_ranges,
-    "measurements_daily_completeness": _daily_completeness,
 }
 
 

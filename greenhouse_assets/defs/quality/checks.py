@@ -12,9 +12,9 @@ version's staged rows:
   file wins in `measurements`) and back-steps, against the file's own direction (exports listed newest
   first, like Energi Data Service's Elspotprices, run backwards throughout: an order, not a clock).
 - `completeness` (WARN).
-`timeseries/measurements`: the contract (allowed variables and series, canonical units, flags) is
-ERROR and blocking; physical ranges and daily completeness are WARN (flagged values are kept on
-purpose). All run in SQL.
+All run in SQL. Great Expectations judges staged raw data only; the contract tables
+(`timeseries.measurements` and the dbt views) are judged by dbt tests (defs/transform/dbt.py), so
+each rule has one owner (README, "Data quality").
 """
 
 from collections.abc import Iterator
@@ -25,17 +25,10 @@ from psycopg import sql
 
 from greenhouse_assets.defs.ingest.partitions import file_versions
 from greenhouse_assets.defs.ingest.staging import SOURCES, staging_key
-from greenhouse_assets.defs.quality.metrics import MEASUREMENTS
 from greenhouse_assets.defs.resources import PostgresResource
 from greenhouse_assets.ingest import file_registry
 from greenhouse_assets.ingest.registry import SourceRegistry
-from greenhouse_assets.quality import exclusions, scores, validate
-
-
-def _result(outcome: validate.Outcome, **key) -> dg.AssetCheckResult:
-    return dg.AssetCheckResult(passed=outcome.passed, severity=dg.AssetCheckSeverity(outcome.severity),
-                               metadata=outcome.metadata(), **key)
-
+from greenhouse_assets.quality import exclusions, validate
 
 USABLE, ORDER = "timestamps_usable", "timestamps_monotonic"
 # check name -> (suite, blocking, the aggregates it reports)
@@ -218,22 +211,3 @@ def _metadata_value(value):
         return dg.MetadataValue.null()
     return value.isoformat() if hasattr(value, "isoformat") else value
 
-
-@dg.asset_check(asset=MEASUREMENTS, blocking=True,
-                description="GX suite `measurements_contract`: allowed variables and series, canonical units, flags")
-def ge_contract(postgres: PostgresResource) -> dg.AssetCheckResult:
-    return _result(validate.run(postgres.url, "measurements_contract",
-                                "select site, variable, unit, value, quality_flag from timeseries.measurements"))
-
-
-@dg.asset_check(asset=MEASUREMENTS, description="GX suite `measurements_ranges`: physical range per variable (WARN)")
-def ge_physical_ranges(postgres: PostgresResource) -> dg.AssetCheckResult:
-    return _result(validate.run(postgres.url, "measurements_ranges",
-                                "select variable, value from timeseries.measurements"))
-
-
-@dg.asset_check(asset=MEASUREMENTS,
-                description="GX suite `measurements_daily_completeness`: readings per series and UTC day (WARN)")
-def ge_daily_completeness(postgres: PostgresResource) -> dg.AssetCheckResult:
-    return _result(validate.run(postgres.url, "measurements_daily_completeness",
-                                "select * from (" + scores.DAILY_COMPLETENESS + ") daily"))

@@ -1,4 +1,4 @@
-"""`quality/quality_metrics`: quality scores per file version and per day (formulas: quality.scores)."""
+"""`quality/quality_metrics`: quality scores per file version and per day (SQL: quality/scores.sql)."""
 
 import dagster as dg
 
@@ -31,8 +31,7 @@ def quality_metrics(context: dg.AssetExecutionContext, postgres: PostgresResourc
     version and per UTC day and site, plus anomaly and allow-list rejection counts, recomputed in
     one transaction (idempotent) into `metadata.quality_metrics`."""
     with postgres.connection() as conn:
-        result = scores.compute(conn)
-        stored = scores.store(conn, result, context.run_id)
+        result, stored = scores.compute_and_store(conn, context.run_id)
         audit.record_write(conn, context, asset="quality/quality_metrics", table="metadata.quality_metrics",
                            rows=stored, operation="replace",
                            inputs=[lineage.table("timeseries.measurements"), lineage.table("metadata.files")])
