@@ -230,26 +230,65 @@ def test_plan_asset_writes_tomorrows_hourly_plan_with_its_sources(clean_platform
     assert (lake / "moga" / f"plan_knudjepsen_NO3_{planned}.png").is_file()
 
 
+def stored_backtest(url: str) -> list[dict]:
+    with psycopg.connect(libpq_url(url)) as conn:
+        cursor = conn.execute("SELECT * FROM moga.backtest ORDER BY day")
+        names = [c.name for c in cursor.description]
+        return [dict(zip(names, r)) for r in cursor.fetchall()]
+
+
 def test_backtest_rows_recompute_the_materialized_figures(clean_platform, instance, tmp_path):
     url = clean_platform
     insert_hourly(url)
     result = run_assets(url, tmp_path / "lake", instance, [moga_backtest],
                         {"moga__backtest": BacktestConfig(pop_size=30, generations=30)})
     metadata = result.get_asset_materialization_events()[0].materialization.metadata
-    with psycopg.connect(libpq_url(url)) as conn:
-        cursor = conn.execute("SELECT * FROM moga.backtest ORDER BY day")
-        names = [c.name for c in cursor.description]
-        rows = [dict(zip(names, r)) for r in cursor.fetchall()]
+    rows = stored_backtest(url)
     # Day 1 has no earlier day to persist; Aarslev logs no lamp status: two Knudjepsen days.
     assert [(r["zone"], r["day"]) for r in rows] == [("NO3", FIRST + timedelta(days=1)), ("NO3", FIRST + timedelta(days=2))]
     assert all(r["actual_lamp_hours"] == 6 for r in rows)
     recomputed = backtest.summarise(rows)
     assert metadata["days"].value == recomputed["days"] == 2
+    assert metadata["days_evaluated"].value == 2 and metadata["days_unchanged"].value == 0
     assert metadata["days_equal_or_better"].value == recomputed["days_equal_or_better"]
     assert metadata["likely_model_error"].value == recomputed["likely_model_error"]
     if recomputed["median_saving_pct"] is not None:
         assert metadata["median_saving_pct"].value == pytest.approx(recomputed["median_saving_pct"])
     assert "aarslev/celle5" in metadata["zones_without_complete_days"].value
+
+
+def test_backtest_reoptimises_only_days_whose_inputs_changed(clean_platform, instance, tmp_path):
+    url, lake = clean_platform, tmp_path / "lake"
+    insert_hourly(url)
+    config = {"moga__backtest": BacktestConfig(pop_size=20, generations=15)}
+
+    def materialize() -> dict:
+        result = run_assets(url, lake, instance, [moga_backtest], config)
+        return result.get_asset_materialization_events()[0].materialization.metadata
+
+    first = materialize()
+    before = {r["day"]: r for r in stored_backtest(url)}
+    assert first["days_evaluated"].value == 2 and all(r["inputs_fingerprint"] for r in before.values())
+    again = materialize()  # no new data: nothing optimised, the figures are those of the stored rows
+    assert again["days_evaluated"].value == 0 and again["days_unchanged"].value == 2
+    assert again["days"].value == first["days"].value
+    assert {r["day"]: r["dagster_run_id"] for r in stored_backtest(url)} == \
+        {d: r["dagster_run_id"] for d, r in before.items()}
+    # A corrected reading on the last day: that day (and no other) is backtested again.
+    last = FIRST + timedelta(days=2)
+    with psycopg.connect(libpq_url(url)) as conn:
+        conn.execute("""UPDATE timeseries.measurements SET value = value + 2 WHERE site = 'knudjepsen'
+                        AND variable = 'air_temperature' AND time >= %s AND time < %s""",
+                     (plan_inputs.day_start(last), plan_inputs.day_start(last) + timedelta(hours=6)))
+    changed = materialize()
+    assert changed["days_evaluated"].value == 1 and changed["days_unchanged"].value == 1
+    after = {r["day"]: r for r in stored_backtest(url)}
+    assert after[last]["dagster_run_id"] != before[last]["dagster_run_id"]
+    assert after[last]["actual_cost_eur_m2"] > before[last]["actual_cost_eur_m2"]  # warmer: more heat
+    first_day = FIRST + timedelta(days=1)
+    assert after[first_day]["dagster_run_id"] == before[first_day]["dagster_run_id"]
+    # Figures recompute from the stored rows, old and new alike.
+    assert changed["days"].value == backtest.summarise(list(after.values()))["days"] == 2
 
 
 def test_weather_falls_back_to_persistence_hour_by_hour():
