@@ -284,7 +284,7 @@ def test_plan_asset_writes_tomorrows_hourly_plan_with_its_sources(clean_platform
     # No validated model here: Knudjepsen's interval is its persistence error alone, and says so.
     _, low, high, photo_low, photo_high, text = intervals["knudjepsen"]
     assert low < high and photo_low < photo_high
-    assert "persistence error of outdoor_temperature (12 past days of measured days)" in text
+    assert "persistence error of outdoor_temperature (12 past measured day(s))" in text
     assert "energy parameters (energy model not validated)" in text.split("not covered:")[1]
     assert "forecast error of radiation" in intervals["aarslev"][5]
     grid = profiles.load_config()["sites"]["knudjepsen"]["prices"]["electricity_grid_eur_per_kwh"]["value"]

@@ -59,13 +59,12 @@ def errors_for(conn: psycopg.Connection, archive: HourlyArchive, site: str, day:
         kind = "forecast" if sources.get(variable, "").startswith("forecast") else "persistence"
         past = (forecast_errors(conn, site, variable, day) if kind == "forecast"
                 else persistence_errors(archive, site, variable, day))
-        origin = "timeseries.forecast_errors" if kind == "forecast" else "measured days"
+        origin = "day(s) in timeseries.forecast_errors" if kind == "forecast" else "measured day(s)"
         if len(past) < MIN_ERROR_DAYS:
-            described[variable] = (f"{kind} error of {variable} not covered ({len(past)} past day(s) of {origin}, "
-                                   f"{MIN_ERROR_DAYS} needed)")
+            described[variable] = (f"{kind} error of {variable} ({len(past)} past {origin}, {MIN_ERROR_DAYS} needed)")
             continue
         errors[variable] = past
-        described[variable] = f"{kind} error of {variable} ({len(past)} past days of {origin})"
+        described[variable] = f"{kind} error of {variable} ({len(past)} past {origin})"
     return errors, described
 
 
