@@ -79,6 +79,7 @@ def run_main_job(sample_days: int = 21, seed: int = 42, input_dir: Path | None =
         print(f"    {line}")
     for line in _plan_summary():
         print(f"plan: {line}")
+    print(f"backtest: {_backtest_summary()}")
     not_through = [r for r in reports if r["status"] not in ACCEPTED]
     if not_through:
         print(file_table(not_through, source_dir))
@@ -258,6 +259,25 @@ def _plan_summary() -> list[str]:
     return [f"{site}/{zone} {day}: cost {cost:.3f} EUR/m², photosynthesis {photo:.1f} g CH2O/m², lamps in UTC hours "
             f"{lamps or 'none'}; electricity {prices.split(' (')[0]}; weather {weather}"
             for site, zone, day, cost, photo, prices, weather, lamps in rows]
+
+
+def _backtest_summary() -> str:
+    """The stored backtest in one line: days per zone, days at equal-or-better photosynthesis, median saving."""
+    from greenhouse_assets.moga import backtest, plan_store
+
+    with connect(settings.database_url()) as conn:
+        rows = plan_store.load_backtest(conn)
+    if not rows:
+        return "no complete past day"
+    summary = backtest.summarise(rows)
+    zones = Counter(f"{r['site']}/{r['zone']}" for r in rows)
+    per_zone = ", ".join(f"{zone} {n}" for zone, n in sorted(zones.items()))
+    median = summary["median_saving_pct"]
+    return (f"{summary['days'] + summary['days_no_plan']} day(s) ({per_zone}); plan at equal or better modelled "
+            f"photosynthesis on {summary['days_equal_or_better']}, short on {summary['days_plan_short']}, no "
+            f"feasible plan on {summary['days_no_plan']}; median modelled saving "
+            + (f"{median:.1f} %" if median is not None else "n/a")
+            + (" (flagged: likely model error)" if summary["likely_model_error"] else ""))
 
 
 def _model_reason(models: dict[str, dict], blocked_by: list[str]) -> str:

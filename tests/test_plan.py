@@ -24,7 +24,7 @@ from greenhouse_assets.defs.automation.sensors import MOGA_TARGETS
 from greenhouse_assets.defs.moga.backtest import BacktestConfig, moga_backtest
 from greenhouse_assets.defs.moga.plan import PlanConfig, moga_plan
 from greenhouse_assets.defs.resources import LakeResource, PostgresResource
-from greenhouse_assets.moga import backtest, bootstrap, plan_inputs, profiles
+from greenhouse_assets.moga import backtest, bootstrap, plan_inputs, profiles, weather_error
 from greenhouse_assets.moga.hourly import HOURS, HourlyDay, evaluate_plan, solar_noon_utc
 from greenhouse_assets.moga.hourly_optimise import optimise_plan
 
@@ -119,6 +119,54 @@ def test_bootstrap_interval_covers_the_plan_and_the_true_parameters():
 
 
 @pytest.mark.pure
+def test_weather_error_widens_the_interval_and_zero_error_leaves_the_parameter_band():
+    sets = bootstrap.parameter_resamples(synthetic_frame(120, seed=4), k_pipe_w_m2k=2.0, lamp_power_w_m2=150 / 1.8,
+                                         energy=True, light=True, resamples=40, seed=1)
+    day = february_day("generic_pot_plant")
+    front = optimise_plan(day, pop_size=40, generations=30, seed=2)
+    chosen = len(front.x) // 2
+
+    def widths(result):
+        return [result[k][1] - result[k][0] for k in ("cost_interval", "photosynthesis_interval")]
+
+    parameters_only = bootstrap.band(front.x, chosen, day, sets)
+    zero = bootstrap.band(front.x, chosen, day, sets, {"outdoor_temperature": [0.0] * 20, "radiation": [0.0] * 20})
+    assert zero["cost_interval"] == parameters_only["cost_interval"]
+    assert zero["photosynthesis_interval"] == parameters_only["photosynthesis_interval"]
+    rng = np.random.default_rng(5)
+    large = {"outdoor_temperature": list(rng.normal(0.0, 4.0, 60)), "radiation": list(rng.normal(0.0, 25.0, 60))}
+    widened = bootstrap.band(front.x, chosen, day, sets, large)
+    assert all(w > 1.5 * p for w, p in zip(widths(widened), widths(parameters_only)))
+    # Without a validated model the weather error alone still gives an interval; with neither, none.
+    weather_only = bootstrap.band(front.x, chosen, day, [], large, draws=40)
+    assert weather_only["draws"] == 40 and all(w > 0 for w in widths(weather_only))
+    assert bootstrap.band(front.x, chosen, day, [], {}, draws=40) is None
+    assert bootstrap.band(front.x, chosen, day, [], large, draws=0) is None
+
+
+@pytest.mark.pure
+def test_perturbed_weather_moves_the_daily_sums_by_the_error_and_keeps_nights_dark():
+    day = february_day("generic_pot_plant")
+    warm_dull = weather_error.perturbed(day, temperature_error=-2.0, radiation_error=10.0)
+    assert warm_dull.outdoor_temperature_c == pytest.approx(day.outdoor_temperature_c + 2.0)
+    assert warm_dull.radiation_w_m2.sum() == pytest.approx(day.radiation_w_m2.sum() - 24 * 10.0)
+    assert (warm_dull.radiation_w_m2[day.radiation_w_m2 == 0] == 0).all()
+    assert weather_error.perturbed(day, radiation_error=1e6).radiation_w_m2.sum() == 0  # never negative
+
+
+@pytest.mark.pure
+def test_persistence_error_is_yesterday_minus_today_per_day():
+    start = int(datetime(2014, 2, 1, tzinfo=UTC).timestamp())
+    means = [1.0, 3.0, 2.0, 6.0]
+    series = {start + 3600 * (24 * d + h): means[d] + 0.1 * h for d in range(len(means)) for h in range(24)}
+    archive = plan_inputs.HourlyArchive({("s", "outdoor", "outdoor_temperature"): series})
+    errors = weather_error.persistence_errors(archive, "s", "outdoor_temperature", date(2014, 2, 5))
+    assert errors == pytest.approx([2.0 - 6.0, 3.0 - 2.0, 1.0 - 3.0])  # most recent first
+    assert weather_error.persistence_errors(archive, "s", "outdoor_temperature", date(2014, 2, 3)) == \
+        pytest.approx([1.0 - 3.0])
+
+
+@pytest.mark.pure
 def test_backtest_flags_savings_far_beyond_the_published_range():
     def row(actual, plan):
         return {"actual_cost_eur_m2": actual, "plan_cost_eur_m2": plan, "actual_photosynthesis_g_m2": 20.0,
@@ -203,11 +251,23 @@ def run_assets(url: str, lake: Path, instance, assets, config: dict):
 def test_plan_asset_writes_tomorrows_hourly_plan_with_its_sources(clean_platform, instance, tmp_path):
     url, lake = clean_platform, tmp_path / "lake"
     insert_hourly(url)
+    # Ten earlier days of Knudjepsen's outdoor weather alone (no zone climate): enough past persistence errors
+    # for the plan's interval.
+    rng = np.random.default_rng(8)
+    earlier = [(datetime.combine(FIRST - timedelta(days=d), datetime.min.time(), UTC) + timedelta(hours=h),
+                "knudjepsen", "NO3", variable, value + shift, unit)
+               for d, (t_shift, r_scale) in enumerate(zip(rng.normal(0, 2, 10), rng.uniform(0.5, 1.2, 10)), start=1)
+               for h in range(24)
+               for variable, value, shift, unit in (("outdoor_temperature", 1.0, t_shift, "°C"),
+                                                    ("radiation", float(FEBRUARY_SUN[h]) * r_scale, 0.0, "W/m²"))]
+    with psycopg.connect(libpq_url(url)) as conn, conn.cursor() as cursor:
+        cursor.executemany("""INSERT INTO timeseries.measurements (time, site, zone, variable, value, unit, file_id)
+                              VALUES (%s, %s, %s, %s, %s, %s, 1)""", earlier)
     planned = FIRST + timedelta(days=DAYS)
     spot = 30.0 + 10.0 * np.sin(np.pi * np.arange(24) / 12)
     with knudjepsen_spot_prices(url, planned, spot) as built:
         result = run_assets(url, lake, instance, [moga_plan], {"moga__plan": PlanConfig(
-            pop_size=40, generations=40, seeds=1, bootstrap_resamples=0)})
+            pop_size=40, generations=40, seeds=1, bootstrap_resamples=20)})
     metadata = result.get_asset_materialization_events()[0].materialization.metadata
     assert sorted(metadata["zones_planned"].value) == ["aarslev/celle5", "knudjepsen/NO3"]
     with psycopg.connect(libpq_url(url)) as conn:
@@ -225,6 +285,16 @@ def test_plan_asset_writes_tomorrows_hourly_plan_with_its_sources(clean_platform
     # too; through the Knudjepsen-only stand-in it falls back to its flat price and says so.
     assert days[("aarslev", "celle5")][2].startswith("spot" if built else "flat sites.yaml price")
     assert "literature values" in days[("knudjepsen", "NO3")][3]["energy_parameters"]
+    with psycopg.connect(libpq_url(url)) as conn:
+        intervals = {s: (c, lo, hi, plo, phi, text) for s, c, lo, hi, plo, phi, text in conn.execute(
+            """SELECT site, cost_eur_m2, cost_low_eur_m2, cost_high_eur_m2, photosynthesis_low_g_m2,
+                      photosynthesis_high_g_m2, interval_sources FROM moga.plan_days""").fetchall()}
+    # No validated model here: Knudjepsen's interval is its persistence error alone, and says so.
+    _, low, high, photo_low, photo_high, text = intervals["knudjepsen"]
+    assert low < high and photo_low < photo_high
+    assert "persistence error of outdoor_temperature (12 past measured day(s))" in text
+    assert "energy parameters (energy model not validated)" in text.split("not covered:")[1]
+    assert "forecast error of radiation" in intervals["aarslev"][5]
     grid = profiles.load_config()["sites"]["knudjepsen"]["prices"]["electricity_grid_eur_per_kwh"]["value"]
     assert [r[1] for r in knud] == pytest.approx(list(spot / 1000 + grid))
     assert [r[0] for r in knud] == list(range(24))
@@ -235,26 +305,65 @@ def test_plan_asset_writes_tomorrows_hourly_plan_with_its_sources(clean_platform
     assert (lake / "moga" / f"plan_knudjepsen_NO3_{planned}.png").is_file()
 
 
+def stored_backtest(url: str) -> list[dict]:
+    with psycopg.connect(libpq_url(url)) as conn:
+        cursor = conn.execute("SELECT * FROM moga.backtest ORDER BY day")
+        names = [c.name for c in cursor.description]
+        return [dict(zip(names, r)) for r in cursor.fetchall()]
+
+
 def test_backtest_rows_recompute_the_materialized_figures(clean_platform, instance, tmp_path):
     url = clean_platform
     insert_hourly(url)
     result = run_assets(url, tmp_path / "lake", instance, [moga_backtest],
                         {"moga__backtest": BacktestConfig(pop_size=30, generations=30)})
     metadata = result.get_asset_materialization_events()[0].materialization.metadata
-    with psycopg.connect(libpq_url(url)) as conn:
-        cursor = conn.execute("SELECT * FROM moga.backtest ORDER BY day")
-        names = [c.name for c in cursor.description]
-        rows = [dict(zip(names, r)) for r in cursor.fetchall()]
+    rows = stored_backtest(url)
     # Day 1 has no earlier day to persist; Aarslev logs no lamp status: two Knudjepsen days.
     assert [(r["zone"], r["day"]) for r in rows] == [("NO3", FIRST + timedelta(days=1)), ("NO3", FIRST + timedelta(days=2))]
     assert all(r["actual_lamp_hours"] == 6 for r in rows)
     recomputed = backtest.summarise(rows)
     assert metadata["days"].value == recomputed["days"] == 2
+    assert metadata["days_evaluated"].value == 2 and metadata["days_unchanged"].value == 0
     assert metadata["days_equal_or_better"].value == recomputed["days_equal_or_better"]
     assert metadata["likely_model_error"].value == recomputed["likely_model_error"]
     if recomputed["median_saving_pct"] is not None:
         assert metadata["median_saving_pct"].value == pytest.approx(recomputed["median_saving_pct"])
     assert "aarslev/celle5" in metadata["zones_without_complete_days"].value
+
+
+def test_backtest_reoptimises_only_days_whose_inputs_changed(clean_platform, instance, tmp_path):
+    url, lake = clean_platform, tmp_path / "lake"
+    insert_hourly(url)
+    config = {"moga__backtest": BacktestConfig(pop_size=20, generations=15)}
+
+    def materialize() -> dict:
+        result = run_assets(url, lake, instance, [moga_backtest], config)
+        return result.get_asset_materialization_events()[0].materialization.metadata
+
+    first = materialize()
+    before = {r["day"]: r for r in stored_backtest(url)}
+    assert first["days_evaluated"].value == 2 and all(r["inputs_fingerprint"] for r in before.values())
+    again = materialize()  # no new data: nothing optimised, the figures are those of the stored rows
+    assert again["days_evaluated"].value == 0 and again["days_unchanged"].value == 2
+    assert again["days"].value == first["days"].value
+    assert {r["day"]: r["dagster_run_id"] for r in stored_backtest(url)} == \
+        {d: r["dagster_run_id"] for d, r in before.items()}
+    # A corrected reading on the last day: that day (and no other) is backtested again.
+    last = FIRST + timedelta(days=2)
+    with psycopg.connect(libpq_url(url)) as conn:
+        conn.execute("""UPDATE timeseries.measurements SET value = value + 2 WHERE site = 'knudjepsen'
+                        AND variable = 'air_temperature' AND time >= %s AND time < %s""",
+                     (plan_inputs.day_start(last), plan_inputs.day_start(last) + timedelta(hours=6)))
+    changed = materialize()
+    assert changed["days_evaluated"].value == 1 and changed["days_unchanged"].value == 1
+    after = {r["day"]: r for r in stored_backtest(url)}
+    assert after[last]["dagster_run_id"] != before[last]["dagster_run_id"]
+    assert after[last]["actual_cost_eur_m2"] > before[last]["actual_cost_eur_m2"]  # warmer: more heat
+    first_day = FIRST + timedelta(days=1)
+    assert after[first_day]["dagster_run_id"] == before[first_day]["dagster_run_id"]
+    # Figures recompute from the stored rows, old and new alike.
+    assert changed["days"].value == backtest.summarise(list(after.values()))["days"] == 2
 
 
 @pytest.mark.pure

@@ -1,7 +1,8 @@
 """moga.plan_days, moga.plans and moga.backtest: writes, and the plan's CSV under `<lake>/moga/`.
 
 A zone-day's plan replaces the earlier one (its hours go with it by ON DELETE CASCADE); a backtest
-run replaces the rows of the zones it scored, so each table holds the latest answer per key.
+run replaces the rows it recomputed and removes those of days no longer complete, so each table holds
+the latest answer per key.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ HOUR_COLUMNS = ("hour", "hour_utc", "lamp_level", "lit", "heating_setpoint", "ex
                 "natural_ppfd", "ppfd")
 BACKTEST_COLUMNS = ("site", "zone", "day", "actual_cost_eur_m2", "actual_photosynthesis_g_m2",
                     "actual_electricity_kwh_m2", "actual_lamp_hours", "plan_cost_eur_m2", "plan_photosynthesis_g_m2",
-                    "plan_electricity_kwh_m2", "plan_lamp_hours", "weather_source", "price_source", "dagster_run_id")
+                    "plan_electricity_kwh_m2", "plan_lamp_hours", "weather_source", "price_source", "dagster_run_id",
+                    "inputs_fingerprint", "no_plan_reason")
 
 
 def plan_hours(plan: dict, day) -> list[dict]:
@@ -62,11 +64,27 @@ def write_csv(path: Path, site: str, zone: str, hours: list[dict]) -> Path:
     return path
 
 
-def replace_backtest(conn: psycopg.Connection, zones: list[tuple[str, str]], rows: list[dict]) -> None:
-    for site, zone in zones:
-        conn.execute("DELETE FROM moga.backtest WHERE site = %s AND zone = %s", (site, zone))
+def backtest_fingerprints(conn: psycopg.Connection) -> dict[tuple, str | None]:
+    """{(site, zone, day): inputs_fingerprint} of the stored backtest rows."""
+    return {(s, z, d): f for s, z, d, f in conn.execute(
+        "SELECT site, zone, day, inputs_fingerprint FROM moga.backtest").fetchall()}
+
+
+def update_backtest(conn: psycopg.Connection, rows: list[dict], keep: set[tuple]) -> int:
+    """Writes the recomputed rows over their keys and deletes every row whose key is neither kept nor written
+    (a day no longer complete, a zone gone). Returns the rows deleted that way."""
+    keys = {(r["site"], r["zone"], r["day"]) for r in rows}
+    stale = [k for k in backtest_fingerprints(conn) if k not in keep and k not in keys]
     with conn.cursor() as cursor:
+        cursor.executemany("DELETE FROM moga.backtest WHERE site = %s AND zone = %s AND day = %s", [*keys, *stale])
         cursor.executemany(
             f"INSERT INTO moga.backtest ({', '.join(BACKTEST_COLUMNS)}) "
             f"VALUES ({', '.join(['%s'] * len(BACKTEST_COLUMNS))})",
-            [tuple(row[c] for c in BACKTEST_COLUMNS) for row in rows])
+            [tuple(row.get(c) for c in BACKTEST_COLUMNS) for row in rows])
+    return len(stale)
+
+
+def load_backtest(conn: psycopg.Connection) -> list[dict]:
+    cursor = conn.execute("SELECT * FROM moga.backtest ORDER BY site, zone, day")
+    names = [c.name for c in cursor.description]
+    return [dict(zip(names, row)) for row in cursor.fetchall()]

@@ -4,9 +4,15 @@ Per zone and complete past day (see `greenhouse_assets.moga.backtest`), one row 
 both days' modelled cost and photosynthesis; the materialization shows the distribution of modelled
 savings on the days the plan reached at least the grower's photosynthesis, and flags a median saving
 far beyond the published 20–25 % (DynaLight, DynaGrow) as a likely model error.
+
+Incremental: a day is optimised only when it has no row yet or its inputs' fingerprint changed (new or
+corrected measurements, prices, model parameters beyond their rounding, settings, model code); rows of
+days no longer complete are removed. The figures are always those of every stored row, and the
+materialization counts the days it optimised (`days_evaluated`) and those it kept (`days_unchanged`).
 """
 
 # No `from __future__ import annotations`: Dagster resolves the Config annotations at definition time.
+from dataclasses import replace
 from datetime import timedelta
 
 import dagster as dg
@@ -19,7 +25,8 @@ from greenhouse_assets.moga import plan_inputs, plan_store, profiles, store
 
 
 class BacktestConfig(dg.Config):
-    # Smaller than the plan's: every complete day of an archive gets a run (a year of one zone ≈ 3 min).
+    # Smaller than the plan's: the first materialization over an archive optimises every complete day
+    # (a year of one zone ≈ 3 min); later ones only the days whose inputs changed.
     pop_size: int = Field(default=40, description="Population of each day's plan.")
     generations: int = Field(default=50, description="Generations of each day's plan.")
     seed: int = Field(default=42)
@@ -47,9 +54,12 @@ def moga_backtest(context: dg.AssetExecutionContext, config: BacktestConfig, pos
     from greenhouse_assets.moga.hourly_optimise import NoFeasiblePlan
 
     site_config = profiles.load_config()
-    rows, incomplete, infeasible = [], {}, {}
+    settings = {"pop_size": config.pop_size, "generations": config.generations, "seed": config.seed}
+    code = backtest.code_digest()
+    rows, keep, incomplete, infeasible = [], set(), {}, {}
     with postgres.connection() as conn:
         models_by_zone = store.latest_models(conn)
+        stored = plan_store.backtest_fingerprints(conn)
         span = conn.execute("SELECT min(time), max(time) FROM timeseries.measurements").fetchone()
         zones = sorted(plan_inputs.latest_zone_days(conn))
         archive = plan_inputs.HourlyArchive.load(conn, span[0], span[1] + timedelta(hours=1)) if span[0] else None
@@ -58,6 +68,8 @@ def moga_backtest(context: dg.AssetExecutionContext, config: BacktestConfig, pos
             greenhouse = profiles.greenhouse(site, site_config)
             prices = profiles.prices(site, site_config)
             models = models_by_zone.get((site, zone), {})
+            energy, energy_label = plan_inputs.energy_parameters(models)
+            energy = backtest.rounded_parameters(energy)
             first, last = span[0].date(), span[1].date()
             complete = 0
             for offset in range((last - first).days + 1):
@@ -70,27 +82,42 @@ def moga_backtest(context: dg.AssetExecutionContext, config: BacktestConfig, pos
                 complete += 1
                 electricity, price_source = plan_inputs.electricity_prices(conn, site, day, site_config)
                 forecast = plan_inputs.hourly_day(day, known[0], electricity, models, crop, greenhouse, prices,
-                                                  {"weather": known[1], "electricity": price_source})
+                                                  {"weather": known[1], "electricity": price_source,
+                                                   "energy": energy_label}, energy=energy)
+                forecast = replace(forecast, **backtest.rounded_parameters({"transmission": forecast.transmission}))
+                digest = backtest.fingerprint(climate, measured, forecast, settings, code)
+                if stored.get((site, zone, day)) == digest:
+                    keep.add((site, zone, day))
+                    continue
+                row = {"site": site, "zone": zone, "day": day, "price_source": price_source,
+                       "weather_source": "; ".join(f"{k}: {v}" for k, v in known[1].items()),
+                       "dagster_run_id": context.run_id, "inputs_fingerprint": digest}
                 try:
-                    scored = backtest.backtest_day(climate, backtest.realised_day(forecast, measured), forecast,
-                                                   pop_size=config.pop_size, generations=config.generations,
-                                                   seed=config.seed)
+                    row |= backtest.backtest_day(climate, backtest.realised_day(forecast, measured), forecast,
+                                                 pop_size=config.pop_size, generations=config.generations,
+                                                 seed=config.seed)
                 except NoFeasiblePlan as error:
                     infeasible[f"{site}/{zone}/{day}"] = str(error)
-                    continue
-                rows.append({"site": site, "zone": zone, "day": day, **scored, "price_source": price_source,
-                             "weather_source": "; ".join(f"{k}: {v}" for k, v in known[1].items()),
-                             "dagster_run_id": context.run_id})
+                    row |= {"no_plan_reason": str(error),
+                            **backtest.score_grower_row(climate, backtest.realised_day(forecast, measured))}
+                rows.append(row)
             if not complete:
                 incomplete[f"{site}/{zone}"] = ("no day with all 24 hours of air temperature and lamp status and of "
                                                 "the site's outdoor temperature and radiation")
-        plan_store.replace_backtest(conn, zones, rows)
+        removed = plan_store.update_backtest(conn, rows, keep)
+        stored_rows = plan_store.load_backtest(conn)
         audit.record_write(conn, context, asset="moga/backtest", table="moga.backtest", rows=len(rows),
                            operation="write",
                            inputs=[lineage.table(t) for t in ("moga.objective_models", "timeseries.measurements",
                                                               "timeseries.site_electricity_prices")],
                            outputs=[lineage.table("moga.backtest")],
-                           details={"zones_without_complete_days": incomplete, "infeasible_days": infeasible})
+                           details={"zones_without_complete_days": incomplete, "infeasible_days": infeasible,
+                                    "days_evaluated": len(rows), "days_unchanged": len(keep),
+                                    "rows_removed": removed})
+    evaluated = len(rows)
+    context.log.info(f"backtest: {evaluated} day(s) optimised (new or changed inputs), {len(keep)} unchanged, "
+                     f"{removed} removed")
+    rows = stored_rows
     summary = backtest.summarise(rows)
     low, high = backtest.PUBLISHED_PCT
     median = summary["median_saving_pct"]
@@ -104,7 +131,8 @@ def moga_backtest(context: dg.AssetExecutionContext, config: BacktestConfig, pos
         verdict = (f"median modelled saving {median:.1f} % on {summary['days_equal_or_better']} day(s) at equal or "
                    f"better modelled photosynthesis (published: {low:g}–{high:g} %)")
     metadata = {
-        "dagster/row_count": len(rows), "days": summary["days"],
+        "dagster/row_count": len(rows), "days": summary["days"], "days_no_plan": summary["days_no_plan"],
+        "days_evaluated": evaluated, "days_unchanged": len(keep), "rows_removed": removed,
         "days_equal_or_better": summary["days_equal_or_better"], "days_plan_short": summary["days_plan_short"],
         "median_saving_pct": median if median is not None else dg.MetadataValue.null(),
         "likely_model_error": summary["likely_model_error"], "verdict": dg.MetadataValue.md(verdict),

@@ -6,7 +6,10 @@ spot prices plus the grid tariff, else the flat sites.yaml price; energy paramet
 validated energy model, else literature values; every source is stated in the plan and in the
 materialization. The front is optimised with NSGA-II (`greenhouse_assets.moga.hourly`), the plan
 picked by `mode` (the knee, or DynaLight's cheapest plan reaching the photosynthesis target), its
-interval from the weekly-block bootstrap of the energy model (`greenhouse_assets.moga.bootstrap`).
+cost and photosynthesis intervals from the weekly-block bootstrap of the validated energy and light
+models combined with the past error of the weather source the plan used (forecast errors of dbt's
+`timeseries.forecast_errors`, or persistence errors; `greenhouse_assets.moga.bootstrap`,
+`greenhouse_assets.moga.weather_error`); `moga.plan_days.interval_sources` says what each covers.
 A zone without weather or without a feasible plan is listed with the reason and gets no plan.
 
 The automation condition (`after_prices_or_forecast`) also counts new measurements: a forecast
@@ -24,7 +27,7 @@ from greenhouse_assets.defs.automation.policies import DB_RETRY, after_prices_or
 from greenhouse_assets.defs.moga.results import model_statuses
 from greenhouse_assets.defs.resources import LakeResource, PostgresResource
 from greenhouse_assets.governance import audit, lineage
-from greenhouse_assets.moga import data, plan_inputs, plan_store, profiles, store
+from greenhouse_assets.moga import data, plan_inputs, plan_store, profiles, store, weather_error
 
 PRICES = dg.AssetKey(["timeseries", "site_electricity_prices"])
 MEASUREMENTS = dg.AssetKey(["timeseries", "measurements"])
@@ -41,7 +44,8 @@ class PlanConfig(dg.Config):
     generations: int = Field(default=150)
     seed: int = Field(default=42)
     seeds: int = Field(default=3, ge=1, description="Seeds whose feasible final populations are pooled.")
-    bootstrap_resamples: int = Field(default=50, ge=0, description="Weekly-block resamples of the energy model.")
+    bootstrap_resamples: int = Field(default=50, ge=0, description="Weekly-block resamples of the energy and light "
+                                     "models; also the weather-error draws when no model is resampled (0: no interval).")
     plan_date: str = Field(default="", description="ISO UTC day to plan; empty: the day after each zone's data.")
 
 
@@ -119,15 +123,18 @@ def moga_plan(context: dg.AssetExecutionContext, config: PlanConfig, postgres: P
                 lamp_power_w_m2=greenhouse.installed_lamp_ppfd / greenhouse.lamp_efficacy_umol_j,
                 energy=validated["energy"], light=validated["light"], resamples=config.bootstrap_resamples,
                 seed=config.seed)
-            uncertainty = bootstrap.band(front.x, chosen, hourly, sets)
-            no_band = None if uncertainty else (
-                "no interval: neither the energy nor the light model is validated (literature or configured values "
-                "have no sample to resample)" if not any(validated.values())
-                else "no interval: fewer than two weeks of days to resample")
-            # Cost moves with the energy parameters, photosynthesis with the transmission: an interval only
-            # where its model was resampled.
-            cost_interval = uncertainty["cost_interval"] if uncertainty and validated["energy"] else None
-            photo_interval = uncertainty["photosynthesis_interval"] if uncertainty and validated["light"] else None
+            weather_archive = plan_inputs.HourlyArchive.load(
+                conn, start - timedelta(days=weather_error.ERROR_DAYS + 1), start, variables=tuple(plan_inputs.WEATHER))
+            errors, error_text = weather_error.errors_for(conn, weather_archive, site, day, weather_sources)
+            uncertainty = bootstrap.band(front.x, chosen, hourly, sets, errors, draws=config.bootstrap_resamples,
+                                         seed=config.seed)
+            sources = bootstrap.covered(validated["energy"], validated["light"], len(sets), error_text,
+                                        errors if uncertainty else {})
+            if not uncertainty:
+                sources["cost"] = sources["photosynthesis"] = []
+            cost_interval = uncertainty["cost_interval"] if sources["cost"] else None
+            photo_interval = uncertainty["photosynthesis_interval"] if sources["photosynthesis"] else None
+            interval_text = bootstrap.describe(sources)
 
             statuses = model_statuses(models) if models else {}
             slug = _slug(site, zone, str(day))
@@ -153,7 +160,8 @@ def moga_plan(context: dg.AssetExecutionContext, config: PlanConfig, postgres: P
                 "price_source": price_source,
                 "model_statuses": {"models": {k: v["summary"] for k, v in statuses.items()},
                                    "energy_parameters": hourly.sources["energy"]},
-                "bootstrap": uncertainty or {"reason": no_band}, "csv_uri": csv_path.as_uri(),
+                "bootstrap": uncertainty or {"reason": interval_text}, "interval_sources": interval_text,
+                "csv_uri": csv_path.as_uri(),
                 "plot_uri": png_path.as_uri(), "dagster_run_id": context.run_id,
             }, hours)
             planned.append(f"{site}/{zone}")
@@ -164,9 +172,7 @@ def moga_plan(context: dg.AssetExecutionContext, config: PlanConfig, postgres: P
                 f"{crop.max_light_period_h:g} h, DLI {crop.dli_min_mol_m2_d:g}–{crop.dli_max_mol_m2_d:g}), mode "
                 f"{config.mode}" + (f", target {target:.1f} g CH2O/m²" if target is not None else ""),
                 f"- expected cost **{cost_text} EUR/m²**, photosynthesis **{photo_text} g CH2O/m²**"
-                + (f" — {no_band}" if no_band else f" (5–95 %, {uncertainty['resamples']} weekly-block resamples"
-                   + ("" if validated["energy"] else "; cost: energy model not validated")
-                   + ("" if validated["light"] else "; photosynthesis: light model not validated") + ")"),
+                + f" (5–95 %; {interval_text})",
                 f"- lamps on in UTC hours {lamp_hours or 'none'}; lit {plan['lit_hours']:.0f} h; DLI "
                 f"{plan['dli']:.1f} mol/m²; heating {front.x[chosen, HEAT_DAY]:.1f} °C lit / "
                 f"{front.x[chosen, HEAT_NIGHT]:.1f} °C dark; vents ≤ {plan['ventilation_limit']:.0f} %",
