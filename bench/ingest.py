@@ -64,12 +64,13 @@ def fresh_database() -> str:
 def ingest_in_subprocess(path: Path, env: dict) -> tuple[float, float, float, int, int]:
     """One ingestion in a fresh process: seconds until the rows are committed in staging, seconds
     until the whole run (with its quality checks) ended, the process's start-up seconds before the
-    file (imports, Dagster instance, registry), peak RSS in KiB, and the staged file id."""
+    file (imports of the ingest job as `greenhouse ingest` loads it, Dagster instance, registry),
+    peak RSS in KiB, and the staged file id."""
     code = (
         "import json, resource, sys, time\n"
         "born = time.time()\n"
         "from greenhouse_assets import settings; settings.apply_defaults()\n"
-        "import greenhouse_assets.definitions\n"
+        "import greenhouse_assets.ingest_definitions  # what `greenhouse ingest` loads\n"
         "import dagster as dg\n"
         "from pathlib import Path\n"
         "from greenhouse_assets.defs.ingest.staging import staging_key\n"

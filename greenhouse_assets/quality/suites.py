@@ -18,6 +18,7 @@ import great_expectations.expectations as gxe
 from great_expectations.expectations.row_conditions import Column
 
 from greenhouse_assets import settings
+from greenhouse_assets.quality.time_limits import EARLIEST_TIME, LATEST_AHEAD
 
 SUITES_DIR = Path(__file__).parent / "expectations"
 SEEDS = settings.DBT_PROJECT_DIR / "seeds"
@@ -27,10 +28,6 @@ FLAGS = ["ok", "sentinel", "logger_reset", "out_of_range", "anomaly"]
 RANGE_MOSTLY = 0.99
 # A file column / a series-day is complete enough at half its cells; most must be.
 COMPLETENESS_MIN, COMPLETENESS_MOSTLY = 0.5, 0.8
-# Times that cannot be real: before 1990, long before these climate computers logged (a clock reset
-# to the epoch, 1970), or more than a day after the check ran (a clock set ahead; a day covers any
-# time zone mix-up). A reset to a later date is not caught here: it shows as a back-step (WARN).
-EARLIEST_TIME, LATEST_AHEAD = "1990-01-01T00:00:00Z", "1 day"
 
 
 def _seed(name: str) -> list[dict[str, str]]:

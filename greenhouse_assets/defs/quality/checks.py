@@ -12,6 +12,8 @@ version's staged rows:
   file wins in `measurements`) and back-steps, against the file's own direction (exports listed newest
   first, like Energi Data Service's Elspotprices, run backwards throughout: an order, not a clock).
 - `completeness` (WARN).
+The staging suites' batches are a row or a few computed above: quality.small_batch judges them by the same
+JSON without importing GX (seconds of every run process; its outcome is GX's, tests/test_quality_small_batch.py).
 `timeseries/measurements`: the contract (allowed variables and series, canonical units, flags) is
 ERROR and blocking; physical ranges and daily completeness are WARN (flagged values are kept on
 purpose). All run in SQL.
@@ -29,7 +31,7 @@ from greenhouse_assets.defs.quality.metrics import MEASUREMENTS
 from greenhouse_assets.defs.resources import PostgresResource
 from greenhouse_assets.ingest import file_registry
 from greenhouse_assets.ingest.registry import SourceRegistry
-from greenhouse_assets.quality import exclusions, scores, validate
+from greenhouse_assets.quality import exclusions, scores, small_batch, time_limits, validate
 
 
 def _result(outcome: validate.Outcome, **key) -> dg.AssetCheckResult:
@@ -54,8 +56,6 @@ def _timestamp_aggregates(conn, source: str, file_id: int, path: str) -> dict:
     and the values of only the rows whose timestamp occurs more than once, compared as text. Where the
     registry rule names a `series_key` (spot prices: one row per hour and price area), a row is its time
     plus those columns: steps and repeats are taken per key."""
-    from greenhouse_assets.quality import suites  # imports Great Expectations (~2 s): only when a check runs
-
     table = sql.Identifier("staging", f"raw_{source}")
     _source, rule = SourceRegistry.load().match(Path(path))
     columns, keys = [], []
@@ -69,7 +69,7 @@ def _timestamp_aggregates(conn, source: str, file_id: int, path: str) -> dict:
     partition = (sql.SQL("partition by {} ").format(sql.SQL(", ").join(sql.Identifier(k) for k in keys))
                  if keys else sql.SQL(""))
     implausible = sql.SQL("(time < {} or time > now() + {}::interval)").format(
-        sql.Literal(suites.EARLIEST_TIME), sql.Literal(suites.LATEST_AHEAD))
+        sql.Literal(time_limits.EARLIEST_TIME), sql.Literal(time_limits.LATEST_AHEAD))
     query = sql.SQL("""
         with steps as (
             select _row_number, time, lag(_row_number) over file_order as previous_row,
@@ -137,8 +137,6 @@ def _completeness_query(conn, source: str, file_id: int) -> str:
 
 def unusable_reason(a: dict) -> str:
     """What makes the version's rows unusable, in words (from `_timestamp_aggregates`)."""
-    from greenhouse_assets.quality import suites  # imports Great Expectations (~2 s): only when a check fails
-
     if not a["staged_rows"]:
         return "no rows were staged"
     reasons = []
@@ -150,7 +148,7 @@ def unusable_reason(a: dict) -> str:
     if a["implausible_times"]:
         reasons.append(
             f"{a['implausible_times']} of {a['staged_rows']} rows have times that cannot be real (before "
-            f"{suites.EARLIEST_TIME[:10]} or more than {suites.LATEST_AHEAD} ahead; a reset logger clock?), "
+            f"{time_limits.EARLIEST_TIME[:10]} or more than {time_limits.LATEST_AHEAD} ahead; a reset logger clock?), "
             f"first at file row {a['first_implausible_row']}: {a['first_implausible_time']:%Y-%m-%d %H:%M:%S} UTC")
     return "; ".join(reasons) or "the suite failed"
 
@@ -189,7 +187,7 @@ def staging_quality_checks(context: dg.AssetCheckExecutionContext, postgres: Pos
             yield dg.AssetCheckResult(asset_key=key.asset_key, check_name=key.name, passed=True,
                                       metadata={"skipped": f"partition {context.partition_key} has no rows here"})
             continue
-        outcome = validate.run(postgres.url, suite, queries[key.name])
+        outcome = small_batch.run(postgres.url, suite, queries[key.name])  # no GX import per run
         metadata = {**outcome.metadata(), "file_id": version.file_id, "path": version.path,
                     **{n: _metadata_value(aggregates[n]) for n in reported}}
         description = None
