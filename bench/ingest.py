@@ -61,7 +61,7 @@ def fresh_database() -> str:
     return localdb.fresh_platform(admin, platform_db=BENCH_DB, dagster_db=f"{BENCH_DB}_dagster")["DATABASE_URL"]
 
 
-def ingest_in_subprocess(path: Path, env: dict) -> tuple[float, float, float, int, int]:
+def ingest_in_subprocess(path: Path, env: dict, accept: tuple[str, ...] = ("loaded",)) -> tuple[float, float, float, int, int]:
     """One ingestion in a fresh process: seconds until the rows are committed in staging, seconds
     until the whole run (with its quality checks) ended, the process's start-up seconds before the
     file (imports of the ingest job as `greenhouse ingest` loads it, Dagster instance, registry),
@@ -89,7 +89,7 @@ def ingest_in_subprocess(path: Path, env: dict) -> tuple[float, float, float, in
     )
     out = subprocess.run([sys.executable, "-c", code, str(path)], env=env, check=True, capture_output=True, text=True)
     *reports, timing = out.stdout.strip().splitlines()
-    if '"status": "loaded"' not in reports[-1]:
+    if json.loads(reports[-1])["status"] not in accept:
         raise SystemExit(f"benchmark ingest did not load {path.name}: {reports[-1]}")
     staged, total, startup, rss = timing.split()
     return float(staged), float(total), float(startup), int(rss), json.loads(reports[-1])["file_id"]
@@ -165,7 +165,9 @@ def main() -> None:
                            "run_seconds_with_quality_checks": total, "process_startup_seconds": startup,
                            "peak_rss_mib": rss / 1024, "command_ours_seconds": command,
                            "command_anchor_seconds": psql_copy_seconds(url, workdir, command_file_id)})
-        *_, large_rss, _ = ingest_in_subprocess(large, env)
+        # 4 M readings 5 min apart run past today: the blocking check excludes the version after staging and
+        # checking all of it, which is the work whose memory is measured here.
+        *_, large_rss, _ = ingest_in_subprocess(large, env, accept=("loaded", "excluded"))
 
     small_seconds = statistics.median(r["ours_seconds"] for r in rounds)
     anchor_seconds = statistics.median(r["anchor_seconds"] for r in rounds)
