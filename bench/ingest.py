@@ -61,15 +61,16 @@ def fresh_database() -> str:
     return localdb.fresh_platform(admin, platform_db=BENCH_DB, dagster_db=f"{BENCH_DB}_dagster")["DATABASE_URL"]
 
 
-def ingest_in_subprocess(path: Path, env: dict) -> tuple[float, float, float, int, int]:
+def ingest_in_subprocess(path: Path, env: dict, accept: tuple[str, ...] = ("loaded",)) -> tuple[float, float, float, int, int]:
     """One ingestion in a fresh process: seconds until the rows are committed in staging, seconds
     until the whole run (with its quality checks) ended, the process's start-up seconds before the
-    file (imports, Dagster instance, registry), peak RSS in KiB, and the staged file id."""
+    file (imports of the ingest job as `greenhouse ingest` loads it, Dagster instance, registry),
+    peak RSS in KiB, and the staged file id."""
     code = (
         "import json, resource, sys, time\n"
         "born = time.time()\n"
         "from greenhouse_assets import settings; settings.apply_defaults()\n"
-        "import greenhouse_assets.definitions\n"
+        "import greenhouse_assets.ingest_definitions  # what `greenhouse ingest` loads\n"
         "import dagster as dg\n"
         "from pathlib import Path\n"
         "from greenhouse_assets.defs.ingest.staging import staging_key\n"
@@ -88,7 +89,7 @@ def ingest_in_subprocess(path: Path, env: dict) -> tuple[float, float, float, in
     )
     out = subprocess.run([sys.executable, "-c", code, str(path)], env=env, check=True, capture_output=True, text=True)
     *reports, timing = out.stdout.strip().splitlines()
-    if '"status": "loaded"' not in reports[-1]:
+    if json.loads(reports[-1])["status"] not in accept:
         raise SystemExit(f"benchmark ingest did not load {path.name}: {reports[-1]}")
     staged, total, startup, rss = timing.split()
     return float(staged), float(total), float(startup), int(rss), json.loads(reports[-1])["file_id"]
@@ -164,7 +165,9 @@ def main() -> None:
                            "run_seconds_with_quality_checks": total, "process_startup_seconds": startup,
                            "peak_rss_mib": rss / 1024, "command_ours_seconds": command,
                            "command_anchor_seconds": psql_copy_seconds(url, workdir, command_file_id)})
-        *_, large_rss, _ = ingest_in_subprocess(large, env)
+        # 4 M readings 5 min apart run past today: the blocking check excludes the version after staging and
+        # checking all of it, which is the work whose memory is measured here.
+        *_, large_rss, _ = ingest_in_subprocess(large, env, accept=("loaded", "excluded"))
 
     small_seconds = statistics.median(r["ours_seconds"] for r in rounds)
     anchor_seconds = statistics.median(r["anchor_seconds"] for r in rounds)

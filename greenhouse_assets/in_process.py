@@ -69,9 +69,9 @@ def in_process_instance() -> Iterator[dg.DagsterInstance]:
 
 def ingest_file(path: Path, instance: dg.DagsterInstance, registry: SourceRegistry) -> dict:
     """Run the `ingest_file` job for one file; report what the file registry says happened."""
-    from greenhouse_assets.definitions import defs
     from greenhouse_assets.defs.ingest.raw import RAW_FILES, raw_run_config
     from greenhouse_assets.defs.ingest.staging import staging_key
+    from greenhouse_assets.ingest_definitions import defs  # the job alone: no dbt, features or MOGA to import
 
     landing_root = settings.landing_dir()
     source, _rule = registry.match(Path(landing_relative(path, landing_root)))

@@ -92,3 +92,42 @@ def test_a_source_added_to_the_registry_feeds_measurements_in_the_graph(tmp_path
     assert {"staging/raw_rooftop", "staging/raw_knudjepsen", "staging/raw_aarslev", "staging/raw_generic"} <= upstream
     assert "staging/raw_elspot" not in upstream
     assert "staging/raw_elspot" in assets["timeseries/electricity_prices"]["deps"]
+
+
+def _job_facts(defs) -> dict:
+    """What a run of `ingest_file` executes and records: ops, assets, checks (blocking), executor, tags, resources."""
+    job = defs.resolve_job_def("ingest_file")
+    graph = job.asset_layer.asset_graph
+    selected = job.asset_layer.executable_asset_keys
+    return {
+        "ops": sorted(node.name for node in job.graph.nodes),
+        "assets": sorted(k.to_user_string() for k in selected),
+        "checks": sorted(f"{c.asset_key.to_user_string()}:{c.name}:{graph.get(c).blocking}"
+                         for c in graph.asset_check_keys if c.asset_key in selected),
+        "executor": job.executor_def.name,
+        "partitions": job.partitions_def.name,
+        "tags": job.tags,
+        "resources": sorted({k for op in job.graph.node_defs for k in op.required_resource_keys}),
+    }
+
+
+def test_the_cli_ingest_job_is_the_code_locations():
+    """`greenhouse ingest` loads only ingest_definitions.py: its job must run what the sensor's runs run."""
+    from greenhouse_assets.definitions import defs
+    from greenhouse_assets.ingest_definitions import defs as ingest_only
+
+    facts = _job_facts(ingest_only)
+    assert facts == _job_facts(defs)
+    assert "staging_quality_checks" in facts["ops"] and any(":True" in c for c in facts["checks"])
+
+
+def test_the_cli_ingest_path_imports_neither_dbt_nor_great_expectations():
+    """What `greenhouse ingest` imports before (and for) a run: no dagster-dbt, dbt, GX or scikit-learn
+    (seconds of start-up each; tests/test_ingest.py runs the command through its checks)."""
+    code = ("import sys\nfrom greenhouse_assets import cli\nfrom greenhouse_assets.ingest import command\n"
+            "import greenhouse_assets.ingest_definitions\n"
+            "from greenhouse_assets.defs.quality import checks\n"
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'dagster_dbt', 'dbt', 'great_expectations', "
+            "'sklearn', 'tsfresh'}))")
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]"

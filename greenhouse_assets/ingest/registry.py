@@ -8,6 +8,7 @@ See the header of `sources.yaml` for the format.
 from __future__ import annotations
 
 import codecs
+import functools
 import re
 import unicodedata
 import zoneinfo
@@ -299,7 +300,16 @@ class SourceRegistry:
 
     @classmethod
     def load(cls, path: Path | None = None) -> SourceRegistry:
-        path = Path(path or settings.SOURCE_REGISTRY)
+        """The registry in `path` (default: the project's), parsed and validated once per version of the
+        file in a process: the sensor, the op and the checks each ask for it per file, and validating
+        every unit costs ~20 ms a time. An edited file is read again. Shared: do not modify it."""
+        path = Path(path or settings.SOURCE_REGISTRY).resolve()
+        stat = path.stat()
+        return cls._parsed(path, stat.st_mtime_ns, stat.st_size)
+
+    @classmethod
+    @functools.lru_cache(maxsize=8)
+    def _parsed(cls, path: Path, _mtime_ns: int, _size: int) -> SourceRegistry:
         raw = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)  # libyaml: 10x the pure-Python loader
         vocabulary = dict(raw["vocabulary"])
         conversions = dict(raw["conversions"])

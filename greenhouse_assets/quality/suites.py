@@ -16,13 +16,11 @@ from pathlib import Path
 import great_expectations as gx
 import great_expectations.expectations as gxe
 
+from greenhouse_assets.quality.time_limits import EARLIEST_TIME, LATEST_AHEAD
+
 SUITES_DIR = Path(__file__).parent / "expectations"
 # A file column is complete enough at half its cells; most must be.
 COMPLETENESS_MIN, COMPLETENESS_MOSTLY = 0.5, 0.8
-# Times that cannot be real: before 1990, long before these climate computers logged (a clock reset
-# to the epoch, 1970), or more than a day after the check ran (a clock set ahead; a day covers any
-# time zone mix-up). A reset to a later date is not caught here: it shows as a back-step (WARN).
-EARLIEST_TIME, LATEST_AHEAD = "1990-01-01T00:00:00Z", "1 day"
 
 
 def _staging_timestamps() -> list[gxe.Expectation]:

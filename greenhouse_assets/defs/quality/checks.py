@@ -15,6 +15,8 @@ version's staged rows:
 All run in SQL. Great Expectations judges staged raw data only; the contract tables
 (`timeseries.measurements` and the dbt views) are judged by dbt tests (defs/transform/dbt.py), so
 each rule has one owner (README, "Data quality").
+The staging suites' batches are a row or a few computed above: quality.small_batch judges them by the same
+JSON without importing GX (seconds of every run process; its outcome is GX's, tests/test_quality_small_batch.py).
 """
 
 from collections.abc import Iterator
@@ -28,7 +30,7 @@ from greenhouse_assets.defs.ingest.staging import SOURCES, staging_key
 from greenhouse_assets.defs.resources import PostgresResource
 from greenhouse_assets.ingest import file_registry
 from greenhouse_assets.ingest.registry import SourceRegistry
-from greenhouse_assets.quality import exclusions, validate
+from greenhouse_assets.quality import exclusions, small_batch, time_limits
 
 USABLE, ORDER = "timestamps_usable", "timestamps_monotonic"
 # check name -> (suite, blocking, the aggregates it reports)
@@ -47,8 +49,6 @@ def _timestamp_aggregates(conn, source: str, file_id: int, path: str) -> dict:
     and the values of only the rows whose timestamp occurs more than once, compared as text. Where the
     registry rule names a `series_key` (spot prices: one row per hour and price area), a row is its time
     plus those columns: steps and repeats are taken per key."""
-    from greenhouse_assets.quality import suites  # imports Great Expectations (~2 s): only when a check runs
-
     table = sql.Identifier("staging", f"raw_{source}")
     _source, rule = SourceRegistry.load().match(Path(path))
     columns, keys = [], []
@@ -62,7 +62,7 @@ def _timestamp_aggregates(conn, source: str, file_id: int, path: str) -> dict:
     partition = (sql.SQL("partition by {} ").format(sql.SQL(", ").join(sql.Identifier(k) for k in keys))
                  if keys else sql.SQL(""))
     implausible = sql.SQL("(time < {} or time > now() + {}::interval)").format(
-        sql.Literal(suites.EARLIEST_TIME), sql.Literal(suites.LATEST_AHEAD))
+        sql.Literal(time_limits.EARLIEST_TIME), sql.Literal(time_limits.LATEST_AHEAD))
     query = sql.SQL("""
         with steps as (
             select _row_number, time, lag(_row_number) over file_order as previous_row,
@@ -130,8 +130,6 @@ def _completeness_query(conn, source: str, file_id: int) -> str:
 
 def unusable_reason(a: dict) -> str:
     """What makes the version's rows unusable, in words (from `_timestamp_aggregates`)."""
-    from greenhouse_assets.quality import suites  # imports Great Expectations (~2 s): only when a check fails
-
     if not a["staged_rows"]:
         return "no rows were staged"
     reasons = []
@@ -143,7 +141,7 @@ def unusable_reason(a: dict) -> str:
     if a["implausible_times"]:
         reasons.append(
             f"{a['implausible_times']} of {a['staged_rows']} rows have times that cannot be real (before "
-            f"{suites.EARLIEST_TIME[:10]} or more than {suites.LATEST_AHEAD} ahead; a reset logger clock?), "
+            f"{time_limits.EARLIEST_TIME[:10]} or more than {time_limits.LATEST_AHEAD} ahead; a reset logger clock?), "
             f"first at file row {a['first_implausible_row']}: {a['first_implausible_time']:%Y-%m-%d %H:%M:%S} UTC")
     return "; ".join(reasons) or "the suite failed"
 
@@ -182,7 +180,7 @@ def staging_quality_checks(context: dg.AssetCheckExecutionContext, postgres: Pos
             yield dg.AssetCheckResult(asset_key=key.asset_key, check_name=key.name, passed=True,
                                       metadata={"skipped": f"partition {context.partition_key} has no rows here"})
             continue
-        outcome = validate.run(postgres.url, suite, queries[key.name])
+        outcome = small_batch.run(postgres.url, suite, queries[key.name])  # no GX import per run
         metadata = {**outcome.metadata(), "file_id": version.file_id, "path": version.path,
                     **{n: _metadata_value(aggregates[n]) for n in reported}}
         description = None

@@ -1,0 +1,42 @@
+"""The source registry and pint's unit definitions are parsed once per process, and re-read when they change."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import yaml
+
+from greenhouse_assets import settings
+from greenhouse_assets.ingest.registry import SourceRegistry
+
+
+def test_the_registry_is_parsed_once_and_again_after_an_edit(tmp_path):
+    path = tmp_path / "sources.yaml"
+    raw = yaml.safe_load(settings.SOURCE_REGISTRY.read_text(encoding="utf-8"))
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    first = SourceRegistry.load(path)
+    assert SourceRegistry.load(path) is first
+
+    raw["sources"][0]["site"] = raw["sources"][0]["site"] + "_edited"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    edited = SourceRegistry.load(path)
+    assert edited is not first and edited.sources[0].site.endswith("_edited")
+
+
+def test_pint_definitions_cached_by_one_process_serve_the_next_alike(tmp_path):
+    code = ("import json\nfrom greenhouse_assets.ingest import units\n"
+            "print(json.dumps([(l.scale, l.offset) for l in (units.convert('°F', '°C'), units.convert('%', 'ppm'),"
+            " units.convert('W/cm^2', 'W/m²'))]))")
+    env = {**os.environ, "GREENHOUSE_LOCAL_DIR": str(tmp_path)}
+
+    def conversions() -> list:
+        out = subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True)
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    uncached = conversions()  # parses pint's definitions and fills the cache
+    cached_folders = [p for p in (tmp_path / "cache").iterdir() if p.name.startswith("pint-")]
+    assert len(cached_folders) == 1 and any(cached_folders[0].iterdir())
+    assert conversions() == uncached == [[5 / 9, -160 / 9], [10_000, 0], [10_000, 0]]
