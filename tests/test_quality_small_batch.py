@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from greenhouse_assets.quality import small_batch, validate
+from greenhouse_assets.quality import small_batch, suites, validate
 
 TIMESTAMPS = ("staged_rows", "rows_without_time", "repeated_row_numbers", "implausible_times", "first_implausible_row")
 ORDER = ("repeated_rows", "conflicting_timestamps", "backward_steps", "first_backward_row")
@@ -43,10 +45,16 @@ def test_small_batch_judges_as_great_expectations(database_url, suite, query):
     assert ours.failures == theirs.failures
 
 
-def test_a_suite_with_other_expectations_goes_to_great_expectations(database_url):
-    # measurements_contract uses expectation types the small-batch judge does not know: GX judges it
-    query = "select 'x'::text as site, 'nonsense'::text as variable, 'K'::text as unit, 1.0 as value, 'ok' as quality_flag"
-    outcome = small_batch.run(database_url, "measurements_contract", query)
+def test_a_suite_with_other_expectations_goes_to_great_expectations(database_url, tmp_path, monkeypatch):
+    # An expectation type the small-batch judge does not know: GX judges the suite
+    suite = {"name": "in_set", "expectations": [{
+        "type": "expect_column_values_to_be_in_set", "kwargs": {"column": "variable", "value_set": ["air_temperature"]},
+        "meta": {}, "severity": "critical", "description": "known variables only"}], "meta": {}}
+    (tmp_path / "in_set.json").write_text(json.dumps(suite), encoding="utf-8")
+    monkeypatch.setattr(small_batch, "SUITES_DIR", tmp_path)
+    monkeypatch.setattr(suites, "SUITES_DIR", tmp_path)
+    query = "select 'nonsense'::text as variable"
+    outcome = small_batch.run(database_url, "in_set", query)
 
-    assert outcome == validate.run(database_url, "measurements_contract", query)
+    assert outcome == validate.run(database_url, "in_set", query)
     assert not outcome.passed
