@@ -141,6 +141,9 @@ class LakeStore:
             code = _s3_error_code(error)
             if code in ("PreconditionFailed", "ConditionalRequestConflict"):
                 return  # already stored: write-once
+            if code in ("BadDigest", "InvalidDigest"):
+                raise LakeIntegrityError(f"{self.uri(key)}: the server received bytes that do not hash to {sha256}; "
+                                         "nothing was stored") from error
             if code == "NotImplemented" and condition:
                 self.__dict__["_conditional_put"] = False
                 return self._put_once_s3(spooled, key, sha256)
