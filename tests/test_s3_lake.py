@@ -174,3 +174,30 @@ def test_a_bad_file_lands_in_the_s3_quarantine_prefix(s3_lake, instance, databas
     with open_uri(uri + ".error.json") as handle:
         report_json = json.loads(handle.read())
     assert report_json["source_path"] == str(bad.resolve()) and report_json["message"] == detail["message"]
+
+
+def test_reruns_from_the_ui_read_the_parquet_and_the_original_from_s3(s3_lake, instance, real_data, database_url,
+                                                                       tmp_path):
+    """Staging alone re-loads the version's Parquet from S3; raw without a path and without the landed file
+    parses the lake's original again (downloaded for the run)."""
+    from greenhouse_assets.definitions import defs
+    from greenhouse_assets.defs.ingest.raw import RAW_FILES
+    from greenhouse_assets.defs.ingest.staging import staging_key
+
+    relative = "aarslev/december2013/MortenSDUData.csv"
+    path = _land(tmp_path / "landing", real_data / relative, relative)
+    report = ingest_file(path, instance, REGISTRY)
+    (partition,) = _query(database_url, "SELECT partition_key FROM metadata.files WHERE file_id = %s",
+                          (report["file_id"],))[0]
+    job = defs.resolve_job_def("ingest_file")
+
+    def run(selection):
+        return job.execute_in_process(instance=instance, partition_key=partition, asset_selection=selection)
+
+    assert run([staging_key("aarslev")]).success
+    path.unlink()
+    assert run([RAW_FILES, staging_key("aarslev")]).success
+    assert _query(database_url, "SELECT _file_id, _status, count(*) FROM staging.raw_aarslev GROUP BY 1, 2") == [
+        (report["file_id"], "loaded", report["rows"])]
+    assert _query(database_url, "SELECT count(*) FROM metadata.audit_log WHERE asset = 'staging/raw_aarslev'") == [(3,)]
+    assert not any((tmp_path / "spool").rglob("*")), "the download is removed after the run"

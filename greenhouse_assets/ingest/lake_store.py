@@ -174,20 +174,20 @@ def open_uri(uri: str) -> Iterator[BinaryIO]:
 
 
 @contextmanager
-def local_copy(uri: str) -> Iterator[Path]:
-    """A recorded object as a local file, for readers that need a path: the file itself in a local lake,
-    else a download kept while the block runs (under the object's own path, so source rules that look at
-    the path still match)."""
-    if uri.startswith("file://"):
-        yield Path(url2pathname(urlparse(uri).path))
-        return
-    fs, path = fsspec.url_to_fs(uri, **settings.lake_storage_options(uri))
+def local_copy(uri: str, relative: str) -> Iterator[Path]:
+    """A recorded object as a local file at `<folder>/<relative>` (yielded: the folder), kept while the
+    block runs: for a reader that needs a path, and to which a file's landing path still matters (its
+    source rule). Downloaded from object storage, copied from a local lake."""
     folder = Path(tempfile.mkdtemp(prefix="lake-", dir=_mkdir(settings.lake_spool_dir())))
     try:
-        target = folder / path
+        target = folder / relative
         target.parent.mkdir(parents=True, exist_ok=True)
-        fs.get_file(path, str(target))
-        yield target
+        if uri.startswith("file://"):
+            shutil.copyfile(url2pathname(urlparse(uri).path), target)
+        else:
+            fs, path = fsspec.url_to_fs(uri, **settings.lake_storage_options(uri))
+            fs.get_file(path, str(target))
+        yield folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

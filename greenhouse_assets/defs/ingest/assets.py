@@ -52,21 +52,21 @@ def ingest_file_version(
 def _receive(context: dg.AssetExecutionContext, config: RawFileConfig, postgres: PostgresResource,
              lake: LakeResource, landing: LandingFolderResource):
     if config.path:
-        yield from _receive_path(context, config, postgres, lake, landing, Path(config.path))
+        yield from _receive_path(context, config, postgres, lake, Path(config.path), landing.root)
         return
-    with _file_for_partition(postgres, landing, context.partition_key) as path:
-        yield from _receive_path(context, config, postgres, lake, landing, path)
+    with _file_for_partition(postgres, landing, context.partition_key) as (path, root):
+        yield from _receive_path(context, config, postgres, lake, path, root)
 
 
 def _receive_path(context: dg.AssetExecutionContext, config: RawFileConfig, postgres: PostgresResource,
-                  lake: LakeResource, landing: LandingFolderResource, path: Path):
+                  lake: LakeResource, path: Path, landing_root: Path):
     registry = SourceRegistry.load()
-    source, _rule = registry.match(Path(landing_relative(path, landing.root)))
+    source, _rule = registry.match(Path(landing_relative(path, landing_root)))
     stage = staging_key(source.name) in context.selected_asset_keys
     try:
         outcome = receive_file(
             path,
-            landing_root=landing.root,
+            landing_root=landing_root,
             store=lake.store,
             url=postgres.url,
             registry=registry,
@@ -121,16 +121,19 @@ def _restage(context: dg.AssetExecutionContext, postgres: PostgresResource):
 
 
 @contextmanager
-def _file_for_partition(postgres: PostgresResource, landing: LandingFolderResource, partition_key: str) -> Iterator[Path]:
-    """A re-run from the UI has no path: use the landed file if still there, else the lake's copy (a local
-    download while the run reads it, when the lake is on object storage)."""
+def _file_for_partition(postgres: PostgresResource, landing: LandingFolderResource,
+                        partition_key: str) -> Iterator[tuple[Path, Path]]:
+    """A re-run from the UI has no path: the landed file if still there, else the lake's copy, put at the
+    version's landing path under a scratch folder while the run reads it (its path picks its source
+    rule, and is the path the version is known by). Yields the file and the folder it is relative to."""
     with postgres.connection() as conn:
         version = file_registry.for_partition(conn, partition_key)
     if version is None:
         raise dg.Failure(f"partition {partition_key} has never been received: drop the file in the landing folder")
     landed = landing.root / version.path
     if landed.exists():
-        yield landed
+        yield landed, landing.root
         return
-    with local_copy(version.raw_uri) as copy:
-        yield copy
+    relative = version.path.lstrip("/")  # a file ingested from outside the landing folder is known by its absolute path
+    with local_copy(version.raw_uri, relative) as folder:
+        yield folder / relative, folder
