@@ -99,7 +99,7 @@ def stack_env(workdir: Path, name: str) -> dict[str, str]:
     shutil.copyfile(settings.PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
     return {**fresh_databases(f"archive_{name}"), "DAGSTER_HOME": str(home),
             "GREENHOUSE_LANDING_DIR": str(workdir / name / "landing"),
-            "GREENHOUSE_LAKE_DIR": str(workdir / name / "lake"),
+            "GREENHOUSE_LAKE_URL": str(workdir / name / "lake"),
             "GREENHOUSE_DAGSTER_STORAGE": str(workdir / name / "storage"),
             "GREENHOUSE_DAGSTER_COMPUTE_LOGS": str(workdir / name / "logs"),
             "GREENHOUSE_SENSOR_INTERVAL": str(DEFAULT_SENSOR_INTERVAL),

@@ -154,7 +154,7 @@ def main() -> None:
         large = make_knudjepsen_file(workdir / "NO4_LAMPEGRP_1.csv", LARGE_ROWS)
 
         url = fresh_database()
-        env = {**os.environ, "DATABASE_URL": url, "GREENHOUSE_LAKE_DIR": str(workdir / "lake"),
+        env = {**os.environ, "DATABASE_URL": url, "GREENHOUSE_LAKE_URL": str(workdir / "lake"),
                "GREENHOUSE_LANDING_DIR": str(workdir)}
         rounds = []
         for round_ in range(ROUNDS):  # interleaved, so a noisy spell hits both sides

@@ -68,7 +68,7 @@ def through_dagster_dev(sample: Path, workdir: Path, *, sensor_interval: int, mo
     name = f"latency_{sensor_interval}_{moga_interval}"
     workdir = workdir / name
     env = {**fresh_databases(name), "GREENHOUSE_LANDING_DIR": str(workdir / "landing"),
-           "GREENHOUSE_LAKE_DIR": str(workdir / "lake"), "GREENHOUSE_DAGSTER_STORAGE": str(workdir / "storage"),
+           "GREENHOUSE_LAKE_URL": str(workdir / "lake"), "GREENHOUSE_DAGSTER_STORAGE": str(workdir / "storage"),
            "GREENHOUSE_DAGSTER_COMPUTE_LOGS": str(workdir / "logs"), "DAGSTER_HOME": str(settings.PROJECT_ROOT),
            "GREENHOUSE_SENSOR_INTERVAL": str(sensor_interval), "GREENHOUSE_MOGA_INTERVAL": str(moga_interval)}
     (workdir / "landing" / "knudjepsen").mkdir(parents=True)
@@ -106,7 +106,7 @@ def describe(layers: dict, bound: float) -> str:
 def in_process(sample: Path, workdir: Path) -> float:
     """`make run`'s code path on the same file, in a fresh process and databases (imports excluded)."""
     env = {**os.environ, **fresh_databases("latency_anchor"), "GREENHOUSE_LANDING_DIR": str(sample.parent.parent),
-           "GREENHOUSE_LAKE_DIR": str(workdir / "anchor-lake"), "DAGSTER_HOME": str(settings.PROJECT_ROOT),
+           "GREENHOUSE_LAKE_URL": str(workdir / "anchor-lake"), "DAGSTER_HOME": str(settings.PROJECT_ROOT),
            "GREENHOUSE_DAGSTER_STORAGE": str(workdir / "anchor-storage"),
            "GREENHOUSE_DAGSTER_COMPUTE_LOGS": str(workdir / "anchor-logs")}
     code = (

@@ -232,7 +232,7 @@ def measure(target_observations: int, base: str, workdir: Path) -> dict:
     workdir = workdir / f"{target_observations}"
     os.environ.update({
         "DATABASE_URL": url, "DAGSTER_DATABASE_URL": dagster_url,
-        "GREENHOUSE_LANDING_DIR": str(workdir / "landing"), "GREENHOUSE_LAKE_DIR": str(workdir / "lake"),
+        "GREENHOUSE_LANDING_DIR": str(workdir / "landing"), "GREENHOUSE_LAKE_URL": str(workdir / "lake"),
         "GREENHOUSE_DAGSTER_STORAGE": str(workdir / "dagster" / "storage"),
         "GREENHOUSE_DAGSTER_COMPUTE_LOGS": str(workdir / "dagster" / "logs"),
     })

@@ -89,8 +89,37 @@ def landing_dir() -> Path:
     return Path(os.environ.get("GREENHOUSE_LANDING_DIR", local_dir() / "landing"))
 
 
-def lake_dir() -> Path:
-    return Path(os.environ.get("GREENHOUSE_LAKE_DIR", local_dir() / "lake"))
+def lake_url() -> str:
+    """The lake: `GREENHOUSE_LAKE_URL`, a local folder or `s3://bucket/prefix` (`GREENHOUSE_LAKE_DIR`, its
+    older name, still read), else `.local/lake`."""
+    return (os.environ.get("GREENHOUSE_LAKE_URL") or os.environ.get("GREENHOUSE_LAKE_DIR")
+            or str(local_dir() / "lake"))
+
+
+def lake_storage_options(url: str) -> dict:
+    """fsspec options for the lake's filesystem. For `s3://` the usual AWS variables: `AWS_ENDPOINT_URL_S3`
+    or `AWS_ENDPOINT_URL` (an S3-compatible server: SeaweedFS, MinIO, Ceph; addressed path-style),
+    `AWS_REGION` / `AWS_DEFAULT_REGION`; keys (`AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY`, a profile, an
+    instance role) are botocore's to find. fsspec's own `FSSPEC_S3_*` variables apply as well."""
+    if not url.startswith("s3://"):
+        return {}
+    options: dict = {}
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    if endpoint:
+        options["endpoint_url"] = endpoint
+        options["config_kwargs"] = {"s3": {"addressing_style": "path"}}
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if region:
+        options["client_kwargs"] = {"region_name": region}
+    return options
+
+
+def lake_spool_dir() -> Path:
+    """Local scratch for lake objects on their way to or from object storage (`GREENHOUSE_LAKE_SPOOL`, else
+    the system's temporary folder)."""
+    import tempfile
+
+    return Path(os.environ.get("GREENHOUSE_LAKE_SPOOL") or tempfile.gettempdir())
 
 
 def apply_defaults() -> None:
@@ -98,7 +127,7 @@ def apply_defaults() -> None:
     os.environ.setdefault("DATABASE_URL", database_url())
     os.environ.setdefault("DAGSTER_DATABASE_URL", dagster_database_url())
     os.environ.setdefault("GREENHOUSE_LANDING_DIR", str(landing_dir()))
-    os.environ.setdefault("GREENHOUSE_LAKE_DIR", str(lake_dir()))
+    os.environ.setdefault("GREENHOUSE_LAKE_URL", lake_url())
     # dagster.yaml sits at the project root; Dagster's own files go under `.local/dagster`.
     os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT))
     os.environ.setdefault("GREENHOUSE_DAGSTER_STORAGE", str(local_dir() / "dagster" / "storage"))

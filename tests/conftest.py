@@ -91,7 +91,7 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["GREENHOUSE_DAGSTER_STORAGE"] = str(state / "dagster" / "storage")
     os.environ["GREENHOUSE_DAGSTER_COMPUTE_LOGS"] = str(state / "dagster" / "logs")
     os.environ.setdefault("GREENHOUSE_LANDING_DIR", str(state / "landing"))
-    os.environ.setdefault("GREENHOUSE_LAKE_DIR", str(state / "lake"))
+    os.environ.setdefault("GREENHOUSE_LAKE_URL", str(state / "lake"))
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -136,7 +136,7 @@ def clean_platform(database_url: str, admin_url: str, tmp_path: Path, monkeypatc
         for (table,) in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'staging'").fetchall():
             conn.execute(sql.SQL("DROP TABLE staging.{}").format(sql.Identifier(table)))
     monkeypatch.setenv("GREENHOUSE_LANDING_DIR", str(tmp_path / "landing"))
-    monkeypatch.setenv("GREENHOUSE_LAKE_DIR", str(tmp_path / "lake"))
+    monkeypatch.setenv("GREENHOUSE_LAKE_URL", str(tmp_path / "lake"))
     (tmp_path / "landing").mkdir()
     return database_url
 

@@ -164,7 +164,7 @@ def fresh_platform(scratch: Scratch, export: Path, folder: Path) -> Iterator[Pat
     shutil.copyfile(export, landed)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("GREENHOUSE_LANDING_DIR", str(folder / "landing"))
-        mp.setenv("GREENHOUSE_LAKE_DIR", str(folder / "lake"))
+        mp.setenv("GREENHOUSE_LAKE_URL", str(folder / "lake"))
         yield landed
 
 

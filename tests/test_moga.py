@@ -97,7 +97,7 @@ def insert_days(url: str, rows: list[tuple]) -> None:
 def materialize(url: str, lake: Path, instance, run_config: dg.RunConfig = FAST):
     return dg.materialize(
         [moga_objective_models, moga_results, objective_models_validated],
-        resources={"postgres": PostgresResource(url=url), "lake": LakeResource(root=str(lake))},
+        resources={"postgres": PostgresResource(url=url), "lake": LakeResource(url=str(lake))},
         instance=instance, run_config=run_config, raise_on_error=False,
     )
 
@@ -220,7 +220,7 @@ def test_materialize_plausible_days_reads_only_the_database(clean_platform, inst
     assert evaluation.passed
     # Inputs come from the database only: nothing is opened in the landing folder or the lake but the plots written.
     touched = [(p, mode) for p, mode in reads.opened if p.is_relative_to(landing.resolve()) or p.is_relative_to(lake.resolve())]
-    assert touched and all(p.parent == (lake / "moga").resolve() and p.suffix == ".png" and "w" in str(mode) for p, mode in touched)
+    assert touched and all(p.parent == (lake / "moga").resolve() and p.name.removesuffix(".tmp").endswith(".png") and "w" in str(mode) for p, mode in touched)
     assert not [p for p, _ in reads.opened if p.suffix in {".csv", ".parquet", ".json", ".xlsx"} and "data" in p.parts]
 
     assert query(clean_platform, "SELECT zone, objective, status, n_test_days, cv_scheme LIKE 'leave-one-block-out%' "

@@ -244,7 +244,7 @@ def insert_hourly(url: str) -> None:
 
 
 def run_assets(url: str, lake: Path, instance, assets, config: dict):
-    return dg.materialize(assets, resources={"postgres": PostgresResource(url=url), "lake": LakeResource(root=str(lake))},
+    return dg.materialize(assets, resources={"postgres": PostgresResource(url=url), "lake": LakeResource(url=str(lake))},
                           instance=instance, run_config=dg.RunConfig(ops=config), raise_on_error=True)
 
 

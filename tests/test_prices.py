@@ -13,7 +13,8 @@ from greenhouse_assets.database import libpq_url
 from greenhouse_assets.defs.transform.dbt import timeseries_dbt
 from greenhouse_assets.defs.transform.resources import transform_resources
 from greenhouse_assets.in_process import ingest_file
-from greenhouse_assets.ingest.pipeline import LakePaths, receive_file
+from greenhouse_assets.ingest.lake_store import LakeStore
+from greenhouse_assets.ingest.pipeline import receive_file
 from greenhouse_assets.ingest.readers import open_file
 from greenhouse_assets.ingest.registry import SourceRegistry
 from greenhouse_dev.sample import generate_sample
@@ -35,7 +36,7 @@ def land(landing: Path, name: str, text: str) -> Path:
 def ingest(url: str, path: Path, landing: Path, lake: Path):
     """The sensor's run for one file: raw + staging in one call."""
     return receive_file(path, landing_root=landing, url=url, registry=REGISTRY, stage_as="test",
-                        lake_paths=LakePaths(lake / "raw", lake / "parquet", lake / "quarantine"))
+                        store=LakeStore(lake))
 
 
 def build() -> None:

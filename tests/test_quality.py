@@ -65,7 +65,7 @@ def platform(tmp_path_factory):
             conn.execute(sql.SQL("DROP TABLE staging.{}").format(sql.Identifier(table)))
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("GREENHOUSE_LANDING_DIR", str(root / "landing"))
-        mp.setenv("GREENHOUSE_LAKE_DIR", str(root / "lake"))
+        mp.setenv("GREENHOUSE_LAKE_URL", str(root / "lake"))
         instance = dg.DagsterInstance.ephemeral()
         reports = {}
         for relative in FILES:

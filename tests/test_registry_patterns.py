@@ -30,7 +30,8 @@ from greenhouse_assets.defs.ingest.raw import raw_metadata
 from greenhouse_assets.defs.transform.dbt import timeseries_dbt
 from greenhouse_assets.defs.transform.resources import transform_resources
 from greenhouse_assets.ingest.errors import IngestError
-from greenhouse_assets.ingest.pipeline import LakePaths, receive_file
+from greenhouse_assets.ingest.lake_store import LakeStore
+from greenhouse_assets.ingest.pipeline import receive_file
 from greenhouse_assets.ingest.readers import open_file
 from greenhouse_assets.ingest.registry import SourceRegistry
 from greenhouse_assets.ingest.staging import load_parquet
@@ -410,7 +411,7 @@ def test_a_wrong_declared_unit_is_quarantined_with_file_column_expected_found(cl
     path = units_file(tmp_path / "landing", 7, "m/s")
     lake = tmp_path / "lake"
     outcome = receive_file(path, landing_root=tmp_path / "landing",
-                           lake_paths=LakePaths(lake / "raw", lake / "parquet", lake / "quarantine"),
+                           store=LakeStore(lake),
                            url=clean_platform, registry=SourceRegistry.load())
     assert outcome.status == "quarantined"
     with psycopg.connect(libpq_url(clean_platform)) as conn:
@@ -441,7 +442,7 @@ def test_registry_refuses_bad_unit_config(tmp_path):
 
 def stage(url: str, path: Path, root: Path, lake: Path, registry: SourceRegistry):
     outcome = receive_file(path, landing_root=root,
-                           lake_paths=LakePaths(lake / "raw", lake / "parquet", lake / "quarantine"),
+                           store=LakeStore(lake),
                            url=url, registry=registry)
     assert outcome.status == "received", outcome.error
     load_parquet(url, file_id=outcome.file_id, source=outcome.source, source_file=outcome.path,

@@ -133,7 +133,7 @@ def test_failover_mid_ingest_loses_no_commit_and_reruns_load_each_file_once(clus
                                                                            monkeypatch):
     primary, standby = clusters
     monkeypatch.setenv("GREENHOUSE_LANDING_DIR", str(tmp_path / "landing"))
-    monkeypatch.setenv("GREENHOUSE_LAKE_DIR", str(tmp_path / "lake"))
+    monkeypatch.setenv("GREENHOUSE_LAKE_URL", str(tmp_path / "lake"))
     folder = tmp_path / "landing" / "knudjepsen"
     folder.mkdir(parents=True)
     first = make_knudjepsen_file(folder / "NO3_LAMPEGRP_1.csv", FIRST_ROWS)

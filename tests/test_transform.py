@@ -17,7 +17,8 @@ from greenhouse_assets import settings
 from greenhouse_assets.database import libpq_url
 from greenhouse_assets.defs.transform.dbt import timeseries_dbt
 from greenhouse_assets.defs.transform.resources import transform_resources
-from greenhouse_assets.ingest.pipeline import LakePaths, receive_file
+from greenhouse_assets.ingest.lake_store import LakeStore
+from greenhouse_assets.ingest.pipeline import receive_file
 from greenhouse_assets.ingest.registry import SourceRegistry
 from greenhouse_assets.ingest.staging import load_parquet
 from greenhouse_assets.transform import seeds
@@ -30,7 +31,7 @@ SCALE = {"vpd": 0.1}  # the only non-identity conversion in the registry (hPa ->
 
 def stage(url: str, real_data: Path, relative: str, lake: Path) -> int:
     outcome = receive_file(real_data / relative, landing_root=real_data,
-                           lake_paths=LakePaths(lake / "raw", lake / "parquet", lake / "quarantine"),
+                           store=LakeStore(lake),
                            url=url, registry=SourceRegistry.load())
     assert outcome.status == "received", outcome.error
     load_parquet(url, file_id=outcome.file_id, source=outcome.source, source_file=outcome.path,

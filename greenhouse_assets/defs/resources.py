@@ -10,6 +10,7 @@ import dagster as dg
 import psycopg
 
 from greenhouse_assets import database
+from greenhouse_assets.ingest.lake_store import LakeStore
 
 
 class PostgresResource(dg.ConfigurableResource):
@@ -24,22 +25,14 @@ class PostgresResource(dg.ConfigurableResource):
 
 
 class LakeResource(dg.ConfigurableResource):
-    """The file lake: original bytes, parsed Parquet, and quarantined files."""
+    """The file lake (original bytes, parsed Parquet, quarantined files, MOGA and quality charts) at `url`:
+    a local folder or `s3://bucket/prefix`."""
 
-    root: str
+    url: str
 
     @property
-    def path(self) -> Path:
-        return Path(self.root)
-
-    def raw_dir(self) -> Path:
-        return self.path / "raw"
-
-    def parquet_dir(self) -> Path:
-        return self.path / "parquet"
-
-    def quarantine_dir(self) -> Path:
-        return self.path / "quarantine"
+    def store(self) -> LakeStore:
+        return LakeStore(self.url)
 
 
 class LandingFolderResource(dg.ConfigurableResource):
@@ -57,7 +50,7 @@ def resources() -> dg.Definitions:
     return dg.Definitions(
         resources={
             "postgres": PostgresResource(url=dg.EnvVar("DATABASE_URL")),
-            "lake": LakeResource(root=dg.EnvVar("GREENHOUSE_LAKE_DIR")),
+            "lake": LakeResource(url=dg.EnvVar("GREENHOUSE_LAKE_URL")),
             "landing": LandingFolderResource(path=dg.EnvVar("GREENHOUSE_LANDING_DIR")),
         }
     )

@@ -4,7 +4,7 @@ The job is the asset (namespace `greenhouse`), the run is the write, with a `par
 the Dagster run and job; outputs are the write's targets and inputs the sources of the
 `metadata.lineage` edges into them. Tables are named as the OpenLineage naming spec says for
 PostgreSQL (`postgres://host:port`, `database.schema.table`), file versions by their original
-bytes in the lake and Parquet by path (namespace `file`).
+bytes in the lake and Parquet by path (namespace `file`, or `s3://<bucket>` by key when the lake is on S3).
 
 The OpenLineage client (~0.4 s of imports with its HTTP stack) is imported by the functions that
 build or send events, not by this module: every process that loads the code location imports it,
@@ -53,12 +53,20 @@ def _datasets(conn: psycopg.Connection, database_url: str, file_ids: list[int]):
         if node.kind == "table":
             return pg_namespace, f"{db.database}.{node.ref}"
         if node.kind == "file_version" and originals.get(node.ref):
-            return "file", urlparse(originals[node.ref]).path
+            return _lake_dataset(originals[node.ref])
         if node.kind == "parquet":
-            return "file", urlparse(node.ref).path
+            return _lake_dataset(node.ref)
         return NAMESPACE, f"{node.kind}/{node.ref}"
 
     return dataset
+
+
+def _lake_dataset(uri: str) -> tuple[str, str]:
+    """OpenLineage's naming for a lake object: namespace `file` and the path, or `s3://bucket` and the key."""
+    parsed = urlparse(uri)
+    if parsed.scheme == "s3":
+        return f"s3://{parsed.netloc}", parsed.path.lstrip("/")
+    return "file", parsed.path
 
 
 def events_for_run(conn: psycopg.Connection, database_url: str, run_id: str, job_name: str) -> list[RunEvent]:

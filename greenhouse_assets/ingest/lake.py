@@ -1,25 +1,24 @@
 """The file lake: original bytes by content hash, parsed Parquet, quarantined files.
 
-Writes go to a temporary name and are renamed into place, so a crash never leaves a
-half-written file where a reader could find it.
+Writes go to a local spool file and are published whole (`LakeStore`: renamed into a local lake,
+uploaded to object storage), so a crash never leaves a half-written object where a reader could find it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import nullcontext
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from greenhouse_assets.ingest.errors import IngestError
+from greenhouse_assets.ingest.lake_store import LakeStore
 from greenhouse_assets.ingest.readers import ParsedFile
 
 HASH_CHUNK = 1 << 20
@@ -33,9 +32,13 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def original_path(raw_dir: Path, source: str, sha256: str, received_at: datetime, suffix: str) -> Path:
+def original_key(source: str, sha256: str, received_at: datetime, suffix: str) -> str:
     """`<lake>/raw/<source>/<yyyy>/<mm>/<sha256>.<ext>`, as the contract fixes it."""
-    return raw_dir / source / f"{received_at:%Y}" / f"{received_at:%m}" / f"{sha256}{suffix.lower()}"
+    return f"raw/{source}/{received_at:%Y}/{received_at:%m}/{sha256}{suffix.lower()}"
+
+
+def parquet_key(source: str, sha256: str) -> str:
+    return f"parquet/{source}/{sha256}.parquet"
 
 
 class ContentChanged(RuntimeError):
@@ -48,40 +51,43 @@ class OriginalCopy:
     the content `sha256` names. Content the lake already holds is only hashed (the hash names the
     bytes, so a copy is final).
 
-    Use as a context manager: `keep()` waits for the thread, checks the hash and renames the copy into
-    place; leaving the block without keeping stops the copy and removes what it wrote.
+    Use as a context manager: `keep()` waits for the thread, checks the hash and stores the copy
+    write-once (`LakeStore.put_once`, which verifies the stored object's hash); leaving the block
+    without keeping stops the copy and removes what it wrote.
     """
 
-    def __init__(self, path: Path, dest: Path, sha256: str) -> None:
-        self.path, self.dest, self.sha256 = path, dest, sha256
-        self.tmp = dest.with_name(dest.name + ".tmp")
+    def __init__(self, path: Path, store: LakeStore, key: str, sha256: str) -> None:
+        self.path, self.store, self.key, self.sha256 = path, store, key, sha256
+        self.tmp: Path | None = None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="original")
         self._digest: Future | None = None
         self._abandoned = threading.Event()
 
     def __enter__(self) -> OriginalCopy:
-        self._digest = self._pool.submit(self._copy, not self.dest.exists())
+        self._digest = self._pool.submit(self._copy)
         return self
 
-    def _copy(self, write: bool) -> str:
+    def _copy(self) -> str:
         digest = hashlib.sha256()
-        if write:
-            self.dest.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "rb") as source, open(self.tmp, "wb") if write else nullcontext() as copy:
+        if not self.store.exists(self.key):
+            self.tmp = self.store.spool(self.key)
+        with open(self.path, "rb") as source, open(self.tmp, "wb") if self.tmp else nullcontext() as copy:
             while (chunk := source.read(HASH_CHUNK)) and not self._abandoned.is_set():
                 digest.update(chunk)
                 if copy is not None:
                     copy.write(chunk)
         return digest.hexdigest()
 
-    def keep(self) -> Path:
+    def keep(self) -> str:
+        """The stored original's URI."""
         found = self._digest.result()
         if found != self.sha256:
             raise ContentChanged(f"{self.path} changed after it was detected: its content now hashes to {found}, not "
                                  f"{self.sha256}. The landing sensor will pick up the new content as a new version.")
-        if self.tmp.exists():
-            os.replace(self.tmp, self.dest)
-        return self.dest
+        if self.tmp is not None:
+            tmp, self.tmp = self.tmp, None
+            return self.store.put_once(tmp, self.key, self.sha256)
+        return self.store.uri(self.key)
 
     def __exit__(self, exc_type, exc, tb) -> None:
         self._abandoned.set()  # once kept, the copy is complete: this only stops an unwanted one early
@@ -89,7 +95,8 @@ class OriginalCopy:
             wait([self._digest])
         finally:
             self._pool.shutdown()
-            self.tmp.unlink(missing_ok=True)
+            if self.tmp is not None:
+                self.tmp.unlink(missing_ok=True)
 
 
 class ParquetSink:
@@ -97,19 +104,20 @@ class ParquetSink:
 
     A writer thread compresses table n while the caller produces table n+1 (both release the GIL);
     at most one table waits in it. Use as a context manager: leaving it with an exception removes
-    the partial file, leaving it normally renames the file into place.
+    the partial file, leaving it normally publishes the file (`uri` is then where it is).
     """
 
-    def __init__(self, dest: Path, empty_schema: pa.Schema) -> None:
-        self.dest, self.empty_schema = dest, empty_schema
-        self.tmp = dest.with_name(dest.name + ".tmp")
+    def __init__(self, store: LakeStore, key: str, empty_schema: pa.Schema) -> None:
+        self.store, self.key, self.empty_schema = store, key, empty_schema
+        self.tmp: Path | None = None
+        self.uri: str | None = None
         self.rows = 0
         self._writer: pq.ParquetWriter | None = None
         self._pending: Future | None = None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet")
 
     def __enter__(self) -> ParquetSink:
-        self.dest.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = self.store.spool(self.key)
         return self
 
     def write(self, table: pa.Table) -> None:
@@ -132,7 +140,7 @@ class ParquetSink:
                     self._writer = _writer(self.tmp, self.empty_schema)
                 self._writer.close()
                 self._writer = None
-                os.replace(self.tmp, self.dest)
+                self.uri = self.store.publish(self.tmp, self.key)
         finally:
             self._pool.shutdown()
             if self._writer is not None:
@@ -147,14 +155,22 @@ def _writer(path: Path, schema: pa.Schema) -> pq.ParquetWriter:
     return pq.ParquetWriter(path, schema, compression="zstd", use_dictionary=text)
 
 
-def quarantine(path: Path, quarantine_dir: Path, source: str, sha256: str, error: IngestError) -> Path:
-    """Keep a bad file and its error side by side so it can be inspected and re-dropped when fixed."""
-    dest = quarantine_dir / source / f"{sha256}{path.suffix.lower()}"
-    if not dest.exists():
-        _atomic_copy(path, dest)
-    report = dest.with_name(dest.name + ".error.json")
-    report.write_text(json.dumps({"source_path": str(path), **error.as_dict()}, indent=2, default=str))
-    return dest
+def quarantine(path: Path, store: LakeStore, source: str, sha256: str, error: IngestError) -> str:
+    """Keep a bad file and its error side by side so it can be inspected and re-dropped when fixed; the
+    copy's URI. Write-once like an original, under the hash of the bytes actually copied (the caller's
+    `sha256` names the key, as the file was detected)."""
+    key = f"quarantine/{source}/{sha256}{path.suffix.lower()}"
+    if not store.exists(key):
+        tmp = store.spool(key)
+        digest = hashlib.sha256()
+        with open(path, "rb") as src, open(tmp, "wb") as copy:
+            while chunk := src.read(HASH_CHUNK):
+                digest.update(chunk)
+                copy.write(chunk)
+        store.put_once(tmp, key, digest.hexdigest())
+    report = json.dumps({"source_path": str(path), **error.as_dict()}, indent=2, default=str)
+    store.write_bytes(str(PurePosixPath(key).with_name(PurePosixPath(key).name + ".error.json")), report.encode())
+    return store.uri(key)
 
 
 def arrow_schema(parsed: ParsedFile) -> pa.Schema:
@@ -162,10 +178,3 @@ def arrow_schema(parsed: ParsedFile) -> pa.Schema:
     import polars as pl
 
     return pl.DataFrame(schema=parsed.schema).to_arrow().schema
-
-
-def _atomic_copy(src: Path, dest: Path) -> None:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(dest.name + ".tmp")
-    shutil.copyfile(src, tmp)
-    os.replace(tmp, dest)

@@ -15,16 +15,10 @@ from greenhouse_assets.database import connect
 from greenhouse_assets.governance import audit, lineage
 from greenhouse_assets.ingest import file_registry, lake
 from greenhouse_assets.ingest.errors import IngestError
+from greenhouse_assets.ingest.lake_store import LakeStore
 from greenhouse_assets.ingest.readers import open_file
 from greenhouse_assets.ingest.registry import SourceRegistry
 from greenhouse_assets.ingest.staging import BATCH_ROWS, StagingLoad, reactivate, staging_transaction
-
-
-@dataclass
-class LakePaths:
-    raw: Path
-    parquet: Path
-    quarantine: Path
 
 
 @dataclass
@@ -60,7 +54,7 @@ def landing_relative(path: Path, landing_root: Path) -> str:
         return resolved.as_posix()
 
 
-def receive_file(path: Path, *, landing_root: Path, lake_paths: LakePaths, url: str, registry: SourceRegistry,
+def receive_file(path: Path, *, landing_root: Path, store: LakeStore, url: str, registry: SourceRegistry,
                  run_id: str | None = None, expected_partition: str | None = None, sha256: str | None = None,
                  reprocess: bool = False, stage_as: str | None = None, audit_as: str | None = None) -> RawOutcome:
     """Hash, keep, parse and register one file; with `stage_as` (the actor to audit), also stage it.
@@ -114,38 +108,38 @@ def receive_file(path: Path, *, landing_root: Path, lake_paths: LakePaths, url: 
             return outcome
         file_id = original.file_id if original is not None else file_registry.new_file_id(conn)
 
-    parquet = lake_paths.parquet / source.name / f"{sha256}.parquet"
     try:
-        with lake.OriginalCopy(path, lake.original_path(lake_paths.raw, source.name, sha256, received_at, path.suffix),
+        with lake.OriginalCopy(path, store, lake.original_key(source.name, sha256, received_at, path.suffix),
                                sha256) as original_copy:
             parsed = open_file(path, registry)
             schema = lake.arrow_schema(parsed)
             staging = staging_transaction(url, file_id=file_id, source=source.name, source_file=relative,
                                           file_schema=schema) if stage_as else nullcontext()
             with parsed.batches_ahead(BATCH_ROWS) as batches, staging as load:
-                with lake.ParquetSink(parquet, schema) as sink:
+                with lake.ParquetSink(store, lake.parquet_key(source.name, sha256), schema) as sink:
                     tables = _kept(batches, sink)
                     rows = load.copy(tables) if load else sum(table.num_rows for table in tables)
-                    stored = original_copy.keep()  # before the Parquet is renamed in: both are of the hashed content
+                    stored = original_copy.keep()  # before the Parquet is published: both are of the hashed content
+                parquet = sink.uri
                 with connect(url) as conn:
                     file_registry.record_received(conn, file_id=file_id, parsed=parsed, path=relative, sha256=sha256,
-                                                  size=size, received_at=received_at, raw_uri=stored.as_uri(),
-                                                  parquet_uri=parquet.as_uri(), rows=rows,
+                                                  size=size, received_at=received_at, raw_uri=stored,
+                                                  parquet_uri=parquet, rows=rows,
                                                   partition_key=partition_key, run_id=run_id)
                     _audit_raw(conn, audit_as, run_id, RawOutcome(status="received", file_id=file_id, rows=rows,
-                                                                  parquet_uri=parquet.as_uri(), **base))
+                                                                  parquet_uri=parquet, **base))
                 staged = load.finish(run_id=run_id, actor=stage_as, partition_key=partition_key) if load else None
     except IngestError as error:
-        stored = lake.quarantine(path, lake_paths.quarantine, source.name, sha256, error)
+        stored = lake.quarantine(path, store, source.name, sha256, error)
         with connect(url) as conn:
             file_id = file_registry.record_quarantine(conn, source=source.name, path=relative, sha256=sha256,
-                                                      size=size, error=error, quarantine_uri=stored.as_uri(),
+                                                      size=size, error=error, quarantine_uri=stored,
                                                       partition_key=partition_key, run_id=run_id)
-            outcome = RawOutcome(status="quarantined", file_id=file_id, error=error, raw_uri=stored.as_uri(), **base)
+            outcome = RawOutcome(status="quarantined", file_id=file_id, error=error, raw_uri=stored, **base)
             _audit_raw(conn, audit_as, run_id, outcome)
         return outcome
     return RawOutcome(status="loaded" if staged else "received", file_id=file_id, rows=rows,
-                      raw_uri=stored.as_uri(), parquet_uri=parquet.as_uri(), detection=parsed.detection,
+                      raw_uri=stored, parquet_uri=parquet, detection=parsed.detection,
                       resolutions=parsed.resolutions, columns=parsed.columns, staged=staged, **base)
 
 

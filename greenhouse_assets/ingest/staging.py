@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import psycopg
 import pyarrow as pa
@@ -164,7 +165,7 @@ def staging_transaction(url: str, *, file_id: int, source: str, source_file: str
                 conn.rollback()
 
 
-def load_parquet(url: str, *, file_id: int, source: str, source_file: str, parquet: Path,
+def load_parquet(url: str, *, file_id: int, source: str, source_file: str, parquet: Path | BinaryIO,
                  run_id: str | None, actor: str, partition_key: str | None) -> StagingLoad:
     """Stage one file version from its raw Parquet and mark it loaded and active, in a single transaction."""
     parquet_file = pq.ParquetFile(parquet)

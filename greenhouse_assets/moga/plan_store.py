@@ -8,12 +8,13 @@ the latest answer per key.
 from __future__ import annotations
 
 import csv
+import io
 from datetime import timedelta
-from pathlib import Path
 
 import psycopg
 from psycopg.types.json import Jsonb
 
+from greenhouse_assets.ingest.lake_store import LakeStore
 from greenhouse_assets.moga.plan_inputs import day_start
 
 HOUR_COLUMNS = ("hour", "hour_utc", "lamp_level", "lit", "heating_setpoint", "expected_temperature", "ventilation_limit",
@@ -52,16 +53,16 @@ def replace_plan(conn: psycopg.Connection, summary: dict, hours: list[dict]) -> 
             [(summary["site"], summary["zone"], summary["day"], *(row[c] for c in HOUR_COLUMNS)) for row in hours])
 
 
-def write_csv(path: Path, site: str, zone: str, hours: list[dict]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["site", "zone", *HOUR_COLUMNS])
-        for row in hours:
-            writer.writerow([site, zone, *(row[c].isoformat() if c == "hour_utc" else
-                                           round(row[c], 4) if isinstance(row[c], float) else row[c]
-                                           for c in HOUR_COLUMNS)])
-    return path
+def write_csv(store: LakeStore, key: str, site: str, zone: str, hours: list[dict]) -> str:
+    """The plan's hours as CSV at `key` in the lake; its URI."""
+    handle = io.StringIO(newline="")
+    writer = csv.writer(handle)
+    writer.writerow(["site", "zone", *HOUR_COLUMNS])
+    for row in hours:
+        writer.writerow([site, zone, *(row[c].isoformat() if c == "hour_utc" else
+                                       round(row[c], 4) if isinstance(row[c], float) else row[c]
+                                       for c in HOUR_COLUMNS)])
+    return store.write_bytes(key, handle.getvalue().encode("utf-8"))
 
 
 def backtest_fingerprints(conn: psycopg.Connection) -> dict[tuple, str | None]:

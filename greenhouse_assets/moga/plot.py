@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import base64
 import io
-from pathlib import Path
 
 import numpy as np
+
+from greenhouse_assets.ingest.lake_store import LakeStore
 
 MARKERS = {"lowest_cost": ("s", "tab:green"), "highest_growth": ("^", "tab:red"), "knee": ("*", "tab:purple")}
 
@@ -38,10 +39,9 @@ def pareto_png(cost: np.ndarray, growth: np.ndarray, ranks: np.ndarray, picks: d
     return buffer.getvalue()
 
 
-def write_png(png: bytes, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(png)
-    return path
+def write_png(png: bytes, store: LakeStore, key: str) -> str:
+    """The chart at `key` in the lake; its URI."""
+    return store.write_bytes(key, png)
 
 
 def markdown_image(png: bytes) -> str:

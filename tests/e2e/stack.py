@@ -146,7 +146,7 @@ def platform_under_dagster_dev(platform_url: str, log: Path, auth: tuple[str, st
         conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(storage, sql.Identifier(ROLES["dagster"])))
     settings_env = {"DAGSTER_DATABASE_URL": _with_user(_with_database(platform_url, storage_name), ROLES["dagster"], None),
                     "GREENHOUSE_LANDING_DIR": os.environ["GREENHOUSE_LANDING_DIR"],
-                    "GREENHOUSE_LAKE_DIR": os.environ["GREENHOUSE_LAKE_DIR"],
+                    "GREENHOUSE_LAKE_URL": os.environ["GREENHOUSE_LAKE_URL"],
                     "GREENHOUSE_SENSOR_INTERVAL": "5", "GREENHOUSE_MOGA_INTERVAL": "10", **env}
     try:
         with dagster_dev(settings_env, log, timeout=timeout, auth=auth) as dagster:

@@ -6,6 +6,8 @@ instead of waiting for it. Each asset still owns its own tables and can be mater
 raw alone parses and registers; staging alone re-loads the version's Parquet (a re-run from the UI).
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
@@ -19,7 +21,8 @@ from greenhouse_assets.governance import audit
 from greenhouse_assets.governance.pseudonym import PseudonymKeyMissing
 from greenhouse_assets.ingest import file_registry
 from greenhouse_assets.ingest.lake import ContentChanged
-from greenhouse_assets.ingest.pipeline import LakePaths, landing_relative, receive_file
+from greenhouse_assets.ingest.lake_store import local_copy, open_uri
+from greenhouse_assets.ingest.pipeline import landing_relative, receive_file
 from greenhouse_assets.ingest.registry import SourceRegistry
 from greenhouse_assets.ingest.staging import load_parquet
 
@@ -48,15 +51,23 @@ def ingest_file_version(
 
 def _receive(context: dg.AssetExecutionContext, config: RawFileConfig, postgres: PostgresResource,
              lake: LakeResource, landing: LandingFolderResource):
-    path = Path(config.path) if config.path else _file_for_partition(postgres, landing, context.partition_key)
+    if config.path:
+        yield from _receive_path(context, config, postgres, lake, Path(config.path), landing.root)
+        return
+    with _file_for_partition(postgres, landing, context.partition_key) as (path, root):
+        yield from _receive_path(context, config, postgres, lake, path, root)
+
+
+def _receive_path(context: dg.AssetExecutionContext, config: RawFileConfig, postgres: PostgresResource,
+                  lake: LakeResource, path: Path, landing_root: Path):
     registry = SourceRegistry.load()
-    source, _rule = registry.match(Path(landing_relative(path, landing.root)))
+    source, _rule = registry.match(Path(landing_relative(path, landing_root)))
     stage = staging_key(source.name) in context.selected_asset_keys
     try:
         outcome = receive_file(
             path,
-            landing_root=landing.root,
-            lake_paths=LakePaths(lake.raw_dir(), lake.parquet_dir(), lake.quarantine_dir()),
+            landing_root=landing_root,
+            store=lake.store,
             url=postgres.url,
             registry=registry,
             run_id=context.run_id,
@@ -95,26 +106,34 @@ def _restage(context: dg.AssetExecutionContext, postgres: PostgresResource):
         context.log.info(f"{version.path} belongs to {staging_key(version.source).to_user_string()}, "
                          "which is not selected")
         return
-    load = load_parquet(
-        postgres.url,
-        file_id=version.file_id,
-        source=version.source,
-        source_file=version.path,
-        parquet=Path(version.parquet_uri.removeprefix("file://")),
-        run_id=context.run_id,
-        actor=audit.actor(context),  # audited in the load's transaction
-        partition_key=context.partition_key,
-    )
+    with open_uri(version.parquet_uri) as parquet:
+        load = load_parquet(
+            postgres.url,
+            file_id=version.file_id,
+            source=version.source,
+            source_file=version.path,
+            parquet=parquet,
+            run_id=context.run_id,
+            actor=audit.actor(context),  # audited in the load's transaction
+            partition_key=context.partition_key,
+        )
     yield staging_result(version.source, load, file_id=version.file_id, path=version.path)
 
 
-def _file_for_partition(postgres: PostgresResource, landing: LandingFolderResource, partition_key: str) -> Path:
-    """A re-run from the UI has no path: use the landed file if still there, else the lake's copy."""
+@contextmanager
+def _file_for_partition(postgres: PostgresResource, landing: LandingFolderResource,
+                        partition_key: str) -> Iterator[tuple[Path, Path]]:
+    """A re-run from the UI has no path: the landed file if still there, else the lake's copy, put at the
+    version's landing path under a scratch folder while the run reads it (its path picks its source
+    rule, and is the path the version is known by). Yields the file and the folder it is relative to."""
     with postgres.connection() as conn:
         version = file_registry.for_partition(conn, partition_key)
     if version is None:
         raise dg.Failure(f"partition {partition_key} has never been received: drop the file in the landing folder")
     landed = landing.root / version.path
     if landed.exists():
-        return landed
-    return Path(version.raw_uri.removeprefix("file://"))
+        yield landed, landing.root
+        return
+    relative = version.path.lstrip("/")  # a file ingested from outside the landing folder is known by its absolute path
+    with local_copy(version.raw_uri, relative) as folder:
+        yield folder / relative, folder

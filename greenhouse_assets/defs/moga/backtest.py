@@ -142,9 +142,9 @@ def moga_backtest(context: dg.AssetExecutionContext, config: BacktestConfig, pos
     if summary["savings_pct"]:
         png = plan_plot.savings_png(summary["savings_pct"], f"modelled savings on {len(summary['savings_pct'])} "
                                                             f"day(s); median {median:.1f} %")
-        path = plot.write_png(png, lake.path / "moga" / "backtest_savings.png")
+        plot_uri = plot.write_png(png, lake.store, "moga/backtest_savings.png")
         metadata["savings_chart"] = dg.MetadataValue.md(plot.markdown_image(png).replace("Pareto front", "savings"))
-        metadata["plot_path"] = dg.MetadataValue.path(str(path))
+        metadata["plot_uri"] = dg.MetadataValue.url(plot_uri)
     if summary["likely_model_error"]:
         context.log.warning(verdict)
     return dg.MaterializeResult(metadata=metadata)

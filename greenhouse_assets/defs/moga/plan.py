@@ -138,13 +138,13 @@ def moga_plan(context: dg.AssetExecutionContext, config: PlanConfig, postgres: P
 
             statuses = model_statuses(models) if models else {}
             slug = _slug(site, zone, str(day))
-            csv_path = plan_store.write_csv(lake.path / "moga" / f"plan_{slug}.csv", site, zone, hours)
+            csv_uri = plan_store.write_csv(lake.store, f"moga/plan_{slug}.csv", site, zone, hours)
             cost_text = f"{plan['cost']:.3f}{_interval(cost_interval, 3)}"
             photo_text = (f"{plan['photosynthesis']:.1f}"
                           f"{_interval(photo_interval, 1)}")
             png = plan_plot.plan_png(hours, f"{site} / {zone}, plan for {day} ({config.mode}): cost {cost_text} "
                                             f"EUR/m², photosynthesis {photo_text} g CH2O/m²")
-            png_path = plot.write_png(png, lake.path / "moga" / f"plan_{slug}.png")
+            png_uri = plot.write_png(png, lake.store, f"moga/plan_{slug}.png")
             plan_store.replace_plan(conn, {
                 "site": site, "zone": zone, "day": day, "mode": config.mode, "crop": crop.name,
                 "cost_eur_m2": float(plan["cost"]),
@@ -161,11 +161,10 @@ def moga_plan(context: dg.AssetExecutionContext, config: PlanConfig, postgres: P
                 "model_statuses": {"models": {k: v["summary"] for k, v in statuses.items()},
                                    "energy_parameters": hourly.sources["energy"]},
                 "bootstrap": uncertainty or {"reason": interval_text}, "interval_sources": interval_text,
-                "csv_uri": csv_path.as_uri(),
-                "plot_uri": png_path.as_uri(), "dagster_run_id": context.run_id,
+                "csv_uri": csv_uri, "plot_uri": png_uri, "dagster_run_id": context.run_id,
             }, hours)
             planned.append(f"{site}/{zone}")
-            csvs[f"{site}/{zone}"] = str(csv_path)
+            csvs[f"{site}/{zone}"] = csv_uri
             lamp_hours = [r["hour"] for r in hours if r["lamp_level"] > 0]
             sections.append("\n".join([
                 f"**{site} / {zone}, {day}** — crop {crop.species} ({crop.phase}, light period ≤ "

@@ -163,19 +163,20 @@ def moga_results(context: dg.AssetExecutionContext, config: MogaConfig, postgres
                                   per_development_day=day.development_base_c is not None, title=
                                   f"{site} / {zone}, {horizon}: {config.algorithm.upper()} (best of {config.seeds} "
                                   f"seeds), HV {front.hypervolume:.2f}, spread {front.hypervolume_spread:.1%}")
-            path = plot.write_png(png, lake.path / "moga" / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', f'{site}_{zone}')}_{horizon}.png")
+            plot_uri = plot.write_png(png, lake.store,
+                                      f"moga/{re.sub(r'[^A-Za-z0-9_.-]+', '_', f'{site}_{zone}')}_{horizon}.png")
             store.replace_run(conn, store.RunRecord(
                 **record, evaluations=front.evaluations, hypervolume=front.hypervolume, runtime_s=front.runtime_s,
                 recommendations={"picks": table, "forecast": forecast, "day_inputs": day.as_dict(),
                                  "crop": crop.as_dict(), "prices": site_prices.as_dict(), "rests_on": rests_on,
                                  "stored_seed": front.seed},
-                plot_uri=path.as_uri(), status="optimised",
+                plot_uri=plot_uri, status="optimised",
                 hypervolume_seeds={str(k): v for k, v in front.hypervolume_seeds.items()},
                 hypervolume_spread=front.hypervolume_spread,
             ), front.solutions)
             runs += 1
             spreads[f"{site}/{zone}"] = round(front.hypervolume_spread, 6)
-            plots[f"{site}/{zone}"] = str(path)
+            plots[f"{site}/{zone}"] = plot_uri
             summaries.append(_markdown(site, zone, horizon, table, crop))
             images.append(plot.markdown_image(png))
         audit.record_write(conn, context, asset="moga_results", table="moga.runs", rows=runs + len(skipped),
@@ -192,5 +193,5 @@ def moga_results(context: dg.AssetExecutionContext, config: MogaConfig, postgres
                     "\n\n".join(summaries + ([skipped_md] if skipped_md else [])) or "no zone had models"),
                 "pareto_front": dg.MetadataValue.md("\n\n".join(images) or "no plot")}
     if len(plots) == 1:
-        metadata["plot_path"] = dg.MetadataValue.path(next(iter(plots.values())))
+        metadata["plot_uri"] = dg.MetadataValue.url(next(iter(plots.values())))
     return dg.MaterializeResult(metadata=metadata)

@@ -36,9 +36,7 @@ def quality_metrics(context: dg.AssetExecutionContext, postgres: PostgresResourc
                            rows=stored, operation="replace",
                            inputs=[lineage.table("timeseries.measurements"), lineage.table("metadata.files")])
     png = plot.daily_score_png(result.per_day)
-    path = lake.path / "quality" / "daily_score.png"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(png)
+    plot_uri = lake.store.write_bytes("quality/daily_score.png", png)
     files, days = result.per_file, result.per_day
     return dg.MaterializeResult(metadata={
         "dagster/row_count": stored,
@@ -50,7 +48,7 @@ def quality_metrics(context: dg.AssetExecutionContext, postgres: PostgresResourc
         "rejected_by_allow_list": sum(r["rejected_by_allow_list"] for r in files),
         "per_file_version": dg.MetadataValue.md(_table(files, "file_id")),
         "daily_score_plot": dg.MetadataValue.md(plot.markdown_image(png)),
-        "plot_path": dg.MetadataValue.path(str(path)),
+        "plot_uri": dg.MetadataValue.url(plot_uri),
     })
 
 
