@@ -5,7 +5,7 @@ manifest and imports every layer's code, seconds before a one-second file even s
 per-file run needs none of it: the same op (raw + staging in one step) and the same blocking
 quality checks, with the same resources, so the runs, their records, audit rows, exclusions and
 quarantines are those the sensor's runs write. tests/test_definitions.py holds this job equal to
-the code location's and tests/test_ingest_command.py holds the command path free of dagster_dbt.
+the code location's and tests/test_definitions.py holds the command path free of dagster_dbt.
 """
 
 import dagster as dg

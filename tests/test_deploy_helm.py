@@ -3,11 +3,17 @@ module, the same environment variables (secrets from a Secret), the K8s run laun
 
 from __future__ import annotations
 
+import re
+
+import pytest
 import yaml
 
 from greenhouse_assets import settings
 
-SECRET_VARIABLES = {"DATABASE_URL", "DAGSTER_DATABASE_URL"}  # with passwords: in the `greenhouse-env` Secret
+pytestmark = pytest.mark.pure  # no database
+
+COMPOSE_DEFAULT = re.compile(r"^\$\{(\w+):-(.*)\}$")  # ${NAME:-default}: the chart sets the default
+COMPOSE_REQUIRED = re.compile(r"\$\{\w+:\?")  # ${NAME:?...}, a password or key: the `greenhouse-env` Secret
 
 
 def test_helm_values_match_compose_environment_and_use_the_k8s_launcher_and_step_jobs():
@@ -15,9 +21,10 @@ def test_helm_values_match_compose_environment_and_use_the_k8s_launcher_and_step
     values = yaml.safe_load((settings.PROJECT_ROOT / "deploy" / "helm" / "values.yaml").read_text())
     (deployment,) = values["dagster-user-deployments"]["deployments"]
     env = {item["name"]: item["value"] for item in deployment["env"]}
-    platform = compose["x-platform-env"]
-    assert {k: v for k, v in platform.items() if k not in SECRET_VARIABLES} == \
-        {k: v for k, v in env.items() if k != "GREENHOUSE_EXECUTOR"}
+    platform = {name: COMPOSE_DEFAULT.sub(r"\2", value) for name, value in compose["x-platform-env"].items()
+                if not COMPOSE_REQUIRED.search(value)}
+    assert platform == {k: v for k, v in env.items() if k != "GREENHOUSE_EXECUTOR"}
+    assert not {item["name"] for item in deployment["env"]} & {"DATABASE_URL", "AWS_SECRET_ACCESS_KEY"}
     assert env["GREENHOUSE_EXECUTOR"] == "k8s"
     assert deployment["envSecrets"] == [{"name": "greenhouse-env"}]
     assert deployment["dagsterApiGrpcArgs"] == ["-m", "greenhouse_assets.definitions"]

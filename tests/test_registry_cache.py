@@ -7,10 +7,13 @@ import os
 import subprocess
 import sys
 
+import pytest
 import yaml
 
 from greenhouse_assets import settings
 from greenhouse_assets.ingest.registry import SourceRegistry
+
+pytestmark = pytest.mark.pure  # no database
 
 
 def test_the_registry_is_parsed_once_and_again_after_an_edit(tmp_path):
