@@ -11,6 +11,7 @@ from pathlib import Path
 import polars as pl
 import pyarrow as pa
 
+from greenhouse_assets import catalog
 from greenhouse_assets.database import connect
 from greenhouse_assets.governance import audit, lineage
 from greenhouse_assets.ingest import file_registry, lake
@@ -153,7 +154,8 @@ def _audit_raw(conn, actor: str | None, run_id: str | None, outcome: RawOutcome)
     """The raw asset's audit row for `outcome`, in the caller's (registering) transaction."""
     if actor is None:
         return
-    audit.record(conn, audit.Writer(actor, run_id), asset="raw/files", table="metadata.files", rows=outcome.rows,
+    audit.record(conn, audit.Writer(actor, run_id), asset=catalog.RAW_FILES.name, table=catalog.RAW_FILES.table,
+                 rows=outcome.rows,
                  operation=outcome.status, partition_key=outcome.partition_key, input_file_ids=[outcome.file_id],
                  outputs=[lineage.parquet(outcome.parquet_uri)] if outcome.parquet_uri else [],
                  details={"path": outcome.path, "sha256": outcome.sha256})

@@ -28,10 +28,12 @@ import pyarrow.parquet as pq
 from pgpq import ArrowToPostgresBinaryEncoder
 from psycopg import sql
 
+from greenhouse_assets import catalog
+from greenhouse_assets.catalog import STAGING_SCHEMA, staging_table_name
 from greenhouse_assets.database import connect
 from greenhouse_assets.governance import audit
 
-SCHEMA = "staging"
+SCHEMA = STAGING_SCHEMA
 BATCH_ROWS = 100_000
 
 # Bookkeeping columns every staging table has, besides the file's own columns.
@@ -62,7 +64,8 @@ class StagingLoad:
 
 
 def table_name(source: str) -> str:
-    return f"raw_{source}"
+    """`raw_<source>`: the naming rule lives in the catalog."""
+    return staging_table_name(source)
 
 
 def pg_type(arrow_type: pa.DataType) -> str:
@@ -136,8 +139,8 @@ class StagingTransaction:
         )
         activated = conn.execute("SELECT metadata.set_file_active(%s, true)", (self.file_id,)).fetchall()
         deactivated = [r[0] for r in activated if r[0] != self.file_id]
-        audit.record(conn, audit.Writer(actor, run_id), asset=f"staging/{self.table}", table=f"{SCHEMA}.{self.table}",
-                     rows=self.rows, operation="load", partition_key=partition_key, input_file_ids=[self.file_id],
+        entry = catalog.staging(self.source)
+        audit.record(conn, audit.Writer(actor, run_id), asset=entry.name, table=entry.table, rows=self.rows, operation="load", partition_key=partition_key, input_file_ids=[self.file_id],
                      details={"schema_changes": self.changes, "deactivated": deactivated})
         conn.commit()
         self.committed = True
@@ -187,7 +190,8 @@ def reactivate(conn: psycopg.Connection, *, file_id: int, source: str, run_id: s
     deactivated = [r[0] for r in activated if r[0] != file_id]
     rows = conn.execute("SELECT coalesce(rows_staged, 0) FROM metadata.files WHERE file_id = %s",
                         (file_id,)).fetchone()[0]
-    audit.record(conn, audit.Writer(actor, run_id), asset=f"staging/{table}", table=f"{SCHEMA}.{table}", rows=rows,
+    entry = catalog.staging(source)
+    audit.record(conn, audit.Writer(actor, run_id), asset=entry.name, table=entry.table, rows=rows,
                  operation="reactivate", partition_key=partition_key, input_file_ids=[file_id],
                  details={"reason": reason, "deactivated": deactivated})
     return StagingLoad(f"{SCHEMA}.{table}", rows, [], deactivated)

@@ -38,6 +38,8 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
+from greenhouse_assets import catalog
+
 DIMENSIONS = ("completeness", "consistency", "timeliness", "validity", "accuracy", "uniqueness")
 COUNTS = ("values", "anomalies", "rejected_by_allow_list")
 METRICS = (*DIMENSIONS, "aggregate", *COUNTS)
@@ -135,7 +137,7 @@ def _file_scores(conn: psycopg.Connection, file_id: int, source: str, received_a
     columns = conn.execute(
         "select staged_column, site, variable from metadata.file_columns"
         " where file_id = %s and variable is not null order by position", (file_id,)).fetchall()
-    table = sql.Identifier("staging", f"raw_{source}")
+    table = sql.Identifier(catalog.STAGING_SCHEMA, catalog.staging_table_name(source))
     counts = sql.SQL(", ").join(
         [sql.SQL("count(*)"), sql.SQL("count(distinct time)"), sql.SQL("max(time)")]
         + [sql.SQL("count({})").format(sql.Identifier(c)) for c, _s, _v in columns])

@@ -42,9 +42,9 @@ from typing import Any, TypeVar
 
 import dagster as dg
 
-from greenhouse_assets import database, settings
+from greenhouse_assets import catalog, database, settings
 
-MEASUREMENTS = dg.AssetKey(["timeseries", "measurements"])
+MEASUREMENTS = catalog.MEASUREMENTS.asset_key
 AC = dg.AutomationCondition
 
 DB_RETRY = dg.RetryPolicy(max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL)

@@ -23,9 +23,9 @@ from pathlib import Path
 import dagster as dg
 from psycopg import sql
 
+from greenhouse_assets import catalog
 from greenhouse_assets.defs.ingest.partitions import file_versions
 from greenhouse_assets.defs.ingest.staging import SOURCES, staging_key
-from greenhouse_assets.defs.quality.metrics import MEASUREMENTS
 from greenhouse_assets.defs.resources import PostgresResource
 from greenhouse_assets.ingest import file_registry
 from greenhouse_assets.ingest.registry import SourceRegistry
@@ -56,7 +56,7 @@ def _timestamp_aggregates(conn, source: str, file_id: int, path: str) -> dict:
     plus those columns: steps and repeats are taken per key."""
     from greenhouse_assets.quality import suites  # imports Great Expectations (~2 s): only when a check runs
 
-    table = sql.Identifier("staging", f"raw_{source}")
+    table = sql.Identifier(catalog.STAGING_SCHEMA, catalog.staging_table_name(source))
     _source, rule = SourceRegistry.load().match(Path(path))
     columns, keys = [], []
     for staged, original in conn.execute(
@@ -120,7 +120,7 @@ def _literal_row(conn, aggregates: dict, names: tuple[str, ...]) -> str:
 
 def _completeness_query(conn, source: str, file_id: int) -> str:
     """One row per mapped column of the version, from a single scan (GX takes a query string)."""
-    table = sql.Identifier("staging", f"raw_{source}")
+    table = sql.Identifier(catalog.STAGING_SCHEMA, catalog.staging_table_name(source))
     columns = [c for (c,) in conn.execute(
         "select staged_column from metadata.file_columns where file_id = %s and variable is not null", (file_id,))]
     if not columns:
@@ -219,20 +219,20 @@ def _metadata_value(value):
     return value.isoformat() if hasattr(value, "isoformat") else value
 
 
-@dg.asset_check(asset=MEASUREMENTS, blocking=True,
+@dg.asset_check(asset=catalog.MEASUREMENTS.asset_key, blocking=True,
                 description="GX suite `measurements_contract`: allowed variables and series, canonical units, flags")
 def ge_contract(postgres: PostgresResource) -> dg.AssetCheckResult:
     return _result(validate.run(postgres.url, "measurements_contract",
                                 "select site, variable, unit, value, quality_flag from timeseries.measurements"))
 
 
-@dg.asset_check(asset=MEASUREMENTS, description="GX suite `measurements_ranges`: physical range per variable (WARN)")
+@dg.asset_check(asset=catalog.MEASUREMENTS.asset_key, description="GX suite `measurements_ranges`: physical range per variable (WARN)")
 def ge_physical_ranges(postgres: PostgresResource) -> dg.AssetCheckResult:
     return _result(validate.run(postgres.url, "measurements_ranges",
                                 "select variable, value from timeseries.measurements"))
 
 
-@dg.asset_check(asset=MEASUREMENTS,
+@dg.asset_check(asset=catalog.MEASUREMENTS.asset_key,
                 description="GX suite `measurements_daily_completeness`: readings per series and UTC day (WARN)")
 def ge_daily_completeness(postgres: PostgresResource) -> dg.AssetCheckResult:
     return _result(validate.run(postgres.url, "measurements_daily_completeness",
