@@ -72,7 +72,6 @@ def _files(args: argparse.Namespace) -> int:
 def _rollback(args: argparse.Namespace) -> int:
     """The `rollback_file` job, run in-process on the Dagster instance, so the UI shows it and the
     daemon's automation sees the changed staging partitions and recomputes what depends on them."""
-    import os
 
     from greenhouse_assets.definitions import defs
     from greenhouse_assets.ingest.command import CONSOLE_LOGGING, failure_message, in_process_instance
@@ -83,7 +82,7 @@ def _rollback(args: argparse.Namespace) -> int:
     with in_process_instance() as instance:
         result = defs.resolve_job_def("rollback_file").execute_in_process(
             run_config={"ops": {"set_active_file_version": {"config": config}}, "loggers": CONSOLE_LOGGING},
-            instance=instance, tags={"user": os.environ.get("USER", "cli")}, raise_on_error=False)
+            instance=instance, tags={"user": settings.cli_user()}, raise_on_error=False)
     if not result.success:
         print(f"greenhouse rollback: {failure_message(result) or 'the rollback run failed'}", file=sys.stderr)
         return 1
@@ -100,7 +99,7 @@ def _dev(args: argparse.Namespace) -> int:
     `--auth` (or GREENHOUSE_UI_AUTH=1) behind nginx, with a read-only UI for viewers (webauth.py)."""
     import os
 
-    if args.auth or os.environ.get("GREENHOUSE_UI_AUTH", "") not in ("", "0"):
+    if args.auth or settings.ui_auth():
         from greenhouse_assets.webauth import dev_with_auth
 
         return dev_with_auth(args.host, args.port)

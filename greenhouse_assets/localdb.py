@@ -54,7 +54,7 @@ class LocalDbError(Exception):
 
 def url() -> str:
     """The platform database URL: `DATABASE_URL`, else the local cluster's."""
-    return os.environ.get("DATABASE_URL") or settings.local_url()
+    return settings.database_url()
 
 
 def up() -> int:
@@ -94,7 +94,7 @@ def _external_url() -> str | None:
     (settings.apply_defaults), so a DATABASE_URL on the local cluster's address (as any role) still
     means "local".
     """
-    explicit = os.environ.get("DATABASE_URL")
+    explicit = settings.explicit_database_url()
     if explicit and not _same_server(explicit, settings.local_url()):
         return explicit
     return None
@@ -106,7 +106,7 @@ def _external_url() -> str | None:
 def _up_external(database_url: str) -> int:
     """Check (never start) the server named by DATABASE_URL: TimescaleDB available and enabled. With
     `GREENHOUSE_ADMIN_URL` (a superuser of that server), first create the roles and databases."""
-    admin = os.environ.get("GREENHOUSE_ADMIN_URL")
+    admin = settings.explicit_admin_url()
     if admin and _same_server(admin, database_url):
         bootstrap(settings.admin_url(), platform_db=_database_name(database_url, settings.PLATFORM_DB),
                   dagster_db=_database_name(settings.dagster_database_url(), settings.DAGSTER_DB))
@@ -147,7 +147,7 @@ def _ensure_dagster_database(database_url: str) -> None:
     if not _same_server(database_url, dagster_url):
         _connect(dagster_url).close()
         return
-    name = conninfo_to_dict(_libpq(dagster_url)).get("dbname") or settings.DAGSTER_DB
+    name = conninfo_to_dict(settings.libpq_url(dagster_url)).get("dbname") or settings.DAGSTER_DB
     with _connect(database_url) as conn:
         if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
             return
@@ -564,17 +564,17 @@ def bootstrap(admin_url: str, *, platform_db: str, dagster_db: str) -> None:
     owned by `greenhouse_owner` with TimescaleDB enabled, Dagster's owned by `greenhouse_dagster`. A
     database migrated before the roles existed is handed over: what superusers own in its schemas goes to
     the owner (migration 0011 then gives the pipeline its schemas), Dagster's tables to Dagster's role."""
-    with psycopg.connect(_libpq(settings._with_database(admin_url, "postgres")), connect_timeout=10) as conn:
+    with psycopg.connect(settings.libpq_url(settings.with_database(admin_url, "postgres")), connect_timeout=10) as conn:
         roles.ensure_roles(conn)
-    with _connect(settings._with_database(admin_url, "postgres")) as conn:
+    with _connect(settings.with_database(admin_url, "postgres")) as conn:
         for name, role in ((platform_db, "owner"), (dagster_db, "dagster")):
             if roles.ensure_database(conn, name, settings.ROLES[role]):
                 _say(f"created database {name!r} (owner {settings.ROLES[role]})")
-    with _connect(settings._with_database(admin_url, platform_db)) as conn:
+    with _connect(settings.with_database(admin_url, platform_db)) as conn:
         conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
         if handed := roles.adopt(conn, list(PLATFORM_SCHEMAS), settings.ROLES["owner"]):
             _say(f"handed {handed} objects of database {platform_db!r} to {settings.ROLES['owner']}")
-    with _connect(settings._with_database(admin_url, dagster_db)) as conn:
+    with _connect(settings.with_database(admin_url, dagster_db)) as conn:
         roles.adopt(conn, ["public"], settings.ROLES["dagster"])
 
 
@@ -584,18 +584,15 @@ def fresh_platform(admin_url: str, *, platform_db: str, dagster_db: str) -> dict
     DATABASE_URL (pipeline), DAGSTER_DATABASE_URL, GREENHOUSE_OWNER_URL, GREENHOUSE_ADMIN_URL."""
     from greenhouse_assets import migrate
 
-    with _connect(settings._with_database(admin_url, "postgres")) as conn:
+    with _connect(settings.with_database(admin_url, "postgres")) as conn:
         for name in (platform_db, dagster_db):
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
     bootstrap(admin_url, platform_db=platform_db, dagster_db=dagster_db)
-    platform = settings._with_database(admin_url, platform_db)
+    platform = settings.with_database(admin_url, platform_db)
 
-    def as_role(url: str, role: str) -> str:
-        return settings._with_user(url, settings.ROLES[role], os.environ.get(f"GREENHOUSE_{role.upper()}_PASSWORD"))
-
-    env = {"GREENHOUSE_ADMIN_URL": platform, "GREENHOUSE_OWNER_URL": as_role(platform, "owner"),
-           "DATABASE_URL": as_role(platform, "pipeline"),
-           "DAGSTER_DATABASE_URL": as_role(settings._with_database(admin_url, dagster_db), "dagster")}
+    env = {"GREENHOUSE_ADMIN_URL": platform, "GREENHOUSE_OWNER_URL": settings.as_role(platform, "owner"),
+           "DATABASE_URL": settings.as_role(platform, "pipeline"),
+           "DAGSTER_DATABASE_URL": settings.as_role(settings.with_database(admin_url, dagster_db), "dagster")}
     migrate.upgrade(url=env["GREENHOUSE_OWNER_URL"])
     return env
 
@@ -612,14 +609,9 @@ def _versions(database_url: str) -> str:
 
 def _connect(database_url: str) -> psycopg.Connection:
     try:
-        return psycopg.connect(_libpq(database_url), autocommit=True, connect_timeout=10)
+        return psycopg.connect(settings.libpq_url(database_url), autocommit=True, connect_timeout=10)
     except psycopg.Error as exc:
         raise LocalDbError(f"cannot connect to {_redact(database_url)}: {str(exc).strip()}") from exc
-
-
-def _libpq(database_url: str) -> str:
-    """SQLAlchemy-style `postgresql+psycopg://` URLs to the plain form libpq accepts."""
-    return re.sub(r"^postgres(?:ql)?\+\w+://", "postgresql://", database_url)
 
 
 def _redact(database_url: str) -> str:
@@ -627,11 +619,11 @@ def _redact(database_url: str) -> str:
 
 
 def _database_name(url: str, default: str) -> str:
-    return conninfo_to_dict(_libpq(url)).get("dbname") or default
+    return conninfo_to_dict(settings.libpq_url(url)).get("dbname") or default
 
 
 def _same_server(a: str, b: str) -> bool:
-    one, two = conninfo_to_dict(_libpq(a)), conninfo_to_dict(_libpq(b))
+    one, two = conninfo_to_dict(settings.libpq_url(a)), conninfo_to_dict(settings.libpq_url(b))
     return all(one.get(key) == two.get(key) for key in ("host", "hostaddr", "port"))
 
 

@@ -22,7 +22,7 @@ from psycopg import sql
 
 from greenhouse_assets import settings
 from greenhouse_assets.database import libpq_url
-from greenhouse_assets.settings import _with_database
+from greenhouse_assets.settings import with_database
 
 SHARED_DIR = Path(os.environ.get("GREENHOUSE_SHARED_DIR", settings.PROJECT_ROOT.parent / "shared"))
 REAL_DATA = SHARED_DIR / "data" / "real"
@@ -65,7 +65,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         return
     shutil.rmtree(Path(config.rootpath) / ".local" / f"test-{os.getpid()}", ignore_errors=True)
     shutil.rmtree(settings.DBT_PROJECT_DIR / "target" / TEST_DB, ignore_errors=True)  # its dbt manifest
-    admin = _with_database(os.environ["GREENHOUSE_ADMIN_URL"], "postgres")
+    admin = with_database(os.environ["GREENHOUSE_ADMIN_URL"], "postgres")
     with psycopg.connect(libpq_url(admin), autocommit=True) as conn:
         for name in (TEST_DB, TEST_DAGSTER_DB):
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
@@ -78,7 +78,7 @@ def pytest_configure(config: pytest.Config) -> None:
     from greenhouse_assets import localdb
 
     base = os.environ.get("DATABASE_URL") or settings.admin_url(settings.PLATFORM_DB)
-    drop_abandoned_test_databases(_with_database(base, "postgres"))
+    drop_abandoned_test_databases(with_database(base, "postgres"))
     os.environ.update(localdb.fresh_platform(base, platform_db=TEST_DB, dagster_db=TEST_DAGSTER_DB))
     os.environ["DAGSTER_HOME"] = str(settings.PROJECT_ROOT)
     state = Path(config.rootpath) / ".local" / f"test-{os.getpid()}"

@@ -30,7 +30,7 @@ from psycopg import sql
 
 from greenhouse_assets import catalog
 from greenhouse_assets.catalog import STAGING_SCHEMA, staging_table_name
-from greenhouse_assets.database import connect
+from greenhouse_assets.database import Database
 from greenhouse_assets.governance import audit
 
 SCHEMA = STAGING_SCHEMA
@@ -148,13 +148,13 @@ class StagingTransaction:
 
 
 @contextmanager
-def staging_transaction(url: str, *, file_id: int, source: str, source_file: str,
+def staging_transaction(database: Database, *, file_id: int, source: str, source_file: str,
                         file_schema: pa.Schema) -> Iterator[StagingTransaction]:
     """Lock the source's table, fit it to `file_schema` and clear the version's rows, in a transaction
     that `StagingTransaction.finish` commits. Leaving the block any other way rolls everything back,
     so a file is staged all-or-nothing."""
     table = table_name(source)
-    with connect(url) as conn:
+    with database.connection() as conn:
         conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"{SCHEMA}.{table}",))
         column_types, changes = _evolve_table(conn, table, file_schema)
         conn.execute(sql.SQL("DELETE FROM {} WHERE _file_id = %s").format(sql.Identifier(SCHEMA, table)), (file_id,))
@@ -167,11 +167,11 @@ def staging_transaction(url: str, *, file_id: int, source: str, source_file: str
                 conn.rollback()
 
 
-def load_parquet(url: str, *, file_id: int, source: str, source_file: str, parquet: Path,
+def load_parquet(database: Database, *, file_id: int, source: str, source_file: str, parquet: Path,
                  run_id: str | None, actor: str, partition_key: str | None) -> StagingLoad:
     """Stage one file version from its raw Parquet and mark it loaded and active, in a single transaction."""
     parquet_file = pq.ParquetFile(parquet)
-    with staging_transaction(url, file_id=file_id, source=source, source_file=source_file,
+    with staging_transaction(database, file_id=file_id, source=source, source_file=source_file,
                              file_schema=parquet_file.schema_arrow) as load:
         load.copy(parquet_file.iter_batches(batch_size=BATCH_ROWS))
         return load.finish(run_id=run_id, actor=actor, partition_key=partition_key)

@@ -16,18 +16,17 @@
 """
 
 import json
-import os
 from datetime import date, timedelta
 
 import dagster as dg
 import psycopg
 
-from greenhouse_assets import catalog
+from greenhouse_assets import catalog, settings
 from greenhouse_assets.defs.features.assets import daily
 from greenhouse_assets.defs.resources import PostgresResource
 
-SENSOR_INTERVAL = int(os.environ.get("GREENHOUSE_SENSOR_INTERVAL", 15))
-MOGA_INTERVAL = int(os.environ.get("GREENHOUSE_MOGA_INTERVAL", 600))
+SENSOR_INTERVAL = settings.sensor_interval()
+MOGA_INTERVAL = settings.moga_interval()
 FEATURES = catalog.EXTRACTED_FEATURES.asset_key
 MOGA_TARGETS = dg.AssetSelection.assets(*(t.asset_key for t in (
     catalog.FEATURE_IMPORTANCE, catalog.MOGA_OBJECTIVE_MODELS, catalog.MOGA_RESULTS, catalog.MOGA_PLAN,

@@ -9,14 +9,13 @@ re-running D (and D−1, whose last rolling windows reach into D). A backfill ru
 """
 
 import hashlib
-import os
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import dagster as dg
 
-from greenhouse_assets import catalog
+from greenhouse_assets import catalog, settings
 from greenhouse_assets.defs.automation.policies import after_features
 from greenhouse_assets.defs.platform import platform_asset
 from greenhouse_assets.defs.resources import PostgresResource
@@ -53,7 +52,7 @@ class FeatureConfig(dg.Config):
         return ExtractionSpec(
             specs=specs, min_coverage=self.min_coverage, n_jobs=self.n_jobs,
             fc_parameters={**calculators.CURATED_FC_PARAMETERS, **self.extra_tsfresh_parameters},
-            dask_scheduler=self.dask_scheduler or os.environ.get("GREENHOUSE_DASK_SCHEDULER") or None,
+            dask_scheduler=self.dask_scheduler or settings.dask_scheduler(),
         )
 
 

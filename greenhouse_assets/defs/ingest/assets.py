@@ -58,7 +58,7 @@ def _receive(context: dg.AssetExecutionContext, config: RawFileConfig, postgres:
             path,
             landing_root=landing.root,
             lake_paths=LakePaths(lake.raw_dir(), lake.parquet_dir(), lake.quarantine_dir()),
-            url=postgres.url,
+            database=postgres,
             registry=registry,
             run_id=context.run_id,
             expected_partition=context.partition_key,
@@ -97,7 +97,7 @@ def _restage(context: dg.AssetExecutionContext, postgres: PostgresResource):
                          "which is not selected")
         return
     load = load_parquet(
-        postgres.url,
+        postgres,
         file_id=version.file_id,
         source=version.source,
         source_file=version.path,

@@ -189,7 +189,7 @@ def staging_quality_checks(context: dg.AssetCheckExecutionContext, postgres: Pos
             yield dg.AssetCheckResult(asset_key=key.asset_key, check_name=key.name, passed=True,
                                       metadata={"skipped": f"partition {context.partition_key} has no rows here"})
             continue
-        outcome = validate.run(postgres.url, suite, queries[key.name])
+        outcome = validate.run(postgres, suite, queries[key.name])
         metadata = {**outcome.metadata(), "file_id": version.file_id, "path": version.path,
                     **{n: _metadata_value(aggregates[n]) for n in reported}}
         description = None
@@ -222,18 +222,18 @@ def _metadata_value(value):
 @dg.asset_check(asset=catalog.MEASUREMENTS.asset_key, blocking=True,
                 description="GX suite `measurements_contract`: allowed variables and series, canonical units, flags")
 def ge_contract(postgres: PostgresResource) -> dg.AssetCheckResult:
-    return _result(validate.run(postgres.url, "measurements_contract",
+    return _result(validate.run(postgres, "measurements_contract",
                                 "select site, variable, unit, value, quality_flag from timeseries.measurements"))
 
 
 @dg.asset_check(asset=catalog.MEASUREMENTS.asset_key, description="GX suite `measurements_ranges`: physical range per variable (WARN)")
 def ge_physical_ranges(postgres: PostgresResource) -> dg.AssetCheckResult:
-    return _result(validate.run(postgres.url, "measurements_ranges",
+    return _result(validate.run(postgres, "measurements_ranges",
                                 "select variable, value from timeseries.measurements"))
 
 
 @dg.asset_check(asset=catalog.MEASUREMENTS.asset_key,
                 description="GX suite `measurements_daily_completeness`: readings per series and UTC day (WARN)")
 def ge_daily_completeness(postgres: PostgresResource) -> dg.AssetCheckResult:
-    return _result(validate.run(postgres.url, "measurements_daily_completeness",
+    return _result(validate.run(postgres, "measurements_daily_completeness",
                                 "select * from (" + scores.DAILY_COMPLETENESS + ") daily"))

@@ -19,11 +19,11 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 from dagster_dbt.errors import DagsterDbtCliRuntimeError
 
-from greenhouse_assets import catalog, settings
-from greenhouse_assets.database import connect
+from greenhouse_assets import catalog
 from greenhouse_assets.defs.automation.policies import on_new_data
 from greenhouse_assets.defs.ingest.staging import staging_key
 from greenhouse_assets.defs.platform import platform_op
+from greenhouse_assets.defs.resources import PostgresResource
 from greenhouse_assets.governance import dbt_audit, freshness
 from greenhouse_assets.ingest.registry import SourceRegistry
 from greenhouse_assets.quality import exclusions
@@ -87,20 +87,21 @@ class DbtBuildConfig(dg.Config):
     dagster_dbt_translator=TRANSLATOR,
     name="timeseries_dbt",
 )
-def timeseries_dbt(context: dg.AssetExecutionContext, config: DbtBuildConfig, dbt: DbtCliResource):
+def timeseries_dbt(context: dg.AssetExecutionContext, config: DbtBuildConfig, dbt: DbtCliResource,
+                   postgres: PostgresResource):
     """`dbt build` of the selected models, seeds and tests, with column schema and lineage metadata."""
-    export_dbt_env()
+    export_dbt_env(postgres.url)
     args = ["build", "--full-refresh"] if config.full_refresh else ["build"]
-    server_started = _server_started_at()
+    server_started = _server_started_at(postgres)
     with dbt_audit.audit_settings(context):  # each model audits itself, in its own transaction
         invocation = dbt.cli(args, context=context)
     try:
         for event in invocation.stream().fetch_column_metadata():
-            yield _with_exclusions(context, event)
+            yield _with_exclusions(context, postgres, event)
     except DagsterDbtCliRuntimeError as error:
         failed = _failed_nodes(invocation)
         # Down now: _server_started_at raises DatabaseUnavailable, explained and retried by DB_RETRY.
-        if _server_started_at() != server_started or any(_lost_connection(m) for m in failed.values()):
+        if _server_started_at(postgres) != server_started or any(_lost_connection(m) for m in failed.values()):
             raise
         raise dg.Failure(
             description="dbt build failed with the database up, so it is not retried: "
@@ -110,12 +111,12 @@ def timeseries_dbt(context: dg.AssetExecutionContext, config: DbtBuildConfig, db
 
 
 
-def _with_exclusions(context: dg.AssetExecutionContext, event):
+def _with_exclusions(context: dg.AssetExecutionContext, postgres: PostgresResource, event):
     """`measurements`' materialization names the file versions it leaves out because a blocking staging
     check failed for them (quality/exclusions.py): staged, loaded, active, and not in the time series."""
     if not isinstance(event, dg.Output) or context.asset_key_for_output(event.output_name) != MEASUREMENTS:
         return event
-    with connect(settings.database_url()) as conn:
+    with postgres.connection() as conn:
         excluded = exclusions.excluded(conn)
     return event.with_metadata({
         **event.metadata,
@@ -134,9 +135,9 @@ def _lost_connection(message: str) -> bool:
     return any(words in message.lower() for words in _LOST_CONNECTION)
 
 
-def _server_started_at():
+def _server_started_at(postgres: PostgresResource):
     """When the platform database's server last started: a change during the build means it restarted."""
-    with connect(settings.database_url()) as conn:
+    with postgres.connection() as conn:
         return conn.execute("SELECT pg_postmaster_start_time()").fetchone()[0]
 
 
