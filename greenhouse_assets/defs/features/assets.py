@@ -77,7 +77,7 @@ def _days(context: dg.AssetExecutionContext) -> list[datetime]:
 )
 def extracted_features(context: dg.AssetExecutionContext, config: FeatureConfig,
                        postgres: PostgresResource) -> dg.MaterializeResult:
-    from greenhouse_assets.features import catalog
+    from greenhouse_assets.features import catalog as feature_catalog
     from greenhouse_assets.features.extract import extract
 
     started = time.perf_counter()
@@ -89,7 +89,7 @@ def extracted_features(context: dg.AssetExecutionContext, config: FeatureConfig,
         measurements = store.read_measurements(conn, lo, hi)
         result = extract(measurements, days, spec)
         store.replace_windows(conn, days[0], owned_end, result.windows, result.features)
-        store.upsert_metadata(conn, catalog.feature_metadata(spec))
+        store.upsert_metadata(conn, feature_catalog.feature_metadata(spec))
         audit.record_write(conn, context, catalog.EXTRACTED_FEATURES, partition_key=_partition_label(context),
                            operation="replace", rows=result.features.height,
                            inputs=[lineage.table(catalog.MEASUREMENTS.table)],
