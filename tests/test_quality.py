@@ -18,9 +18,9 @@ from psycopg import sql
 from greenhouse_assets import settings
 from greenhouse_assets.database import libpq_url
 from greenhouse_assets.defs.quality.checks import ge_contract, ge_daily_completeness, ge_physical_ranges
-from greenhouse_assets.defs.quality.metrics import MEASUREMENTS, quality_metrics
+from greenhouse_assets.defs.quality.metrics import quality_metrics
 from greenhouse_assets.defs.resources import resources
-from greenhouse_assets.defs.transform.dbt import timeseries_dbt
+from greenhouse_assets.defs.transform.dbt import MEASUREMENTS, timeseries_dbt
 from greenhouse_assets.defs.transform.resources import transform_resources
 from greenhouse_assets.ingest.command import ingest_file
 from greenhouse_assets.ingest.registry import SourceRegistry
