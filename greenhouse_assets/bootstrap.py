@@ -9,7 +9,6 @@ is developer tooling, `greenhouse_dev/localdb.py`, which calls this for its own 
 
 from __future__ import annotations
 
-import os
 import re
 
 import psycopg
@@ -30,7 +29,7 @@ class SetupError(Exception):
 def prepare(database_url: str) -> int:
     """Check (never start) the server named by DATABASE_URL: TimescaleDB available and enabled. With
     `GREENHOUSE_ADMIN_URL` (a superuser of that server), first create the roles and databases."""
-    admin = os.environ.get("GREENHOUSE_ADMIN_URL")
+    admin = settings.explicit_admin_url()
     if admin and same_server(admin, database_url):
         bootstrap(settings.admin_url(), platform_db=database_name(database_url, settings.PLATFORM_DB),
                   dagster_db=database_name(settings.dagster_database_url(), settings.DAGSTER_DB))
@@ -71,7 +70,7 @@ def _ensure_dagster_database(database_url: str) -> None:
     if not same_server(database_url, dagster_url):
         connect(dagster_url).close()
         return
-    name = conninfo_to_dict(libpq(dagster_url)).get("dbname") or settings.DAGSTER_DB
+    name = conninfo_to_dict(settings.libpq_url(dagster_url)).get("dbname") or settings.DAGSTER_DB
     with connect(database_url) as conn:
         if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
             return
@@ -100,17 +99,17 @@ def bootstrap(admin_url: str, *, platform_db: str, dagster_db: str) -> None:
     owned by `greenhouse_owner` with TimescaleDB enabled, Dagster's owned by `greenhouse_dagster`. A
     database migrated before the roles existed is handed over: what superusers own in its schemas goes to
     the owner (migration 0011 then gives the pipeline its schemas), Dagster's tables to Dagster's role."""
-    with psycopg.connect(libpq(settings._with_database(admin_url, "postgres")), connect_timeout=10) as conn:
+    with psycopg.connect(settings.libpq_url(settings.with_database(admin_url, "postgres")), connect_timeout=10) as conn:
         roles.ensure_roles(conn)
-    with connect(settings._with_database(admin_url, "postgres")) as conn:
+    with connect(settings.with_database(admin_url, "postgres")) as conn:
         for name, role in ((platform_db, "owner"), (dagster_db, "dagster")):
             if roles.ensure_database(conn, name, settings.ROLES[role]):
                 _say(f"created database {name!r} (owner {settings.ROLES[role]})")
-    with connect(settings._with_database(admin_url, platform_db)) as conn:
+    with connect(settings.with_database(admin_url, platform_db)) as conn:
         conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
         if handed := roles.adopt(conn, list(PLATFORM_SCHEMAS), settings.ROLES["owner"]):
             _say(f"handed {handed} objects of database {platform_db!r} to {settings.ROLES['owner']}")
-    with connect(settings._with_database(admin_url, dagster_db)) as conn:
+    with connect(settings.with_database(admin_url, dagster_db)) as conn:
         roles.adopt(conn, ["public"], settings.ROLES["dagster"])
 
 
@@ -123,14 +122,9 @@ def versions(database_url: str) -> str:
 
 def connect(database_url: str) -> psycopg.Connection:
     try:
-        return psycopg.connect(libpq(database_url), autocommit=True, connect_timeout=10)
+        return psycopg.connect(settings.libpq_url(database_url), autocommit=True, connect_timeout=10)
     except psycopg.Error as exc:
         raise SetupError(f"cannot connect to {redact(database_url)}: {str(exc).strip()}") from exc
-
-
-def libpq(database_url: str) -> str:
-    """SQLAlchemy-style `postgresql+psycopg://` URLs to the plain form libpq accepts."""
-    return re.sub(r"^postgres(?:ql)?\+\w+://", "postgresql://", database_url)
 
 
 def redact(database_url: str) -> str:
@@ -138,11 +132,11 @@ def redact(database_url: str) -> str:
 
 
 def database_name(url: str, default: str) -> str:
-    return conninfo_to_dict(libpq(url)).get("dbname") or default
+    return conninfo_to_dict(settings.libpq_url(url)).get("dbname") or default
 
 
 def same_server(a: str, b: str) -> bool:
-    one, two = conninfo_to_dict(libpq(a)), conninfo_to_dict(libpq(b))
+    one, two = conninfo_to_dict(settings.libpq_url(a)), conninfo_to_dict(settings.libpq_url(b))
     return all(one.get(key) == two.get(key) for key in ("host", "hostaddr", "port"))
 
 

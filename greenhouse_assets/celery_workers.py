@@ -18,21 +18,14 @@ that fail, inside the worker that runs them.
 
 from __future__ import annotations
 
-import os
-
 import dagster as dg
 
-DEFAULT_BROKER = "redis://127.0.0.1:6379/0"
-DEFAULT_VISIBILITY_TIMEOUT_S = 3600
-
-
-def _broker() -> str:
-    return os.environ.get("GREENHOUSE_CELERY_BROKER", DEFAULT_BROKER)
+from greenhouse_assets import settings
 
 
 def celery_settings() -> dict:
     """The Celery settings of both sides (executor and workers): they must agree."""
-    visibility = int(os.environ.get("GREENHOUSE_CELERY_VISIBILITY_TIMEOUT", DEFAULT_VISIBILITY_TIMEOUT_S))
+    visibility = settings.celery_visibility_timeout()
     # kombu looks for tasks past their visibility timeout every 10 × 10 s by default: a dead worker's step
     # would wait up to 100 s more. A quarter of the timeout (1-60 s), one Redis scan per look.
     sweep = max(1, min(60, visibility // 4))
@@ -52,7 +45,7 @@ def executor() -> dg.ExecutorDefinition:
     from dagster_celery import celery_executor
 
     return celery_executor.configured(
-        {"broker": _broker(), "backend": os.environ.get("GREENHOUSE_CELERY_BACKEND", _broker()),
+        {"broker": settings.celery_broker(), "backend": settings.celery_backend(),
          "config_source": celery_settings(), "retries": {"enabled": {}}},
         name="celery",
     )
@@ -74,8 +67,8 @@ def _make_app():
     from dagster_celery.make_app import make_app
     from dagster_celery.tasks import create_task
 
-    celery = make_app(CeleryExecutor(retries=RetryMode(RetryMode.DISABLED), broker=_broker(),
-                                     backend=os.environ.get("GREENHOUSE_CELERY_BACKEND", _broker()),
+    celery = make_app(CeleryExecutor(retries=RetryMode(RetryMode.DISABLED), broker=settings.celery_broker(),
+                                     backend=settings.celery_backend(),
                                      config_source=celery_settings()).app_args())
     create_task(celery)
     return celery

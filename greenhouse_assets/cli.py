@@ -63,7 +63,6 @@ def _files(args: argparse.Namespace) -> int:
 def _rollback(args: argparse.Namespace) -> int:
     """The `rollback_file` job, run in-process on the Dagster instance, so the UI shows it and the
     daemon's automation sees the changed staging partitions and recomputes what depends on them."""
-    import os
 
     from greenhouse_assets.definitions import defs
     from greenhouse_assets.in_process import CONSOLE_LOGGING, failure_message, in_process_instance
@@ -74,7 +73,7 @@ def _rollback(args: argparse.Namespace) -> int:
     with in_process_instance() as instance:
         result = defs.resolve_job_def("rollback_file").execute_in_process(
             run_config={"ops": {"set_active_file_version": {"config": config}}, "loggers": CONSOLE_LOGGING},
-            instance=instance, tags={"user": os.environ.get("USER", "cli")}, raise_on_error=False)
+            instance=instance, tags={"user": settings.cli_user()}, raise_on_error=False)
     if not result.success:
         print(f"greenhouse rollback: {failure_message(result) or 'the rollback run failed'}", file=sys.stderr)
         return 1

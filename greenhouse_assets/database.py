@@ -1,12 +1,14 @@
-"""Connections to the platform database, shared by assets, the CLI and migrations."""
+"""Connections to the platform database, shared by assets, the CLI and migrations (URL forms: settings)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
+from typing import Protocol
 
 import psycopg
-from sqlalchemy.engine import make_url
+
+from greenhouse_assets.settings import libpq_url, where
 
 # Server-side SQLSTATEs of a server going away or not yet taking connections: admin_shutdown,
 # crash_shutdown, cannot_connect_now. Class 08 (connection_exception) means the same.
@@ -19,24 +21,23 @@ class DatabaseUnavailable(psycopg.OperationalError):
     so existing handlers still catch it."""
 
 
-def sqlalchemy_url(url: str) -> str:
-    """SQLAlchemy needs the driver named; psycopg (3) is the one installed."""
-    parsed = make_url(url)
-    if parsed.drivername in ("postgresql", "postgres"):
-        parsed = parsed.set(drivername="postgresql+psycopg")
-    return parsed.render_as_string(hide_password=False)
+class Database(Protocol):
+    """What domain code is given to reach the platform database: the Postgres resource
+    (defs/resources.py) or `At(url)`. It hands out connections; `url` is for the URL forms only."""
+
+    url: str
+
+    def connection(self, *, autocommit: bool = False) -> AbstractContextManager[psycopg.Connection]: ...
 
 
-def libpq_url(url: str) -> str:
-    """psycopg, psql and dbt want a plain libpq URL without the SQLAlchemy driver suffix."""
-    parsed = make_url(url)
-    return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+class At:
+    """A `Database` outside Dagster (CLI, tests): connections to `url`."""
 
+    def __init__(self, url: str) -> None:
+        self.url = url
 
-def where(url: str) -> str:
-    """`database 'greenhouse' at 127.0.0.1:55432`: which database, without credentials."""
-    parsed = make_url(url)
-    return f"database {parsed.database!r} at {parsed.host or 'localhost'}:{parsed.port or 5432}"
+    def connection(self, *, autocommit: bool = False) -> AbstractContextManager[psycopg.Connection]:
+        return connect(self.url, autocommit=autocommit)
 
 
 def lost_connection(error: BaseException) -> BaseException | None:

@@ -10,7 +10,6 @@ quarantined, or failed."""
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,7 +25,7 @@ from greenhouse_assets.ingest.pipeline import landing_relative
 from greenhouse_assets.ingest.registry import SourceRegistry
 
 # In-process runs print step-level DEBUG events by default; the full log is in the run's page in the UI.
-CONSOLE_LOGGING = {"console": {"config": {"log_level": os.environ.get("GREENHOUSE_LOG_LEVEL", "INFO")}}}
+CONSOLE_LOGGING = {"console": {"config": {"log_level": settings.log_level()}}}
 
 
 def expand(paths: list[Path]) -> list[Path]:
@@ -85,7 +84,7 @@ def ingest_file(path: Path, instance: dg.DagsterInstance, registry: SourceRegist
         instance=instance,
         partition_key=partition_key,
         asset_selection=[RAW_FILES, staging_key(source.name)],
-        tags={"greenhouse/path": str(path), "greenhouse/source": source.name, "user": os.environ.get("USER", "cli")},
+        tags={"greenhouse/path": str(path), "greenhouse/source": source.name, "user": settings.cli_user()},
         raise_on_error=False,
     )
     raw = _raw_materialization(result)

@@ -22,11 +22,10 @@ password is set from `GREENHOUSE_<ROLE>_PASSWORD` when that variable is set.
 
 from __future__ import annotations
 
-import os
-
 import psycopg
 from psycopg import sql
 
+from greenhouse_assets import settings
 from greenhouse_assets.settings import ROLES
 
 WRITER = "greenhouse_writer"
@@ -58,7 +57,7 @@ def ensure_roles(admin: psycopg.Connection) -> None:
     for key, attributes in _ATTRIBUTES.items():
         _create(admin, ROLES[key], attributes)
         admin.execute(sql.SQL("ALTER ROLE {} " + attributes).format(sql.Identifier(ROLES[key])))
-        password = os.environ.get(f"GREENHOUSE_{key.upper()}_PASSWORD")
+        password = settings.role_password(key)
         if password:
             admin.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(ROLES[key]), sql.Literal(password)))
     for member, group in _MEMBERSHIPS:

@@ -41,7 +41,7 @@ def _run(args: argparse.Namespace) -> int:
 def _dev(args: argparse.Namespace) -> int:
     """The UI and the daemon (sensors, automation) on Postgres storage, from the project folder; with
     `--auth` (or GREENHOUSE_UI_AUTH=1) behind nginx, with a read-only UI for viewers (webauth.py)."""
-    if args.auth or os.environ.get("GREENHOUSE_UI_AUTH", "") not in ("", "0"):
+    if args.auth or settings.ui_auth():
         from greenhouse_assets.webauth import dev_with_auth
 
         return dev_with_auth(args.host, args.port)

@@ -58,7 +58,7 @@ REPLICATION_HBA = f"host    replication   {REPLICATION_ROLE}   127.0.0.1/32   tr
 
 def url() -> str:
     """The platform database URL: `DATABASE_URL`, else the local cluster's."""
-    return os.environ.get("DATABASE_URL") or settings.local_url()
+    return settings.database_url()
 
 
 def up() -> int:
@@ -98,7 +98,7 @@ def _external_url() -> str | None:
     (settings.apply_defaults), so a DATABASE_URL on the local cluster's address (as any role) still
     means "local".
     """
-    explicit = os.environ.get("DATABASE_URL")
+    explicit = settings.explicit_database_url()
     if explicit and not _same_server(explicit, settings.local_url()):
         return explicit
     return None
@@ -631,7 +631,7 @@ def fresh_platform(admin_url: str, *, platform_db: str, dagster_db: str) -> dict
     migrated as the owner. Returns `platform_env` for them."""
     from greenhouse_assets import migrate
 
-    with _connect(settings._with_database(admin_url, "postgres")) as conn:
+    with _connect(settings.with_database(admin_url, "postgres")) as conn:
         for name in (platform_db, dagster_db):
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
     bootstrap(admin_url, platform_db=platform_db, dagster_db=dagster_db)
@@ -644,14 +644,10 @@ def platform_env(admin_url: str, *, platform_db: str, dagster_db: str) -> dict[s
     """The environment that points the platform at those databases, as each role: DATABASE_URL (pipeline),
     DAGSTER_DATABASE_URL, GREENHOUSE_OWNER_URL, GREENHOUSE_ADMIN_URL. No connection: the test session sets
     it before collection, and creates the databases only when a selected test needs them."""
-    platform = settings._with_database(admin_url, platform_db)
-
-    def as_role(url: str, role: str) -> str:
-        return settings._with_user(url, settings.ROLES[role], os.environ.get(f"GREENHOUSE_{role.upper()}_PASSWORD"))
-
-    return {"GREENHOUSE_ADMIN_URL": platform, "GREENHOUSE_OWNER_URL": as_role(platform, "owner"),
-            "DATABASE_URL": as_role(platform, "pipeline"),
-            "DAGSTER_DATABASE_URL": as_role(settings._with_database(admin_url, dagster_db), "dagster")}
+    platform = settings.with_database(admin_url, platform_db)
+    return {"GREENHOUSE_ADMIN_URL": platform, "GREENHOUSE_OWNER_URL": settings.as_role(platform, "owner"),
+            "DATABASE_URL": settings.as_role(platform, "pipeline"),
+            "DAGSTER_DATABASE_URL": settings.as_role(settings.with_database(admin_url, dagster_db), "dagster")}
 
 
 # --------------------------------------------------------------------------- helpers

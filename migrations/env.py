@@ -6,7 +6,7 @@ from alembic import context
 from sqlalchemy import create_engine, pool
 
 from greenhouse_assets import settings
-from greenhouse_assets.database import sqlalchemy_url
+from greenhouse_assets.settings import sqlalchemy_url
 
 config = context.config
 url = config.attributes.get("url") or settings.owner_url()

@@ -23,7 +23,7 @@ from psycopg import sql
 
 from greenhouse_assets import settings
 from greenhouse_assets.database import libpq_url
-from greenhouse_assets.settings import _with_database
+from greenhouse_assets.settings import with_database
 
 SHARED_DIR = Path(os.environ.get("GREENHOUSE_SHARED_DIR", settings.PROJECT_ROOT.parent / "shared"))
 REAL_DATA = SHARED_DIR / "data" / "real"
@@ -70,7 +70,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     shutil.rmtree(settings.DBT_PROJECT_DIR / "target" / TEST_DB, ignore_errors=True)  # its dbt manifest
     if not config.stash.get(DATABASES_MADE, False):
         return
-    admin = _with_database(os.environ["GREENHOUSE_ADMIN_URL"], "postgres")
+    admin = with_database(os.environ["GREENHOUSE_ADMIN_URL"], "postgres")
     with psycopg.connect(libpq_url(admin), autocommit=True) as conn:
         for name in (TEST_DB, TEST_DAGSTER_DB):
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
@@ -103,7 +103,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     from greenhouse_dev import localdb
 
     base = config.stash[ADMIN_BASE]
-    drop_abandoned_test_databases(_with_database(base, "postgres"))
+    drop_abandoned_test_databases(with_database(base, "postgres"))
     os.environ.update(localdb.fresh_platform(base, platform_db=TEST_DB, dagster_db=TEST_DAGSTER_DB))
     config.stash[DATABASES_MADE] = True
 

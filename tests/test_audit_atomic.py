@@ -18,7 +18,7 @@ from test_features import D1, diurnal_day, insert
 from greenhouse_assets.database import libpq_url
 from greenhouse_assets.defs.features.assets import extracted_features
 from greenhouse_assets.defs.moga.models import moga_objective_models
-from greenhouse_assets.defs.resources import PostgresResource
+from greenhouse_assets.defs.resources import PostgresResource, resources
 from greenhouse_assets.defs.transform.dbt import timeseries_dbt
 from greenhouse_assets.defs.transform.resources import transform_resources
 from greenhouse_assets.in_process import ingest_file
@@ -91,7 +91,7 @@ def test_staged_rows_and_their_audit_row_commit_together(clean_platform, admin_u
 
 
 def _dbt(instance):
-    return dg.materialize([timeseries_dbt], instance=instance, resources=transform_resources().resources,
+    return dg.materialize([timeseries_dbt], instance=instance, resources={**resources().resources, **transform_resources().resources},
                           raise_on_error=False)
 
 

@@ -8,7 +8,7 @@ import psycopg
 
 from greenhouse_assets.database import libpq_url
 from greenhouse_assets.defs.automation.sensors import features_sensor
-from greenhouse_assets.defs.resources import PostgresResource
+from greenhouse_assets.defs.resources import PostgresResource, resources
 from greenhouse_assets.defs.transform.dbt import timeseries_dbt
 from greenhouse_assets.defs.transform.resources import transform_resources
 from greenhouse_assets.in_process import ingest_file
@@ -31,7 +31,7 @@ def test_a_new_file_requests_only_the_days_it_covers(clean_platform, instance, r
     landing = tmp_path / "landing"
 
     def transform() -> None:
-        build = dg.materialize([timeseries_dbt], instance=instance, resources=transform_resources().resources)
+        build = dg.materialize([timeseries_dbt], instance=instance, resources={**resources().resources, **transform_resources().resources})
         assert build.success
 
     def land_and_transform(relative: str) -> int:

@@ -80,7 +80,7 @@ def evaluations(instance: dg.DagsterInstance, run_id: str) -> dict:
 
 
 def transform(instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
-    result = dg.materialize([timeseries_dbt], instance=instance, resources=transform_resources().resources)
+    result = dg.materialize([timeseries_dbt], instance=instance, resources={**resources().resources, **transform_resources().resources})
     assert result.success
     return result
 

@@ -11,7 +11,7 @@ from psycopg import sql
 
 from greenhouse_assets import migrate, settings
 from greenhouse_assets.database import libpq_url
-from greenhouse_assets.settings import _with_database
+from greenhouse_assets.settings import with_database
 from tests.conftest import recreate_database
 
 CONTRACT_TABLES = [
@@ -42,8 +42,8 @@ def _hypertables(url: str) -> set[str]:
 def test_migrations_upgrade_downgrade_upgrade_on_a_fresh_database():
     # As the administrator: reverting 0001 drops what the writer and analyst roles own (DROP OWNED), which
     # only a role with their privileges may do.
-    url = _with_database(os.environ["GREENHOUSE_ADMIN_URL"], "greenhouse_migrations_test")
-    recreate_database(_with_database(url, "postgres"), "greenhouse_migrations_test")
+    url = with_database(os.environ["GREENHOUSE_ADMIN_URL"], "greenhouse_migrations_test")
+    recreate_database(with_database(url, "postgres"), "greenhouse_migrations_test")
     with psycopg.connect(libpq_url(url), autocommit=True) as conn:
         conn.execute("CREATE EXTENSION timescaledb")
 

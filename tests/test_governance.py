@@ -30,7 +30,7 @@ from greenhouse_assets.defs.governance.sensors import (
     alert_on_run_failure,
     openlineage_export,
 )
-from greenhouse_assets.defs.resources import PostgresResource
+from greenhouse_assets.defs.resources import PostgresResource, resources
 from greenhouse_assets.defs.transform.dbt import timeseries_dbt
 from greenhouse_assets.defs.transform.resources import transform_resources
 from greenhouse_assets.governance import alerts, freshness
@@ -131,7 +131,7 @@ def test_identifying_values_never_reach_parquet_staging_or_timeseries(
     parquet = pq.read_table(parquet_uri.removeprefix("file://")).to_pylist()
     assert [r["operator"] for r in parquet] == [s[0] for s in staged]
 
-    build = dg.materialize([timeseries_dbt], instance=instance, resources=transform_resources().resources)
+    build = dg.materialize([timeseries_dbt], instance=instance, resources={**resources().resources, **transform_resources().resources})
     assert build.success
     assert _query(clean_platform, "SELECT count(*) FROM timeseries.measurements WHERE file_id = %s",
                   (loaded["file_id"],)) == [(6,)]

@@ -9,7 +9,8 @@ import dagster as dg
 import psycopg
 import pytest
 
-from greenhouse_assets.database import libpq_url
+from greenhouse_assets.database import At, libpq_url
+from greenhouse_assets.defs.resources import resources
 from greenhouse_assets.defs.transform.dbt import timeseries_dbt
 from greenhouse_assets.defs.transform.resources import transform_resources
 from greenhouse_assets.in_process import ingest_file
@@ -35,13 +36,13 @@ def land(landing: Path, name: str, text: str) -> Path:
 
 def ingest(url: str, path: Path, landing: Path, lake: Path):
     """The sensor's run for one file: raw + staging in one call."""
-    return receive_file(path, landing_root=landing, url=url, registry=REGISTRY, stage_as="test",
+    return receive_file(path, landing_root=landing, database=At(url), registry=REGISTRY, stage_as="test",
                         store=LakeStore(lake))
 
 
 def build() -> None:
     result = dg.materialize([timeseries_dbt], instance=dg.DagsterInstance.ephemeral(),
-                            resources=transform_resources().resources)
+                            resources={**resources().resources, **transform_resources().resources})
     assert result.success
     failed = [e.check_name for e in result.get_asset_check_evaluations()
               if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR]

@@ -18,9 +18,9 @@ from psycopg import sql
 
 from greenhouse_assets import settings
 from greenhouse_assets.database import libpq_url
-from greenhouse_assets.defs.quality.metrics import MEASUREMENTS, quality_metrics
+from greenhouse_assets.defs.quality.metrics import quality_metrics
 from greenhouse_assets.defs.resources import resources
-from greenhouse_assets.defs.transform.dbt import timeseries_dbt
+from greenhouse_assets.defs.transform.dbt import MEASUREMENTS, timeseries_dbt
 from greenhouse_assets.defs.transform.resources import transform_resources
 from greenhouse_assets.in_process import ingest_file
 from greenhouse_assets.ingest.registry import SourceRegistry

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from greenhouse_assets.database import At
 from greenhouse_assets.quality import small_batch, suites, validate
 
 TIMESTAMPS = ("staged_rows", "rows_without_time", "repeated_row_numbers", "implausible_times", "first_implausible_row")
@@ -38,8 +39,8 @@ BATCHES = [
 
 @pytest.mark.parametrize(("suite", "query"), BATCHES)
 def test_small_batch_judges_as_great_expectations(database_url, suite, query):
-    ours = small_batch.run(database_url, suite, query)
-    theirs = validate.run(database_url, suite, query)
+    ours = small_batch.run(At(database_url), suite, query)
+    theirs = validate.run(At(database_url), suite, query)
 
     assert (ours.passed, ours.severity, ours.evaluated) == (theirs.passed, theirs.severity, theirs.evaluated)
     assert ours.failures == theirs.failures
@@ -54,7 +55,7 @@ def test_a_suite_with_other_expectations_goes_to_great_expectations(database_url
     monkeypatch.setattr(small_batch, "SUITES_DIR", tmp_path)
     monkeypatch.setattr(suites, "SUITES_DIR", tmp_path)
     query = "select 'nonsense'::text as variable"
-    outcome = small_batch.run(database_url, "in_set", query)
+    outcome = small_batch.run(At(database_url), "in_set", query)
 
-    assert outcome == validate.run(database_url, "in_set", query)
+    assert outcome == validate.run(At(database_url), "in_set", query)
     assert not outcome.passed

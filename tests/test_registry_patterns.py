@@ -25,8 +25,9 @@ import pytest
 import yaml
 
 from greenhouse_assets import settings
-from greenhouse_assets.database import libpq_url
+from greenhouse_assets.database import At, libpq_url
 from greenhouse_assets.defs.ingest.raw import raw_metadata
+from greenhouse_assets.defs.resources import resources
 from greenhouse_assets.defs.transform.dbt import timeseries_dbt
 from greenhouse_assets.defs.transform.resources import transform_resources
 from greenhouse_assets.ingest.errors import IngestError
@@ -412,7 +413,7 @@ def test_a_wrong_declared_unit_is_quarantined_with_file_column_expected_found(cl
     lake = tmp_path / "lake"
     outcome = receive_file(path, landing_root=tmp_path / "landing",
                            store=LakeStore(lake),
-                           url=clean_platform, registry=SourceRegistry.load())
+                           database=At(clean_platform), registry=SourceRegistry.load())
     assert outcome.status == "quarantined"
     with psycopg.connect(libpq_url(clean_platform)) as conn:
         error, detail = conn.execute("SELECT error, error_detail FROM metadata.files WHERE file_id = %s",
@@ -443,9 +444,9 @@ def test_registry_refuses_bad_unit_config(tmp_path):
 def stage(url: str, path: Path, root: Path, lake: Path, registry: SourceRegistry):
     outcome = receive_file(path, landing_root=root,
                            store=LakeStore(lake),
-                           url=url, registry=registry)
+                           database=At(url), registry=registry)
     assert outcome.status == "received", outcome.error
-    load_parquet(url, file_id=outcome.file_id, source=outcome.source, source_file=outcome.path,
+    load_parquet(At(url), file_id=outcome.file_id, source=outcome.source, source_file=outcome.path,
                  parquet=Path(outcome.parquet_uri.removeprefix("file://")), run_id=None, actor="test",
                  partition_key=outcome.partition_key)
     return outcome
@@ -468,7 +469,7 @@ def test_streams_points_and_units_reach_measurements(clean_platform, registry, t
     assert raw_metadata(units_out)["unit_conversions"]
 
     result = dg.materialize([timeseries_dbt], instance=dg.DagsterInstance.ephemeral(),
-                            resources=transform_resources().resources)
+                            resources={**resources().resources, **transform_resources().resources})
     assert result.success
     assert [e.check_name for e in result.get_asset_check_evaluations()
             if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR] == []

@@ -20,7 +20,7 @@ from greenhouse_assets.database import libpq_url
 from greenhouse_assets.definitions import defs
 from greenhouse_assets.defs.automation.sensors import FEATURES, features_sensor
 from greenhouse_assets.defs.features.assets import extracted_features
-from greenhouse_assets.defs.resources import PostgresResource
+from greenhouse_assets.defs.resources import PostgresResource, resources
 from greenhouse_assets.defs.transform.dbt import timeseries_dbt
 from greenhouse_assets.defs.transform.resources import transform_resources
 from greenhouse_assets.in_process import ingest_file
@@ -62,7 +62,7 @@ def test_rollback_restores_the_previous_version_downstream(clean_platform, insta
 
     def transform(only_measurements: bool = True) -> None:
         """dbt: everything the first time (seeds), then only the model under test and its tests."""
-        assert dg.materialize([timeseries_dbt], instance=instance, resources=transform_resources().resources,
+        assert dg.materialize([timeseries_dbt], instance=instance, resources={**resources().resources, **transform_resources().resources},
                               selection=[MEASUREMENTS] if only_measurements else None).success
 
     def recompute_features() -> list[tuple[str, str]]:

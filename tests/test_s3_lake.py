@@ -20,7 +20,7 @@ import s3fs
 import seaweed
 from psycopg import sql
 
-from greenhouse_assets.database import libpq_url
+from greenhouse_assets.database import At, libpq_url
 from greenhouse_assets.in_process import ingest_file
 from greenhouse_assets.ingest.lake_store import LakeIntegrityError, LakeStore, open_uri
 from greenhouse_assets.ingest.pipeline import receive_file
@@ -127,7 +127,7 @@ def test_an_original_on_s3_is_never_overwritten(s3_lake, instance, real_data, da
     assert again["status"] == "duplicate"
     time.sleep(1.1)  # S3 keeps LastModified to the second: a rewrite now would show
     # Parsed again (as a re-materialization from the UI does): the original's key is not written again.
-    reprocessed = receive_file(landing / relative, landing_root=landing, store=LakeStore(s3_lake), url=database_url,
+    reprocessed = receive_file(landing / relative, landing_root=landing, store=LakeStore(s3_lake), database=At(database_url),
                                registry=REGISTRY, reprocess=True)
     assert (reprocessed.status, reprocessed.raw_uri) == ("received", raw_uri)
     # Offered other bytes under that key, the conditional write is refused and the stored object stays.

@@ -157,12 +157,12 @@ def test_identical_bytes_at_a_second_path_run_and_are_recorded_as_a_duplicate(la
 def test_a_path_put_back_to_older_bytes_reactivates_that_version_and_downstream_follows(
         landing, instance, real_data, database_url):
     from greenhouse_assets.defs.automation.sensors import features_sensor
-    from greenhouse_assets.defs.resources import PostgresResource
+    from greenhouse_assets.defs.resources import PostgresResource, resources
     from greenhouse_assets.defs.transform.dbt import timeseries_dbt
     from greenhouse_assets.defs.transform.resources import transform_resources
 
     def transform() -> None:
-        assert dg.materialize([timeseries_dbt], instance=instance, resources=transform_resources().resources).success
+        assert dg.materialize([timeseries_dbt], instance=instance, resources={**resources().resources, **transform_resources().resources}).success
 
     def last_hours() -> list[tuple]:
         """Measurements of the last 10 hours of the original export, per file version."""

@@ -14,7 +14,8 @@ import yaml
 from psycopg import sql
 
 from greenhouse_assets import settings
-from greenhouse_assets.database import libpq_url
+from greenhouse_assets.database import At, libpq_url
+from greenhouse_assets.defs.resources import resources
 from greenhouse_assets.defs.transform.dbt import timeseries_dbt
 from greenhouse_assets.defs.transform.resources import transform_resources
 from greenhouse_assets.ingest.lake_store import LakeStore
@@ -32,9 +33,9 @@ SCALE = {"vpd": 0.1}  # the only non-identity conversion in the registry (hPa ->
 def stage(url: str, real_data: Path, relative: str, lake: Path) -> int:
     outcome = receive_file(real_data / relative, landing_root=real_data,
                            store=LakeStore(lake),
-                           url=url, registry=SourceRegistry.load())
+                           database=At(url), registry=SourceRegistry.load())
     assert outcome.status == "received", outcome.error
-    load_parquet(url, file_id=outcome.file_id, source=outcome.source, source_file=outcome.path,
+    load_parquet(At(url), file_id=outcome.file_id, source=outcome.source, source_file=outcome.path,
                  parquet=Path(outcome.parquet_uri.removeprefix("file://")), run_id=None, actor="test",
                  partition_key=outcome.partition_key)
     return outcome.file_id
@@ -42,7 +43,7 @@ def stage(url: str, real_data: Path, relative: str, lake: Path) -> int:
 
 def build(instance, full_refresh: bool = False) -> dg.ExecuteInProcessResult:
     result = dg.materialize(
-        [timeseries_dbt], instance=instance, resources=transform_resources().resources,
+        [timeseries_dbt], instance=instance, resources={**resources().resources, **transform_resources().resources},
         run_config=dg.RunConfig(ops={"timeseries_dbt": {"config": {"full_refresh": full_refresh}}}),
     )
     assert result.success

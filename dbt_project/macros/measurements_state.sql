@@ -175,7 +175,7 @@ create temporary table _mfs_columns on commit drop as
         join _mfs_scope using (file_id)
         join metadata.files f using (file_id)
         join pg_namespace n on n.nspname = 'staging'
-        join pg_class c on c.relnamespace = n.oid and c.relname = 'raw_' || f.source
+        join pg_class c on c.relnamespace = n.oid and c.relname = 'raw_' || f.source  -- the staging naming rule: greenhouse_assets/catalog.py
         join pg_attribute a on a.attrelid = c.oid and a.attname = fc.staged_column and a.attnum > 0 and not a.attisdropped
         join {{ ref('allow_list') }} al on al.source = f.source and al.site = fc.site and al.variable = fc.variable
         left join {{ ref('column_mappings') }} cm

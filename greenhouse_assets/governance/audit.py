@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import dagster as dg
 import psycopg
 
+from greenhouse_assets.catalog import Table
 from greenhouse_assets.governance import lineage
 
 
@@ -56,6 +57,11 @@ def record(conn: psycopg.Connection, by: Writer, *, asset: str, table: str, rows
     lineage.record(conn, by.run_id, sources, outputs)
 
 
-def record_write(conn: psycopg.Connection, context: dg.AssetExecutionContext, **write) -> None:
-    """`record` for an asset: the run's actor and id."""
+def record_write(conn: psycopg.Connection, context: dg.AssetExecutionContext, entry: Table | None = None,
+                 **write) -> None:
+    """`record` for an asset: the run's actor and id; with a catalog `entry`, its asset name, table and
+    (unless `outputs` is given) every table it writes."""
+    if entry is not None:
+        write = {"asset": entry.name, "table": entry.table, "outputs": [lineage.table(t) for t in entry.tables],
+                 **write}
     record(conn, writer(context), **write)

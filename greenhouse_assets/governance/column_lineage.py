@@ -6,8 +6,10 @@ equivalents, shown in the asset's Lineage view in the UI.
 
 import dagster as dg
 
-MEASUREMENTS = dg.AssetKey(["timeseries", "measurements"])
-EXTRACTED = dg.AssetKey(["features", "extracted_features"])
+from greenhouse_assets import catalog
+
+MEASUREMENTS = catalog.MEASUREMENTS.asset_key
+EXTRACTED = catalog.EXTRACTED_FEATURES.asset_key
 
 
 def _deps(key: dg.AssetKey, *columns: str) -> list[dg.TableColumnDep]:

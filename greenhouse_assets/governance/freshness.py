@@ -6,13 +6,13 @@ get the same windows plus six hours. Windows are in hours from the environment s
 different export rhythm changes config, not code.
 """
 
-import os
 from datetime import timedelta
 
 import dagster as dg
 
-WARN = timedelta(hours=int(os.environ.get("GREENHOUSE_FRESHNESS_WARN_HOURS", 24)))
-FAIL = timedelta(hours=int(os.environ.get("GREENHOUSE_FRESHNESS_FAIL_HOURS", 48)))
+from greenhouse_assets import settings
+
+WARN, FAIL = (timedelta(hours=h) for h in settings.freshness_hours())
 FEATURES_LAG = timedelta(hours=6)
 
 TIMESERIES = dg.FreshnessPolicy.time_window(fail_window=FAIL, warn_window=WARN)

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 import psycopg
-from sqlalchemy.engine import make_url
 
 from greenhouse_assets.governance import lineage
 
@@ -43,15 +42,16 @@ def client(url: str = "", file: str = "") -> OpenLineageClient | None:
     return OpenLineageClient(transport=FileTransport(FileConfig(log_file_path=file, append=True)))
 
 
-def _datasets(conn: psycopg.Connection, database_url: str, file_ids: list[int]):
-    db = make_url(database_url)
-    pg_namespace = f"postgres://{db.host or 'localhost'}:{db.port or 5432}"
+def _datasets(conn: psycopg.Connection, file_ids: list[int]):
+    host = conn.info.host
+    pg_namespace = f"postgres://{'localhost' if not host or host.startswith('/') else host}:{conn.info.port}"
+    database = conn.info.dbname
     originals = dict(conn.execute("SELECT file_id::text, raw_uri FROM metadata.files WHERE file_id = ANY(%s)",
                                   (file_ids,)).fetchall())
 
     def dataset(node: lineage.Node) -> tuple[str, str]:
         if node.kind == "table":
-            return pg_namespace, f"{db.database}.{node.ref}"
+            return pg_namespace, f"{database}.{node.ref}"
         if node.kind == "file_version" and originals.get(node.ref):
             return _lake_dataset(originals[node.ref])
         if node.kind == "parquet":
@@ -69,12 +69,12 @@ def _lake_dataset(uri: str) -> tuple[str, str]:
     return "file", parsed.path
 
 
-def events_for_run(conn: psycopg.Connection, database_url: str, run_id: str, job_name: str) -> list[RunEvent]:
+def events_for_run(conn: psycopg.Connection, run_id: str, job_name: str) -> list[RunEvent]:
     from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState  # see docstring
     from openlineage.client.facet_v2 import output_statistics_output_dataset, parent_run
 
     edges = lineage.for_run(conn, run_id)
-    dataset = _datasets(conn, database_url, [int(n.ref) for edge in edges for n in edge if n.kind == "file_version"])
+    dataset = _datasets(conn, [int(n.ref) for edge in edges for n in edge if n.kind == "file_version"])
     writes = conn.execute("SELECT audit_id, at, asset, table_name, rows_affected, details FROM metadata.audit_log "
                           "WHERE run_id = %s ORDER BY audit_id", (run_id,)).fetchall()
     parent = parent_run.ParentRunFacet(run=parent_run.Run(runId=run_id),

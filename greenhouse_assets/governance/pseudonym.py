@@ -14,12 +14,13 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import hmac
-import os
 from collections.abc import Iterator
 
 import polars as pl
 
-KEY_ENV = "GREENHOUSE_PSEUDONYM_KEY"
+from greenhouse_assets import settings
+
+KEY_ENV = settings.PSEUDONYM_KEY
 
 
 class PseudonymKeyMissing(RuntimeError):
@@ -44,7 +45,7 @@ def pseudonymise(parsed):
     columns = identifying_columns(parsed)
     if not columns:
         return parsed
-    secret = os.environ.get(KEY_ENV, "")
+    secret = settings.pseudonym_key()
     if not secret:
         raise PseudonymKeyMissing(
             f"{parsed.path.name}: columns {columns} are marked identifying in the source registry "

@@ -13,7 +13,6 @@ the features sensor recomputes those days.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -21,6 +20,8 @@ from pathlib import Path
 import psycopg
 from psycopg.rows import class_row
 
+from greenhouse_assets import catalog
+from greenhouse_assets.governance import audit
 from greenhouse_assets.ingest.pipeline import landing_relative
 from greenhouse_assets.ingest.staging import SCHEMA, table_name
 
@@ -158,15 +159,12 @@ def apply(conn: psycopg.Connection, target: str, to_version: int | None, *, acto
         for version in active_before:
             changed |= {r[0] for r in conn.execute("SELECT metadata.set_file_active(%s, false)", (version.file_id,))}
     deactivated = [v for v in same_path if v.file_id in changed and (activate is None or v.file_id != activate.file_id)]
-    conn.execute(
-        """INSERT INTO metadata.audit_log (actor, run_id, asset, table_name, partition_key, operation,
-                                           rows_affected, input_file_ids, details)
-           VALUES (%s, %s, %s, %s, %s, 'rollback', %s, %s, %s::jsonb)""",
-        (actor, run_id, f"staging/{table}", f"{SCHEMA}.{table}", activate.partition_key if activate else None,
-         sum((v.rows_staged or 0) for v in deactivated) + ((activate.rows_staged or 0) if activate else 0),
-         sorted(changed),
-         json.dumps({"path": path, "target": target, "to_version": to_version, "reason": reason,
-                     "activated": activate.file_id if activate else None,
-                     "deactivated": [v.file_id for v in deactivated]})),
-    )
+    entry = catalog.staging(source)
+    audit.record(conn, audit.Writer(actor, run_id), asset=entry.name, table=entry.table, operation="rollback",
+                 partition_key=activate.partition_key if activate else None,
+                 rows=sum((v.rows_staged or 0) for v in deactivated) + ((activate.rows_staged or 0) if activate else 0),
+                 input_file_ids=sorted(changed),
+                 details={"path": path, "target": target, "to_version": to_version, "reason": reason,
+                          "activated": activate.file_id if activate else None,
+                          "deactivated": [v.file_id for v in deactivated]})
     return Rollback(source, path, activate, deactivated)

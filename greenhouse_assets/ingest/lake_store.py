@@ -153,7 +153,7 @@ class LakeStore:
 
     @cached_property
     def _conditional_put(self) -> bool:
-        return os.environ.get("GREENHOUSE_LAKE_CONDITIONAL_PUT", "1") != "0"
+        return settings.lake_conditional_put()
 
     def _stored_sha256(self, key: str) -> str:
         if not self.local:

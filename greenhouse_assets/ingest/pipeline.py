@@ -11,7 +11,8 @@ from pathlib import Path
 import polars as pl
 import pyarrow as pa
 
-from greenhouse_assets.database import connect
+from greenhouse_assets import catalog
+from greenhouse_assets.database import Database
 from greenhouse_assets.governance import audit, lineage
 from greenhouse_assets.ingest import file_registry, lake
 from greenhouse_assets.ingest.errors import IngestError
@@ -54,10 +55,12 @@ def landing_relative(path: Path, landing_root: Path) -> str:
         return resolved.as_posix()
 
 
-def receive_file(path: Path, *, landing_root: Path, store: LakeStore, url: str, registry: SourceRegistry,
-                 run_id: str | None = None, expected_partition: str | None = None, sha256: str | None = None,
+def receive_file(path: Path, *, landing_root: Path, store: LakeStore, database: Database,
+                 registry: SourceRegistry, run_id: str | None = None, expected_partition: str | None = None,
+                 sha256: str | None = None,
                  reprocess: bool = False, stage_as: str | None = None, audit_as: str | None = None) -> RawOutcome:
-    """Hash, keep, parse and register one file; with `stage_as` (the actor to audit), also stage it.
+    """Hash, keep, parse and register one file in `database` (a connection per transaction); with
+    `stage_as` (the actor to audit), also stage it.
     With `audit_as`, the raw asset's audit row (and the edge file version -> raw Parquet) is written in
     the transaction that registers the version, whatever became of it (received, duplicate,
     reactivated, quarantined).
@@ -90,7 +93,7 @@ def receive_file(path: Path, *, landing_root: Path, store: LakeStore, url: str, 
     received_at = datetime.now(UTC)
     base = dict(source=source.name, path=relative, sha256=sha256, bytes=size, partition_key=partition_key)
 
-    with connect(url) as conn:
+    with database.connection() as conn:
         original = file_registry.loaded_with_hash(conn, sha256)
         if original is not None and original.status != "received" and not reprocess:
             file_id = file_registry.record_duplicate(conn, source=source.name, path=relative, sha256=sha256, size=size,
@@ -113,7 +116,7 @@ def receive_file(path: Path, *, landing_root: Path, store: LakeStore, url: str, 
                                sha256) as original_copy:
             parsed = open_file(path, registry)
             schema = lake.arrow_schema(parsed)
-            staging = staging_transaction(url, file_id=file_id, source=source.name, source_file=relative,
+            staging = staging_transaction(database, file_id=file_id, source=source.name, source_file=relative,
                                           file_schema=schema) if stage_as else nullcontext()
             with parsed.batches_ahead(BATCH_ROWS) as batches, staging as load:
                 with lake.ParquetSink(store, lake.parquet_key(source.name, sha256), schema) as sink:
@@ -121,7 +124,7 @@ def receive_file(path: Path, *, landing_root: Path, store: LakeStore, url: str, 
                     rows = load.copy(tables) if load else sum(table.num_rows for table in tables)
                     stored = original_copy.keep()  # before the Parquet is published: both are of the hashed content
                 parquet = sink.uri
-                with connect(url) as conn:
+                with database.connection() as conn:
                     file_registry.record_received(conn, file_id=file_id, parsed=parsed, path=relative, sha256=sha256,
                                                   size=size, received_at=received_at, raw_uri=stored,
                                                   parquet_uri=parquet, rows=rows,
@@ -131,7 +134,7 @@ def receive_file(path: Path, *, landing_root: Path, store: LakeStore, url: str, 
                 staged = load.finish(run_id=run_id, actor=stage_as, partition_key=partition_key) if load else None
     except IngestError as error:
         stored = lake.quarantine(path, store, source.name, sha256, error)
-        with connect(url) as conn:
+        with database.connection() as conn:
             file_id = file_registry.record_quarantine(conn, source=source.name, path=relative, sha256=sha256,
                                                       size=size, error=error, quarantine_uri=stored,
                                                       partition_key=partition_key, run_id=run_id)
@@ -147,7 +150,8 @@ def _audit_raw(conn, actor: str | None, run_id: str | None, outcome: RawOutcome)
     """The raw asset's audit row for `outcome`, in the caller's (registering) transaction."""
     if actor is None:
         return
-    audit.record(conn, audit.Writer(actor, run_id), asset="raw/files", table="metadata.files", rows=outcome.rows,
+    audit.record(conn, audit.Writer(actor, run_id), asset=catalog.RAW_FILES.name, table=catalog.RAW_FILES.table,
+                 rows=outcome.rows,
                  operation=outcome.status, partition_key=outcome.partition_key, input_file_ids=[outcome.file_id],
                  outputs=[lineage.parquet(outcome.parquet_uri)] if outcome.parquet_uri else [],
                  details={"path": outcome.path, "sha256": outcome.sha256})

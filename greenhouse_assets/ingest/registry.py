@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from greenhouse_assets import settings
+from greenhouse_assets import catalog, settings
 from greenhouse_assets.ingest import units
 from greenhouse_assets.ingest.errors import IngestError
 
@@ -178,7 +178,7 @@ class Source:
 
     @property
     def staging_table(self) -> str:
-        return f"staging.raw_{self.name}"
+        return catalog.staging(self.name).table
 
     @property
     def mappings(self) -> tuple[MappingRule, ...]:

@@ -29,10 +29,12 @@ import pyarrow.parquet as pq
 from pgpq import ArrowToPostgresBinaryEncoder
 from psycopg import sql
 
-from greenhouse_assets.database import connect
+from greenhouse_assets import catalog
+from greenhouse_assets.catalog import STAGING_SCHEMA, staging_table_name
+from greenhouse_assets.database import Database
 from greenhouse_assets.governance import audit
 
-SCHEMA = "staging"
+SCHEMA = STAGING_SCHEMA
 BATCH_ROWS = 100_000
 
 # Bookkeeping columns every staging table has, besides the file's own columns.
@@ -63,7 +65,8 @@ class StagingLoad:
 
 
 def table_name(source: str) -> str:
-    return f"raw_{source}"
+    """`raw_<source>`: the naming rule lives in the catalog."""
+    return staging_table_name(source)
 
 
 def pg_type(arrow_type: pa.DataType) -> str:
@@ -137,8 +140,8 @@ class StagingTransaction:
         )
         activated = conn.execute("SELECT metadata.set_file_active(%s, true)", (self.file_id,)).fetchall()
         deactivated = [r[0] for r in activated if r[0] != self.file_id]
-        audit.record(conn, audit.Writer(actor, run_id), asset=f"staging/{self.table}", table=f"{SCHEMA}.{self.table}",
-                     rows=self.rows, operation="load", partition_key=partition_key, input_file_ids=[self.file_id],
+        entry = catalog.staging(self.source)
+        audit.record(conn, audit.Writer(actor, run_id), asset=entry.name, table=entry.table, rows=self.rows, operation="load", partition_key=partition_key, input_file_ids=[self.file_id],
                      details={"schema_changes": self.changes, "deactivated": deactivated})
         conn.commit()
         self.committed = True
@@ -146,13 +149,13 @@ class StagingTransaction:
 
 
 @contextmanager
-def staging_transaction(url: str, *, file_id: int, source: str, source_file: str,
+def staging_transaction(database: Database, *, file_id: int, source: str, source_file: str,
                         file_schema: pa.Schema) -> Iterator[StagingTransaction]:
     """Lock the source's table, fit it to `file_schema` and clear the version's rows, in a transaction
     that `StagingTransaction.finish` commits. Leaving the block any other way rolls everything back,
     so a file is staged all-or-nothing."""
     table = table_name(source)
-    with connect(url) as conn:
+    with database.connection() as conn:
         conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"{SCHEMA}.{table}",))
         column_types, changes = _evolve_table(conn, table, file_schema)
         conn.execute(sql.SQL("DELETE FROM {} WHERE _file_id = %s").format(sql.Identifier(SCHEMA, table)), (file_id,))
@@ -165,11 +168,11 @@ def staging_transaction(url: str, *, file_id: int, source: str, source_file: str
                 conn.rollback()
 
 
-def load_parquet(url: str, *, file_id: int, source: str, source_file: str, parquet: Path | BinaryIO,
+def load_parquet(database: Database, *, file_id: int, source: str, source_file: str, parquet: Path | BinaryIO,
                  run_id: str | None, actor: str, partition_key: str | None) -> StagingLoad:
     """Stage one file version from its raw Parquet and mark it loaded and active, in a single transaction."""
     parquet_file = pq.ParquetFile(parquet)
-    with staging_transaction(url, file_id=file_id, source=source, source_file=source_file,
+    with staging_transaction(database, file_id=file_id, source=source, source_file=source_file,
                              file_schema=parquet_file.schema_arrow) as load:
         load.copy(parquet_file.iter_batches(batch_size=BATCH_ROWS))
         return load.finish(run_id=run_id, actor=actor, partition_key=partition_key)
@@ -188,7 +191,8 @@ def reactivate(conn: psycopg.Connection, *, file_id: int, source: str, run_id: s
     deactivated = [r[0] for r in activated if r[0] != file_id]
     rows = conn.execute("SELECT coalesce(rows_staged, 0) FROM metadata.files WHERE file_id = %s",
                         (file_id,)).fetchone()[0]
-    audit.record(conn, audit.Writer(actor, run_id), asset=f"staging/{table}", table=f"{SCHEMA}.{table}", rows=rows,
+    entry = catalog.staging(source)
+    audit.record(conn, audit.Writer(actor, run_id), asset=entry.name, table=entry.table, rows=rows,
                  operation="reactivate", partition_key=partition_key, input_file_ids=[file_id],
                  details={"reason": reason, "deactivated": deactivated})
     return StagingLoad(f"{SCHEMA}.{table}", rows, [], deactivated)

@@ -11,7 +11,6 @@ are used as they are.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -116,7 +115,7 @@ class Prices:
 
 
 def _path() -> Path:
-    return Path(os.environ.get("GREENHOUSE_SITE_CONFIG", SITE_CONFIG))
+    return settings.site_config(SITE_CONFIG)
 
 
 @lru_cache(maxsize=4)

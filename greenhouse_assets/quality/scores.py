@@ -46,6 +46,8 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from greenhouse_assets import catalog
+
 DIMENSIONS = ("completeness", "consistency", "timeliness", "validity", "accuracy", "uniqueness")
 COUNTS = ("values", "anomalies", "rejected_by_allow_list")
 METRICS = (*DIMENSIONS, "aggregate", *COUNTS)
@@ -83,7 +85,7 @@ def compute_and_store(conn: psycopg.Connection, run_id: str | None) -> tuple[Sco
     _run(conn, "scores_table")
     for source, columns in _run(conn, "staged_sources").fetchall():
         columns = columns or []
-        _run(conn, "file_scores", **common, table=sql.Identifier("staging", f"raw_{source}"),
+        _run(conn, "file_scores", **common, table=sql.Identifier(catalog.STAGING_SCHEMA, catalog.staging_table_name(source)),
              source=sql.Literal(source), allow_list=allow_list, mapped_columns=sql.Literal(columns),
              filled=sql.SQL(", ").join(sql.SQL("count({})").format(sql.Identifier(c)) for c in columns))
     _run(conn, "contributed", **common)

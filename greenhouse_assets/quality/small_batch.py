@@ -16,7 +16,7 @@ import json
 from decimal import Decimal
 from pathlib import Path
 
-from greenhouse_assets.database import connect
+from greenhouse_assets.database import Database
 from greenhouse_assets.quality import validate
 
 SUITES_DIR = Path(__file__).parent / "expectations"  # as quality.suites, which imports GX
@@ -26,17 +26,17 @@ MAX_ROWS = 1000  # a small batch: one row of aggregates, or one row per file col
 PARTIAL_LIST = 20  # GX's `partial_unexpected_list` keeps the first 20 unexpected values
 
 
-def run(url: str, suite_name: str, query: str) -> validate.Outcome:
+def run(database: Database, suite_name: str, query: str) -> validate.Outcome:
     """`validate.run`'s outcome for `query`'s rows, judged here when the suite and batch allow it."""
     expectations = json.loads((SUITES_DIR / f"{suite_name}.json").read_text(encoding="utf-8"))["expectations"]
     if not all(set(e["kwargs"]) <= KNOWN_KWARGS.get(e["type"], set()) for e in expectations):
-        return validate.run(url, suite_name, query)
-    with connect(url) as conn, conn.cursor() as cur:
+        return validate.run(database, suite_name, query)
+    with database.connection() as conn, conn.cursor() as cur:
         cur.execute(query)
         names = [d.name for d in cur.description]
         rows = cur.fetchmany(MAX_ROWS + 1)
     if len(rows) > MAX_ROWS:
-        return validate.run(url, suite_name, query)
+        return validate.run(database, suite_name, query)
     batch = [dict(zip(names, row)) for row in rows]
     failures = []
     for e in expectations:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from sqlalchemy.engine import make_url
+from greenhouse_assets import settings
+from greenhouse_assets.database import Database
 
 
 @dataclass
@@ -27,12 +28,9 @@ class Outcome:
                 "expectations": self.evaluated, "failed": len(self.failures), "failures": self.failures}
 
 
-def _ge_url(url: str) -> str:
-    return make_url(url).set(drivername="postgresql+psycopg2").render_as_string(hide_password=False)
-
-
-def run(url: str, suite_name: str, query: str) -> Outcome:
-    """Validate `query`'s rows (SQL, starting with SELECT) against the suite `suite_name`."""
+def run(database: Database, suite_name: str, query: str) -> Outcome:
+    """Validate `query`'s rows (SQL, starting with SELECT) against the suite `suite_name`, in `database`
+    (GX opens its own SQLAlchemy connection to it)."""
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
     # Imported here: Great Expectations takes seconds to import and only check runs need it.
     import great_expectations as gx
@@ -42,7 +40,7 @@ def run(url: str, suite_name: str, query: str) -> Outcome:
 
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    source = context.data_sources.add_postgres("greenhouse", connection_string=_ge_url(url))
+    source = context.data_sources.add_postgres("greenhouse", connection_string=settings.sqlalchemy_url(database.url, "psycopg2"))
     batch = source.add_query_asset(suite_name, query=query).add_batch_definition_whole_table("all").get_batch()
     suite = suites.load(suite_name)
     result = batch.validate(suite)

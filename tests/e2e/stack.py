@@ -25,7 +25,7 @@ from psycopg import sql
 
 from greenhouse_assets import settings
 from greenhouse_assets.database import libpq_url
-from greenhouse_assets.settings import ROLES, _with_database, _with_user
+from greenhouse_assets.settings import ROLES, with_database, with_user
 
 RUN_TIMES = """query Runs($after: Float) {
   runsOrError(filter: {createdAfter: $after}, limit: 200) {
@@ -138,13 +138,13 @@ def platform_under_dagster_dev(platform_url: str, log: Path, auth: tuple[str, st
     with psycopg.connect(libpq_url(platform_url), autocommit=True) as conn:
         conn.execute("DROP TABLE IF EXISTS timeseries.measurement_file_state, timeseries.measurement_changes")
     # The cluster administrator creates the storage database, owned by Dagster's role, as `greenhouse db up` does.
-    admin = _with_database(os.environ["GREENHOUSE_ADMIN_URL"], "postgres")
+    admin = with_database(os.environ["GREENHOUSE_ADMIN_URL"], "postgres")
     storage_name = f"dagster_e2e_{os.getpid()}"
     storage = sql.Identifier(storage_name)
     with psycopg.connect(libpq_url(admin), autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(storage))
         conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(storage, sql.Identifier(ROLES["dagster"])))
-    settings_env = {"DAGSTER_DATABASE_URL": _with_user(_with_database(platform_url, storage_name), ROLES["dagster"], None),
+    settings_env = {"DAGSTER_DATABASE_URL": with_user(with_database(platform_url, storage_name), ROLES["dagster"], None),
                     "GREENHOUSE_LANDING_DIR": os.environ["GREENHOUSE_LANDING_DIR"],
                     "GREENHOUSE_LAKE_URL": os.environ["GREENHOUSE_LAKE_URL"],
                     "GREENHOUSE_SENSOR_INTERVAL": "5", "GREENHOUSE_MOGA_INTERVAL": "10", **env}

@@ -12,17 +12,16 @@ have loaded the code location once (greenhouse_assets/celery_workers.py), on thi
 its K8s run launcher: deploy/helm/values.yaml).
 """
 
-import os
 
 import dagster as dg
 
-from greenhouse_assets import celery_workers
+from greenhouse_assets import celery_workers, settings
 
 CHOICES = ("in_process", "celery", "k8s")
 
 
 def run_executor() -> dg.ExecutorDefinition:
-    choice = os.environ.get("GREENHOUSE_EXECUTOR", "").strip().lower() or "in_process"
+    choice = settings.executor()
     if choice == "celery":
         return celery_workers.executor()
     if choice == "k8s":

@@ -42,9 +42,9 @@ from typing import Any, TypeVar
 
 import dagster as dg
 
-from greenhouse_assets import database, settings
+from greenhouse_assets import catalog, database, settings
 
-MEASUREMENTS = dg.AssetKey(["timeseries", "measurements"])
+MEASUREMENTS = catalog.MEASUREMENTS.asset_key
 AC = dg.AutomationCondition
 
 DB_RETRY = dg.RetryPolicy(max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL)
@@ -75,10 +75,11 @@ def explain_lost_database(compute: Compute) -> Compute:
             then = f"Dagster retries this step in {policy.calculate_delay(attempt):g} s."
         else:
             then = "No retries left: once the database is back, re-execute the run from failure."
-        lost = str(database.unavailable(settings.database_url(), error))
+        url = _database_url(context)
+        lost = str(database.unavailable(url, error))
         return dg.Failure(
             description=f"{lost[0].upper()}{lost[1:]}. Attempt {attempt} of {attempts}. {then}",
-            metadata={"database": database.where(settings.database_url()), "attempt": attempt,
+            metadata={"database": settings.where(url), "attempt": attempt,
                       "attempts": attempts},
         )
 
@@ -105,6 +106,12 @@ def explain_lost_database(compute: Compute) -> Compute:
             return compute(*args, **kwargs)
 
     return call  # type: ignore[return-value]
+
+
+def _database_url(context: dg.AssetExecutionContext) -> str:
+    """The database of the step's Postgres resource (every asset that writes has one), else the setting."""
+    postgres = context.resources.original_resource_dict.get("postgres")
+    return getattr(postgres, "url", None) or settings.database_url()
 
 
 def _since_requested(trigger: dg.AutomationCondition) -> dg.AutomationCondition:

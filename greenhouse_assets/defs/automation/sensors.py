@@ -16,21 +16,21 @@
 """
 
 import json
-import os
 from datetime import date, timedelta
 
 import dagster as dg
 import psycopg
 
+from greenhouse_assets import catalog, settings
 from greenhouse_assets.defs.features.assets import daily
 from greenhouse_assets.defs.resources import PostgresResource
 
-SENSOR_INTERVAL = int(os.environ.get("GREENHOUSE_SENSOR_INTERVAL", 15))
-MOGA_INTERVAL = int(os.environ.get("GREENHOUSE_MOGA_INTERVAL", 600))
-FEATURES = dg.AssetKey(["features", "extracted_features"])
-MOGA_TARGETS = dg.AssetSelection.assets(
-    ["features", "feature_importance"], "moga_objective_models", "moga_results", ["moga", "plan"],
-    ["moga", "backtest"])
+SENSOR_INTERVAL = settings.sensor_interval()
+MOGA_INTERVAL = settings.moga_interval()
+FEATURES = catalog.EXTRACTED_FEATURES.asset_key
+MOGA_TARGETS = dg.AssetSelection.assets(*(t.asset_key for t in (
+    catalog.FEATURE_IMPORTANCE, catalog.MOGA_OBJECTIVE_MODELS, catalog.MOGA_RESULTS, catalog.MOGA_PLAN,
+    catalog.MOGA_BACKTEST)))
 
 timeseries_automation = dg.AutomationConditionSensorDefinition(
     "timeseries_automation", target=dg.AssetSelection.groups("timeseries"),

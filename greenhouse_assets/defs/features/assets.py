@@ -9,22 +9,21 @@ re-running D (and D−1, whose last rolling windows reach into D). A backfill ru
 """
 
 import hashlib
-import os
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import dagster as dg
 
-from greenhouse_assets.defs.automation.policies import DB_RETRY, after_features, explain_lost_database
+from greenhouse_assets import catalog, settings
+from greenhouse_assets.defs.automation.policies import after_features
+from greenhouse_assets.defs.platform import platform_asset
 from greenhouse_assets.defs.resources import PostgresResource
 from greenhouse_assets.features import store
 from greenhouse_assets.features.windows import DAY, ROLLING_24H, WindowSpec, read_range
-from greenhouse_assets.governance import audit, column_lineage, freshness, lineage
+from greenhouse_assets.governance import audit, column_lineage, lineage
 
-MEASUREMENTS = dg.AssetKey(["timeseries", "measurements"])
 daily = dg.DailyPartitionsDefinition(start_date="2013-12-01", timezone="UTC")
-KINDS = {"python", "tsfresh", "timescaledb"}
 
 
 class FeatureConfig(dg.Config):
@@ -53,7 +52,7 @@ class FeatureConfig(dg.Config):
         return ExtractionSpec(
             specs=specs, min_coverage=self.min_coverage, n_jobs=self.n_jobs,
             fc_parameters={**calculators.CURATED_FC_PARAMETERS, **self.extra_tsfresh_parameters},
-            dask_scheduler=self.dask_scheduler or os.environ.get("GREENHOUSE_DASK_SCHEDULER") or None,
+            dask_scheduler=self.dask_scheduler or settings.dask_scheduler(),
         )
 
 
@@ -63,29 +62,22 @@ def _days(context: dg.AssetExecutionContext) -> list[datetime]:
     return [start + timedelta(days=i) for i in range((window.end - window.start).days)]
 
 
-@dg.asset(
-    key=["features", "extracted_features"],
-    deps=[MEASUREMENTS],
+@platform_asset(
+    catalog.EXTRACTED_FEATURES,
+    deps=[catalog.MEASUREMENTS.asset_key],
     partitions_def=daily,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    retry_policy=DB_RETRY,
-    group_name="features",
-    kinds=KINDS,
-    owners=["team:data-engineering"],
     description=(
         "`features.extracted_features` and `features.windows`: per UTC day and rolling 24 h window (6 h step), "
         "site, zone and variable, the curated tsfresh features (vectorised, equal to tsfresh) and greenhouse "
         "domain features (`variable = 'domain'`). Windows below the coverage threshold are recorded as skipped; "
         "gap-filled windows are flagged imputed. Reads only `timeseries.measurements` (quality_flag = 'ok')."
     ),
-    freshness_policy=freshness.FEATURES,
-    metadata={"dagster/table_name": "features.extracted_features", "window_timezone": "UTC",
-              "default_windows": [DAY.kind, ROLLING_24H.kind]},
+    metadata={"window_timezone": "UTC", "default_windows": [DAY.kind, ROLLING_24H.kind]},
 )
-@explain_lost_database
 def extracted_features(context: dg.AssetExecutionContext, config: FeatureConfig,
                        postgres: PostgresResource) -> dg.MaterializeResult:
-    from greenhouse_assets.features import catalog
+    from greenhouse_assets.features import catalog as feature_catalog
     from greenhouse_assets.features.extract import extract
 
     started = time.perf_counter()
@@ -97,11 +89,10 @@ def extracted_features(context: dg.AssetExecutionContext, config: FeatureConfig,
         measurements = store.read_measurements(conn, lo, hi)
         result = extract(measurements, days, spec)
         store.replace_windows(conn, days[0], owned_end, result.windows, result.features)
-        store.upsert_metadata(conn, catalog.feature_metadata(spec))
-        audit.record_write(conn, context, asset="features/extracted_features", table="features.extracted_features",
-                           partition_key=_partition_label(context), operation="replace", rows=result.features.height,
-                           inputs=[lineage.table("timeseries.measurements")],
-                           outputs=[lineage.table("features.extracted_features"), lineage.table("features.windows")],
+        store.upsert_metadata(conn, feature_catalog.feature_metadata(spec))
+        audit.record_write(conn, context, catalog.EXTRACTED_FEATURES, partition_key=_partition_label(context),
+                           operation="replace", rows=result.features.height,
+                           inputs=[lineage.table(catalog.MEASUREMENTS.table)],
                            details={"windows": result.windows.height, "read_from": lo, "read_to": hi})
     status = result.windows["status"].value_counts()
     counts = dict(zip(status["status"], status["count"]))
@@ -141,23 +132,16 @@ def data_version(conn) -> str:
     return hashlib.sha256(repr(facts).encode()).hexdigest()[:16]
 
 
-@dg.asset(
-    key=["features", "feature_importance"],
-    deps=[dg.AssetKey(["features", "extracted_features"])],
-    group_name="features",
-    kinds=KINDS | {"scikit-learn"},
-    owners=["team:data-engineering"],
+@platform_asset(
+    catalog.FEATURE_IMPORTANCE,
+    deps=[catalog.EXTRACTED_FEATURES.asset_key],
     description=(
         "`features.feature_importance`: per site and zone, tsfresh relevance (Benjamini–Yekutieli) and random-forest "
         "importance of every day-window feature for the MOGA targets `energy_use_proxy` and `growth_proxy`, "
         "with the data version they came from."
     ),
-    metadata={"dagster/table_name": "features.feature_importance"},
-    freshness_policy=freshness.FEATURES,
     automation_condition=after_features(),
-    retry_policy=DB_RETRY,
 )
-@explain_lost_database
 def feature_importance(context: dg.AssetExecutionContext, config: ImportanceConfig,
                        postgres: PostgresResource) -> dg.MaterializeResult:
     import pandas as pd  # ~0.6 s: imported by the run that ranks, not by every load of the code location
@@ -182,8 +166,8 @@ def feature_importance(context: dg.AssetExecutionContext, config: ImportanceConf
                 "INSERT INTO features.feature_importance (target, feature, site, zone, p_value, relevant, importance, "
                 "method, data_version) VALUES (%(target)s, %(feature)s, %(site)s, %(zone)s, %(p_value)s, %(relevant)s, "
                 "%(importance)s, %(method)s, %(data_version)s)", written)
-        audit.record_write(conn, context, asset="features/feature_importance", table="features.feature_importance",
-                           operation="replace", rows=len(written), inputs=[lineage.table("features.extracted_features")],
+        audit.record_write(conn, context, catalog.FEATURE_IMPORTANCE, operation="replace", rows=len(written),
+                           inputs=[lineage.table(catalog.EXTRACTED_FEATURES.table)],
                            details={"data_version": version})
     if skipped:
         context.log.info(f"too few days for a relevance test, nothing written for: {skipped}")

@@ -5,7 +5,6 @@ Unset variables default to "log" alerts and no OpenLineage export, so a fresh cl
 """
 
 import logging
-import os
 from functools import partial
 
 import dagster as dg
@@ -14,9 +13,7 @@ import psycopg
 from greenhouse_assets import database, settings
 from greenhouse_assets.governance import alerts, openlineage
 
-for _name, _default in (("GREENHOUSE_ALERT_NOTIFIER", "log"), ("GREENHOUSE_ALERT_WEBHOOK_URL", ""),
-                        ("GREENHOUSE_OPENLINEAGE_URL", ""), ("GREENHOUSE_OPENLINEAGE_FILE", "")):
-    os.environ.setdefault(_name, _default)
+settings.apply_alert_defaults()  # `dg.EnvVar` needs the unset ones set: "log" alerts, no export
 
 
 class AlertsNotDelivered(Exception):

@@ -217,7 +217,7 @@ def openlineage_export(context: dg.RunStatusSensorContext, postgres: PostgresRes
         return dg.SkipReason("OpenLineage export is off: set GREENHOUSE_OPENLINEAGE_URL or _FILE")
     run = context.dagster_run
     with postgres.connection() as conn:
-        events = events_for_run(conn, postgres.url, run.run_id, run.job_name)
+        events = events_for_run(conn, run.run_id, run.job_name)
     for event in events:
         client.emit(event)
     context.log.info(f"exported {len(events)} OpenLineage events for run {run.run_id}")

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import dagster as dg
 
-from greenhouse_assets.defs.automation.policies import DB_RETRY, explain_lost_database
+from greenhouse_assets import catalog
 from greenhouse_assets.defs.ingest.partitions import file_versions
 from greenhouse_assets.defs.ingest.raw import OP_NAME, RAW_FILES, RawFileConfig, raw_metadata, raw_spec
 from greenhouse_assets.defs.ingest.staging import SOURCES, staging_key, staging_result, staging_spec
+from greenhouse_assets.defs.platform import platform_op
 from greenhouse_assets.defs.resources import LakeResource, LandingFolderResource, PostgresResource
 from greenhouse_assets.governance import audit
 from greenhouse_assets.governance.pseudonym import PseudonymKeyMissing
@@ -27,14 +28,14 @@ from greenhouse_assets.ingest.registry import SourceRegistry
 from greenhouse_assets.ingest.staging import load_parquet
 
 
-@dg.multi_asset(
+@platform_op(
+    catalog.RAW_FILES,
+    dg.multi_asset,
     specs=[raw_spec(), *(staging_spec(source) for source in SOURCES)],
     partitions_def=file_versions,
     can_subset=True,
     name=OP_NAME,
-    retry_policy=DB_RETRY,
 )
-@explain_lost_database
 def ingest_file_version(
     context: dg.AssetExecutionContext,
     config: RawFileConfig,
@@ -68,7 +69,7 @@ def _receive_path(context: dg.AssetExecutionContext, config: RawFileConfig, post
             path,
             landing_root=landing_root,
             store=lake.store,
-            url=postgres.url,
+            database=postgres,
             registry=registry,
             run_id=context.run_id,
             expected_partition=context.partition_key,
@@ -108,7 +109,7 @@ def _restage(context: dg.AssetExecutionContext, postgres: PostgresResource):
         return
     with open_uri(version.parquet_uri) as parquet:
         load = load_parquet(
-            postgres.url,
+            postgres,
             file_id=version.file_id,
             source=version.source,
             source_file=version.path,

@@ -5,20 +5,18 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
+from greenhouse_assets import catalog
+from greenhouse_assets.defs.platform import platform_spec
 from greenhouse_assets.ingest.pipeline import RawOutcome
 
-RAW_FILES = dg.AssetKey(["raw", "files"])
+RAW_FILES = catalog.RAW_FILES.asset_key
 OP_NAME = "ingest_file_version"  # the op that materializes raw and staging (assets.py)
-
 
 
 def raw_spec() -> dg.AssetSpec:
     """A function, not a module constant: the defs loader would take a module-level spec for an asset."""
-    return dg.AssetSpec(
-        key=RAW_FILES,
-        group_name="raw",
-        kinds={"python", "parquet"},
-        owners=["team:data-engineering"],
+    return platform_spec(
+        catalog.RAW_FILES,
         skippable=True,
         description=(
             "Landed file versions: original bytes in `<lake>/raw/<source>/<yyyy>/<mm>/<sha256>.<ext>`, a Parquet "

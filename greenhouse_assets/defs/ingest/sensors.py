@@ -7,11 +7,11 @@ next generation) and reactivates that version (`metadata.set_file_active`).
 """
 
 import json
-import os
 from pathlib import Path
 
 import dagster as dg
 
+from greenhouse_assets import settings
 from greenhouse_assets.defs.ingest.jobs import ingest_file_job
 from greenhouse_assets.defs.ingest.partitions import file_versions
 from greenhouse_assets.defs.ingest.raw import RAW_FILES, raw_run_config
@@ -22,8 +22,8 @@ from greenhouse_assets.ingest.landing import Entry, ReadyFile, advance
 from greenhouse_assets.ingest.registry import SourceRegistry
 
 # Hashing is the only per-file cost of a tick; bounding it keeps a tick short however many files land at once.
-MAX_FILES_PER_TICK = int(os.environ.get("GREENHOUSE_SENSOR_MAX_FILES", 200))
-INTERVAL_SECONDS = int(os.environ.get("GREENHOUSE_SENSOR_INTERVAL", 15))
+MAX_FILES_PER_TICK = settings.sensor_max_files()
+INTERVAL_SECONDS = settings.sensor_interval()
 
 
 def run_key(source: str, file: ReadyFile) -> str:

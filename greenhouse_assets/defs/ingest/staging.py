@@ -2,30 +2,29 @@
 
 import dagster as dg
 
+from greenhouse_assets import catalog
 from greenhouse_assets.defs.ingest.raw import RAW_FILES
+from greenhouse_assets.defs.platform import platform_spec
 from greenhouse_assets.ingest.registry import SourceRegistry
-from greenhouse_assets.ingest.staging import StagingLoad, table_name
+from greenhouse_assets.ingest.staging import StagingLoad
 
 
 def staging_key(source: str) -> dg.AssetKey:
-    return dg.AssetKey(["staging", table_name(source)])
+    return catalog.staging(source).asset_key
 
 
 def staging_spec(source: str) -> dg.AssetSpec:
-    return dg.AssetSpec(
-        key=staging_key(source),
+    entry = catalog.staging(source)
+    return platform_spec(
+        entry,
         deps=[RAW_FILES],
-        group_name="staging",
-        kinds={"timescaledb", "python"},
-        owners=["team:data-engineering"],
         skippable=True,
         description=(
-            f"`staging.{table_name(source)}`: every loaded file version of source `{source}`, typed columns as "
+            f"`{entry.table}`: every loaded file version of source `{source}`, typed columns as "
             "received plus `_file_id`, `_row_number`, `_source_file`, `_ingested_at`, `_status`. Loaded "
             "all-or-nothing by binary COPY while the file is parsed; new columns are added and conflicting "
             "types widened."
         ),
-        metadata={"dagster/table_name": f"staging.{table_name(source)}"},
     )
 
 

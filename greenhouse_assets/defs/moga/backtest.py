@@ -18,7 +18,9 @@ from datetime import timedelta
 import dagster as dg
 from pydantic import Field
 
-from greenhouse_assets.defs.automation.policies import DB_RETRY, after_features, explain_lost_database
+from greenhouse_assets import catalog
+from greenhouse_assets.defs.automation.policies import after_features
+from greenhouse_assets.defs.platform import platform_asset
 from greenhouse_assets.defs.resources import LakeResource, PostgresResource
 from greenhouse_assets.governance import audit, lineage
 from greenhouse_assets.moga import plan_inputs, plan_store, profiles, store
@@ -32,22 +34,16 @@ class BacktestConfig(dg.Config):
     seed: int = Field(default=42)
 
 
-@dg.asset(
-    key=["moga", "backtest"],
-    group_name="moga",
-    kinds={"python", "pymoo"},
-    deps=[dg.AssetKey(["moga", "plan"])],
-    owners=["team:data-engineering"],
+@platform_asset(
+    catalog.MOGA_BACKTEST,
+    deps=[catalog.MOGA_PLAN.asset_key],
     description=(
         "`moga.backtest`: per zone and complete past day, the modelled cost and photosynthesis of what the grower "
         "ran and of the plan made with the day before's forecast and prices, both on the measured day; "
         "distribution of savings at equal-or-better photosynthesis, flagged when far beyond the published 20–25 %."
     ),
-    metadata={"dagster/table_name": "moga.backtest"},
     automation_condition=after_features(),
-    retry_policy=DB_RETRY,
 )
-@explain_lost_database
 def moga_backtest(context: dg.AssetExecutionContext, config: BacktestConfig, postgres: PostgresResource,
                   lake: LakeResource) -> dg.MaterializeResult:
     from greenhouse_assets.moga import backtest, plan_plot, plot
@@ -106,11 +102,9 @@ def moga_backtest(context: dg.AssetExecutionContext, config: BacktestConfig, pos
                                                 "the site's outdoor temperature and radiation")
         removed = plan_store.update_backtest(conn, rows, keep)
         stored_rows = plan_store.load_backtest(conn)
-        audit.record_write(conn, context, asset="moga/backtest", table="moga.backtest", rows=len(rows),
-                           operation="write",
-                           inputs=[lineage.table(t) for t in ("moga.objective_models", "timeseries.measurements",
-                                                              "timeseries.site_electricity_prices")],
-                           outputs=[lineage.table("moga.backtest")],
+        audit.record_write(conn, context, catalog.MOGA_BACKTEST, rows=len(rows), operation="write",
+                           inputs=[lineage.table(t.table) for t in (
+                               catalog.MOGA_OBJECTIVE_MODELS, catalog.MEASUREMENTS, catalog.SITE_ELECTRICITY_PRICES)],
                            details={"zones_without_complete_days": incomplete, "infeasible_days": infeasible,
                                     "days_evaluated": len(rows), "days_unchanged": len(keep),
                                     "rows_removed": removed})

@@ -21,15 +21,14 @@ Blocking would stop `moga_results` from recording the skipped zones and their re
 import dagster as dg
 from pydantic import Field
 
-from greenhouse_assets.defs.automation.policies import DB_RETRY, after_features, explain_lost_database
+from greenhouse_assets import catalog
+from greenhouse_assets.defs.automation.policies import after_features
+from greenhouse_assets.defs.platform import platform_asset
 from greenhouse_assets.defs.resources import PostgresResource
 from greenhouse_assets.governance import audit, lineage
 from greenhouse_assets.moga import data, profiles, store
 from greenhouse_assets.moga.calibration import DEFAULT_SKILL_THRESHOLD, calibrate_zone, status_summary
 from greenhouse_assets.moga.validation import CV_SCHEMES, MIN_TEST_DAYS
-
-FEATURES = dg.AssetKey(["features", "extracted_features"])
-MEASUREMENTS = dg.AssetKey(["timeseries", "measurements"])
 
 
 class ObjectiveModelsConfig(dg.Config):
@@ -77,21 +76,16 @@ def zone_verdicts(latest: dict[tuple[str, str], dict[str, dict]]) -> dict[tuple[
     return verdicts
 
 
-@dg.asset(
-    group_name="moga",
-    kinds={"python", "scikit-learn"},
-    deps=[FEATURES, MEASUREMENTS],
-    owners=["team:data-engineering"],
+@platform_asset(
+    catalog.MOGA_OBJECTIVE_MODELS,
+    deps=[catalog.EXTRACTED_FEATURES.asset_key, catalog.MEASUREMENTS.asset_key],
     description=(
         "`moga.objective_models`: per site/zone, a heat-balance energy model calibrated on the heating-pipe proxy "
         "a PAR-transmission model on measured DLI and the literature TOMGRO growth model; each with a status "
         "(validated/rejected/derived/literature), the reason, blocked-CV skill vs monthly climatology and test days."
     ),
-    metadata={"dagster/table_name": "moga.objective_models"},
     automation_condition=after_features(),
-    retry_policy=DB_RETRY,
 )
-@explain_lost_database
 def moga_objective_models(context: dg.AssetExecutionContext, config: ObjectiveModelsConfig,
                           postgres: PostgresResource) -> dg.MaterializeResult:
     if config.cv_scheme not in CV_SCHEMES:
@@ -106,10 +100,9 @@ def moga_objective_models(context: dg.AssetExecutionContext, config: ObjectiveMo
                                      skill_threshold=config.skill_threshold, scheme=config.cv_scheme,
                                      literature_fallback=config.literature_fallback)
         store.save_models(conn, models)
-        audit.record_write(conn, context, asset="moga_objective_models", table="moga.objective_models",
-                           rows=len(models), operation="write",
-                           inputs=[lineage.table("features.extracted_features"),
-                                   lineage.table("timeseries.measurements")],
+        audit.record_write(conn, context, catalog.MOGA_OBJECTIVE_MODELS, rows=len(models), operation="write",
+                           inputs=[lineage.table(catalog.EXTRACTED_FEATURES.table),
+                                   lineage.table(catalog.MEASUREMENTS.table)],
                            details={"model_versions": [m.model_version for m in models]})
     rows = [_row(m) for m in models]
     if not models:

@@ -23,14 +23,13 @@ from datetime import date, timedelta
 import dagster as dg
 from pydantic import Field
 
-from greenhouse_assets.defs.automation.policies import DB_RETRY, after_prices_or_forecast, explain_lost_database
+from greenhouse_assets import catalog
+from greenhouse_assets.defs.automation.policies import after_prices_or_forecast
 from greenhouse_assets.defs.moga.results import model_statuses
+from greenhouse_assets.defs.platform import platform_asset
 from greenhouse_assets.defs.resources import LakeResource, PostgresResource
 from greenhouse_assets.governance import audit, lineage
 from greenhouse_assets.moga import data, plan_inputs, plan_store, profiles, store, weather_error
-
-PRICES = dg.AssetKey(["timeseries", "site_electricity_prices"])
-MEASUREMENTS = dg.AssetKey(["timeseries", "measurements"])
 
 
 class PlanConfig(dg.Config):
@@ -57,22 +56,16 @@ def _interval(values: list[float] | None, digits: int) -> str:
     return f" ({values[0]:.{digits}f}–{values[1]:.{digits}f})" if values else " (no interval)"
 
 
-@dg.asset(
-    key=["moga", "plan"],
-    group_name="moga",
-    kinds={"python", "pymoo"},
-    deps=[dg.AssetKey("moga_objective_models"), PRICES, MEASUREMENTS],
-    owners=["team:data-engineering"],
+@platform_asset(
+    catalog.MOGA_PLAN,
+    deps=[t.asset_key for t in (catalog.MOGA_OBJECTIVE_MODELS, catalog.SITE_ELECTRICITY_PRICES, catalog.MEASUREMENTS)],
     description=(
         "`moga.plans` + `moga.plan_days`: tomorrow's 24-hour plan per zone (lamps per hour, heating setpoint by "
         "light state, ventilation limit, CO2 by light state) within the crop's photoperiod, DLI and temperatures, "
         "costed with hourly spot prices; expected cost and photosynthesis with bootstrap intervals; chart and CSV."
     ),
-    metadata={"dagster/table_name": "moga.plans"},
     automation_condition=after_prices_or_forecast(),
-    retry_policy=DB_RETRY,
 )
-@explain_lost_database
 def moga_plan(context: dg.AssetExecutionContext, config: PlanConfig, postgres: PostgresResource,
               lake: LakeResource) -> dg.MaterializeResult:
     # pymoo and matplotlib: imported by the run that plans, never when the code location loads.
@@ -181,11 +174,9 @@ def moga_plan(context: dg.AssetExecutionContext, config: PlanConfig, postgres: P
                 "- models: " + ("; ".join(f"{k}: {v['summary']}" for k, v in statuses.items()) or "none"),
             ]))
             images.append(plot.markdown_image(png).replace("Pareto front", f"plan {site}/{zone}"))
-        audit.record_write(conn, context, asset="moga/plan", table="moga.plans", rows=24 * len(planned),
-                           operation="write",
-                           inputs=[lineage.table(t) for t in ("moga.objective_models", "timeseries.measurements",
-                                                              "timeseries.site_electricity_prices")],
-                           outputs=[lineage.table("moga.plans"), lineage.table("moga.plan_days")],
+        audit.record_write(conn, context, catalog.MOGA_PLAN, rows=24 * len(planned), operation="write",
+                           inputs=[lineage.table(t.table) for t in (
+                               catalog.MOGA_OBJECTIVE_MODELS, catalog.MEASUREMENTS, catalog.SITE_ELECTRICITY_PRICES)],
                            details={"csv": csvs, "skipped": skipped})
     for zone, reason in skipped.items():
         context.log.warning(f"{zone}: no plan: {reason}")

@@ -20,8 +20,10 @@ from datetime import UTC, date, datetime, time, timedelta
 import dagster as dg
 from pydantic import Field
 
-from greenhouse_assets.defs.automation.policies import DB_RETRY, after_features, explain_lost_database
+from greenhouse_assets import catalog
+from greenhouse_assets.defs.automation.policies import after_features
 from greenhouse_assets.defs.moga.models import zone_verdicts
+from greenhouse_assets.defs.platform import platform_asset
 from greenhouse_assets.defs.resources import LakeResource, PostgresResource
 from greenhouse_assets.governance import audit, lineage
 from greenhouse_assets.moga import data, plot, profiles, store
@@ -80,22 +82,17 @@ def _markdown(site: str, zone: str, horizon: date, table: list[dict], crop: prof
     return "\n".join(lines)
 
 
-@dg.asset(
-    group_name="moga",
-    kinds={"python", "pymoo"},
-    deps=[dg.AssetKey("moga_objective_models")],
-    owners=["team:data-engineering"],
+@platform_asset(
+    catalog.MOGA_RESULTS,
+    deps=[catalog.MOGA_OBJECTIVE_MODELS.asset_key],
     description=(
         "`moga.runs` + `moga.solutions`: NSGA-II (or NSGA-III) Pareto fronts of day-ahead setpoints (temperature, "
         "day/night temperature, humidity, CO2, supplemental light, photoperiod, ventilation) trading cost (heat, "
         "electricity and CO2 priced separately per site) against canopy growth, under VPD, DLI, overheating and "
         "humidity constraints; several seeds with their hypervolume spread; a PNG of each front and three picks."
     ),
-    metadata={"dagster/table_name": "moga.runs"},
     automation_condition=after_features(),
-    retry_policy=DB_RETRY,
 )
-@explain_lost_database
 def moga_results(context: dg.AssetExecutionContext, config: MogaConfig, postgres: PostgresResource,
                  lake: LakeResource) -> dg.MaterializeResult:
     # pymoo (~0.7 s): imported by the run that optimises, not by every process that loads the code location.
@@ -179,11 +176,9 @@ def moga_results(context: dg.AssetExecutionContext, config: MogaConfig, postgres
             plots[f"{site}/{zone}"] = plot_uri
             summaries.append(_markdown(site, zone, horizon, table, crop))
             images.append(plot.markdown_image(png))
-        audit.record_write(conn, context, asset="moga_results", table="moga.runs", rows=runs + len(skipped),
-                           operation="write",
-                           inputs=[lineage.table(t) for t in (
-                               "moga.objective_models", "features.extracted_features", "timeseries.measurements")],
-                           outputs=[lineage.table("moga.runs"), lineage.table("moga.solutions")],
+        audit.record_write(conn, context, catalog.MOGA_RESULTS, rows=runs + len(skipped), operation="write",
+                           inputs=[lineage.table(t.table) for t in (
+                               catalog.MOGA_OBJECTIVE_MODELS, catalog.EXTRACTED_FEATURES, catalog.MEASUREMENTS)],
                            details={"plots": plots, "skipped": skipped})
     skipped_md = "\n".join(f"- **{zone}** skipped: {reason}" for zone, reason in skipped.items())
     metadata = {"runs": runs, "zones_optimised": dg.MetadataValue.json(sorted(plots)),

@@ -25,6 +25,7 @@ from pathlib import Path
 import dagster as dg
 from psycopg import sql
 
+from greenhouse_assets import catalog
 from greenhouse_assets.defs.ingest.partitions import file_versions
 from greenhouse_assets.defs.ingest.staging import SOURCES, staging_key
 from greenhouse_assets.defs.resources import PostgresResource
@@ -49,7 +50,7 @@ def _timestamp_aggregates(conn, source: str, file_id: int, path: str) -> dict:
     and the values of only the rows whose timestamp occurs more than once, compared as text. Where the
     registry rule names a `series_key` (spot prices: one row per hour and price area), a row is its time
     plus those columns: steps and repeats are taken per key."""
-    table = sql.Identifier("staging", f"raw_{source}")
+    table = sql.Identifier(catalog.STAGING_SCHEMA, catalog.staging_table_name(source))
     _source, rule = SourceRegistry.load().match(Path(path))
     columns, keys = [], []
     for staged, original in conn.execute(
@@ -113,7 +114,7 @@ def _literal_row(conn, aggregates: dict, names: tuple[str, ...]) -> str:
 
 def _completeness_query(conn, source: str, file_id: int) -> str:
     """One row per mapped column of the version, from a single scan (GX takes a query string)."""
-    table = sql.Identifier("staging", f"raw_{source}")
+    table = sql.Identifier(catalog.STAGING_SCHEMA, catalog.staging_table_name(source))
     columns = [c for (c,) in conn.execute(
         "select staged_column from metadata.file_columns where file_id = %s and variable is not null", (file_id,))]
     if not columns:
@@ -180,7 +181,7 @@ def staging_quality_checks(context: dg.AssetCheckExecutionContext, postgres: Pos
             yield dg.AssetCheckResult(asset_key=key.asset_key, check_name=key.name, passed=True,
                                       metadata={"skipped": f"partition {context.partition_key} has no rows here"})
             continue
-        outcome = small_batch.run(postgres.url, suite, queries[key.name])  # no GX import per run
+        outcome = small_batch.run(postgres, suite, queries[key.name])  # no GX import per run
         metadata = {**outcome.metadata(), "file_id": version.file_id, "path": version.path,
                     **{n: _metadata_value(aggregates[n]) for n in reported}}
         description = None

@@ -2,11 +2,11 @@
 
 import dagster as dg
 
+from greenhouse_assets import catalog
+from greenhouse_assets.defs.platform import platform_asset
 from greenhouse_assets.defs.resources import LakeResource, PostgresResource
 from greenhouse_assets.governance import audit, lineage
 from greenhouse_assets.quality import plot, scores
-
-MEASUREMENTS = dg.AssetKey(["timeseries", "measurements"])
 
 
 def _table(rows: list[dict], key: str) -> str:
@@ -18,13 +18,10 @@ def _table(rows: list[dict], key: str) -> str:
     return "\n".join(lines)
 
 
-@dg.asset(
-    key=["quality", "quality_metrics"],
-    deps=[MEASUREMENTS],
-    group_name="quality",
-    kinds={"timescaledb", "python"},
+@platform_asset(
+    catalog.QUALITY_METRICS,
+    deps=[catalog.MEASUREMENTS.asset_key],
     automation_condition=dg.AutomationCondition.eager(),
-    metadata={"dagster/table_name": "metadata.quality_metrics"},
 )
 def quality_metrics(context: dg.AssetExecutionContext, postgres: PostgresResource, lake: LakeResource):
     """Completeness, consistency, timeliness, validity, accuracy, uniqueness and their mean, per file
@@ -32,8 +29,7 @@ def quality_metrics(context: dg.AssetExecutionContext, postgres: PostgresResourc
     one transaction (idempotent) into `metadata.quality_metrics`."""
     with postgres.connection() as conn:
         result, stored = scores.compute_and_store(conn, context.run_id)
-        audit.record_write(conn, context, asset="quality/quality_metrics", table="metadata.quality_metrics",
-                           rows=stored, operation="replace",
+        audit.record_write(conn, context, catalog.QUALITY_METRICS, rows=stored, operation="replace",
                            inputs=[lineage.table("timeseries.measurements"), lineage.table("metadata.files")])
     png = plot.daily_score_png(result.per_day)
     plot_uri = lake.store.write_bytes("quality/daily_score.png", png)

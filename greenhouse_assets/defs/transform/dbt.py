@@ -19,27 +19,27 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 from dagster_dbt.errors import DagsterDbtCliRuntimeError
 
-from greenhouse_assets import settings
-from greenhouse_assets.database import connect
-from greenhouse_assets.defs.automation.policies import DB_RETRY, explain_lost_database, on_new_data
+from greenhouse_assets import catalog
+from greenhouse_assets.defs.automation.policies import on_new_data
 from greenhouse_assets.defs.ingest.staging import staging_key
+from greenhouse_assets.defs.platform import platform_op
+from greenhouse_assets.defs.resources import PostgresResource
 from greenhouse_assets.governance import dbt_audit, freshness
 from greenhouse_assets.ingest.registry import SourceRegistry
 from greenhouse_assets.quality import exclusions
 from greenhouse_assets.transform.profile import export_dbt_env
 from greenhouse_assets.transform.project import dbt_project
 
-GROUP = "timeseries"
-MEASUREMENTS = dg.AssetKey([GROUP, "measurements"])
-# The raw asset's key (defs/ingest/raw.py); spelled out so this module loads on its own.
-RAW_FILES = dg.AssetKey(["raw", "files"])
+GROUP = catalog.MEASUREMENTS.group
+MEASUREMENTS = catalog.MEASUREMENTS.asset_key
+RAW_FILES = catalog.RAW_FILES.asset_key
 
 
 class GreenhouseTranslator(DagsterDbtTranslator):
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         if dbt_resource_props["resource_type"] == "source":
-            if dbt_resource_props["source_name"] == "staging":
-                return dg.AssetKey(["staging", dbt_resource_props["name"]])
+            if dbt_resource_props["source_name"] == catalog.STAGING_SCHEMA:  # its tables are named raw_<source>
+                return dg.AssetKey([catalog.STAGING_SCHEMA, dbt_resource_props["name"]])
             # metadata.files and metadata.file_columns are both written by the raw asset.
             return RAW_FILES
         return dg.AssetKey([GROUP, dbt_resource_props["name"]])
@@ -79,28 +79,29 @@ class DbtBuildConfig(dg.Config):
     full_refresh: bool = False  # rebuild measurements in place (it stays a hypertable) instead of by file version
 
 
-@dbt_assets(
+@platform_op(
+    catalog.MEASUREMENTS,  # one `dbt build` step: the policy of the table every other model follows
+    dbt_assets,
     manifest=dbt_project().manifest_path,
     project=dbt_project(),
     dagster_dbt_translator=TRANSLATOR,
     name="timeseries_dbt",
-    retry_policy=DB_RETRY,
 )
-@explain_lost_database
-def timeseries_dbt(context: dg.AssetExecutionContext, config: DbtBuildConfig, dbt: DbtCliResource):
+def timeseries_dbt(context: dg.AssetExecutionContext, config: DbtBuildConfig, dbt: DbtCliResource,
+                   postgres: PostgresResource):
     """`dbt build` of the selected models, seeds and tests, with column schema and lineage metadata."""
-    export_dbt_env()
+    export_dbt_env(postgres.url)
     args = ["build", "--full-refresh"] if config.full_refresh else ["build"]
-    server_started = _server_started_at()
+    server_started = _server_started_at(postgres)
     with dbt_audit.audit_settings(context):  # each model audits itself, in its own transaction
         invocation = dbt.cli(args, context=context)
     try:
         for event in invocation.stream().fetch_column_metadata():
-            yield _with_exclusions(context, event)
+            yield _with_exclusions(context, postgres, event)
     except DagsterDbtCliRuntimeError as error:
         failed = _failed_nodes(invocation)
         # Down now: _server_started_at raises DatabaseUnavailable, explained and retried by DB_RETRY.
-        if _server_started_at() != server_started or any(_lost_connection(m) for m in failed.values()):
+        if _server_started_at(postgres) != server_started or any(_lost_connection(m) for m in failed.values()):
             raise
         raise dg.Failure(
             description="dbt build failed with the database up, so it is not retried: "
@@ -110,12 +111,12 @@ def timeseries_dbt(context: dg.AssetExecutionContext, config: DbtBuildConfig, db
 
 
 
-def _with_exclusions(context: dg.AssetExecutionContext, event):
+def _with_exclusions(context: dg.AssetExecutionContext, postgres: PostgresResource, event):
     """`measurements`' materialization names the file versions it leaves out because a blocking staging
     check failed for them (quality/exclusions.py): staged, loaded, active, and not in the time series."""
     if not isinstance(event, dg.Output) or context.asset_key_for_output(event.output_name) != MEASUREMENTS:
         return event
-    with connect(settings.database_url()) as conn:
+    with postgres.connection() as conn:
         excluded = exclusions.excluded(conn)
     return event.with_metadata({
         **event.metadata,
@@ -134,9 +135,9 @@ def _lost_connection(message: str) -> bool:
     return any(words in message.lower() for words in _LOST_CONNECTION)
 
 
-def _server_started_at():
+def _server_started_at(postgres: PostgresResource):
     """When the platform database's server last started: a change during the build means it restarted."""
-    with connect(settings.database_url()) as conn:
+    with postgres.connection() as conn:
         return conn.execute("SELECT pg_postmaster_start_time()").fetchone()[0]
 
 
