@@ -81,6 +81,7 @@ TEST_WORKERS ?= 2
 # Python (ruff) and the dbt models' SQL (sqlfluff, settings in pyproject.toml): no database needed.
 lint: setup
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/sqlfluff lint dbt_project/models
 
 test: lint migrate e2e-deps auth-deps redis-deps

@@ -28,10 +28,19 @@ def machine() -> dict:
 
 def report(name: str, *, ours: float, anchor: float, unit: str, target: str, summary: str, **extra) -> dict:
     """Write `bench/results/<name>.json` and print the one-line summary; ratio is ours / anchor."""
-    result = {"ours": ours, "anchor": anchor, "ratio": ours / anchor if anchor else None, "unit": unit,
-              "target": target, **extra, "machine": machine()}
+    result = {
+        "ours": ours,
+        "anchor": anchor,
+        "ratio": ours / anchor if anchor else None,
+        "unit": unit,
+        "target": target,
+        **extra,
+        "machine": machine(),
+    }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
-    print(f"{name}: {summary} | ours {ours:,.1f} {unit}, anchor {anchor:,.1f} {unit}, "
-          f"ratio {result['ratio']:.2f} (target {target})")
+    print(
+        f"{name}: {summary} | ours {ours:,.1f} {unit}, anchor {anchor:,.1f} {unit}, "
+        f"ratio {result['ratio']:.2f} (target {target})"
+    )
     return result

@@ -71,8 +71,9 @@ def build_archive(root: Path, files: int) -> list[Path]:
     first, index = FIRST_DAY, 0
     while len(written) < files:
         days = SPAN_DAYS[index % len(SPAN_DAYS)]
-        written += generate_sample(root / f"export-{index:02d}-{first.isoformat()}", days=days, seed=index,
-                                   start=first.isoformat())
+        written += generate_sample(
+            root / f"export-{index:02d}-{first.isoformat()}", days=days, seed=index, start=first.isoformat()
+        )
         first, index = first + timedelta(days=days), index + 1
     written = sorted(written)
     for extra in written[files:]:
@@ -97,13 +98,16 @@ def stack_env(workdir: Path, name: str) -> dict[str, str]:
     home = workdir / name / "dagster_home"
     home.mkdir(parents=True)
     shutil.copyfile(settings.PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
-    return {**fresh_databases(f"archive_{name}"), "DAGSTER_HOME": str(home),
-            "GREENHOUSE_LANDING_DIR": str(workdir / name / "landing"),
-            "GREENHOUSE_LAKE_URL": str(workdir / name / "lake"),
-            "GREENHOUSE_DAGSTER_STORAGE": str(workdir / name / "storage"),
-            "GREENHOUSE_DAGSTER_COMPUTE_LOGS": str(workdir / name / "logs"),
-            "GREENHOUSE_SENSOR_INTERVAL": str(DEFAULT_SENSOR_INTERVAL),
-            "GREENHOUSE_MOGA_INTERVAL": str(DEFAULT_MOGA_INTERVAL)}
+    return {
+        **fresh_databases(f"archive_{name}"),
+        "DAGSTER_HOME": str(home),
+        "GREENHOUSE_LANDING_DIR": str(workdir / name / "landing"),
+        "GREENHOUSE_LAKE_URL": str(workdir / name / "lake"),
+        "GREENHOUSE_DAGSTER_STORAGE": str(workdir / name / "storage"),
+        "GREENHOUSE_DAGSTER_COMPUTE_LOGS": str(workdir / name / "logs"),
+        "GREENHOUSE_SENSOR_INTERVAL": str(DEFAULT_SENSOR_INTERVAL),
+        "GREENHOUSE_MOGA_INTERVAL": str(DEFAULT_MOGA_INTERVAL),
+    }
 
 
 def run_records(instance, after: float) -> list[dict]:
@@ -113,10 +117,18 @@ def run_records(instance, after: float) -> list[dict]:
     import dagster as dg
 
     records = instance.get_run_records(dg.RunsFilter(created_after=datetime.fromtimestamp(after, UTC)))
-    return [{"run_id": r.dagster_run.run_id, "job": r.dagster_run.job_name, "status": r.dagster_run.status.value,
-             "assets": {k.to_user_string() for k in r.dagster_run.asset_selection or ()},
-             "created": r.create_timestamp.timestamp(), "start": r.start_time, "end": r.end_time}
-            for r in records]
+    return [
+        {
+            "run_id": r.dagster_run.run_id,
+            "job": r.dagster_run.job_name,
+            "status": r.dagster_run.status.value,
+            "assets": {k.to_user_string() for k in r.dagster_run.asset_selection or ()},
+            "created": r.create_timestamp.timestamp(),
+            "start": r.start_time,
+            "end": r.end_time,
+        }
+        for r in records
+    ]
 
 
 def layers(runs: list[dict], files: int, now: float | None = None) -> dict[str, float | None]:
@@ -174,17 +186,23 @@ def run_breakdown(instance, runs: list[dict]) -> dict:
                 kind = "process_started"
             events.setdefault(kind, []).append(entry.timestamp)
         try:
-            marks = [run["created"], events[DagsterEventType.RUN_STARTING][0], events["process_started"][0],
-                     events[DagsterEventType.RUN_START][0], events[DagsterEventType.STEP_START][0],
-                     max(events.get(DagsterEventType.STEP_SUCCESS, []) + events.get(DagsterEventType.STEP_FAILURE, [])),
-                     run["end"]]
+            marks = [
+                run["created"],
+                events[DagsterEventType.RUN_STARTING][0],
+                events["process_started"][0],
+                events[DagsterEventType.RUN_START][0],
+                events[DagsterEventType.STEP_START][0],
+                max(events.get(DagsterEventType.STEP_SUCCESS, []) + events.get(DagsterEventType.STEP_FAILURE, [])),
+                run["end"],
+            ]
         except (KeyError, ValueError):
             continue
         for name, (a, b) in zip(names, zip(marks, marks[1:])):
             parts[name].append(b - a)
         parts["total"].append(run["end"] - run["created"])
-    return {f"{name}_s": round(statistics.median(values), 2) if values else None
-            for name, values in parts.items()} | {"runs": len(parts["total"])}
+    return {f"{name}_s": round(statistics.median(values), 2) if values else None for name, values in parts.items()} | {
+        "runs": len(parts["total"])
+    }
 
 
 def through_dagster_dev(archive: Path, files: int, workdir: Path, name: str, bound: float) -> dict:
@@ -193,8 +211,11 @@ def through_dagster_dev(archive: Path, files: int, workdir: Path, name: str, bou
     landing.mkdir(parents=True)
     import dagster as dg
 
-    with environment(env), dg.DagsterInstance.get() as instance, \
-            dagster_dev(env, workdir / name / "dagster-dev.log", timeout=900) as dagster:
+    with (
+        environment(env),
+        dg.DagsterInstance.get() as instance,
+        dagster_dev(env, workdir / name / "dagster-dev.log", timeout=900) as dagster,
+    ):
         boot = time.time() - 60
         while not dagster.runs(boot) or any(r["status"] != "SUCCESS" for r in dagster.runs(boot)):
             time.sleep(2)  # the first evaluation builds the dbt seeds and models: not part of the figure
@@ -212,10 +233,14 @@ def through_dagster_dev(archive: Path, files: int, workdir: Path, name: str, bou
         in_metadata = staged_files()
     if in_metadata != files:
         raise SystemExit(f"{name}: {in_metadata} of {files} files in metadata.files")
-    return {"landed": landed, **{k: (v - landed if v is not None else None) for k, v in reached.items()},
-            "runs": len(runs), "ingest_runs": sum(r["job"] == INGEST_JOB for r in runs),
-            "failed_runs": sorted({r["job"] for r in runs if r["status"] == "FAILURE"}),
-            "ingest_run_breakdown": breakdown}
+    return {
+        "landed": landed,
+        **{k: (v - landed if v is not None else None) for k, v in reached.items()},
+        "runs": len(runs),
+        "ingest_runs": sum(r["job"] == INGEST_JOB for r in runs),
+        "failed_runs": sorted({r["job"] for r in runs if r["status"] == "FAILURE"}),
+        "ingest_run_breakdown": breakdown,
+    }
 
 
 ANCHOR = """
@@ -238,8 +263,9 @@ def in_one_process(archive: Path, files: int, workdir: Path, name: str) -> dict:
     import dagster as dg
 
     start = time.time()
-    out = subprocess.run([sys.executable, "-c", ANCHOR, str(archive)], env={**os.environ, **env},
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-c", ANCHOR, str(archive)], env={**os.environ, **env}, capture_output=True, text=True
+    )
     if out.returncode != 0:
         raise SystemExit(f"anchor failed:\n{out.stderr[-3000:]}")
     result = json.loads(out.stdout.strip().splitlines()[-1])
@@ -247,19 +273,29 @@ def in_one_process(archive: Path, files: int, workdir: Path, name: str) -> dict:
         raise SystemExit(f"anchor ingested {len(result['statuses'])} of {files} files")
     with environment(env), dg.DagsterInstance.get() as instance:
         runs = run_records(instance, start)
-    ends = {asset: max((r["end"] for r in runs if asset in r["assets"] and r["end"]), default=None)
-            for asset in (FEATURES, MOGA)}
-    return {"staged": result["staged"] - start, "features": ends[FEATURES] - start if ends[FEATURES] else None,
-            "moga": ends[MOGA] - start if ends[MOGA] else None, "downstream_ok": result["ok"],
-            "statuses": {s: result["statuses"].count(s) for s in set(result["statuses"])}}
+    ends = {
+        asset: max((r["end"] for r in runs if asset in r["assets"] and r["end"]), default=None)
+        for asset in (FEATURES, MOGA)
+    }
+    return {
+        "staged": result["staged"] - start,
+        "features": ends[FEATURES] - start if ends[FEATURES] else None,
+        "moga": ends[MOGA] - start if ends[MOGA] else None,
+        "downstream_ok": result["ok"],
+        "statuses": {s: result["statuses"].count(s) for s in set(result["statuses"])},
+    }
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=FILES, help=f"files in the archive (default {FILES})")
     parser.add_argument("--rounds", type=int, default=1, help="interleaved rounds (default 1)")
-    parser.add_argument("--bound", type=float, default=3600,
-                        help="wait at most this many seconds after the landing for MOGA (default 3600)")
+    parser.add_argument(
+        "--bound",
+        type=float,
+        default=3600,
+        help="wait at most this many seconds after the landing for MOGA (default 3600)",
+    )
     return parser.parse_args(argv)
 
 
@@ -275,8 +311,10 @@ def main(argv: list[str] | None = None) -> None:
         archive = workdir / "archive"
         paths = build_archive(archive, args.files)
         size = sum(p.stat().st_size for p in paths)
-        print(f"archive: {len(paths)} files, {size / 1e6:.1f} MB, "
-              f"{len({p.relative_to(archive).parts[0] for p in paths})} exports from {FIRST_DAY}")
+        print(
+            f"archive: {len(paths)} files, {size / 1e6:.1f} MB, "
+            f"{len({p.relative_to(archive).parts[0] for p in paths})} exports from {FIRST_DAY}"
+        )
         assert len(expand([archive])) == args.files
         rounds = []
         for round_ in range(args.rounds):  # interleaved, so a noisy spell hits both sides
@@ -284,31 +322,52 @@ def main(argv: list[str] | None = None) -> None:
             figures = {}
             for side in order:
                 name = f"{side}{round_}"
-                figures[side] = (in_one_process(archive, args.files, workdir, name) if side == "anchor"
-                                 else through_dagster_dev(archive, args.files, workdir, name, args.bound))
+                figures[side] = (
+                    in_one_process(archive, args.files, workdir, name)
+                    if side == "anchor"
+                    else through_dagster_dev(archive, args.files, workdir, name, args.bound)
+                )
                 shown = {k: figures[side][k] for k in ("staged", "features", "moga")}
-                print(f"round {round_ + 1} {side}: " + ", ".join(
-                    f"{k} {v:.0f} s" if v is not None else f"{k} not within {args.bound:.0f} s"
-                    for k, v in shown.items()), flush=True)
+                print(
+                    f"round {round_ + 1} {side}: "
+                    + ", ".join(
+                        f"{k} {v:.0f} s" if v is not None else f"{k} not within {args.bound:.0f} s"
+                        for k, v in shown.items()
+                    ),
+                    flush=True,
+                )
             rounds.append(figures)
     ours = {k: median([r["ours"][k] for r in rounds]) for k in ("staged", "features", "moga")}
     anchor = {k: median([r["anchor"][k] for r in rounds]) for k in ("staged", "features", "moga")}
     if ours["staged"] is None:
         raise SystemExit(f"the archive was not staged within {args.bound:.0f} s")
     report(
-        "archive", ours=ours["staged"], anchor=anchor["staged"], unit="s", target="ratio ≤ 1.5 (staged)",
+        "archive",
+        ours=ours["staged"],
+        anchor=anchor["staged"],
+        unit="s",
+        target="ratio ≤ 1.5 (staged)",
         summary=f"{args.files} files landed under greenhouse dev: staged in {ours['staged']:.0f} s vs "
-                f"{anchor['staged']:.0f} s for greenhouse ingest in one process; features "
-                + (f"{ours['features']:.0f} s" if ours["features"] is not None else "not reached")
-                + f" vs {anchor['features']:.0f} s; MOGA "
-                + (f"{ours['moga']:.0f} s" if ours["moga"] is not None else "not reached")
-                + f" vs {anchor['moga']:.0f} s",
-        files=args.files, bytes=size, rounds=rounds, staged=dict(ours=ours["staged"], anchor=anchor["staged"]),
-        features=dict(ours=ours["features"], anchor=anchor["features"],
-                      ratio=ours["features"] / anchor["features"] if ours["features"] else None),
-        moga=dict(ours=ours["moga"], anchor=anchor["moga"],
-                  ratio=ours["moga"] / anchor["moga"] if ours["moga"] else None),
-        sensor_interval_s=DEFAULT_SENSOR_INTERVAL, moga_interval_s=DEFAULT_MOGA_INTERVAL, bound_s=args.bound,
+        f"{anchor['staged']:.0f} s for greenhouse ingest in one process; features "
+        + (f"{ours['features']:.0f} s" if ours["features"] is not None else "not reached")
+        + f" vs {anchor['features']:.0f} s; MOGA "
+        + (f"{ours['moga']:.0f} s" if ours["moga"] is not None else "not reached")
+        + f" vs {anchor['moga']:.0f} s",
+        files=args.files,
+        bytes=size,
+        rounds=rounds,
+        staged=dict(ours=ours["staged"], anchor=anchor["staged"]),
+        features=dict(
+            ours=ours["features"],
+            anchor=anchor["features"],
+            ratio=ours["features"] / anchor["features"] if ours["features"] else None,
+        ),
+        moga=dict(
+            ours=ours["moga"], anchor=anchor["moga"], ratio=ours["moga"] / anchor["moga"] if ours["moga"] else None
+        ),
+        sensor_interval_s=DEFAULT_SENSOR_INTERVAL,
+        moga_interval_s=DEFAULT_MOGA_INTERVAL,
+        bound_s=args.bound,
     )
 
 

@@ -50,12 +50,15 @@ def measurements(seed: int = 0) -> pl.DataFrame:
         values.append(x)
     keep = rng.random(SERIES * n) > 0.03
     seconds = np.tile(np.arange(n) * 300, SERIES) + int(START.timestamp())
-    return pl.DataFrame({
-        "time": (seconds[keep] * 1_000_000).astype("datetime64[us]"),
-        "site": "bench", "zone": np.repeat([f"zone{i // 20}" for i in range(SERIES)], n)[keep],
-        "variable": np.repeat([f"var{i % 20}" for i in range(SERIES)], n)[keep],
-        "value": np.concatenate(values)[keep],
-    }).with_columns(pl.col("time").dt.replace_time_zone("UTC"))
+    return pl.DataFrame(
+        {
+            "time": (seconds[keep] * 1_000_000).astype("datetime64[us]"),
+            "site": "bench",
+            "zone": np.repeat([f"zone{i // 20}" for i in range(SERIES)], n)[keep],
+            "variable": np.repeat([f"var{i % 20}" for i in range(SERIES)], n)[keep],
+            "value": np.concatenate(values)[keep],
+        }
+    ).with_columns(pl.col("time").dt.replace_time_zone("UTC"))
 
 
 def main() -> None:
@@ -69,17 +72,32 @@ def main() -> None:
     windows = ours.windows.filter(status="computed").height
 
     batch = build(rows, days, [DAY], 0.8).batches[SAMPLES]
-    frame = pd.DataFrame({"id": np.repeat(np.arange(len(batch.values)), SAMPLES),
-                          "t": np.tile(np.arange(SAMPLES), len(batch.values)), "value": batch.values.ravel()})
+    frame = pd.DataFrame(
+        {
+            "id": np.repeat(np.arange(len(batch.values)), SAMPLES),
+            "t": np.tile(np.arange(SAMPLES), len(batch.values)),
+            "value": batch.values.ravel(),
+        }
+    )
     started = time.perf_counter()
-    anchor = extract_features(frame, column_id="id", column_sort="t", default_fc_parameters=CURATED_FC_PARAMETERS,
-                              n_jobs=os.cpu_count(), disable_progressbar=True).sort_index()
+    anchor = extract_features(
+        frame,
+        column_id="id",
+        column_sort="t",
+        default_fc_parameters=CURATED_FC_PARAMETERS,
+        n_jobs=os.cpu_count(),
+        disable_progressbar=True,
+    ).sort_index()
     anchor_seconds = time.perf_counter() - started
 
     keys = batch.keys.with_row_index("id").select("id", "window_start", "zone", "variable")
-    long = (pl.from_pandas(anchor.rename(columns=lambda c: c.removeprefix("value__")).reset_index(drop=True))
-            .with_row_index("id").unpivot(index="id", variable_name="feature", value_name="expected")
-            .join(keys, on="id").join(ours.features, on=["window_start", "zone", "variable", "feature"]))
+    long = (
+        pl.from_pandas(anchor.rename(columns=lambda c: c.removeprefix("value__")).reset_index(drop=True))
+        .with_row_index("id")
+        .unpivot(index="id", variable_name="feature", value_name="expected")
+        .join(keys, on="id")
+        .join(ours.features, on=["window_start", "zone", "variable", "feature"])
+    )
     expected, got = long["expected"].fill_nan(None), long["value"]
     assert long.height == windows * anchor.shape[1], "ours and tsfresh computed different windows or features"
     assert (expected.is_null() == got.is_null()).all(), "NaN pattern differs from tsfresh"
@@ -88,11 +106,20 @@ def main() -> None:
     assert rel <= 1e-9, f"max relative error {rel}"
 
     report(
-        "features", ours=windows / ours_seconds, anchor=windows / anchor_seconds, unit="windows/s", target="ratio >= 20",
+        "features",
+        ours=windows / ours_seconds,
+        anchor=windows / anchor_seconds,
+        unit="windows/s",
+        target="ratio >= 20",
         summary=f"{windows:,} day windows × {anchor.shape[1]} features: ours {ours_seconds:.2f} s (1 process, numpy threads) vs "
-                f"tsfresh {anchor_seconds:.2f} s (n_jobs={os.cpu_count()}), max relative difference {rel:.1e}",
-        windows=windows, samples_per_window=SAMPLES, features=anchor.shape[1], ours_seconds=ours_seconds,
-        anchor_seconds=anchor_seconds, max_relative_error=rel, tsfresh_n_jobs=os.cpu_count(),
+        f"tsfresh {anchor_seconds:.2f} s (n_jobs={os.cpu_count()}), max relative difference {rel:.1e}",
+        windows=windows,
+        samples_per_window=SAMPLES,
+        features=anchor.shape[1],
+        ours_seconds=ours_seconds,
+        anchor_seconds=anchor_seconds,
+        max_relative_error=rel,
+        tsfresh_n_jobs=os.cpu_count(),
     )
 
 

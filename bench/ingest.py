@@ -61,7 +61,9 @@ def fresh_database() -> str:
     return localdb.fresh_platform(admin, platform_db=BENCH_DB, dagster_db=f"{BENCH_DB}_dagster")["DATABASE_URL"]
 
 
-def ingest_in_subprocess(path: Path, env: dict, accept: tuple[str, ...] = ("loaded",)) -> tuple[float, float, float, int, int]:
+def ingest_in_subprocess(
+    path: Path, env: dict, accept: tuple[str, ...] = ("loaded",)
+) -> tuple[float, float, float, int, int]:
     """One ingestion in a fresh process: seconds until the rows are committed in staging, seconds
     until the whole run (with its quality checks) ended, the process's start-up seconds before the
     file (imports of the ingest job as `greenhouse ingest` loads it, Dagster instance, registry),
@@ -98,8 +100,9 @@ def ingest_in_subprocess(path: Path, env: dict, accept: tuple[str, ...] = ("load
 def command_in_subprocess(path: Path, env: dict) -> tuple[float, int]:
     """`greenhouse ingest FILE --json` as a user runs it: wall seconds of the whole process, and the file id."""
     start = time.perf_counter()
-    out = subprocess.run([str(GREENHOUSE), "ingest", str(path), "--json"], env=env, check=True,
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [str(GREENHOUSE), "ingest", str(path), "--json"], env=env, check=True, capture_output=True, text=True
+    )
     seconds = time.perf_counter() - start
     report = json.loads(out.stdout.strip().splitlines()[-1])
     if report["status"] != "loaded":
@@ -120,9 +123,15 @@ def variant(path: Path, round_: int) -> Path:
 
 def sent_columns(conn, table: str) -> list[str]:
     """The columns ours sends in its COPY: every column but the per-version constants filled by defaults."""
-    return [name for (name,) in conn.execute(
-        """SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped
-           ORDER BY attnum""", (table,)).fetchall() if name not in VERSION_DEFAULTS]
+    return [
+        name
+        for (name,) in conn.execute(
+            """SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped
+           ORDER BY attnum""",
+            (table,),
+        ).fetchall()
+        if name not in VERSION_DEFAULTS
+    ]
 
 
 def psql_copy_seconds(url: str, workdir: Path, file_id: int) -> float:
@@ -135,15 +144,28 @@ def psql_copy_seconds(url: str, workdir: Path, file_id: int) -> float:
         columns = sent_columns(conn, "staging.raw_knudjepsen")
         assert set(columns) <= set(sent_columns(conn, "staging.copy_anchor")), "anchor table lacks a new column"
         listed = ", ".join('"' + c.replace('"', '""') + '"' for c in columns)
-        export = f"COPY (SELECT {listed} FROM staging.raw_knudjepsen WHERE _file_id = {int(file_id)}) TO STDOUT (FORMAT csv)"
+        export = (
+            f"COPY (SELECT {listed} FROM staging.raw_knudjepsen WHERE _file_id = {int(file_id)}) TO STDOUT (FORMAT csv)"
+        )
         with open(clean_csv, "wb") as out, conn.cursor().copy(export) as copy:
             for chunk in copy:
                 out.write(chunk)
     # The `_source_file` default reads this setting, as in ours (which sets it in its transaction).
     env = {**os.environ, "PGOPTIONS": f"-c greenhouse.source_file={clean_csv.name}"}
     start = time.perf_counter()
-    subprocess.run(["psql", libpq_url(url), "-q", "-v", "ON_ERROR_STOP=1", "-c",
-                    f"\\copy staging.copy_anchor ({listed}) FROM '{clean_csv}' WITH (FORMAT csv)"], check=True, env=env)
+    subprocess.run(
+        [
+            "psql",
+            libpq_url(url),
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-c",
+            f"\\copy staging.copy_anchor ({listed}) FROM '{clean_csv}' WITH (FORMAT csv)",
+        ],
+        check=True,
+        env=env,
+    )
     return time.perf_counter() - start
 
 
@@ -154,17 +176,28 @@ def main() -> None:
         large = make_knudjepsen_file(workdir / "NO4_LAMPEGRP_1.csv", LARGE_ROWS)
 
         url = fresh_database()
-        env = {**os.environ, "DATABASE_URL": url, "GREENHOUSE_LAKE_URL": str(workdir / "lake"),
-               "GREENHOUSE_LANDING_DIR": str(workdir)}
+        env = {
+            **os.environ,
+            "DATABASE_URL": url,
+            "GREENHOUSE_LAKE_URL": str(workdir / "lake"),
+            "GREENHOUSE_LANDING_DIR": str(workdir),
+        }
         rounds = []
         for round_ in range(ROUNDS):  # interleaved, so a noisy spell hits both sides
             staged, total, startup, rss, file_id = ingest_in_subprocess(variant(small, round_), env)
             anchor = psql_copy_seconds(url, workdir, file_id)
             command, command_file_id = command_in_subprocess(variant(small, ROUNDS + round_), env)
-            rounds.append({"ours_seconds": staged, "anchor_seconds": anchor,
-                           "run_seconds_with_quality_checks": total, "process_startup_seconds": startup,
-                           "peak_rss_mib": rss / 1024, "command_ours_seconds": command,
-                           "command_anchor_seconds": psql_copy_seconds(url, workdir, command_file_id)})
+            rounds.append(
+                {
+                    "ours_seconds": staged,
+                    "anchor_seconds": anchor,
+                    "run_seconds_with_quality_checks": total,
+                    "process_startup_seconds": startup,
+                    "peak_rss_mib": rss / 1024,
+                    "command_ours_seconds": command,
+                    "command_anchor_seconds": psql_copy_seconds(url, workdir, command_file_id),
+                }
+            )
         # 4 M readings 5 min apart run past today: the blocking check excludes the version after staging and
         # checking all of it, which is the work whose memory is measured here.
         *_, large_rss, _ = ingest_in_subprocess(large, env, accept=("loaded", "excluded"))
@@ -176,17 +209,26 @@ def main() -> None:
     small_rss = max(r["peak_rss_mib"] for r in rounds) * 1024
     rows = f"{SMALL_ROWS / 1e6:g} M"
     report(
-        "ingest", ours=SMALL_ROWS / small_seconds, anchor=SMALL_ROWS / anchor_seconds, unit="rows/s",
+        "ingest",
+        ours=SMALL_ROWS / small_seconds,
+        anchor=SMALL_ROWS / anchor_seconds,
+        unit="rows/s",
         target="ratio >= 1.0; command_ratio >= 0.7; rss_ratio <= 1.25",
         summary=f"{SMALL_ROWS:,} Knudjepsen rows landing → staging in {small_seconds:.2f} s vs psql \\copy "
-                f"{anchor_seconds:.2f} s (library path); `greenhouse ingest` {command_seconds:.2f} s vs "
-                f"`psql -c \\copy` {command_anchor_seconds:.2f} s as whole processes, ratio "
-                f"{command_anchor_seconds / command_seconds:.2f} (medians of {ROUNDS} interleaved rounds); "
-                f"peak RSS {small_rss / 1024:.0f} MiB ({rows}) vs {large_rss / 1024:.0f} MiB (4 × {rows})",
-        rows=SMALL_ROWS, ours_seconds=small_seconds, anchor_seconds=anchor_seconds,
-        command_ratio=command_anchor_seconds / command_seconds, command_ours_s=command_seconds,
-        command_anchor_s=command_anchor_seconds, rounds=rounds,
-        peak_rss_mib_1m=small_rss / 1024, peak_rss_mib_4m=large_rss / 1024, rss_ratio=large_rss / small_rss,
+        f"{anchor_seconds:.2f} s (library path); `greenhouse ingest` {command_seconds:.2f} s vs "
+        f"`psql -c \\copy` {command_anchor_seconds:.2f} s as whole processes, ratio "
+        f"{command_anchor_seconds / command_seconds:.2f} (medians of {ROUNDS} interleaved rounds); "
+        f"peak RSS {small_rss / 1024:.0f} MiB ({rows}) vs {large_rss / 1024:.0f} MiB (4 × {rows})",
+        rows=SMALL_ROWS,
+        ours_seconds=small_seconds,
+        anchor_seconds=anchor_seconds,
+        command_ratio=command_anchor_seconds / command_seconds,
+        command_ours_s=command_seconds,
+        command_anchor_s=command_anchor_seconds,
+        rounds=rounds,
+        peak_rss_mib_1m=small_rss / 1024,
+        peak_rss_mib_4m=large_rss / 1024,
+        rss_ratio=large_rss / small_rss,
     )
 
 

@@ -41,8 +41,12 @@ from e2e.stack import dagster_dev  # noqa: E402
 
 DAYS = 14
 # layer: (the asset whose run ends it, what the landing reached then)
-LAYERS = {"ingest": ("raw/files", "staging"), "timeseries": ("timeseries/measurements", "measurements"),
-          "features": ("features/extracted_features", "features"), "moga": ("moga_results", "MOGA")}
+LAYERS = {
+    "ingest": ("raw/files", "staging"),
+    "timeseries": ("timeseries/measurements", "measurements"),
+    "features": ("features/extracted_features", "features"),
+    "moga": ("moga_results", "MOGA"),
+}
 DEFAULT_SENSOR_INTERVAL, DEFAULT_MOGA_INTERVAL = 15, 600  # defs/automation/sensors.py: what `make dev` gets
 
 
@@ -56,21 +60,31 @@ def fresh_databases(suffix: str) -> dict[str, str]:
 
 def moga_done(url: str) -> bool:
     with connect(url) as conn:
-        return bool(conn.execute(
-            "SELECT 1 FROM moga.runs WHERE horizon_start::date = "
-            "(SELECT (max(time) AT TIME ZONE 'UTC')::date + 1 FROM timeseries.measurements)").fetchone())
+        return bool(
+            conn.execute(
+                "SELECT 1 FROM moga.runs WHERE horizon_start::date = "
+                "(SELECT (max(time) AT TIME ZONE 'UTC')::date + 1 FROM timeseries.measurements)"
+            ).fetchone()
+        )
 
 
-def through_dagster_dev(sample: Path, workdir: Path, *, sensor_interval: int, moga_interval: int,
-                        bound: float) -> tuple[float | None, dict]:
+def through_dagster_dev(
+    sample: Path, workdir: Path, *, sensor_interval: int, moga_interval: int, bound: float
+) -> tuple[float | None, dict]:
     """Seconds from the landing to MOGA results (None if not within `bound`), and per layer: seconds
     from the landing to the end of its run (`reached_s`, None if not within `bound`), wait and run."""
     name = f"latency_{sensor_interval}_{moga_interval}"
     workdir = workdir / name
-    env = {**fresh_databases(name), "GREENHOUSE_LANDING_DIR": str(workdir / "landing"),
-           "GREENHOUSE_LAKE_URL": str(workdir / "lake"), "GREENHOUSE_DAGSTER_STORAGE": str(workdir / "storage"),
-           "GREENHOUSE_DAGSTER_COMPUTE_LOGS": str(workdir / "logs"), "DAGSTER_HOME": str(settings.PROJECT_ROOT),
-           "GREENHOUSE_SENSOR_INTERVAL": str(sensor_interval), "GREENHOUSE_MOGA_INTERVAL": str(moga_interval)}
+    env = {
+        **fresh_databases(name),
+        "GREENHOUSE_LANDING_DIR": str(workdir / "landing"),
+        "GREENHOUSE_LAKE_URL": str(workdir / "lake"),
+        "GREENHOUSE_DAGSTER_STORAGE": str(workdir / "storage"),
+        "GREENHOUSE_DAGSTER_COMPUTE_LOGS": str(workdir / "logs"),
+        "DAGSTER_HOME": str(settings.PROJECT_ROOT),
+        "GREENHOUSE_SENSOR_INTERVAL": str(sensor_interval),
+        "GREENHOUSE_MOGA_INTERVAL": str(moga_interval),
+    }
     (workdir / "landing" / "knudjepsen").mkdir(parents=True)
     with dagster_dev(env, workdir / "dagster-dev.log") as dagster:
         boot = time.time() - 60
@@ -87,28 +101,47 @@ def through_dagster_dev(sample: Path, workdir: Path, *, sensor_interval: int, mo
         runs = dagster.runs(landed)
     layers, previous_end = {}, landed
     for layer, (asset, _) in LAYERS.items():
-        run = next((r for r in runs if asset in r["assets"] and r["status"] == "SUCCESS" and r["endTime"]
-                    and r["endTime"] - landed <= bound), None)
+        run = next(
+            (
+                r
+                for r in runs
+                if asset in r["assets"] and r["status"] == "SUCCESS" and r["endTime"] and r["endTime"] - landed <= bound
+            ),
+            None,
+        )
         if run is None:
             layers[layer] = {"reached_s": None, "wait_s": None, "run_s": None, "run_id": None}
             continue
-        layers[layer] = {"reached_s": round(run["endTime"] - landed, 1), "wait_s": round(run["startTime"] - previous_end, 1),
-                         "run_s": round(run["endTime"] - run["startTime"], 1), "run_id": run["runId"]}
+        layers[layer] = {
+            "reached_s": round(run["endTime"] - landed, 1),
+            "wait_s": round(run["startTime"] - previous_end, 1),
+            "run_s": round(run["endTime"] - run["startTime"], 1),
+            "run_id": run["runId"],
+        }
         previous_end = run["endTime"]
     return total, layers
 
 
 def describe(layers: dict, bound: float) -> str:
-    return ", ".join(f"→ {what} {layers[layer]['reached_s']:.0f} s" if layers[layer]["reached_s"] is not None
-                     else f"→ {what} not within {bound:.0f} s" for layer, (_, what) in LAYERS.items())
+    return ", ".join(
+        f"→ {what} {layers[layer]['reached_s']:.0f} s"
+        if layers[layer]["reached_s"] is not None
+        else f"→ {what} not within {bound:.0f} s"
+        for layer, (_, what) in LAYERS.items()
+    )
 
 
 def in_process(sample: Path, workdir: Path) -> float:
     """`make run`'s code path on the same file, in a fresh process and databases (imports excluded)."""
-    env = {**os.environ, **fresh_databases("latency_anchor"), "GREENHOUSE_LANDING_DIR": str(sample.parent.parent),
-           "GREENHOUSE_LAKE_URL": str(workdir / "anchor-lake"), "DAGSTER_HOME": str(settings.PROJECT_ROOT),
-           "GREENHOUSE_DAGSTER_STORAGE": str(workdir / "anchor-storage"),
-           "GREENHOUSE_DAGSTER_COMPUTE_LOGS": str(workdir / "anchor-logs")}
+    env = {
+        **os.environ,
+        **fresh_databases("latency_anchor"),
+        "GREENHOUSE_LANDING_DIR": str(sample.parent.parent),
+        "GREENHOUSE_LAKE_URL": str(workdir / "anchor-lake"),
+        "DAGSTER_HOME": str(settings.PROJECT_ROOT),
+        "GREENHOUSE_DAGSTER_STORAGE": str(workdir / "anchor-storage"),
+        "GREENHOUSE_DAGSTER_COMPUTE_LOGS": str(workdir / "anchor-logs"),
+    }
     code = (
         "import sys, time\n"
         "from pathlib import Path\n"
@@ -132,10 +165,15 @@ def in_process(sample: Path, workdir: Path) -> float:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bound", type=float, default=300,
-                        help="with the default intervals, wait at most this many seconds after the landing (default 300)")
-    parser.add_argument("--fast-interval", type=int, default=5,
-                        help="sensor and MOGA interval of the fast setting, seconds (default 5)")
+    parser.add_argument(
+        "--bound",
+        type=float,
+        default=300,
+        help="with the default intervals, wait at most this many seconds after the landing (default 300)",
+    )
+    parser.add_argument(
+        "--fast-interval", type=int, default=5, help="sensor and MOGA interval of the fast setting, seconds (default 5)"
+    )
     parser.add_argument("--fast-bound", type=float, default=900, help="the fast setting's limit, seconds (default 900)")
     parser.add_argument("--only", choices=["defaults", "fast"], help="measure one setting only (no JSON written)")
     parser.add_argument("--days", type=int, default=DAYS, help=f"length of the sample file (default {DAYS})")
@@ -148,8 +186,10 @@ def print_layers(title: str, layers: dict) -> None:
         if figures["reached_s"] is None:
             print(f"  {layer:<11} not reached")
         else:
-            print(f"  {layer:<11} reached {figures['reached_s']:>6.1f} s after landing "
-                  f"(waited {figures['wait_s']:>6.1f} s, ran {figures['run_s']:>6.1f} s)")
+            print(
+                f"  {layer:<11} reached {figures['reached_s']:>6.1f} s after landing "
+                f"(waited {figures['wait_s']:>6.1f} s, ran {figures['run_s']:>6.1f} s)"
+            )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -159,15 +199,30 @@ def main(argv: list[str] | None = None) -> None:
         workdir = Path(tmp)
         sample = next(p for p in generate_sample(workdir / "sample", days=args.days) if p.parent.name == "knudjepsen")
         if args.only in (None, "defaults"):
-            results["defaults"] = through_dagster_dev(sample, workdir, sensor_interval=DEFAULT_SENSOR_INTERVAL,
-                                                      moga_interval=DEFAULT_MOGA_INTERVAL, bound=args.bound)
-            print_layers(f"defaults ({DEFAULT_SENSOR_INTERVAL} s sensors, {DEFAULT_MOGA_INTERVAL} s MOGA): "
-                         + describe(results["defaults"][1], args.bound), results["defaults"][1])
+            results["defaults"] = through_dagster_dev(
+                sample,
+                workdir,
+                sensor_interval=DEFAULT_SENSOR_INTERVAL,
+                moga_interval=DEFAULT_MOGA_INTERVAL,
+                bound=args.bound,
+            )
+            print_layers(
+                f"defaults ({DEFAULT_SENSOR_INTERVAL} s sensors, {DEFAULT_MOGA_INTERVAL} s MOGA): "
+                + describe(results["defaults"][1], args.bound),
+                results["defaults"][1],
+            )
         if args.only in (None, "fast"):
-            results["fast"] = through_dagster_dev(sample, workdir, sensor_interval=args.fast_interval,
-                                                  moga_interval=args.fast_interval, bound=args.fast_bound)
-            print_layers(f"fast ({args.fast_interval} s sensors and MOGA): "
-                         + describe(results["fast"][1], args.fast_bound), results["fast"][1])
+            results["fast"] = through_dagster_dev(
+                sample,
+                workdir,
+                sensor_interval=args.fast_interval,
+                moga_interval=args.fast_interval,
+                bound=args.fast_bound,
+            )
+            print_layers(
+                f"fast ({args.fast_interval} s sensors and MOGA): " + describe(results["fast"][1], args.fast_bound),
+                results["fast"][1],
+            )
         if args.only:
             return
         anchor = in_process(sample, workdir)
@@ -176,15 +231,27 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"no MOGA results within {args.fast_bound:.0f} s even with {args.fast_interval} s intervals")
     default_total, default_layers = results["defaults"]
     report(
-        "latency", ours=ours, anchor=anchor, unit="s", target="ratio as low as the sensor intervals allow",
+        "latency",
+        ours=ours,
+        anchor=anchor,
+        unit="s",
+        target="ratio as low as the sensor intervals allow",
         summary=f"{args.days}-day Knudjepsen file landing → MOGA results in {ours:.0f} s via dagster dev "
-                f"({args.fast_interval} s intervals) vs {anchor:.0f} s in-process; with the defaults "
-                f"({DEFAULT_SENSOR_INTERVAL} s / {DEFAULT_MOGA_INTERVAL} s): " + describe(default_layers, args.bound),
-        days=args.days, sensor_interval_s=args.fast_interval, moga_interval_s=args.fast_interval, layers=layers,
+        f"({args.fast_interval} s intervals) vs {anchor:.0f} s in-process; with the defaults "
+        f"({DEFAULT_SENSOR_INTERVAL} s / {DEFAULT_MOGA_INTERVAL} s): " + describe(default_layers, args.bound),
+        days=args.days,
+        sensor_interval_s=args.fast_interval,
+        moga_interval_s=args.fast_interval,
+        layers=layers,
         reached_s={layer: f["reached_s"] for layer, f in layers.items()},
-        defaults={"sensor_interval_s": DEFAULT_SENSOR_INTERVAL, "moga_interval_s": DEFAULT_MOGA_INTERVAL,
-                  "bound_s": args.bound, "moga_s": default_total, "layers": default_layers,
-                  "reached_s": {layer: f["reached_s"] for layer, f in default_layers.items()}},
+        defaults={
+            "sensor_interval_s": DEFAULT_SENSOR_INTERVAL,
+            "moga_interval_s": DEFAULT_MOGA_INTERVAL,
+            "bound_s": args.bound,
+            "moga_s": default_total,
+            "layers": default_layers,
+            "reached_s": {layer: f["reached_s"] for layer, f in default_layers.items()},
+        },
     )
 
 

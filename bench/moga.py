@@ -28,8 +28,16 @@ from greenhouse_assets.moga import hourly, optimise
 from greenhouse_assets.moga.hourly_optimise import HourlyPlanProblem, optimise_plan
 from greenhouse_assets.moga.problem import LOWER, UPPER, VARIABLES, DayInputs, GreenhouseDayProblem, evaluate
 
-DAY = DayInputs(day_of_year=40, outdoor_temperature_c=2.0, radiation_sum_mj_m2=3.0, natural_dli_mol_m2=4.2,
-                u_value_w_m2k=7.0, solar_gain_fraction=0.4, baseline_kwh_m2=0.3, lamp_efficacy_umol_j=1.8)
+DAY = DayInputs(
+    day_of_year=40,
+    outdoor_temperature_c=2.0,
+    radiation_sum_mj_m2=3.0,
+    natural_dli_mol_m2=4.2,
+    u_value_w_m2k=7.0,
+    solar_gain_fraction=0.4,
+    baseline_kwh_m2=0.3,
+    lamp_efficacy_umol_j=1.8,
+)
 POPULATION, SEED = 100, 1
 GENERATIONS = int(os.environ.get("MOGA_BENCH_GENERATIONS", "500"))  # a smaller budget for a quick check
 
@@ -49,14 +57,26 @@ class ElementwiseGreenhouseDay(ElementwiseProblem):
 # The same February day, hour by hour: half-sine sun around solar noon (UTC), a double-peaked price curve.
 _HOURS = np.arange(24) + 0.5
 HOURLY_DAY = hourly.HourlyDay(
-    day=date(2014, 2, 9), outdoor_temperature_c=2.0 + 2.0 * np.sin(np.pi * (_HOURS - 8) / 12),
+    day=date(2014, 2, 9),
+    outdoor_temperature_c=2.0 + 2.0 * np.sin(np.pi * (_HOURS - 8) / 12),
     radiation_w_m2=170.0 * np.clip(np.sin(np.pi * (_HOURS - (hourly.solar_noon_utc() - 4.5)) / 9.0), 0.0, None),
-    electricity_eur_per_kwh=0.06 + 0.03 * (1 + 0.4 * np.exp(-0.5 * ((_HOURS - 7.5) / 1.6) ** 2)
-                                           + 0.3 * np.exp(-0.5 * ((_HOURS - 17.5) / 1.8) ** 2)),
-    u_value_w_m2k=7.0, solar_gain_fraction=0.4, baseline_kwh_m2=0.3, lamp_efficacy_umol_j=1.8,
-    installed_lamp_ppfd=150.0, transmission=0.7, heat_eur_per_kwh=0.045, co2_eur_per_kg=0.12, max_light_period_h=18.0,
-    short_day=False, dli_min_mol_m2=0.0, dli_max_mol_m2=30.0, heating_day_bounds=(18.0, 28.0),
-    heating_night_bounds=(18.0, 28.0))
+    electricity_eur_per_kwh=0.06
+    + 0.03 * (1 + 0.4 * np.exp(-0.5 * ((_HOURS - 7.5) / 1.6) ** 2) + 0.3 * np.exp(-0.5 * ((_HOURS - 17.5) / 1.8) ** 2)),
+    u_value_w_m2k=7.0,
+    solar_gain_fraction=0.4,
+    baseline_kwh_m2=0.3,
+    lamp_efficacy_umol_j=1.8,
+    installed_lamp_ppfd=150.0,
+    transmission=0.7,
+    heat_eur_per_kwh=0.045,
+    co2_eur_per_kg=0.12,
+    max_light_period_h=18.0,
+    short_day=False,
+    dli_min_mol_m2=0.0,
+    dli_max_mol_m2=30.0,
+    heating_day_bounds=(18.0, 28.0),
+    heating_night_bounds=(18.0, 28.0),
+)
 
 
 class ElementwiseHourlyPlan(ElementwiseProblem):
@@ -64,8 +84,7 @@ class ElementwiseHourlyPlan(ElementwiseProblem):
 
     def __init__(self, day: hourly.HourlyDay):
         lower, upper = day.bounds()
-        super().__init__(n_var=len(hourly.VARIABLES), n_obj=2, n_ieq_constr=len(hourly.CONSTRAINTS), xl=lower,
-                         xu=upper)
+        super().__init__(n_var=len(hourly.VARIABLES), n_obj=2, n_ieq_constr=len(hourly.CONSTRAINTS), xl=lower, xu=upper)
         self.day = day
 
     def _evaluate(self, x, out, *args, **kwargs):
@@ -77,14 +96,19 @@ def hourly_plan() -> dict:
     """evaluations/s of the 24-hour problem, vectorised and element-wise, and one planner run (100 × 150, 3 seeds)."""
     x = np.random.default_rng(SEED).uniform(*HOURLY_DAY.bounds(), size=(POPULATION, len(hourly.VARIABLES)))
     vectorised, elementwise = HourlyPlanProblem(HOURLY_DAY), ElementwiseHourlyPlan(HOURLY_DAY)
-    assert np.allclose(vectorised.evaluate(x, return_as_dictionary=True)["F"],
-                       elementwise.evaluate(x, return_as_dictionary=True)["F"]), "anchor must compute the same objectives"
+    assert np.allclose(
+        vectorised.evaluate(x, return_as_dictionary=True)["F"], elementwise.evaluate(x, return_as_dictionary=True)["F"]
+    ), "anchor must compute the same objectives"
     started = time.perf_counter()
     front = optimise_plan(HOURLY_DAY, pop_size=100, generations=150, seed=SEED, seeds=3)
     seconds = time.perf_counter() - started
-    return {"evaluations_per_second": evaluations_per_second(vectorised, x),
-            "anchor_evaluations_per_second": evaluations_per_second(elementwise, x),
-            "planner_run_seconds": seconds, "planner_evaluations": front.evaluations, "front_size": len(front.x)}
+    return {
+        "evaluations_per_second": evaluations_per_second(vectorised, x),
+        "anchor_evaluations_per_second": evaluations_per_second(elementwise, x),
+        "planner_run_seconds": seconds,
+        "planner_evaluations": front.evaluations,
+        "front_size": len(front.x),
+    }
 
 
 class HypervolumeTrace(Callback):
@@ -110,8 +134,9 @@ def main() -> None:
     x = np.random.default_rng(SEED).uniform(LOWER, UPPER, size=(POPULATION, len(VARIABLES)))
     vectorised = GreenhouseDayProblem(DAY)
     elementwise = ElementwiseGreenhouseDay(DAY)
-    assert np.allclose(vectorised.evaluate(x, return_as_dictionary=True)["F"],
-                       elementwise.evaluate(x, return_as_dictionary=True)["F"]), "anchor must compute the same objectives"
+    assert np.allclose(
+        vectorised.evaluate(x, return_as_dictionary=True)["F"], elementwise.evaluate(x, return_as_dictionary=True)["F"]
+    ), "anchor must compute the same objectives"
     ours = evaluations_per_second(vectorised, x)
     anchor = evaluations_per_second(elementwise, x)
 
@@ -125,21 +150,35 @@ def main() -> None:
     plan = hourly_plan()
 
     report(
-        "moga", ours=ours, anchor=anchor, unit="evaluations/s",
+        "moga",
+        ours=ours,
+        anchor=anchor,
+        unit="evaluations/s",
         target="vectorised ≫ element-wise; 100 × 500 NSGA-II run ≤ 10 s",
-        summary=(f"NSGA-II {POPULATION}×{GENERATIONS} in {run_seconds:.1f} s, HV {final:.1f}, "
-                 f"99 % of final HV at generation {to_99}; 24-hour plan "
-                 f"{plan['evaluations_per_second']:,.0f} evaluations/s (element-wise "
-                 f"{plan['anchor_evaluations_per_second']:,.0f}), planner 100×150×3 seeds in "
-                 f"{plan['planner_run_seconds']:.1f} s"),
-        run_seconds=run_seconds, run_evaluations=int(result.algorithm.evaluator.n_eval),
+        summary=(
+            f"NSGA-II {POPULATION}×{GENERATIONS} in {run_seconds:.1f} s, HV {final:.1f}, "
+            f"99 % of final HV at generation {to_99}; 24-hour plan "
+            f"{plan['evaluations_per_second']:,.0f} evaluations/s (element-wise "
+            f"{plan['anchor_evaluations_per_second']:,.0f}), planner 100×150×3 seeds in "
+            f"{plan['planner_run_seconds']:.1f} s"
+        ),
+        run_seconds=run_seconds,
+        run_evaluations=int(result.algorithm.evaluator.n_eval),
         run_evaluations_per_second=result.algorithm.evaluator.n_eval / run_seconds,
-        hypervolume=final, reference_point=optimise.REFERENCE_POINT, generations_to_99pct_hypervolume=to_99,
-        population=POPULATION, generations=GENERATIONS, seed=SEED, day=DAY.as_dict(),
-        hourly_plan=plan, hourly_day=HOURLY_DAY.as_dict(),
+        hypervolume=final,
+        reference_point=optimise.REFERENCE_POINT,
+        generations_to_99pct_hypervolume=to_99,
+        population=POPULATION,
+        generations=GENERATIONS,
+        seed=SEED,
+        day=DAY.as_dict(),
+        hourly_plan=plan,
+        hourly_day=HOURLY_DAY.as_dict(),
         load_average_1_5_15_min=os.getloadavg(),
-        note=("measured on a shared 2-core machine while other sessions' tests ran (see load average): "
-              "throughputs and run time are lower bounds of what an idle machine does"),
+        note=(
+            "measured on a shared 2-core machine while other sessions' tests ran (see load average): "
+            "throughputs and run time are lower bounds of what an idle machine does"
+        ),
     )
 
 

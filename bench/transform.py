@@ -92,8 +92,10 @@ def as_float(column: str, sql_type: str) -> str:
         return f"{ref}::float8"
     if sql_type == "boolean":
         return f"{ref}::int::float8"
-    return (f"case when {ref}::text ~ '^\\s*[-+]?([0-9]+\\.?[0-9]*|\\.[0-9]+)([eE][-+]?[0-9]{{1,2}})?\\s*$' "
-            f"then trim({ref}::text)::float8 end")
+    return (
+        f"case when {ref}::text ~ '^\\s*[-+]?([0-9]+\\.?[0-9]*|\\.[0-9]+)([eE][-+]?[0-9]{{1,2}})?\\s*$' "
+        f"then trim({ref}::text)::float8 end"
+    )
 
 
 def dbt_vars() -> dict:
@@ -121,8 +123,10 @@ def anchor_sql(tables: dict[str, list[tuple[str, str]]], *, anomaly: bool = True
     cross join lateral (values {", ".join(f"({literal(c)}, {as_float(c, t)})" for c, t in columns)})
         as c (staged_column, raw_value)
     where c.raw_value is not null and s.time is not null"""
-        for table, columns in tables.items())
-    anomaly_ctes = (f"""-- Anomalies: each clean value's window is its series' clean values within ± h. A series' values are
+        for table, columns in tables.items()
+    )
+    anomaly_ctes = (
+        f"""-- Anomalies: each clean value's window is its series' clean values within ± h. A series' values are
 -- grouped by hour; each hour's neighbourhood (the buckets within h + 1 hour) is concatenated once in
 -- time order, and each value's window is a slice of it.
 buckets as (
@@ -148,12 +152,14 @@ anomalies as (
                         from unnest(b.vals[w.w0 + 1 : w.w1]) x) med
     cross join lateral (select percentile_cont(0.5) within group (order by abs(x - med.median)) as mad
                         from unnest(b.vals[w.w0 + 1 : w.w1]) x) mad
-    where w.w1 - w.w0 >= {int(v['anomaly_min_points'])} and mad.mad > 0
-      and abs(0.6745 * (o.value - med.median) / mad.mad) > {float(v['anomaly_z_threshold'])}
+    where w.w1 - w.w0 >= {int(v["anomaly_min_points"])} and mad.mad > 0
+      and abs(0.6745 * (o.value - med.median) / mad.mad) > {float(v["anomaly_z_threshold"])}
 )
-""" if anomaly else
-                    "anomalies as (select null::text as site, null::text as zone, null::text as variable, "
-                    "null::timestamptz as time where false)\n")
+"""
+        if anomaly
+        else "anomalies as (select null::text as site, null::text as zone, null::text as variable, "
+        "null::timestamptz as time where false)\n"
+    )
     return f"""
 insert into timeseries.measurements_anchor (time, site, zone, variable, value, unit, file_id, quality_flag)
 with
@@ -184,7 +190,7 @@ flagged as (
         case
             when {sentinel.format(x="c.raw_value")} then 1
             when bool_and(c.raw_value = 0 or {sentinel.format(x="c.raw_value")}) over staged_row
-                 and count(*) filter (where c.raw_value = 0) over staged_row >= {int(v['logger_reset_min_zeros'])} then 2
+                 and count(*) filter (where c.raw_value = 0) over staged_row >= {int(v["logger_reset_min_zeros"])} then 2
             when x.value < m.min_value or x.value > m.max_value then 3
             else 0
         end as flag
@@ -209,8 +215,10 @@ left join anomalies a using (site, zone, variable, time)
 """
 
 
-ANCHOR_AGGREGATE = ("create or replace aggregate pg_temp.anchor_array_cat (anycompatiblearray) "
-                    "(sfunc = array_cat, stype = anycompatiblearray)")
+ANCHOR_AGGREGATE = (
+    "create or replace aggregate pg_temp.anchor_array_cat (anycompatiblearray) "
+    "(sfunc = array_cat, stype = anycompatiblearray)"
+)
 COLUMNS = "time, site, zone, variable, value, unit, file_id, quality_flag"
 
 
@@ -230,12 +238,16 @@ def measure(target_observations: int, base: str, workdir: Path) -> dict:
     days = max(1, round(target_observations / OBSERVATIONS_PER_DAY))
     url, dagster_url = fresh_databases(base)
     workdir = workdir / f"{target_observations}"
-    os.environ.update({
-        "DATABASE_URL": url, "DAGSTER_DATABASE_URL": dagster_url,
-        "GREENHOUSE_LANDING_DIR": str(workdir / "landing"), "GREENHOUSE_LAKE_URL": str(workdir / "lake"),
-        "GREENHOUSE_DAGSTER_STORAGE": str(workdir / "dagster" / "storage"),
-        "GREENHOUSE_DAGSTER_COMPUTE_LOGS": str(workdir / "dagster" / "logs"),
-    })
+    os.environ.update(
+        {
+            "DATABASE_URL": url,
+            "DAGSTER_DATABASE_URL": dagster_url,
+            "GREENHOUSE_LANDING_DIR": str(workdir / "landing"),
+            "GREENHOUSE_LAKE_URL": str(workdir / "lake"),
+            "GREENHOUSE_DAGSTER_STORAGE": str(workdir / "dagster" / "storage"),
+            "GREENHOUSE_DAGSTER_COMPUTE_LOGS": str(workdir / "dagster" / "logs"),
+        }
+    )
     settings.apply_defaults()
     from dagster_dbt import DbtCliResource
 
@@ -272,8 +284,10 @@ def measure(target_observations: int, base: str, workdir: Path) -> dict:
     def anchor_run(conn, tables, anomaly: bool = True) -> float:
         conn.execute("drop table if exists timeseries.measurements_anchor")
         conn.execute("create table timeseries.measurements_anchor (like timeseries.measurements including all)")
-        conn.execute("select create_hypertable('timeseries.measurements_anchor', 'time', "
-                     "chunk_time_interval => interval '7 days')")
+        conn.execute(
+            "select create_hypertable('timeseries.measurements_anchor', 'time', "
+            "chunk_time_interval => interval '7 days')"
+        )
         conn.commit()
         start = time.perf_counter()
         conn.execute(ANCHOR_AGGREGATE)
@@ -289,36 +303,59 @@ def measure(target_observations: int, base: str, workdir: Path) -> dict:
         ours_runs.append(dbt_run())
         overhead_runs.append(dbt_run())
         with connect(url) as conn:
-            flags = dict(conn.execute("select quality_flag, count(*) from timeseries.measurements group by 1 order by 1"))
+            flags = dict(
+                conn.execute("select quality_flag, count(*) from timeseries.measurements group by 1 order by 1")
+            )
             observations = sum(flags.values())
             anchor_runs.append(anchor_run(conn, mapped_columns(conn)))
             if repeat == 0:  # the anchor does the model's work: the same rows, values and flags
                 missing, extra = differences(conn)
                 assert (missing, extra) == (0, 0), (
-                    f"the anchor's rows differ from dbt's: {missing:,} of dbt's {observations:,} missing, {extra:,} extra")
-            no_anomaly_runs.append(anchor_run(conn, mapped_columns(conn), anomaly=False))  # where the anchor's time goes
+                    f"the anchor's rows differ from dbt's: {missing:,} of dbt's {observations:,} missing, {extra:,} extra"
+                )
+            no_anomaly_runs.append(
+                anchor_run(conn, mapped_columns(conn), anomaly=False)
+            )  # where the anchor's time goes
     ours_seconds, overhead_seconds, anchor_seconds, no_anomaly_seconds = (
-        statistics.median(runs) for runs in (ours_runs, overhead_runs, anchor_runs, no_anomaly_runs))
-    print(f"{observations:,} observations from {sum(staged.values()):,} staged rows ({days}-day sample): dbt run "
-          f"{ours_seconds:.2f} s vs INSERT … SELECT {anchor_seconds:.2f} s, ratio {anchor_seconds / ours_seconds:.2f}; "
-          f"dbt fixed overhead {overhead_seconds:.2f} s; the anchor without its anomaly flag {no_anomaly_seconds:.2f} s; "
-          f"flags {flags}")
+        statistics.median(runs) for runs in (ours_runs, overhead_runs, anchor_runs, no_anomaly_runs)
+    )
+    print(
+        f"{observations:,} observations from {sum(staged.values()):,} staged rows ({days}-day sample): dbt run "
+        f"{ours_seconds:.2f} s vs INSERT … SELECT {anchor_seconds:.2f} s, ratio {anchor_seconds / ours_seconds:.2f}; "
+        f"dbt fixed overhead {overhead_seconds:.2f} s; the anchor without its anomaly flag {no_anomaly_seconds:.2f} s; "
+        f"flags {flags}"
+    )
     return {
-        "target_observations": target_observations, "observations": observations, "quality_flags": flags,
-        "staged_rows": staged, "sample_days": days, "ours_seconds": ours_seconds, "anchor_seconds": anchor_seconds,
-        "ratio": anchor_seconds / ours_seconds, "dbt_overhead_seconds": overhead_seconds,
-        "ours_runs_seconds": ours_runs, "anchor_runs_seconds": anchor_runs, "dbt_overhead_runs_seconds": overhead_runs,
-        "anchor_without_anomaly_seconds": no_anomaly_seconds, "anchor_without_anomaly_runs_seconds": no_anomaly_runs,
+        "target_observations": target_observations,
+        "observations": observations,
+        "quality_flags": flags,
+        "staged_rows": staged,
+        "sample_days": days,
+        "ours_seconds": ours_seconds,
+        "anchor_seconds": anchor_seconds,
+        "ratio": anchor_seconds / ours_seconds,
+        "dbt_overhead_seconds": overhead_seconds,
+        "ours_runs_seconds": ours_runs,
+        "anchor_runs_seconds": anchor_runs,
+        "dbt_overhead_runs_seconds": overhead_runs,
+        "anchor_without_anomaly_seconds": no_anomaly_seconds,
+        "anchor_without_anomaly_runs_seconds": no_anomaly_runs,
         "ratio_without_overhead": (anchor_seconds / (ours_seconds - overhead_seconds))
-        if ours_seconds > overhead_seconds else None,
+        if ours_seconds > overhead_seconds
+        else None,
         "anchor_equals_model": True,
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--observations", type=int, nargs="+", default=[1_000_000, 10_000_000],
-                        help="sizes to measure, in observations (default: 1000000 10000000)")
+    parser.add_argument(
+        "--observations",
+        type=int,
+        nargs="+",
+        default=[1_000_000, 10_000_000],
+        help="sizes to measure, in observations (default: 1000000 10000000)",
+    )
     args = parser.parse_args()
     from greenhouse_assets import settings
 
@@ -328,12 +365,20 @@ def main() -> None:
     sizes = [measure(n, base, workdir) for n in args.observations]
     first = sizes[0]
     report(
-        "transform", ours=first["observations"] / first["ours_seconds"],
-        anchor=first["observations"] / first["anchor_seconds"], unit="observations/s", target="ratio >= 0.8",
-        summary="; ".join(f"{s['observations']:,} observations: dbt run {s['ours_seconds']:.2f} s vs INSERT … SELECT "
-                          f"{s['anchor_seconds']:.2f} s (ratio {s['ratio']:.2f})" for s in sizes)
-                + f" (medians of {REPEAT}; anchor output asserted equal to the model's)",
-        **{k: v for k, v in first.items() if k not in ("ratio",)}, repeats=REPEAT, sizes=sizes,
+        "transform",
+        ours=first["observations"] / first["ours_seconds"],
+        anchor=first["observations"] / first["anchor_seconds"],
+        unit="observations/s",
+        target="ratio >= 0.8",
+        summary="; ".join(
+            f"{s['observations']:,} observations: dbt run {s['ours_seconds']:.2f} s vs INSERT … SELECT "
+            f"{s['anchor_seconds']:.2f} s (ratio {s['ratio']:.2f})"
+            for s in sizes
+        )
+        + f" (medians of {REPEAT}; anchor output asserted equal to the model's)",
+        **{k: v for k, v in first.items() if k not in ("ratio",)},
+        repeats=REPEAT,
+        sizes=sizes,
     )
 
 

@@ -31,8 +31,11 @@ def prepare(database_url: str) -> int:
     `GREENHOUSE_ADMIN_URL` (a superuser of that server), first create the roles and databases."""
     admin = settings.explicit_admin_url()
     if admin and same_server(admin, database_url):
-        bootstrap(settings.admin_url(), platform_db=database_name(database_url, settings.PLATFORM_DB),
-                  dagster_db=database_name(settings.dagster_database_url(), settings.DAGSTER_DB))
+        bootstrap(
+            settings.admin_url(),
+            platform_db=database_name(database_url, settings.PLATFORM_DB),
+            dagster_db=database_name(settings.dagster_database_url(), settings.DAGSTER_DB),
+        )
     with connect(database_url) as conn:
         row = conn.execute(
             "SELECT installed_version FROM pg_available_extensions WHERE name = 'timescaledb'"

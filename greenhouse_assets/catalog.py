@@ -69,36 +69,100 @@ def staging_table_name(source: str) -> str:
 def staging(source: str) -> Table:
     """`staging.raw_<source>`: one per registry source, created and widened by the loader."""
     name = staging_table_name(source)
-    return Table(key=(STAGING_SCHEMA, name), table=f"{STAGING_SCHEMA}.{name}", ddl="loader", group="staging",
-                 kinds=frozenset({"timescaledb", "python"}))
+    return Table(
+        key=(STAGING_SCHEMA, name),
+        table=f"{STAGING_SCHEMA}.{name}",
+        ddl="loader",
+        group="staging",
+        kinds=frozenset({"timescaledb", "python"}),
+    )
 
 
-RAW_FILES = Table(key=("raw", "files"), table="metadata.files", ddl="migration", group="raw",
-                  kinds=frozenset({"python", "parquet"}), also_writes=("metadata.file_columns",))
+RAW_FILES = Table(
+    key=("raw", "files"),
+    table="metadata.files",
+    ddl="migration",
+    group="raw",
+    kinds=frozenset({"python", "parquet"}),
+    also_writes=("metadata.file_columns",),
+)
 # dbt models: kinds and descriptions come from dagster-dbt; the one `dbt build` step has MEASUREMENTS' policy.
-MEASUREMENTS = Table(key=("timeseries", "measurements"), table="timeseries.measurements", ddl="dbt",
-                     group="timeseries", freshness="timeseries")
-SITE_ELECTRICITY_PRICES = Table(key=("timeseries", "site_electricity_prices"),
-                                table="timeseries.site_electricity_prices", ddl="dbt", group="timeseries",
-                                freshness="timeseries")
-EXTRACTED_FEATURES = Table(key=("features", "extracted_features"), table="features.extracted_features",
-                           ddl="migration", group="features", kinds=frozenset({"python", "tsfresh", "timescaledb"}),
-                           freshness="features", also_writes=("features.windows",))
-FEATURE_IMPORTANCE = Table(key=("features", "feature_importance"), table="features.feature_importance",
-                           ddl="migration", group="features",
-                           kinds=frozenset({"python", "tsfresh", "timescaledb", "scikit-learn"}), freshness="features")
-QUALITY_METRICS = Table(key=("quality", "quality_metrics"), table="metadata.quality_metrics", ddl="migration",
-                        group="quality", kinds=frozenset({"timescaledb", "python"}),
-                        on_lost_database="fail")  # as before the catalog: eager, recomputed on the next update
-MOGA_OBJECTIVE_MODELS = Table(key=("moga_objective_models",), table="moga.objective_models", ddl="migration",
-                              group="moga", kinds=frozenset({"python", "scikit-learn"}))
-MOGA_RESULTS = Table(key=("moga_results",), table="moga.runs", ddl="migration", group="moga",
-                     kinds=frozenset({"python", "pymoo"}), also_writes=("moga.solutions",))
-MOGA_PLAN = Table(key=("moga", "plan"), table="moga.plans", ddl="migration", group="moga",
-                  kinds=frozenset({"python", "pymoo"}), also_writes=("moga.plan_days",))
-MOGA_BACKTEST = Table(key=("moga", "backtest"), table="moga.backtest", ddl="migration", group="moga",
-                      kinds=frozenset({"python", "pymoo"}))
+MEASUREMENTS = Table(
+    key=("timeseries", "measurements"),
+    table="timeseries.measurements",
+    ddl="dbt",
+    group="timeseries",
+    freshness="timeseries",
+)
+SITE_ELECTRICITY_PRICES = Table(
+    key=("timeseries", "site_electricity_prices"),
+    table="timeseries.site_electricity_prices",
+    ddl="dbt",
+    group="timeseries",
+    freshness="timeseries",
+)
+EXTRACTED_FEATURES = Table(
+    key=("features", "extracted_features"),
+    table="features.extracted_features",
+    ddl="migration",
+    group="features",
+    kinds=frozenset({"python", "tsfresh", "timescaledb"}),
+    freshness="features",
+    also_writes=("features.windows",),
+)
+FEATURE_IMPORTANCE = Table(
+    key=("features", "feature_importance"),
+    table="features.feature_importance",
+    ddl="migration",
+    group="features",
+    kinds=frozenset({"python", "tsfresh", "timescaledb", "scikit-learn"}),
+    freshness="features",
+)
+QUALITY_METRICS = Table(
+    key=("quality", "quality_metrics"),
+    table="metadata.quality_metrics",
+    ddl="migration",
+    group="quality",
+    kinds=frozenset({"timescaledb", "python"}),
+    on_lost_database="fail",
+)  # as before the catalog: eager, recomputed on the next update
+MOGA_OBJECTIVE_MODELS = Table(
+    key=("moga_objective_models",),
+    table="moga.objective_models",
+    ddl="migration",
+    group="moga",
+    kinds=frozenset({"python", "scikit-learn"}),
+)
+MOGA_RESULTS = Table(
+    key=("moga_results",),
+    table="moga.runs",
+    ddl="migration",
+    group="moga",
+    kinds=frozenset({"python", "pymoo"}),
+    also_writes=("moga.solutions",),
+)
+MOGA_PLAN = Table(
+    key=("moga", "plan"),
+    table="moga.plans",
+    ddl="migration",
+    group="moga",
+    kinds=frozenset({"python", "pymoo"}),
+    also_writes=("moga.plan_days",),
+)
+MOGA_BACKTEST = Table(
+    key=("moga", "backtest"), table="moga.backtest", ddl="migration", group="moga", kinds=frozenset({"python", "pymoo"})
+)
 
 # Every fixed entry (staging tables follow the source registry: `staging(source)`).
-TABLES = (RAW_FILES, MEASUREMENTS, SITE_ELECTRICITY_PRICES, EXTRACTED_FEATURES, FEATURE_IMPORTANCE,
-          QUALITY_METRICS, MOGA_OBJECTIVE_MODELS, MOGA_RESULTS, MOGA_PLAN, MOGA_BACKTEST)
+TABLES = (
+    RAW_FILES,
+    MEASUREMENTS,
+    SITE_ELECTRICITY_PRICES,
+    EXTRACTED_FEATURES,
+    FEATURE_IMPORTANCE,
+    QUALITY_METRICS,
+    MOGA_OBJECTIVE_MODELS,
+    MOGA_RESULTS,
+    MOGA_PLAN,
+    MOGA_BACKTEST,
+)

@@ -33,8 +33,11 @@ def celery_settings() -> dict:
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,
-        "broker_transport_options": {"visibility_timeout": visibility, "unacked_restore_interval": sweep,
-                                     "unacked_restore_throttle": 1},
+        "broker_transport_options": {
+            "visibility_timeout": visibility,
+            "unacked_restore_interval": sweep,
+            "unacked_restore_throttle": 1,
+        },
         "result_backend_transport_options": {"visibility_timeout": visibility},
         "broker_connection_retry_on_startup": True,
     }
@@ -45,8 +48,12 @@ def executor() -> dg.ExecutorDefinition:
     from dagster_celery import celery_executor
 
     return celery_executor.configured(
-        {"broker": settings.celery_broker(), "backend": settings.celery_backend(),
-         "config_source": celery_settings(), "retries": {"enabled": {}}},
+        {
+            "broker": settings.celery_broker(),
+            "backend": settings.celery_backend(),
+            "config_source": celery_settings(),
+            "retries": {"enabled": {}},
+        },
         name="celery",
     )
 
@@ -56,8 +63,9 @@ def features_backfill_job() -> dg.JobDefinition:
     workers from any process (`dg.reconstructable(features_backfill_job)`; the workers load it by name)."""
     from greenhouse_assets.definitions import defs
 
-    job = dg.define_asset_job("features_backfill", selection=[dg.AssetKey(["features", "extracted_features"])],
-                              executor_def=executor())
+    job = dg.define_asset_job(
+        "features_backfill", selection=[dg.AssetKey(["features", "extracted_features"])], executor_def=executor()
+    )
     return job.resolve(asset_graph=defs.resolve_asset_graph(), resource_defs=defs.resources)
 
 
@@ -67,9 +75,14 @@ def _make_app():
     from dagster_celery.make_app import make_app
     from dagster_celery.tasks import create_task
 
-    celery = make_app(CeleryExecutor(retries=RetryMode(RetryMode.DISABLED), broker=settings.celery_broker(),
-                                     backend=settings.celery_backend(),
-                                     config_source=celery_settings()).app_args())
+    celery = make_app(
+        CeleryExecutor(
+            retries=RetryMode(RetryMode.DISABLED),
+            broker=settings.celery_broker(),
+            backend=settings.celery_backend(),
+            config_source=celery_settings(),
+        ).app_args()
+    )
     create_task(celery)
     return celery
 

@@ -55,8 +55,10 @@ def _files(args: argparse.Namespace) -> int:
     print(f"{'file_id':>8} {'version':>7}  {'state':<28} {'rows':>10}  {'received (UTC)':<19}  {'source':<12} path")
     for v in listed:
         rows = "" if v.rows_staged is None else f"{v.rows_staged:,}"
-        print(f"{v.file_id:>8} {v.version:>7}  {v.state:<28} {rows:>10}  {v.received_at:%Y-%m-%d %H:%M:%S}  "
-              f"{v.source:<12} {v.path}")
+        print(
+            f"{v.file_id:>8} {v.version:>7}  {v.state:<28} {rows:>10}  {v.received_at:%Y-%m-%d %H:%M:%S}  "
+            f"{v.source:<12} {v.path}"
+        )
     return 0
 
 
@@ -73,15 +75,20 @@ def _rollback(args: argparse.Namespace) -> int:
     with in_process_instance() as instance:
         result = defs.resolve_job_def("rollback_file").execute_in_process(
             run_config={"ops": {"set_active_file_version": {"config": config}}, "loggers": CONSOLE_LOGGING},
-            instance=instance, tags={"user": settings.cli_user()}, raise_on_error=False)
+            instance=instance,
+            tags={"user": settings.cli_user()},
+            raise_on_error=False,
+        )
     if not result.success:
         print(f"greenhouse rollback: {failure_message(result) or 'the rollback run failed'}", file=sys.stderr)
         return 1
     for event in result.all_events:
         if event.is_step_materialization:
             print(event.step_materialization_data.materialization.description)
-    print(f"run {result.run_id}: measurements, day features and MOGA recompute by themselves while the "
-          "daemon runs (`make dev`)")
+    print(
+        f"run {result.run_id}: measurements, day features and MOGA recompute by themselves while the "
+        "daemon runs (`make dev`)"
+    )
     return 0
 
 
@@ -109,8 +116,10 @@ def _docs(args: argparse.Namespace) -> int:
     if completed.returncode == 0:
         completed = subprocess.run([*dbt, "docs", "generate", "--no-compile", *where])
     if completed.returncode == 0:
-        print(f"data dictionary: {settings.DBT_PROJECT_DIR / 'target' / 'index.html'} "
-              f"(serve it with: .venv/bin/dbt docs serve --project-dir {project} --profiles-dir {project})")
+        print(
+            f"data dictionary: {settings.DBT_PROJECT_DIR / 'target' / 'index.html'} "
+            f"(serve it with: .venv/bin/dbt docs serve --project-dir {project} --profiles-dir {project})"
+        )
     return completed.returncode
 
 
@@ -125,9 +134,13 @@ def add_commands(sub, db=_db, db_actions=("up", "status", "url")) -> argparse.Ar
     `db` parser back for its own options."""
     db_parser = sub.add_parser("db", help="the PostgreSQL + TimescaleDB server")
     db_parser.add_argument("action", choices=db_actions)
-    db_parser.add_argument("--role", choices=sorted(settings.ROLES), default="pipeline",
-                           help="with `url`: connect as this role (pipeline: what the platform uses; owner: "
-                                "migrations; analyst: read-only SQL; dagster: Dagster's storage)")
+    db_parser.add_argument(
+        "--role",
+        choices=sorted(settings.ROLES),
+        default="pipeline",
+        help="with `url`: connect as this role (pipeline: what the platform uses; owner: "
+        "migrations; analyst: read-only SQL; dagster: Dagster's storage)",
+    )
     db_parser.set_defaults(func=db)
 
     mig = sub.add_parser("migrate", help="apply (up) or revert (down) the contract schema migrations")
@@ -147,8 +160,11 @@ def add_commands(sub, db=_db, db_actions=("up", "status", "url")) -> argparse.Ar
     files.add_argument("--path", help="only this path's versions (as listed, or a file in the landing folder)")
     files.set_defaults(func=_files)
 
-    rb = sub.add_parser("rollback", help="put a path back to its previous file version (or --to another one); "
-                        "audited, and everything downstream recomputes by itself")
+    rb = sub.add_parser(
+        "rollback",
+        help="put a path back to its previous file version (or --to another one); "
+        "audited, and everything downstream recomputes by itself",
+    )
     rb.add_argument("target", metavar="FILE_ID|PATH", help="the version to roll back, or a path (its active version)")
     rb.add_argument("--to", type=int, metavar="VERSION", help="make this version of the path the active one")
     rb.add_argument("--reason", default="", help="why, for the audit log")

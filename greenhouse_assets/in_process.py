@@ -34,8 +34,10 @@ def expand(paths: list[Path]) -> list[Path]:
     for path in paths:
         if path.is_dir():
             files += sorted(
-                p for p in path.rglob("*")
-                if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
+                p
+                for p in path.rglob("*")
+                if p.is_file()
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
                 and not p.name.endswith(IGNORED_SUFFIXES)
             )
         else:
@@ -61,8 +63,13 @@ def in_process_instance() -> Iterator[dg.DagsterInstance]:
         for storage in (instance.run_storage, instance.event_log_storage, instance.schedule_storage):
             if hasattr(storage, "postgres_url") and hasattr(storage, "_engine"):
                 storage._engine = create_pg_engine(  # noqa: SLF001 - what optimize_for_webserver replaces too
-                    storage.postgres_url, getattr(storage, "_token_provider", None), isolation_level="AUTOCOMMIT",
-                    pool_size=1, max_overflow=10, pool_pre_ping=True)
+                    storage.postgres_url,
+                    getattr(storage, "_token_provider", None),
+                    isolation_level="AUTOCOMMIT",
+                    pool_size=1,
+                    max_overflow=10,
+                    pool_pre_ping=True,
+                )
         yield instance
 
 
@@ -93,7 +100,8 @@ def ingest_file(path: Path, instance: dg.DagsterInstance, registry: SourceRegist
             version = conn.execute(
                 """SELECT file_id, 'reactivated', rows_staged, rows_read, error, resolutions, NULL, NULL
                      FROM metadata.files WHERE file_id = %s""",
-                (raw["file_id"],)).fetchone()
+                (raw["file_id"],),
+            ).fetchone()
         else:
             version = conn.execute(
                 """SELECT file_id, status, rows_staged, rows_read, error, resolutions, excluded_by_check,
@@ -103,16 +111,27 @@ def ingest_file(path: Path, instance: dg.DagsterInstance, registry: SourceRegist
             ).fetchone()
     report = {"path": str(path), "source": source.name, "run_id": result.run_id}
     if version is None:
-        return {**report, "status": "failed", "rows": 0, "file_id": None,
-                "error": failure_message(result) or "the run recorded no file version"}
+        return {
+            **report,
+            "status": "failed",
+            "rows": 0,
+            "file_id": None,
+            "error": failure_message(result) or "the run recorded no file version",
+        }
     file_id, status, rows_staged, rows_read, error, resolutions, excluded_by, exclusion = version
     if excluded_by is not None:  # staged, but its blocking check keeps it out of the time series
         status, error = "excluded", f"{excluded_by}: {exclusion}"
     elif not result.success and status != "quarantined":
         error = failure_message(result) or "run failed"
         status = "failed"
-    return {**report, "status": status, "rows": rows_staged if rows_staged is not None else (rows_read or 0),
-            "file_id": file_id, "error": error, "resolutions": resolutions}
+    return {
+        **report,
+        "status": status,
+        "rows": rows_staged if rows_staged is not None else (rows_read or 0),
+        "file_id": file_id,
+        "error": error,
+        "resolutions": resolutions,
+    }
 
 
 def _raw_materialization(result: dg.ExecuteInProcessResult) -> dict:

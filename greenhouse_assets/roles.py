@@ -38,7 +38,7 @@ _ATTRIBUTES = {
     "owner": "LOGIN NOSUPERUSER CREATEROLE NOCREATEDB NOREPLICATION NOBYPASSRLS",
     "pipeline": "LOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB NOREPLICATION NOBYPASSRLS",
     "analyst": f"LOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB NOREPLICATION NOBYPASSRLS "
-               f"CONNECTION LIMIT {ANALYST_CONNECTION_LIMIT}",
+    f"CONNECTION LIMIT {ANALYST_CONNECTION_LIMIT}",
     "dagster": "LOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB NOREPLICATION NOBYPASSRLS",
 }
 # (member, group): the pipeline gets the writer's DML; the owner may act on the pipeline's tables.
@@ -59,13 +59,18 @@ def ensure_roles(admin: psycopg.Connection) -> None:
         admin.execute(sql.SQL("ALTER ROLE {} " + attributes).format(sql.Identifier(ROLES[key])))
         password = settings.role_password(key)
         if password:
-            admin.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(ROLES[key]), sql.Literal(password)))
+            admin.execute(
+                sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(ROLES[key]), sql.Literal(password))
+            )
     for member, group in _MEMBERSHIPS:
         if not admin.execute("SELECT pg_has_role(%s, %s, 'MEMBER')", (member, group)).fetchone()[0]:
             admin.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(group), sql.Identifier(member)))
     for name, value in _ANALYST_SETTINGS.items():
-        admin.execute(sql.SQL("ALTER ROLE {} SET {} = {}").format(
-            sql.Identifier(ROLES["analyst"]), sql.Identifier(name), sql.Literal(value)))
+        admin.execute(
+            sql.SQL("ALTER ROLE {} SET {} = {}").format(
+                sql.Identifier(ROLES["analyst"]), sql.Identifier(name), sql.Literal(value)
+            )
+        )
     admin.commit()
 
 
@@ -93,23 +98,33 @@ def adopt(conn: psycopg.Connection, schemas: list[str], owner: str) -> int:
     superusers = "(SELECT oid FROM pg_roles WHERE rolsuper)"
     statements = [
         sql.SQL("ALTER SCHEMA {} OWNER TO {}").format(sql.Identifier(n), sql.Identifier(owner))
-        for (n,) in conn.execute(f"SELECT nspname FROM pg_namespace WHERE nspname = ANY(%s) AND nspowner IN {superusers}",
-                                 (schemas,))
+        for (n,) in conn.execute(
+            f"SELECT nspname FROM pg_namespace WHERE nspname = ANY(%s) AND nspowner IN {superusers}", (schemas,)
+        )
     ]
     kinds = {"r": "TABLE", "p": "TABLE", "v": "VIEW", "m": "MATERIALIZED VIEW", "f": "FOREIGN TABLE", "S": "SEQUENCE"}
-    relations = conn.execute(f"""
+    relations = conn.execute(
+        f"""
         SELECT n.nspname, c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE n.nspname = ANY(%s) AND c.relkind = ANY(%s) AND c.relowner IN {superusers}
           -- a sequence that belongs to a column follows its table
           AND NOT (c.relkind = 'S' AND EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
                                                AND d.objid = c.oid AND d.deptype IN ('a', 'i')))""",
-                             (schemas, list(kinds))).fetchall()
-    statements += [sql.SQL("ALTER {} {} OWNER TO {}").format(sql.SQL(kinds[k]), sql.Identifier(n, r), sql.Identifier(owner))
-                   for n, r, k in relations]
-    functions = conn.execute(f"""
+        (schemas, list(kinds)),
+    ).fetchall()
+    statements += [
+        sql.SQL("ALTER {} {} OWNER TO {}").format(sql.SQL(kinds[k]), sql.Identifier(n, r), sql.Identifier(owner))
+        for n, r, k in relations
+    ]
+    functions = conn.execute(
+        f"""
         SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-        WHERE n.nspname = ANY(%s) AND p.proowner IN {superusers}""", (schemas,)).fetchall()
-    statements += [sql.SQL("ALTER ROUTINE {} OWNER TO {}").format(sql.SQL(f), sql.Identifier(owner)) for (f,) in functions]
+        WHERE n.nspname = ANY(%s) AND p.proowner IN {superusers}""",
+        (schemas,),
+    ).fetchall()
+    statements += [
+        sql.SQL("ALTER ROUTINE {} OWNER TO {}").format(sql.SQL(f), sql.Identifier(owner)) for (f,) in functions
+    ]
     for statement in statements:
         conn.execute(statement)
     return len(statements)

@@ -65,8 +65,14 @@ class WarmRunLauncher(DefaultRunLauncher):
 
     @classmethod
     def config_type(cls):
-        return {"preload_modules": dg.Field([str], is_required=False, default_value=[],
-                                            description="Modules the warm process imports after the code location.")}
+        return {
+            "preload_modules": dg.Field(
+                [str],
+                is_required=False,
+                default_value=[],
+                description="Modules the warm process imports after the code location.",
+            )
+        }
 
     @classmethod
     def from_config_value(cls, inst_data: ConfigurableClassData, config_value: Mapping[str, Any]):
@@ -83,12 +89,14 @@ class WarmRunLauncher(DefaultRunLauncher):
                 pid = self._worker(origin).start(run.run_id, self._instance.get_ref())
         except (OSError, WarmProcessError) as error:
             self._instance.report_engine_event(
-                f"No warm run worker ({error}): launching through the code server.", run, cls=self.__class__)
+                f"No warm run worker ({error}): launching through the code server.", run, cls=self.__class__
+            )
             super().launch_run(context)
             return
         self._instance.add_run_tags(run.run_id, {PID_TAG: str(pid)})
-        self._instance.report_engine_event(f"Forked run worker (pid {pid}) from the warm process.", run,
-                                           cls=self.__class__)
+        self._instance.report_engine_event(
+            f"Forked run worker (pid {pid}) from the warm process.", run, cls=self.__class__
+        )
 
     def _worker(self, origin) -> _WarmProcess:
         key = serialize_value(origin.repository_origin)
@@ -129,8 +137,13 @@ class _WarmProcess:
     def __init__(self, origin, root: Path, fingerprint: str, preload: list[str]):
         self.fingerprint = fingerprint
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "greenhouse_assets.run_workers"], cwd=root, stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, text=True, env=os.environ.copy())
+            [sys.executable, "-m", "greenhouse_assets.run_workers"],
+            cwd=root,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=os.environ.copy(),
+        )
         self._send({"origin": serialize_value(origin), "preload": preload})
 
     def usable(self, fingerprint: str) -> bool:

@@ -14,7 +14,9 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # A deployment can keep its own registry outside the image (`GREENHOUSE_SOURCE_REGISTRY`).
-SOURCE_REGISTRY = Path(os.environ.get("GREENHOUSE_SOURCE_REGISTRY", PROJECT_ROOT / "greenhouse_assets" / "sources.yaml"))
+SOURCE_REGISTRY = Path(
+    os.environ.get("GREENHOUSE_SOURCE_REGISTRY", PROJECT_ROOT / "greenhouse_assets" / "sources.yaml")
+)
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 
 DEFAULT_PORT = 55432
@@ -117,8 +119,7 @@ def landing_dir() -> Path:
 def lake_url() -> str:
     """The lake: `GREENHOUSE_LAKE_URL`, a local folder or `s3://bucket/prefix` (`GREENHOUSE_LAKE_DIR`, its
     older name, still read), else `.local/lake`."""
-    return (os.environ.get("GREENHOUSE_LAKE_URL") or os.environ.get("GREENHOUSE_LAKE_DIR")
-            or str(local_dir() / "lake"))
+    return os.environ.get("GREENHOUSE_LAKE_URL") or os.environ.get("GREENHOUSE_LAKE_DIR") or str(local_dir() / "lake")
 
 
 def lake_storage_options(url: str) -> dict:
@@ -239,8 +240,12 @@ def apply_defaults() -> None:
 
 def apply_alert_defaults() -> None:
     """Alerts go to the log and nothing is exported unless configured (defs/governance/resources.py)."""
-    for name, default in (("GREENHOUSE_ALERT_NOTIFIER", "log"), ("GREENHOUSE_ALERT_WEBHOOK_URL", ""),
-                          ("GREENHOUSE_OPENLINEAGE_URL", ""), ("GREENHOUSE_OPENLINEAGE_FILE", "")):
+    for name, default in (
+        ("GREENHOUSE_ALERT_NOTIFIER", "log"),
+        ("GREENHOUSE_ALERT_WEBHOOK_URL", ""),
+        ("GREENHOUSE_OPENLINEAGE_URL", ""),
+        ("GREENHOUSE_OPENLINEAGE_FILE", ""),
+    ):
         os.environ.setdefault(name, default)
 
 

@@ -54,8 +54,10 @@ def accounts_from_env(env: dict[str, str] | None = None) -> tuple[Account, Accou
         if not USER_NAME.fullmatch(user):
             raise AuthSetupError(f"GREENHOUSE_UI_{role}_USER={user!r}: use letters, digits and . _ @ - only")
         if not password:
-            raise AuthSetupError(f"set GREENHOUSE_UI_{role}_PASSWORD (and optionally GREENHOUSE_UI_{role}_USER, "
-                                 f"default {role.lower()!r}) to start the UI behind authentication")
+            raise AuthSetupError(
+                f"set GREENHOUSE_UI_{role}_PASSWORD (and optionally GREENHOUSE_UI_{role}_USER, "
+                f"default {role.lower()!r}) to start the UI behind authentication"
+            )
         found.append(Account(user, password))
     operator, viewer = found
     if operator.user == viewer.user:
@@ -68,8 +70,9 @@ def htpasswd_line(account: Account) -> str:
     openssl on stdin, never on a command line."""
     if shutil.which("openssl") is None:
         raise AuthSetupError("openssl not found: install it (apt-get install openssl)")
-    hashed = subprocess.run(["openssl", "passwd", "-6", "-stdin"], input=account.password, capture_output=True,
-                            text=True, check=True).stdout.strip()
+    hashed = subprocess.run(
+        ["openssl", "passwd", "-6", "-stdin"], input=account.password, capture_output=True, text=True, check=True
+    ).stdout.strip()
     return f"{account.user}:{hashed}"
 
 
@@ -77,16 +80,17 @@ def nginx_conf(*, state: Path, listen: str, operator_ui: str, viewer_ui: str, op
     """nginx.conf for the proxy: every path (logs, pid, buffers) inside `state`, the htpasswd beside it."""
     # Started as root, nginx would run its workers as `nobody`, who cannot read the 0600 htpasswd.
     user = f"user {pwd.getpwuid(os.geteuid()).pw_name};" if os.geteuid() == 0 else ""
-    temp = "\n".join(f"    {kind}_temp_path {state / 'tmp' / kind};"
-                     for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    temp = "\n".join(
+        f"    {kind}_temp_path {state / 'tmp' / kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
     return f"""# Written by `greenhouse ui-proxy` (greenhouse_assets/webauth.py); rewritten at every start.
 {user}
 worker_processes 1;
-pid {state / 'nginx.pid'};
-error_log {state / 'error.log'} warn;
+pid {state / "nginx.pid"};
+error_log {state / "error.log"} warn;
 events {{ worker_connections 512; }}
 http {{
-    access_log {state / 'access.log'};
+    access_log {state / "access.log"};
 {temp}
     upstream operator_ui {{ server {operator_ui}; }}
     upstream viewer_ui {{ server {viewer_ui}; }}
@@ -102,7 +106,7 @@ http {{
     server {{
         listen {listen};
         auth_basic "Greenhouse platform";
-        auth_basic_user_file {state / 'htpasswd'};
+        auth_basic_user_file {state / "htpasswd"};
         client_max_body_size 50m;
         location / {{
             proxy_pass http://$dagster_ui;
@@ -134,8 +138,10 @@ def prepare(state: Path, *, listen: str, operator_ui: str, viewer_ui: str) -> li
     htpasswd.chmod(0o600)
     htpasswd.write_text("\n".join(htpasswd_line(a) for a in (operator, viewer)) + "\n", encoding="utf-8")
     conf = state / "nginx.conf"
-    conf.write_text(nginx_conf(state=state, listen=listen, operator_ui=operator_ui, viewer_ui=viewer_ui,
-                               operator=operator.user), encoding="utf-8")
+    conf.write_text(
+        nginx_conf(state=state, listen=listen, operator_ui=operator_ui, viewer_ui=viewer_ui, operator=operator.user),
+        encoding="utf-8",
+    )
     return [nginx, "-e", str(state / "error.log"), "-p", str(state), "-c", str(conf), "-g", "daemon off;"]
 
 
@@ -160,15 +166,20 @@ def dev_with_auth(host: str, port: int) -> int:
     workspace = str(settings.PROJECT_ROOT / "workspace.yaml")
     full, read_only = _free_loopback_port(), _free_loopback_port()
     # One state folder per port: two stacks (e.g. parallel test sessions) never share a config.
-    nginx = prepare(settings.local_dir() / f"ui-proxy-{port}", listen=f"{host}:{port}",
-                    operator_ui=f"127.0.0.1:{full}", viewer_ui=f"127.0.0.1:{read_only}")
+    nginx = prepare(
+        settings.local_dir() / f"ui-proxy-{port}",
+        listen=f"{host}:{port}",
+        operator_ui=f"127.0.0.1:{full}",
+        viewer_ui=f"127.0.0.1:{read_only}",
+    )
     commands = [
         [str(bindir / "dagster"), "dev", "-w", workspace, "-h", "127.0.0.1", "-p", str(full)],
         [str(bindir / "dagster-webserver"), "--read-only", "-w", workspace, "-h", "127.0.0.1", "-p", str(read_only)],
         nginx,
     ]
-    print(f"Dagster UI behind authentication: http://{host}:{port} (operators: full UI, viewers: read-only)",
-          flush=True)
+    print(
+        f"Dagster UI behind authentication: http://{host}:{port} (operators: full UI, viewers: read-only)", flush=True
+    )
     # Children stay in this process group: Ctrl-C, or a signal to the group, reaches all of them.
     processes = [subprocess.Popen(command, cwd=settings.PROJECT_ROOT) for command in commands]
     stopping = False

@@ -241,8 +241,10 @@ def _make_standby(sync: bool) -> int:
     the primary loses no commit a client saw, at the price of a round trip per commit. A standby that
     stays down then blocks commits on the primary, so `up` starts it and `stop` stops it with the primary."""
     if _external_url():
-        raise LocalDbError("DATABASE_URL names another server: replicate it with that server's own means "
-                           "(Patroni, or a managed PostgreSQL's replicas); `standby` replicates the local cluster")
+        raise LocalDbError(
+            "DATABASE_URL names another server: replicate it with that server's own means "
+            "(Patroni, or a managed PostgreSQL's replicas); `standby` replicates the local cluster"
+        )
     primary, replica = _Cluster(), _standby_cluster()
     bindir = _bindir_for(primary)
     if not _is_running(primary, bindir):
@@ -254,10 +256,27 @@ def _make_standby(sync: bool) -> int:
             replica.root.mkdir(parents=True, exist_ok=True)
             _prepare_files(replica, user)
             _say(f"copying the local cluster into {replica.pgdata} (pg_basebackup) …")
-            conninfo = (f"host=127.0.0.1 port={primary.port} user={REPLICATION_ROLE} "
-                        f"application_name={STANDBY_NAME}")
-            _run(_as_user(user, [bindir / "pg_basebackup", "-d", conninfo, "-D", replica.pgdata, "-R",
-                                 "-X", "stream", "-S", STANDBY_NAME, "-c", "fast"]), cwd=replica.root)
+            conninfo = f"host=127.0.0.1 port={primary.port} user={REPLICATION_ROLE} application_name={STANDBY_NAME}"
+            _run(
+                _as_user(
+                    user,
+                    [
+                        bindir / "pg_basebackup",
+                        "-d",
+                        conninfo,
+                        "-D",
+                        replica.pgdata,
+                        "-R",
+                        "-X",
+                        "stream",
+                        "-S",
+                        STANDBY_NAME,
+                        "-c",
+                        "fast",
+                    ],
+                ),
+                cwd=replica.root,
+            )
         _write_config(replica, user)
         if not _is_running(replica, bindir):
             _start(replica, bindir, user)
@@ -266,9 +285,11 @@ def _make_standby(sync: bool) -> int:
         conn.execute(sql.SQL("ALTER SYSTEM SET synchronous_standby_names = {}").format(sql.Literal(names)))
         conn.execute("SELECT pg_reload_conf()")
         state = _wait_streaming(conn, sync)
-    _say(f"standby streaming ({state}) on port {replica.port}, data {replica.pgdata}\n"
-         f"read-only SQL for analysts: export GREENHOUSE_ANALYST_URL="
-         f"postgresql://{settings.ROLES['analyst']}@127.0.0.1:{replica.port}/{settings.PLATFORM_DB}")
+    _say(
+        f"standby streaming ({state}) on port {replica.port}, data {replica.pgdata}\n"
+        f"read-only SQL for analysts: export GREENHOUSE_ANALYST_URL="
+        f"postgresql://{settings.ROLES['analyst']}@127.0.0.1:{replica.port}/{settings.PLATFORM_DB}"
+    )
     return 0
 
 
@@ -284,17 +305,23 @@ def _allow_replication(primary: _Cluster, user: str) -> None:
         if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [REPLICATION_ROLE]).fetchone():
             conn.execute(sql.SQL("CREATE ROLE {} LOGIN REPLICATION").format(sql.Identifier(REPLICATION_ROLE)))
         conn.execute("SELECT pg_reload_conf()")
-        conn.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
-                     "WHERE slot_name = %s AND NOT active", [STANDBY_NAME])
-        conn.execute("SELECT pg_create_physical_replication_slot(%s, true) WHERE NOT EXISTS "
-                     "(SELECT 1 FROM pg_replication_slots WHERE slot_name = %s)", [STANDBY_NAME, STANDBY_NAME])
+        conn.execute(
+            "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = %s AND NOT active",
+            [STANDBY_NAME],
+        )
+        conn.execute(
+            "SELECT pg_create_physical_replication_slot(%s, true) WHERE NOT EXISTS "
+            "(SELECT 1 FROM pg_replication_slots WHERE slot_name = %s)",
+            [STANDBY_NAME, STANDBY_NAME],
+        )
 
 
 def _wait_streaming(conn: psycopg.Connection, sync: bool) -> str:
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
-        row = conn.execute("SELECT state, sync_state FROM pg_stat_replication WHERE application_name = %s",
-                           [STANDBY_NAME]).fetchone()
+        row = conn.execute(
+            "SELECT state, sync_state FROM pg_stat_replication WHERE application_name = %s", [STANDBY_NAME]
+        ).fetchone()
         if row and row[0] == "streaming" and (row[1] == "sync") == sync:
             return row[1]
         time.sleep(0.2)
@@ -319,8 +346,10 @@ def _promote() -> int:
     with _connect(replica.admin()) as conn:
         conn.execute("ALTER SYSTEM RESET synchronous_standby_names")
         conn.execute("SELECT pg_reload_conf()")
-    _say(f"the standby on port {replica.port} is a primary now; point the platform at it:\n"
-         f"export DATABASE_URL={replica.url}")
+    _say(
+        f"the standby on port {replica.port} is a primary now; point the platform at it:\n"
+        f"export DATABASE_URL={replica.url}"
+    )
     return 0
 
 
@@ -391,9 +420,7 @@ def _apt_install(packages: Sequence[str]) -> None:
 def _missing_packages(packages: Sequence[str]) -> list[str]:
     missing = []
     for package in packages:
-        probe = subprocess.run(
-            ["dpkg-query", "-W", "-f=${db:Status-Abbrev}", package], capture_output=True, text=True
-        )
+        probe = subprocess.run(["dpkg-query", "-W", "-f=${db:Status-Abbrev}", package], capture_output=True, text=True)
         if not probe.stdout.startswith("ii"):
             missing.append(package)
     return missing
@@ -622,8 +649,11 @@ def _start(cluster: _Cluster, bindir: Path, user: str) -> None:
 
 def _ensure_databases(cluster: _Cluster) -> None:
     """Roles, then `greenhouse` (with TimescaleDB) and `dagster`, as the cluster's superuser `greenhouse`."""
-    bootstrap(settings.local_url(settings.PLATFORM_DB, settings.LOCAL_USER), platform_db=settings.PLATFORM_DB,
-              dagster_db=settings.DAGSTER_DB)
+    bootstrap(
+        settings.local_url(settings.PLATFORM_DB, settings.LOCAL_USER),
+        platform_db=settings.PLATFORM_DB,
+        dagster_db=settings.DAGSTER_DB,
+    )
 
 
 def fresh_platform(admin_url: str, *, platform_db: str, dagster_db: str) -> dict[str, str]:
@@ -645,9 +675,12 @@ def platform_env(admin_url: str, *, platform_db: str, dagster_db: str) -> dict[s
     DAGSTER_DATABASE_URL, GREENHOUSE_OWNER_URL, GREENHOUSE_ADMIN_URL. No connection: the test session sets
     it before collection, and creates the databases only when a selected test needs them."""
     platform = settings.with_database(admin_url, platform_db)
-    return {"GREENHOUSE_ADMIN_URL": platform, "GREENHOUSE_OWNER_URL": settings.as_role(platform, "owner"),
-            "DATABASE_URL": settings.as_role(platform, "pipeline"),
-            "DAGSTER_DATABASE_URL": settings.as_role(settings.with_database(admin_url, dagster_db), "dagster")}
+    return {
+        "GREENHOUSE_ADMIN_URL": platform,
+        "GREENHOUSE_OWNER_URL": settings.as_role(platform, "owner"),
+        "DATABASE_URL": settings.as_role(platform, "pipeline"),
+        "DAGSTER_DATABASE_URL": settings.as_role(settings.with_database(admin_url, dagster_db), "dagster"),
+    }
 
 
 # --------------------------------------------------------------------------- helpers

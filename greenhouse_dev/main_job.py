@@ -83,8 +83,10 @@ def run_main_job(sample_days: int = 21, seed: int = 42, input_dir: Path | None =
     not_through = [r for r in reports if r["status"] not in ACCEPTED]
     if not_through:
         print(file_table(not_through, source_dir))
-    print("next: `make dev` and open http://localhost:3000 to browse the asset graph; "
-          f"SQL: psql {settings.database_url()}")
+    print(
+        "next: `make dev` and open http://localhost:3000 to browse the asset graph; "
+        f"SQL: psql {settings.database_url()}"
+    )
     return exit_status(reports, downstream_ok, checks)
 
 
@@ -99,6 +101,7 @@ def exit_status(reports: list[dict], downstream_ok: bool, checks: CheckTally) ->
 
 def file_table(reports: list[dict], root: Path) -> str:
     """The files that did not go through, one line each: status, path (under `root`), reason."""
+
     def shown(path: str) -> str:
         try:
             return Path(path).resolve().relative_to(root.resolve()).as_posix()
@@ -107,8 +110,7 @@ def file_table(reports: list[dict], root: Path) -> str:
 
     rows = [(r["status"], shown(r["path"]), " ".join(str(r["error"] or "").split())) for r in reports]
     width = max(len(p) for _, p, _ in rows)
-    lines = [f"files not loaded ({len(rows)}):",
-             f"  {'status':<12} {'file':<{width}}  reason"]
+    lines = [f"files not loaded ({len(rows)}):", f"  {'status':<12} {'file':<{width}}  reason"]
     lines += [f"  {status:<12} {path:<{width}}  {reason}" for status, path, reason in rows]
     return "\n".join(lines)
 
@@ -145,8 +147,13 @@ def _refresh_downstream(instance: dg.DagsterInstance) -> tuple[bool, CheckTally]
                 print(f"  skipped {', '.join(k.to_user_string() for k in keys)}: no time series yet")
                 continue
             tags |= {"dagster/asset_partition_range_start": span[0], "dagster/asset_partition_range_end": span[1]}
-        result = job.execute_in_process(instance=instance, asset_selection=keys, tags=tags, raise_on_error=False,
-                                        run_config={"loggers": CONSOLE_LOGGING})
+        result = job.execute_in_process(
+            instance=instance,
+            asset_selection=keys,
+            tags=tags,
+            raise_on_error=False,
+            run_config={"loggers": CONSOLE_LOGGING},
+        )
         for event in result.all_events:
             if event.event_type_value == "ASSET_CHECK_EVALUATION":
                 evaluation = event.asset_check_evaluation_data
@@ -207,8 +214,9 @@ def _rows_per_layer() -> list[tuple[str, int]]:
         counts = []
         for schema, table in tables:
             try:
-                count = conn.execute(sql.SQL("SELECT count(*) FROM {}.{}").format(
-                    sql.Identifier(schema), sql.Identifier(table))).fetchone()[0]
+                count = conn.execute(
+                    sql.SQL("SELECT count(*) FROM {}.{}").format(sql.Identifier(schema), sql.Identifier(table))
+                ).fetchone()[0]
             except psycopg.errors.UndefinedTable:
                 conn.rollback()
                 continue
@@ -230,14 +238,22 @@ def _moga_summary(blocked_by: list[str] = ()) -> list[str]:
               FROM moga.runs r ORDER BY r.site, r.zone, r.created_at DESC, r.moga_run_id DESC""").fetchall()
     done = {(site, zone): (horizon, n) for site, zone, state, _, horizon, n in runs if n and state == "optimised"}
     skipped = {(site, zone): why for site, zone, state, why, _, n in runs if state == "skipped" or not n}
+
     def basis(site: str, zone: str) -> str:
         """A result resting on the cover type's literature heat balance (its fit rejected) says so."""
         status = models.get((site, zone), {}).get("energy", {}).get("status")
         return "" if status in (None, "validated") else f", energy: {status} model"
 
-    lines = [f"{len(done)} of {len(models.keys() | done.keys())} zones have results: "
-             + (", ".join(f"{site}/{zone} ({n} solutions for {horizon}{basis(site, zone)})"
-                          for (site, zone), (horizon, n) in sorted(done.items())) or "none")]
+    lines = [
+        f"{len(done)} of {len(models.keys() | done.keys())} zones have results: "
+        + (
+            ", ".join(
+                f"{site}/{zone} ({n} solutions for {horizon}{basis(site, zone)})"
+                for (site, zone), (horizon, n) in sorted(done.items())
+            )
+            or "none"
+        )
+    ]
     for site, zone in sorted(set(models) | set(skipped)):
         if (site, zone) in done:
             continue
@@ -256,9 +272,11 @@ def _plan_summary() -> list[str]:
               FROM moga.plan_days d
              WHERE d.day = (SELECT max(day) FROM moga.plan_days x WHERE (x.site, x.zone) = (d.site, d.zone))
              ORDER BY 1, 2""").fetchall()
-    return [f"{site}/{zone} {day}: cost {cost:.3f} EUR/m², photosynthesis {photo:.1f} g CH2O/m², lamps in UTC hours "
-            f"{lamps or 'none'}; electricity {prices.split(' (')[0]}; weather {weather}"
-            for site, zone, day, cost, photo, prices, weather, lamps in rows]
+    return [
+        f"{site}/{zone} {day}: cost {cost:.3f} EUR/m², photosynthesis {photo:.1f} g CH2O/m², lamps in UTC hours "
+        f"{lamps or 'none'}; electricity {prices.split(' (')[0]}; weather {weather}"
+        for site, zone, day, cost, photo, prices, weather, lamps in rows
+    ]
 
 
 def _backtest_summary() -> str:
@@ -273,11 +291,13 @@ def _backtest_summary() -> str:
     zones = Counter(f"{r['site']}/{r['zone']}" for r in rows)
     per_zone = ", ".join(f"{zone} {n}" for zone, n in sorted(zones.items()))
     median = summary["median_saving_pct"]
-    return (f"{summary['days'] + summary['days_no_plan']} day(s) ({per_zone}); plan at equal or better modelled "
-            f"photosynthesis on {summary['days_equal_or_better']}, short on {summary['days_plan_short']}, no "
-            f"feasible plan on {summary['days_no_plan']}; median modelled saving "
-            + (f"{median:.1f} %" if median is not None else "n/a")
-            + (" (flagged: likely model error)" if summary["likely_model_error"] else ""))
+    return (
+        f"{summary['days'] + summary['days_no_plan']} day(s) ({per_zone}); plan at equal or better modelled "
+        f"photosynthesis on {summary['days_equal_or_better']}, short on {summary['days_plan_short']}, no "
+        f"feasible plan on {summary['days_no_plan']}; median modelled saving "
+        + (f"{median:.1f} %" if median is not None else "n/a")
+        + (" (flagged: likely model error)" if summary["likely_model_error"] else "")
+    )
 
 
 def _model_reason(models: dict[str, dict], blocked_by: list[str]) -> str:

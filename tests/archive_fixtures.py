@@ -55,23 +55,41 @@ def under(builder: str, relative: str) -> str:
 @fixture
 def duplicate_at_second_path(real: Path) -> list[ArchiveFile]:
     """The same bytes as a real export, at another path: recorded as a duplicate, nothing staged twice."""
-    return [ArchiveFile(under("duplicate_at_second_path", "copy-of-december/MortenSDUData.csv"),
-                        (real / REAL_MORTEN).read_bytes(), "duplicate", duplicate_of=REAL_MORTEN.as_posix())]
+    return [
+        ArchiveFile(
+            under("duplicate_at_second_path", "copy-of-december/MortenSDUData.csv"),
+            (real / REAL_MORTEN).read_bytes(),
+            "duplicate",
+            duplicate_of=REAL_MORTEN.as_posix(),
+        )
+    ]
 
 
 @fixture
 def truncated_mid_row(real: Path) -> list[ArchiveFile]:
     """A Knudjepsen export cut off mid-row (an interrupted copy): quarantined at its last row."""
     head = (real / REAL_KNUDJEPSEN).read_bytes()[:5000]
-    return [ArchiveFile(under("truncated_mid_row", "NO4_LAMPEGRP_1.csv"), head[: head.rfind(b";")],
-                        "quarantined", reason="truncated last row")]
+    return [
+        ArchiveFile(
+            under("truncated_mid_row", "NO4_LAMPEGRP_1.csv"),
+            head[: head.rfind(b";")],
+            "quarantined",
+            reason="truncated last row",
+        )
+    ]
 
 
 @fixture
 def garbled_gzip(real: Path) -> list[ArchiveFile]:
     """A compressed export saved under a .csv name: garbled bytes to a CSV reader, quarantined with why."""
-    return [ArchiveFile(under("garbled_gzip", "export.csv"), gzip.compress(b"time;value\n2014-01-01 00:00;1\n"),
-                        "quarantined", reason="gzip")]
+    return [
+        ArchiveFile(
+            under("garbled_gzip", "export.csv"),
+            gzip.compress(b"time;value\n2014-01-01 00:00;1\n"),
+            "quarantined",
+            reason="gzip",
+        )
+    ]
 
 
 # --- the patterns real archives have (issue: "Real archives"), each built from a real file ---------------
@@ -115,15 +133,26 @@ def uuid_streams(real: Path) -> list[ArchiveFile]:
     real installation's UUIDs, so it merges with the object-shaped JSON of the same month; plus a list
     whose UUIDs are unknown but for one stream that keeps its Path (staged, reported, not fatal)."""
     document = json.loads((real / REAL_CELL / "output-2014-02-01-00-00.csv.json").read_text(encoding="utf-8"))
-    known = [{"uuid": s["uuid"], "Readings": [[float(t), v] for t, v in s["Readings"]], "Properties": s["Properties"]}
-             for s in document.values()]
-    unknown = [{"uuid": str(uuid.uuid3(uuid.NAMESPACE_URL, f"archive/{key}")), "Readings": s["Readings"],
-                **({"Path": key.replace("Cell5", "Cell9")} if key.endswith("/air_temperature") else {})}
-               for key, s in document.items()]
-    return [ArchiveFile(under("uuid_streams", "known/output-2014-02-01-00-00.csv.json"),
-                        json.dumps(known).encode(), "loaded"),
-            ArchiveFile(under("uuid_streams", "unknown/output-2014-02-01-00-00.csv.json"),
-                        json.dumps(unknown).encode(), "loaded")]
+    known = [
+        {"uuid": s["uuid"], "Readings": [[float(t), v] for t, v in s["Readings"]], "Properties": s["Properties"]}
+        for s in document.values()
+    ]
+    unknown = [
+        {
+            "uuid": str(uuid.uuid3(uuid.NAMESPACE_URL, f"archive/{key}")),
+            "Readings": s["Readings"],
+            **({"Path": key.replace("Cell5", "Cell9")} if key.endswith("/air_temperature") else {}),
+        }
+        for key, s in document.items()
+    ]
+    return [
+        ArchiveFile(
+            under("uuid_streams", "known/output-2014-02-01-00-00.csv.json"), json.dumps(known).encode(), "loaded"
+        ),
+        ArchiveFile(
+            under("uuid_streams", "unknown/output-2014-02-01-00-00.csv.json"), json.dumps(unknown).encode(), "loaded"
+        ),
+    ]
 
 
 def _lamp_file(builder: str, write, *args) -> ArchiveFile:
@@ -151,7 +180,7 @@ def declared_units(real: Path) -> list[ArchiveFile]:
 def _knudjepsen_rows(real: Path, first: int, count: int) -> tuple[list[str], list[str]]:
     lines = (real / REAL_KNUDJEPSEN).read_bytes().decode("utf-8").split("\r\n")
     data = [line for line in lines[3:] if line and not line.startswith('"";')]
-    return lines[:3], data[first:first + count]
+    return lines[:3], data[first : first + count]
 
 
 @fixture
@@ -169,5 +198,8 @@ def clock_reset(real: Path) -> list[ArchiveFile]:
     blocking check, while every other file goes on."""
     from helpers import clock_reset_export
 
-    return [ArchiveFile(under("clock_reset", "NO9_LAMPEGRP_1.csv"), clock_reset_export(), "excluded",
-                        reason="timestamps_usable")]
+    return [
+        ArchiveFile(
+            under("clock_reset", "NO9_LAMPEGRP_1.csv"), clock_reset_export(), "excluded", reason="timestamps_usable"
+        )
+    ]

@@ -49,8 +49,12 @@ def recreate_database(admin_url: str, name: str) -> None:
 def drop_abandoned_test_databases(admin_url: str) -> None:
     """Test databases of pytest processes that no longer exist (killed runs) are dropped."""
     with psycopg.connect(libpq_url(admin_url), autocommit=True) as conn:
-        names = [r[0] for r in conn.execute(
-            r"SELECT datname FROM pg_database WHERE datname ~ '^(greenhouse|dagster)_test_\d+$'").fetchall()]
+        names = [
+            r[0]
+            for r in conn.execute(
+                r"SELECT datname FROM pg_database WHERE datname ~ '^(greenhouse|dagster)_test_\d+$'"
+            ).fetchall()
+        ]
         for name in names:
             pid = int(name.rsplit("_", 1)[1])
             if not Path(f"/proc/{pid}").exists():
@@ -127,8 +131,10 @@ def clean_platform(database_url: str, admin_url: str, tmp_path: Path, monkeypatc
     with psycopg.connect(libpq_url(admin_url), autocommit=True) as conn:
         # Sessions an earlier test's `dagster dev` stack left on this database (a run or its dbt still
         # finishing after the stack was stopped) would hold the locks TRUNCATE needs.
-        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                     "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
         conn.execute(f"TRUNCATE {CONTRACT_TABLES} RESTART IDENTITY CASCADE")
         # dbt's bookkeeping of which file versions measurements reflects (exists after the first dbt run).
         if conn.execute("SELECT to_regclass('timeseries.measurement_file_state')").fetchone()[0]:

@@ -58,8 +58,9 @@ class Scratch:
             cluster = localdb._Cluster()
             if (cluster.pgdata / "postmaster.pid").exists():
                 cmd = [localdb._bindir_for(cluster) / "pg_ctl", "stop", "-D", cluster.pgdata, "-m", mode, "-w"]
-                subprocess.run(localdb._strs(localdb._as_user(localdb._os_user(cluster), cmd)), check=True,
-                               capture_output=True)
+                subprocess.run(
+                    localdb._strs(localdb._as_user(localdb._os_user(cluster), cmd)), check=True, capture_output=True
+                )
 
 
 @contextmanager
@@ -145,6 +146,8 @@ def clock_reset_export(rows: int = 600, reset_after: int = 400) -> bytes:
     lines = REAL_KNUDJEPSEN.read_bytes().decode("utf-8").split("\r\n")
     header, data = lines[:3], [line for line in lines[3:] if line and not line.startswith('"";')][:rows]
     epoch = datetime(1970, 1, 1)
-    data[reset_after:] = [f'"{epoch + timedelta(minutes=5 * i):%d-%m-%Y %H:%M:%S}"{line[21:]}'
-                          for i, line in enumerate(data[reset_after:])]
+    data[reset_after:] = [
+        f'"{epoch + timedelta(minutes=5 * i):%d-%m-%Y %H:%M:%S}"{line[21:]}'
+        for i, line in enumerate(data[reset_after:])
+    ]
     return ("\r\n".join(header + data) + "\r\n").encode("utf-8")

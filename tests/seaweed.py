@@ -15,9 +15,21 @@ from pathlib import Path
 ACCESS_KEY, SECRET_KEY = "greenhouse-test", "greenhouse-test-secret"
 START_TIMEOUT_S = 60
 # Every listener `weed mini` opens, each given a free port so parallel test workers never collide.
-PORT_FLAGS = ("master.port", "master.port.grpc", "volume.port", "volume.port.grpc", "filer.port", "filer.port.grpc",
-              "s3.port", "s3.port.grpc", "s3.port.iceberg", "s3.port.lance", "admin.port", "admin.port.grpc",
-              "metricsPort")
+PORT_FLAGS = (
+    "master.port",
+    "master.port.grpc",
+    "volume.port",
+    "volume.port.grpc",
+    "filer.port",
+    "filer.port.grpc",
+    "s3.port",
+    "s3.port.grpc",
+    "s3.port.iceberg",
+    "s3.port.lance",
+    "admin.port",
+    "admin.port.grpc",
+    "metricsPort",
+)
 
 
 @dataclass
@@ -45,13 +57,31 @@ def weed_binary() -> str:
 def start(folder: Path) -> S3Server:
     folder.mkdir(parents=True, exist_ok=True)
     config = folder / "s3.json"
-    config.write_text(json.dumps({"identities": [{
-        "name": "greenhouse", "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
-        "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}))
+    config.write_text(
+        json.dumps(
+            {
+                "identities": [
+                    {
+                        "name": "greenhouse",
+                        "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
+                        "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+                    }
+                ]
+            }
+        )
+    )
     ports = _free_ports(len(PORT_FLAGS))
     log = folder / "weed.log"
-    command = [weed_binary(), "mini", f"-dir={folder / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-               "-webdav=false", f"-s3.config={config}", *(f"-{flag}={port}" for flag, port in zip(PORT_FLAGS, ports))]
+    command = [
+        weed_binary(),
+        "mini",
+        f"-dir={folder / 'data'}",
+        "-ip=127.0.0.1",
+        "-ip.bind=127.0.0.1",
+        "-webdav=false",
+        f"-s3.config={config}",
+        *(f"-{flag}={port}" for flag, port in zip(PORT_FLAGS, ports)),
+    ]
     (folder / "data").mkdir(exist_ok=True)
     with open(log, "wb") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
@@ -68,8 +98,12 @@ def _wait_ready(server: S3Server) -> None:
     import botocore.session
 
     client = botocore.session.get_session().create_client(
-        "s3", endpoint_url=server.endpoint, aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY,
-        region_name="us-east-1")
+        "s3",
+        endpoint_url=server.endpoint,
+        aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key=SECRET_KEY,
+        region_name="us-east-1",
+    )
     deadline = time.monotonic() + START_TIMEOUT_S
     while True:
         if server.process.poll() is not None:
@@ -79,8 +113,9 @@ def _wait_ready(server: S3Server) -> None:
             return
         except Exception as error:
             if time.monotonic() > deadline:
-                raise RuntimeError(f"SeaweedFS S3 not ready in {START_TIMEOUT_S} s: "
-                                   f"{server.log.read_text()[-3000:]}") from error
+                raise RuntimeError(
+                    f"SeaweedFS S3 not ready in {START_TIMEOUT_S} s: {server.log.read_text()[-3000:]}"
+                ) from error
             time.sleep(0.3)
 
 

@@ -37,8 +37,9 @@ COPENHAGEN = ZoneInfo("Europe/Copenhagen")
 Key = tuple[datetime, str, str, str]  # time (UTC), site, zone, variable
 
 
-def _mapped(path: Path, names: list[str], points: list[str] | None = None,
-            uuids: list[str] | None = None) -> list[tuple[int, str, str, str]]:
+def _mapped(
+    path: Path, names: list[str], points: list[str] | None = None, uuids: list[str] | None = None
+) -> list[tuple[int, str, str, str]]:
     """(column index, site, zone, variable) of each column the registry maps to a variable (by name, and by
     controller point or stream UUID where the file has them)."""
     source, rule = REGISTRY.match(path)
@@ -55,8 +56,9 @@ def _cells(path: Path, header: list[list[str]], rows: list[list[str]], when) -> 
     """Rows and observation keys; the first column(s) hold the time, the rest are data columns."""
     skip = 2 if header[0][:2] == ["Date", "Time"] else 1
     points = header[1][skip:] if len(header) == 3 else None
-    columns = [(index + skip, site, zone, variable)
-               for index, site, zone, variable in _mapped(path, header[0][skip:], points)]
+    columns = [
+        (index + skip, site, zone, variable) for index, site, zone, variable in _mapped(path, header[0][skip:], points)
+    ]
 
     def keys() -> Iterator[Key]:
         for row in rows:
@@ -66,22 +68,31 @@ def _cells(path: Path, header: list[list[str]], rows: list[list[str]], when) -> 
             for index, site, zone, variable in columns:
                 if index < len(row) and row[index].strip():
                     yield time.astimezone(UTC), site, zone, variable
+
     return len(rows), keys()
 
 
 def knudjepsen(path: Path):
     """Three header rows, `;`, every field quoted, dd-mm-yyyy HH:MM:SS on a fixed UTC+1 clock."""
     header, rows = _delimited(path, ";", 3)
-    return _cells(path, header, rows, lambda r: datetime.strptime(r[0], "%d-%m-%Y %H:%M:%S").replace(
-        tzinfo=UTC_PLUS_1) if r and r[0] else None)
+    return _cells(
+        path,
+        header,
+        rows,
+        lambda r: datetime.strptime(r[0], "%d-%m-%Y %H:%M:%S").replace(tzinfo=UTC_PLUS_1) if r and r[0] else None,
+    )
 
 
 def cell_csv(path: Path):
     """`Date;Time` in Danish local time with DST (a time in the spring gap is read at standard time, as
     zoneinfo does with fold=0, which is the registry's default rule)."""
     header, rows = _delimited(path, ";", 1)
-    return _cells(path, header, rows, lambda r: datetime.strptime(f"{r[0]} {r[1]}", "%Y-%m-%d %H:%M:%S").replace(
-        tzinfo=COPENHAGEN))
+    return _cells(
+        path,
+        header,
+        rows,
+        lambda r: datetime.strptime(f"{r[0]} {r[1]}", "%Y-%m-%d %H:%M:%S").replace(tzinfo=COPENHAGEN),
+    )
 
 
 def morten_sdu(path: Path):
@@ -113,12 +124,18 @@ def cell_smap(path: Path):
                 if value is not None:
                     wall = datetime.fromtimestamp(epoch_ms / 1000, UTC_PLUS_1).replace(tzinfo=None)
                     yield wall.replace(tzinfo=COPENHAGEN).astimezone(UTC), site, zone, variable
+
     return len(epochs), keys()
 
 
 # Registry rule name -> parser returning (rows, observation keys). Fixtures of new formats add theirs.
-PARSERS = {"lamp_group_export": knudjepsen, "cell_csv": cell_csv, "cell_smap": cell_smap,
-           "morten_sdu": morten_sdu, "weather": weather}
+PARSERS = {
+    "lamp_group_export": knudjepsen,
+    "cell_csv": cell_csv,
+    "cell_smap": cell_smap,
+    "morten_sdu": morten_sdu,
+    "weather": weather,
+}
 
 
 @pytest.fixture
@@ -149,14 +166,17 @@ def assert_files_and_observations(url: str, root: Path, expected: dict[str, dict
     with psycopg.connect(libpq_url(url)) as conn:
         versions = {}
         for path, file_id, status, rows_staged, duplicate_of, active, excluded_by in conn.execute(
-                "SELECT path, file_id, status, rows_staged, duplicate_of, is_active, excluded_by_check "
-                "FROM metadata.files"):
+            "SELECT path, file_id, status, rows_staged, duplicate_of, is_active, excluded_by_check FROM metadata.files"
+        ):
             status = "excluded" if excluded_by is not None else status
             relative = Path(path).relative_to(root) if Path(path).is_absolute() else Path(path)
             versions[relative.as_posix()] = (file_id, status, rows_staged, duplicate_of, active)
-        staged = dict(conn.execute(
-            "SELECT _file_id, count(*) FROM staging.raw_aarslev GROUP BY 1 UNION ALL "
-            "SELECT _file_id, count(*) FROM staging.raw_knudjepsen GROUP BY 1").fetchall())
+        staged = dict(
+            conn.execute(
+                "SELECT _file_id, count(*) FROM staging.raw_aarslev GROUP BY 1 UNION ALL "
+                "SELECT _file_id, count(*) FROM staging.raw_knudjepsen GROUP BY 1"
+            ).fetchall()
+        )
         observed = dict(conn.execute("SELECT variable, count(*) FROM timeseries.measurements GROUP BY 1").fetchall())
         reached = {r[0] for r in conn.execute("SELECT DISTINCT file_id FROM timeseries.measurements")}
 
@@ -181,29 +201,44 @@ def assert_files_and_observations(url: str, root: Path, expected: dict[str, dict
 
 def test_an_archive_runs_through_every_layer_with_counts_from_the_files(archive, database_url):
     root, expected = archive
-    completed = subprocess.run([sys.executable, "-m", "greenhouse_dev.cli", "run", "--input", str(root)],
-                               env={**os.environ, "GREENHOUSE_LOG_LEVEL": "WARNING"}, cwd=settings.PROJECT_ROOT,
-                               capture_output=True, text=True, timeout=1200)
+    completed = subprocess.run(
+        [sys.executable, "-m", "greenhouse_dev.cli", "run", "--input", str(root)],
+        env={**os.environ, "GREENHOUSE_LOG_LEVEL": "WARNING"},
+        cwd=settings.PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
     out = completed.stdout
     assert "\nfiles: " in out, completed.stderr[-5000:]
-    summary = out[out.rindex("\nfiles: "):]
+    summary = out[out.rindex("\nfiles: ") :]
 
     assert_files_and_observations(database_url, root, expected, summary)
     with psycopg.connect(libpq_url(database_url)) as conn:
-        energy = dict(conn.execute(
-            "SELECT DISTINCT ON (site, zone) (site, zone), status FROM moga.objective_models "
-            "WHERE objective = 'energy' ORDER BY site, zone, created_at DESC").fetchall())
-        runs = dict(conn.execute(
-            "SELECT DISTINCT ON (site, zone) (site, zone), status FROM moga.runs "
-            "ORDER BY site, zone, created_at DESC, moga_run_id DESC").fetchall())
-        results = {(site, zone) for site, zone in conn.execute(
-            "SELECT DISTINCT r.site, r.zone FROM moga.runs r JOIN moga.solutions s USING (moga_run_id)")}
+        energy = dict(
+            conn.execute(
+                "SELECT DISTINCT ON (site, zone) (site, zone), status FROM moga.objective_models "
+                "WHERE objective = 'energy' ORDER BY site, zone, created_at DESC"
+            ).fetchall()
+        )
+        runs = dict(
+            conn.execute(
+                "SELECT DISTINCT ON (site, zone) (site, zone), status FROM moga.runs "
+                "ORDER BY site, zone, created_at DESC, moga_run_id DESC"
+            ).fetchall()
+        )
+        results = {
+            (site, zone)
+            for site, zone in conn.execute(
+                "SELECT DISTINCT r.site, r.zone FROM moga.runs r JOIN moga.solutions s USING (moga_run_id)"
+            )
+        }
         features = conn.execute("SELECT count(*) FROM features.extracted_features").fetchone()[0]
     assert features > 0, summary
 
     # The table of files that did not go through names each with its reason; exit 2: some were turned away.
     rejected = {p: e for p, e in expected.items() if e["status"] not in ("loaded", "duplicate")}
-    table = summary[summary.index("files not loaded"):]
+    table = summary[summary.index("files not loaded") :]
     for relative, want in rejected.items():
         line = next(line for line in table.splitlines() if f" {relative} " in line)
         assert want["status"] in line and want["reason"] in line, line
@@ -238,8 +273,9 @@ def test_exit_status_says_rejected_files_apart_from_failures():
     assert status("quarantined", failed_checks=("timeseries/measurements:series_allowed_measurements_",)) == 1
 
 
-def test_the_archive_dropped_into_the_landing_folder_gives_the_same_files_and_counts(clean_platform, real_data,
-                                                                                    instance):
+def test_the_archive_dropped_into_the_landing_folder_gives_the_same_files_and_counts(
+    clean_platform, real_data, instance
+):
     """The sensor's path: real landing-sensor ticks over the same archive, each requested run executed as the
     daemon would launch it, then the dbt models once: the same statuses, staged rows and observations."""
     from greenhouse_assets.definitions import defs
@@ -251,8 +287,11 @@ def test_the_archive_dropped_into_the_landing_folder_gives_the_same_files_and_co
     root, expected = build_archive(real_data, landing)
 
     def tick(cursor: str | None) -> dg.SensorResult:
-        return landing_sensor(dg.build_sensor_context(instance=instance, cursor=cursor,
-                                                      resources={"landing": LandingFolderResource(path=str(landing))}))
+        return landing_sensor(
+            dg.build_sensor_context(
+                instance=instance, cursor=cursor, resources={"landing": LandingFolderResource(path=str(landing))}
+            )
+        )
 
     first = tick(None)
     assert not first.run_requests, "files seen for the first time may still be being written"
@@ -262,10 +301,16 @@ def test_the_archive_dropped_into_the_landing_folder_gives_the_same_files_and_co
     instance.add_dynamic_partitions("file_versions", [r.partition_key for r in second.run_requests])
     job = defs.resolve_job_def("ingest_file")
     for request in second.run_requests:
-        job.execute_in_process(run_config=request.run_config, partition_key=request.partition_key,
-                               asset_selection=request.asset_selection, instance=instance, tags=request.tags,
-                               raise_on_error=False)
+        job.execute_in_process(
+            run_config=request.run_config,
+            partition_key=request.partition_key,
+            asset_selection=request.asset_selection,
+            instance=instance,
+            tags=request.tags,
+            raise_on_error=False,
+        )
     models = defs.resolve_implicit_global_asset_job_def().execute_in_process(
-        instance=instance, asset_selection=list(timeseries_dbt.keys), raise_on_error=False)
+        instance=instance, asset_selection=list(timeseries_dbt.keys), raise_on_error=False
+    )
     assert models.success
     assert_files_and_observations(clean_platform, root, expected)

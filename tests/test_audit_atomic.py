@@ -36,8 +36,10 @@ def failing_audit(admin_url: str, asset: str):
                             IF NEW.asset = TG_ARGV[0] THEN RAISE EXCEPTION 'audit insert refused for %', NEW.asset; END IF;
                             RETURN NEW;
                         END $$""")
-        conn.execute(f"CREATE TRIGGER test_fail_audit BEFORE INSERT ON metadata.audit_log FOR EACH ROW "
-                     f"EXECUTE FUNCTION metadata.test_fail_audit('{asset}')")
+        conn.execute(
+            f"CREATE TRIGGER test_fail_audit BEFORE INSERT ON metadata.audit_log FOR EACH ROW "
+            f"EXECUTE FUNCTION metadata.test_fail_audit('{asset}')"
+        )
     try:
         yield
     finally:
@@ -91,8 +93,12 @@ def test_staged_rows_and_their_audit_row_commit_together(clean_platform, admin_u
 
 
 def _dbt(instance):
-    return dg.materialize([timeseries_dbt], instance=instance, resources={**resources().resources, **transform_resources().resources},
-                          raise_on_error=False)
+    return dg.materialize(
+        [timeseries_dbt],
+        instance=instance,
+        resources={**resources().resources, **transform_resources().resources},
+        raise_on_error=False,
+    )
 
 
 def test_a_dbt_model_and_its_audit_row_commit_together(clean_platform, admin_url, instance, tmp_path):
@@ -101,8 +107,10 @@ def test_a_dbt_model_and_its_audit_row_commit_together(clean_platform, admin_url
         assert not _dbt(instance).success
     assert count(clean_platform, "SELECT count(*) FROM timeseries.measurements") == 0
     # The model's bookkeeping rolled back with it (created in the same transaction on a first build).
-    assert count(clean_platform, "SELECT to_regclass('timeseries.measurement_file_state') IS NULL") or \
-        count(clean_platform, "SELECT count(*) FROM timeseries.measurement_file_state") == 0
+    assert (
+        count(clean_platform, "SELECT to_regclass('timeseries.measurement_file_state') IS NULL")
+        or count(clean_platform, "SELECT count(*) FROM timeseries.measurement_file_state") == 0
+    )
     assert audited(clean_platform, "timeseries/measurements") == 0
     assert count(clean_platform, "SELECT count(*) FROM metadata.lineage WHERE to_ref = 'timeseries.measurements'") == 0
     # Other models committed with their own audit rows (a view audits its (re)creation).
@@ -111,15 +119,25 @@ def test_a_dbt_model_and_its_audit_row_commit_together(clean_platform, admin_url
     result = _dbt(instance)
     assert result.success
     assert count(clean_platform, "SELECT count(*) FROM timeseries.measurements") == 6
-    (actor, run_id, rows, file_ids), = psycopg.connect(libpq_url(clean_platform)).execute(
-        "SELECT actor, run_id, rows_affected, input_file_ids FROM metadata.audit_log "
-        "WHERE asset = 'timeseries/measurements'").fetchall()
+    ((actor, run_id, rows, file_ids),) = (
+        psycopg.connect(libpq_url(clean_platform))
+        .execute(
+            "SELECT actor, run_id, rows_affected, input_file_ids FROM metadata.audit_log "
+            "WHERE asset = 'timeseries/measurements'"
+        )
+        .fetchall()
+    )
     assert actor and run_id == result.run_id and rows == 6 and len(file_ids) == 1
 
 
 def _features(instance, url: str, partition: str):
-    return dg.materialize([extracted_features], instance=instance, partition_key=partition,
-                          resources={"postgres": PostgresResource(url=url)}, raise_on_error=False)
+    return dg.materialize(
+        [extracted_features],
+        instance=instance,
+        partition_key=partition,
+        resources={"postgres": PostgresResource(url=url)},
+        raise_on_error=False,
+    )
 
 
 def test_a_feature_day_and_its_audit_row_commit_together(clean_platform, admin_url, instance):
@@ -141,12 +159,12 @@ def test_moga_models_and_their_audit_row_commit_together(clean_platform, admin_u
         assert _features(instance, clean_platform, day).success
     resources = {"postgres": PostgresResource(url=clean_platform)}
     with failing_audit(admin_url, "moga_objective_models"):
-        assert not dg.materialize([moga_objective_models], instance=instance, resources=resources,
-                                  raise_on_error=False).success
+        assert not dg.materialize(
+            [moga_objective_models], instance=instance, resources=resources, raise_on_error=False
+        ).success
     assert count(clean_platform, "SELECT count(*) FROM moga.objective_models") == 0
     assert audited(clean_platform, "moga_objective_models") == 0
 
     assert dg.materialize([moga_objective_models], instance=instance, resources=resources).success
     assert count(clean_platform, "SELECT count(*) FROM moga.objective_models") > 0
     assert audited(clean_platform, "moga_objective_models") == 1
-

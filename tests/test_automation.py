@@ -16,14 +16,17 @@ from greenhouse_assets.ingest.registry import SourceRegistry
 
 
 def _tick(instance, url: str, cursor: str | None) -> dg.SensorResult:
-    context = dg.build_sensor_context(instance=instance, cursor=cursor,
-                                      resources={"postgres": PostgresResource(url=url)})
+    context = dg.build_sensor_context(
+        instance=instance, cursor=cursor, resources={"postgres": PostgresResource(url=url)}
+    )
     return features_sensor(context)
 
 
 def _ranges(result: dg.SensorResult) -> list[tuple[str, str]]:
-    return [(r.tags["dagster/asset_partition_range_start"], r.tags["dagster/asset_partition_range_end"])
-            for r in result.run_requests]
+    return [
+        (r.tags["dagster/asset_partition_range_start"], r.tags["dagster/asset_partition_range_end"])
+        for r in result.run_requests
+    ]
 
 
 def test_a_new_file_requests_only_the_days_it_covers(clean_platform, instance, real_data, tmp_path):
@@ -31,7 +34,9 @@ def test_a_new_file_requests_only_the_days_it_covers(clean_platform, instance, r
     landing = tmp_path / "landing"
 
     def transform() -> None:
-        build = dg.materialize([timeseries_dbt], instance=instance, resources={**resources().resources, **transform_resources().resources})
+        build = dg.materialize(
+            [timeseries_dbt], instance=instance, resources={**resources().resources, **transform_resources().resources}
+        )
         assert build.success
 
     def land_and_transform(relative: str) -> int:

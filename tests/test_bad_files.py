@@ -81,11 +81,11 @@ def fails(path: Path, registry: SourceRegistry, rows: int = 100_000) -> IngestEr
 
 def many_rows(n: int, start: datetime = datetime(2014, 4, 1)) -> list[str]:
     """n one-minute rows (no DST change before n = 250 000)."""
-    return [f"{(start + timedelta(minutes=i)):%Y-%m-%d %H:%M:%S};{i % 300 / 10};x\r\n"
-            for i in range(n)]
+    return [f"{(start + timedelta(minutes=i)):%Y-%m-%d %H:%M:%S};{i % 300 / 10};x\r\n" for i in range(n)]
 
 
 # --- bad files: not text, empty, or not the promised format ---------------------------------
+
 
 def test_empty_file(tmp_path, registry) -> None:
     error = fails(write(tmp_path, "empty.csv", b""), registry)
@@ -151,6 +151,7 @@ def test_timestamp_column_named_by_registry_is_missing(tmp_path, lab) -> None:
 
 # --- bad structure: field counts, delimiters, quotes, width --------------------------------
 
+
 def test_truncated_mid_row(tmp_path, registry) -> None:
     path = write(tmp_path, "cut.csv", HEADER + GOOD_ROWS + "2014-01-01 01:00:00;2")
     error = fails(path, registry)
@@ -162,8 +163,7 @@ def test_ragged_row(tmp_path, registry) -> None:
     rows = GOOD_ROWS.splitlines(keepends=True)
     rows[2] = "2014-01-01 00:20:00;20.2;ok;extra\r\n"
     error = fails(write(tmp_path, "ragged.csv", HEADER + "".join(rows)), registry)
-    assert (error.reason, error.row, error.expected, error.found) == (
-        "ragged row", 4, "3 fields", 4)
+    assert (error.reason, error.row, error.expected, error.found) == ("ragged row", 4, "3 fields", 4)
 
 
 def test_ragged_row_far_beyond_the_sampled_head(tmp_path, registry) -> None:
@@ -201,13 +201,13 @@ def test_two_columns_feeding_one_variable(tmp_path, registry) -> None:
 
 
 def test_fewer_header_rows_than_the_registry_declares(tmp_path, registry) -> None:
-    content = ('"";"udetemp"\r\n"07-09-2015 00:00:00";8,4\r\n"07-09-2015 00:05:00";8,5\r\n'
-               '"07-09-2015 00:10:00";8,6\r\n')
+    content = '"";"udetemp"\r\n"07-09-2015 00:00:00";8,4\r\n"07-09-2015 00:05:00";8,5\r\n"07-09-2015 00:10:00";8,6\r\n'
     error = fails(write(tmp_path, "NO3_SHORT.csv", content), registry)
     assert (error.reason, error.row) == ("the registry declares 3 header rows", 2)
 
 
 # --- bad encoding ---------------------------------------------------------------------------
+
 
 def test_registry_declares_utf8_but_file_is_latin1(tmp_path, registry) -> None:
     content = '"";"mål temp afd  Mid"\r\n"";"Afd 3"\r\n"";"°C"\r\n"07-09-2015 00:00:00";20,3\r\n'
@@ -227,7 +227,7 @@ def test_invalid_utf8_far_beyond_the_sampled_head(tmp_path, registry) -> None:
     content = (HEADER + "".join(rows)).encode()
     marker = content.index(b"2014-05-05")  # a line about 1.3 MB into the file
     line = content[:marker].count(b"\n") + 1
-    content = content[:marker + 20] + b"\xff" + content[marker + 21:]
+    content = content[: marker + 20] + b"\xff" + content[marker + 21 :]
     assert marker > 1 << 20  # beyond the sampled head, so detection says UTF-8
     error = fails(write(tmp_path, "late_bytes.csv", content), registry)
     assert (error.row, error.found) == (line, "byte 0xff")
@@ -235,12 +235,16 @@ def test_invalid_utf8_far_beyond_the_sampled_head(tmp_path, registry) -> None:
 
 # --- bad values -----------------------------------------------------------------------------
 
+
 def test_text_in_a_mapped_numeric_column_names_row_and_column(tmp_path, registry) -> None:
-    content = ('"";"mål temp afd  Mid";"udetemp"\r\n"";"NORRING:Afd 3";"NORRING:VEJRSTATION"\r\n'
-               '"";"°C";"°C"\r\n"07-09-2015 00:00:00";20,3;8,4\r\n"07-09-2015 00:05:00";20,3;abc\r\n')
+    content = (
+        '"";"mål temp afd  Mid";"udetemp"\r\n"";"NORRING:Afd 3";"NORRING:VEJRSTATION"\r\n'
+        '"";"°C";"°C"\r\n"07-09-2015 00:00:00";20,3;8,4\r\n"07-09-2015 00:05:00";20,3;abc\r\n'
+    )
     error = fails(write(tmp_path, "NO3_LAMPEGRP_1.csv", content), registry)
-    assert str(error) == ("NO3_LAMPEGRP_1.csv, row 5, column 'udetemp': "
-                          "expected a number with decimal comma or point, found 'abc'")
+    assert str(error) == (
+        "NO3_LAMPEGRP_1.csv, row 5, column 'udetemp': expected a number with decimal comma or point, found 'abc'"
+    )
 
 
 def test_text_in_a_numeric_column_after_the_sampled_head(tmp_path, registry) -> None:
@@ -260,8 +264,10 @@ def test_both_decimal_marks_in_a_semicolon_file_are_each_read_as_written(tmp_pat
 
 
 def test_two_marks_in_one_cell_of_a_mixed_file_name_row_and_column(tmp_path, registry) -> None:
-    body = ("2014-01-01 00:00:00;1,5;a\r\n2014-01-01 00:10:00;1.6;b\r\n2014-01-01 00:20:00;1,7;c\r\n"
-            "2014-01-01 00:30:00;1.500,5;d\r\n")
+    body = (
+        "2014-01-01 00:00:00;1,5;a\r\n2014-01-01 00:10:00;1.6;b\r\n2014-01-01 00:20:00;1,7;c\r\n"
+        "2014-01-01 00:30:00;1.500,5;d\r\n"
+    )
     error = fails(write(tmp_path, "commas.csv", HEADER + body), registry)
     assert (error.row, error.column, error.found) == (5, "air_temperature", "1.500,5")
     assert error.expected == "a number with decimal comma or point"
@@ -296,7 +302,9 @@ def test_empty_timestamp_in_a_row_with_values(tmp_path, registry) -> None:
 
 
 def test_nonexistent_local_time_is_an_error_where_the_rule_says_so(tmp_path) -> None:
-    strict = LAB_REGISTRY.replace("timezone: Europe/Copenhagen,", "timezone: Europe/Copenhagen, nonexistent_time: error,")
+    strict = LAB_REGISTRY.replace(
+        "timezone: Europe/Copenhagen,", "timezone: Europe/Copenhagen, nonexistent_time: error,"
+    )
     path = tmp_path / "sources.yaml"
     path.write_text(strict, encoding="utf-8")
     body = "2014-03-30 01:50:00;1;a\r\n2014-03-30 02:30:00;2;b\r\n"
@@ -305,46 +313,62 @@ def test_nonexistent_local_time_is_an_error_where_the_rule_says_so(tmp_path) -> 
     assert error.expected == "a local time that exists in Europe/Copenhagen (the rule's nonexistent_time is error)"
 
 
-@pytest.mark.parametrize(("rule", "expected"), [
-    ("", datetime(2014, 3, 30, 1, 30, tzinfo=UTC)),  # default: standard time, the clock had not switched yet
-    ("nonexistent_time: standard,", datetime(2014, 3, 30, 1, 30, tzinfo=UTC)),
-    ("nonexistent_time: summer,", datetime(2014, 3, 30, 0, 30, tzinfo=UTC)),
-])
+@pytest.mark.parametrize(
+    ("rule", "expected"),
+    [
+        ("", datetime(2014, 3, 30, 1, 30, tzinfo=UTC)),  # default: standard time, the clock had not switched yet
+        ("nonexistent_time: standard,", datetime(2014, 3, 30, 1, 30, tzinfo=UTC)),
+        ("nonexistent_time: summer,", datetime(2014, 3, 30, 0, 30, tzinfo=UTC)),
+    ],
+)
 def test_nonexistent_local_time_is_read_by_the_rule_and_counted(tmp_path, rule, expected) -> None:
     path = tmp_path / "sources.yaml"
-    path.write_text(LAB_REGISTRY.replace("timezone: Europe/Copenhagen,", f"timezone: Europe/Copenhagen, {rule}"),
-                    encoding="utf-8")
+    path.write_text(
+        LAB_REGISTRY.replace("timezone: Europe/Copenhagen,", f"timezone: Europe/Copenhagen, {rule}"), encoding="utf-8"
+    )
     body = "2014-03-30 01:50:00;1;a\r\n2014-03-30 02:30:00;2;b\r\n2014-03-30 03:10:00;3;c\r\n"
     parsed = open_file(write(tmp_path, "spring.csv", HEADER + body), SourceRegistry.load(path))
     frame = pl.concat(parsed.batches())
-    assert frame["time"].to_list() == [datetime(2014, 3, 30, 0, 50, tzinfo=UTC), expected,
-                                       datetime(2014, 3, 30, 1, 10, tzinfo=UTC)]
-    assert parsed.resolutions == {"nonexistent_local_times": 1, "ambiguous_local_times": 0,
-                                  "other_decimal_marks": 0}
+    assert frame["time"].to_list() == [
+        datetime(2014, 3, 30, 0, 50, tzinfo=UTC),
+        expected,
+        datetime(2014, 3, 30, 1, 10, tzinfo=UTC),
+    ]
+    assert parsed.resolutions == {"nonexistent_local_times": 1, "ambiguous_local_times": 0, "other_decimal_marks": 0}
 
 
-@pytest.mark.parametrize(("entry", "message"), [
-    ("nonexistent_time: later", "nonexistent_time must be one of standard, summer, error, not 'later'"),
-    ("ambiguous_time: first", "ambiguous_time must be one of order, standard, summer, not 'first'"),
-])
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ("nonexistent_time: later", "nonexistent_time must be one of standard, summer, error, not 'later'"),
+        ("ambiguous_time: first", "ambiguous_time must be one of order, standard, summer, not 'first'"),
+    ],
+)
 def test_registry_rejects_unknown_dst_rules(tmp_path, entry, message) -> None:
     path = tmp_path / "sources.yaml"
-    path.write_text(LAB_REGISTRY.replace("timezone: Europe/Copenhagen,", f"timezone: Europe/Copenhagen, {entry},"),
-                    encoding="utf-8")
+    path.write_text(
+        LAB_REGISTRY.replace("timezone: Europe/Copenhagen,", f"timezone: Europe/Copenhagen, {entry},"), encoding="utf-8"
+    )
     with pytest.raises(ValueError, match=message):
         SourceRegistry.load(path)
 
 
 def test_registry_rejects_dst_rules_for_a_zone_without_dst(tmp_path) -> None:
     path = tmp_path / "sources.yaml"
-    path.write_text(LAB_REGISTRY.replace("timezone: UTC\n        zone: {fixed: bench}\n        columns",
-                                         "timezone: UTC\n        nonexistent_time: summer\n        zone: {fixed: bench}\n"
-                                         "        columns", 1), encoding="utf-8")
+    path.write_text(
+        LAB_REGISTRY.replace(
+            "timezone: UTC\n        zone: {fixed: bench}\n        columns",
+            "timezone: UTC\n        nonexistent_time: summer\n        zone: {fixed: bench}\n        columns",
+            1,
+        ),
+        encoding="utf-8",
+    )
     with pytest.raises(ValueError, match="nonexistent_time needs a timezone with DST changes"):
         SourceRegistry.load(path)
 
 
 # --- bad JSON -------------------------------------------------------------------------------
+
 
 def test_empty_json(tmp_path, registry) -> None:
     error = fails(write(tmp_path, "output-2014-01-01-00-00.csv.json", b""), registry)
@@ -385,8 +409,7 @@ def test_json_with_two_values_at_one_time(tmp_path, registry) -> None:
     readings = [[1390000000000, 1.5], [1390000600000, 1.6], [1390000000000, 9.9]]
     path = write(tmp_path, "readings.json", json.dumps({"/Cell5/co2": {"Readings": readings}}))
     error = fails(path, registry)
-    assert (error.reason, error.column, error.row) == (
-        "two different values at one time", "/Cell5/co2", 3)
+    assert (error.reason, error.column, error.row) == ("two different values at one time", "/Cell5/co2", 3)
 
 
 def test_json_with_a_duplicate_stream_key(tmp_path, registry) -> None:
@@ -396,6 +419,7 @@ def test_json_with_a_duplicate_stream_key(tmp_path, registry) -> None:
 
 
 # --- odd but valid --------------------------------------------------------------------------
+
 
 def test_bom_latin1_tab_lf_and_crlf_all_parse_to_the_same_frame(tmp_path, registry) -> None:
     text = "Tid;Lufttemp æøå;CO2\r\n2014-01-01 00:00;20,5;400\r\n2014-01-01 00:10;20,6;410\r\n"
@@ -441,8 +465,10 @@ def test_hostile_duplicate_empty_long_and_reserved_names(tmp_path, registry) -> 
 
 
 def test_three_header_rows_with_empty_unit_row(tmp_path, registry) -> None:
-    content = ('"";"mål temp afd  Mid";"CO2 målt"\r\n"";"NORRING:Afd 4";"NORRING:Afd 4"\r\n'
-               '"";"";""\r\n"07-09-2015 00:00:00";20,3;""\r\n')
+    content = (
+        '"";"mål temp afd  Mid";"CO2 målt"\r\n"";"NORRING:Afd 4";"NORRING:Afd 4"\r\n'
+        '"";"";""\r\n"07-09-2015 00:00:00";20,3;""\r\n'
+    )
     parsed = open_file(write(tmp_path, "NO4_LAMPEGRP_1.csv", content), registry)
     assert [c.unit for c in parsed.columns] == [None, None]
     assert {c.zone for c in parsed.columns} == {"NO4"}
@@ -451,9 +477,11 @@ def test_three_header_rows_with_empty_unit_row(tmp_path, registry) -> None:
 
 
 def test_values_as_received_sentinels_text_and_all_null_columns(tmp_path, registry) -> None:
-    content = ("Date;Time;a;b;comment;empty\n"
-               "2014-01-01;00:00:00;-2.14748e+008;5.3e+36;fine;\n"
-               '2014-01-01;00:10:00;7.34011e-008;"";"";\n')
+    content = (
+        "Date;Time;a;b;comment;empty\n"
+        "2014-01-01;00:00:00;-2.14748e+008;5.3e+36;fine;\n"
+        '2014-01-01;00:10:00;7.34011e-008;"";"";\n'
+    )
     parsed = open_file(write(tmp_path, "values.csv", content), registry)
     assert parsed.schema["comment"] == pl.String and parsed.schema["empty"] == pl.Float64
     frame = pl.concat(parsed.batches())
@@ -474,8 +502,23 @@ def test_blank_lines_are_skipped_but_line_numbers_kept(tmp_path, registry) -> No
 
 
 def test_autumn_repeated_hour_is_resolved_by_order_across_batches(tmp_path, registry) -> None:
-    local = ["01:40", "01:50", "02:00", "02:10", "02:20", "02:30", "02:40", "02:50",
-             "02:00", "02:10", "02:20", "02:30", "02:40", "02:50", "03:00"]
+    local = [
+        "01:40",
+        "01:50",
+        "02:00",
+        "02:10",
+        "02:20",
+        "02:30",
+        "02:40",
+        "02:50",
+        "02:00",
+        "02:10",
+        "02:20",
+        "02:30",
+        "02:40",
+        "02:50",
+        "03:00",
+    ]
     body = "".join(f"2014-10-26 {t}:00;{i};x\n" for i, t in enumerate(local))
     frame = read_all(write(tmp_path, "autumn.csv", HEADER + body), registry, rows=4)
     assert frame["time"][0] == datetime(2014, 10, 25, 23, 40, tzinfo=UTC)
@@ -500,10 +543,15 @@ XLS_WORKBOOK = Path(__file__).parent / "data" / "climate.xls"
 def test_excel_workbooks(tmp_path, registry, suffix) -> None:
     if suffix == ".xlsx":
         path = tmp_path / "climate.xlsx"
-        _write_xlsx(path, [["Tid", "air_temperature", "note"],
-                           [(41640.0, "date"), 21.5, "ok"],
-                           [],
-                           [(41640.0 + 1 / 144, "date"), 21.75, None]])
+        _write_xlsx(
+            path,
+            [
+                ["Tid", "air_temperature", "note"],
+                [(41640.0, "date"), 21.5, "ok"],
+                [],
+                [(41640.0 + 1 / 144, "date"), 21.75, None],
+            ],
+        )
     else:
         path = XLS_WORKBOOK
     parsed = open_file(path, registry)
@@ -513,8 +561,10 @@ def test_excel_workbooks(tmp_path, registry, suffix) -> None:
     assert frame["_row_number"].to_list() == [2, 4]
     assert frame["air_temperature"].to_list() == [21.5, 21.75]
     assert frame["note"].to_list() == ["ok", None]
-    assert frame["time"].to_list() == [datetime(2013, 12, 31, 23, 0, tzinfo=UTC),
-                                       datetime(2013, 12, 31, 23, 10, tzinfo=UTC)]
+    assert frame["time"].to_list() == [
+        datetime(2013, 12, 31, 23, 0, tzinfo=UTC),
+        datetime(2013, 12, 31, 23, 10, tzinfo=UTC),
+    ]
 
 
 def _write_xlsx(path: Path, rows: list[list]) -> None:
@@ -538,30 +588,24 @@ def _write_xlsx(path: Path, rows: list[list]) -> None:
         cells_xml.append(f'<row r="{r}">{"".join(cells)}</row>')
     ooxml = "application/vnd.openxmlformats-officedocument.spreadsheetml"
     files = {
-        "[Content_Types].xml":
-            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-            f'<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
-            '<Default Extension="xml" ContentType="application/xml"/>'
-            f'<Override PartName="/xl/workbook.xml" ContentType="{ooxml}.sheet.main+xml"/>'
-            f'<Override PartName="/xl/worksheets/sheet1.xml" ContentType="{ooxml}.worksheet+xml"/>'
-            f'<Override PartName="/xl/styles.xml" ContentType="{ooxml}.styles+xml"/></Types>',
-        "_rels/.rels":
-            f'<Relationships xmlns="{package}"><Relationship Id="rId1" '
-            f'Type="{rels}/officeDocument" Target="xl/workbook.xml"/></Relationships>',
-        "xl/workbook.xml":
-            f'<workbook xmlns="{main}" xmlns:r="{rels}"><sheets>'
-            '<sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>',
-        "xl/_rels/workbook.xml.rels":
-            f'<Relationships xmlns="{package}">'
-            f'<Relationship Id="rId1" Type="{rels}/worksheet" Target="worksheets/sheet1.xml"/>'
-            f'<Relationship Id="rId2" Type="{rels}/styles" Target="styles.xml"/></Relationships>',
-        "xl/styles.xml":
-            f'<styleSheet xmlns="{main}"><fonts count="1"><font/></fonts><fills count="1"><fill/>'
-            '</fills><borders count="1"><border/></borders><cellStyleXfs count="1"><xf/>'
-            '</cellStyleXfs><cellXfs count="2"><xf numFmtId="0"/>'
-            '<xf numFmtId="22" applyNumberFormat="1"/></cellXfs></styleSheet>',
-        "xl/worksheets/sheet1.xml":
-            f'<worksheet xmlns="{main}"><sheetData>{"".join(cells_xml)}</sheetData></worksheet>',
+        "[Content_Types].xml": '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+        f'<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+        '<Default Extension="xml" ContentType="application/xml"/>'
+        f'<Override PartName="/xl/workbook.xml" ContentType="{ooxml}.sheet.main+xml"/>'
+        f'<Override PartName="/xl/worksheets/sheet1.xml" ContentType="{ooxml}.worksheet+xml"/>'
+        f'<Override PartName="/xl/styles.xml" ContentType="{ooxml}.styles+xml"/></Types>',
+        "_rels/.rels": f'<Relationships xmlns="{package}"><Relationship Id="rId1" '
+        f'Type="{rels}/officeDocument" Target="xl/workbook.xml"/></Relationships>',
+        "xl/workbook.xml": f'<workbook xmlns="{main}" xmlns:r="{rels}"><sheets>'
+        '<sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>',
+        "xl/_rels/workbook.xml.rels": f'<Relationships xmlns="{package}">'
+        f'<Relationship Id="rId1" Type="{rels}/worksheet" Target="worksheets/sheet1.xml"/>'
+        f'<Relationship Id="rId2" Type="{rels}/styles" Target="styles.xml"/></Relationships>',
+        "xl/styles.xml": f'<styleSheet xmlns="{main}"><fonts count="1"><font/></fonts><fills count="1"><fill/>'
+        '</fills><borders count="1"><border/></borders><cellStyleXfs count="1"><xf/>'
+        '</cellStyleXfs><cellXfs count="2"><xf numFmtId="0"/>'
+        '<xf numFmtId="22" applyNumberFormat="1"/></cellXfs></styleSheet>',
+        "xl/worksheets/sheet1.xml": f'<worksheet xmlns="{main}"><sheetData>{"".join(cells_xml)}</sheetData></worksheet>',
     }
     with zipfile.ZipFile(path, "w") as archive:
         for name, xml in files.items():

@@ -49,8 +49,11 @@ def redis_url(tmp_path_factory) -> Iterator[str]:
         pytest.fail("redis-server is not installed: `make test` installs it (Debian's redis-server)")
     port = free_port()
     folder = tmp_path_factory.mktemp("redis")
-    proc = subprocess.Popen([server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                             "--dir", str(folder)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(folder)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
     url = f"redis://127.0.0.1:{port}/0"
     import redis
 
@@ -75,10 +78,31 @@ class Worker:
     def __init__(self, name: str, env: dict, log: Path):
         self.name, self.log = name, log
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "greenhouse_assets.celery_workers", "worker", "-n", f"{name}@%h",
-             "-c", "1", "-Q", "dagster", "--prefetch-multiplier=1", "-l", "INFO",
-             "--without-gossip", "--without-mingle", "--without-heartbeat"],
-            env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "greenhouse_assets.celery_workers",
+                "worker",
+                "-n",
+                f"{name}@%h",
+                "-c",
+                "1",
+                "-Q",
+                "dagster",
+                "--prefetch-multiplier=1",
+                "-l",
+                "INFO",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+            ],
+            env=env,
+            stdout=open(log, "w"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     def ready(self) -> bool:
         if self.proc.poll() is not None:
@@ -100,8 +124,12 @@ class Worker:
 
 @pytest.fixture(scope="module")
 def workers(redis_url, tmp_path_factory) -> Iterator[dict[str, Worker]]:
-    env = {**os.environ, "GREENHOUSE_EXECUTOR": "celery", "GREENHOUSE_CELERY_BROKER": redis_url,
-           "GREENHOUSE_CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT_S)}
+    env = {
+        **os.environ,
+        "GREENHOUSE_EXECUTOR": "celery",
+        "GREENHOUSE_CELERY_BROKER": redis_url,
+        "GREENHOUSE_CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT_S),
+    }
     logs = tmp_path_factory.mktemp("celery")
     started = {name: Worker(name, env, logs / f"{name}.log") for name in WORKERS}
     try:
@@ -119,12 +147,14 @@ def workers(redis_url, tmp_path_factory) -> Iterator[dict[str, Worker]]:
 def february(clean_platform, admin_url) -> None:
     """Four weeks of 5-minute values (and the next day's first 18 h, which the last rolling windows read)."""
     with psycopg.connect(libpq_url(admin_url)) as conn:
-        conn.execute("""
+        conn.execute(
+            """
             INSERT INTO timeseries.measurements (time, site, zone, variable, value, unit, file_id, quality_flag)
             SELECT t, 'knudjepsen', 'NO3', v, 20 + 5 * sin(extract(epoch FROM t) / 13751) + i, 'x', 1, 'ok'
             FROM generate_series(%s::timestamptz, %s::timestamptz, interval '5 minutes') AS t,
                  unnest(%s::text[]) WITH ORDINALITY AS vars(v, i)""",
-                     (f"{FIRST_DAY} 00:00+00", f"{FIRST_DAY + timedelta(days=DAYS)} 18:00+00", list(VARIABLES)))
+            (f"{FIRST_DAY} 00:00+00", f"{FIRST_DAY + timedelta(days=DAYS)} 18:00+00", list(VARIABLES)),
+        )
 
 
 def step_workers(instance: dg.DagsterInstance, run_id: str) -> list[str]:
@@ -160,8 +190,7 @@ class KillFirstWorkerMidStep(threading.Thread):
                 time.sleep(0.05)
 
 
-def test_backfill_across_two_workers_survives_a_killed_worker(february, workers, redis_url, database_url,
-                                                              monkeypatch):
+def test_backfill_across_two_workers_survives_a_killed_worker(february, workers, redis_url, database_url, monkeypatch):
     monkeypatch.setenv("GREENHOUSE_CELERY_BROKER", redis_url)
     monkeypatch.setenv("GREENHOUSE_CELERY_VISIBILITY_TIMEOUT", str(VISIBILITY_TIMEOUT_S))
     killer = KillFirstWorkerMidStep(workers)
@@ -170,16 +199,25 @@ def test_backfill_across_two_workers_survives_a_killed_worker(february, workers,
     try:
         with dg.DagsterInstance.get() as instance:
             for first in range(0, DAYS, DAYS_PER_RUN):  # a month's backfill, a week per run
-                results.append(dg.execute_job(
-                    dg.reconstructable(celery_workers.features_backfill_job), instance,
-                    tags={"dagster/asset_partition_range_start": str(FIRST_DAY + timedelta(days=first)),
-                          "dagster/asset_partition_range_end": str(FIRST_DAY + timedelta(days=first + DAYS_PER_RUN - 1)),
-                          "dagster/backfill": "test-celery"}))
+                results.append(
+                    dg.execute_job(
+                        dg.reconstructable(celery_workers.features_backfill_job),
+                        instance,
+                        tags={
+                            "dagster/asset_partition_range_start": str(FIRST_DAY + timedelta(days=first)),
+                            "dagster/asset_partition_range_end": str(
+                                FIRST_DAY + timedelta(days=first + DAYS_PER_RUN - 1)
+                            ),
+                            "dagster/backfill": "test-celery",
+                        },
+                    )
+                )
             assert [r.success for r in results] == [True] * len(results)
             assert killer.victim, "no worker was killed: none was seen running a step"
             survivor = next(name for name in WORKERS if name != killer.victim)
-            assert step_workers(instance, killer.run_id) == [killer.victim, survivor], \
+            assert step_workers(instance, killer.run_id) == [killer.victim, survivor], (
                 "the killed worker's step ran again on the other worker"
+            )
             assert len(instance.all_logs(killer.run_id, of_type=dg.DagsterEventType.STEP_SUCCESS)) == 1
             spread = {name for r in results for name in step_workers(instance, r.run_id)}
             assert spread == set(WORKERS)

@@ -51,8 +51,11 @@ pytestmark = pytest.mark.xdist_group("test_db_failure")
 ROWS = 150_000  # its staging COPY runs about a second: time to see it and stop the server under it
 LANDED_AS = Path("knudjepsen") / "NO3_LAMPEGRP_1.csv"
 DOWN_FOR_S = 3  # stopped and down this long: the first retry (2 s) finds it down, a later one up
-RETRY_EVENTS = {dg.DagsterEventType.STEP_UP_FOR_RETRY, dg.DagsterEventType.STEP_RESTARTED,
-                dg.DagsterEventType.STEP_FAILURE}
+RETRY_EVENTS = {
+    dg.DagsterEventType.STEP_UP_FOR_RETRY,
+    dg.DagsterEventType.STEP_RESTARTED,
+    dg.DagsterEventType.STEP_FAILURE,
+}
 
 
 def ingest_job() -> dg.JobDefinition:
@@ -75,12 +78,15 @@ class PlatformState:
         with psycopg.connect(libpq_url(url)) as conn:
             files = conn.execute(
                 "SELECT file_id, status, rows_read, rows_staged, is_active FROM metadata.files "
-                "WHERE sha256 = %s ORDER BY file_id", (sha256,)).fetchall()
+                "WHERE sha256 = %s ORDER BY file_id",
+                (sha256,),
+            ).fetchall()
             staged = (0, 0, [])
             if conn.execute("SELECT to_regclass('staging.raw_knudjepsen')").fetchone()[0]:
                 staged = conn.execute(
                     "SELECT count(*), count(DISTINCT (_file_id, _row_number)), "
-                    "coalesce(array_agg(DISTINCT _file_id), '{}') FROM staging.raw_knudjepsen").fetchone()
+                    "coalesce(array_agg(DISTINCT _file_id), '{}') FROM staging.raw_knudjepsen"
+                ).fetchone()
             loads = conn.execute("SELECT count(*) FROM metadata.audit_log WHERE operation = 'load'").fetchone()[0]
         return cls(files, staged, loads)
 
@@ -109,7 +115,8 @@ class StopMidCopy(threading.Thread):
                 while not self.run_ended.is_set():
                     row = conn.execute(
                         "SELECT query FROM pg_stat_activity WHERE datname = current_database() "
-                        "AND state = 'active' AND query ILIKE 'COPY %%staging%%'").fetchone()
+                        "AND state = 'active' AND query ILIKE 'COPY %%staging%%'"
+                    ).fetchone()
                     if row:
                         self.copy_seen = row[0]
                         break
@@ -207,8 +214,12 @@ def down_through_retries(platform, export, instance, tmp_path_factory) -> GaveUp
         assert localdb.up() == 0
         failed = interrupted(instance, run.run_id, platform.url(), sha256_of(landed))
         reexecution = dg.execute_job(  # the UI sends the failed run's config and tags along; the API needs them
-            dg.reconstructable(ingest_job), instance, run_config=run.run_config, tags=run.tags,
-            reexecution_options=dg.ReexecutionOptions.from_failure(run.run_id, instance))
+            dg.reconstructable(ingest_job),
+            instance,
+            run_config=run.run_config,
+            tags=run.tags,
+            reexecution_options=dg.ReexecutionOptions.from_failure(run.run_id, instance),
+        )
         return GaveUp(failed, raised.value, reexecution, PlatformState.read(platform.url(), sha256_of(landed)))
 
 
@@ -217,8 +228,9 @@ def of_type(events: list[dg.EventLogEntry], event_type: dg.DagsterEventType) -> 
 
 
 def assert_loaded_exactly_once(state: PlatformState) -> None:
-    assert [(status, rows_read, rows_staged, active) for _, status, rows_read, rows_staged, active in state.files] \
-        == [("loaded", ROWS, ROWS, True)], "one version of the content, loaded with every row"
+    assert [(status, rows_read, rows_staged, active) for _, status, rows_read, rows_staged, active in state.files] == [
+        ("loaded", ROWS, ROWS, True)
+    ], "one version of the content, loaded with every row"
     file_id = state.files[0][0]
     assert state.staged == (ROWS, ROWS, [file_id]), "every data row staged once, all of that version"
     assert state.loads == 1, "one staging load in the audit log"
@@ -235,17 +247,19 @@ def test_database_stopped_mid_copy_is_retried_until_the_file_loads_once(lost_mid
     assert_loaded_exactly_once(lost_mid_copy.after)
 
 
-def test_database_down_through_every_retry_fails_the_run_and_leaves_nothing_of_the_file(down_through_retries,
-                                                                                         platform):
+def test_database_down_through_every_retry_fails_the_run_and_leaves_nothing_of_the_file(down_through_retries, platform):
     failed = down_through_retries.failed
     assert failed.run.status == dg.DagsterRunStatus.FAILURE
-    assert [r.event_specific_data.seconds_to_wait
-            for r in of_type(failed.events, dg.DagsterEventType.STEP_UP_FOR_RETRY)] == [2, 6, 14]
+    assert [
+        r.event_specific_data.seconds_to_wait for r in of_type(failed.events, dg.DagsterEventType.STEP_UP_FOR_RETRY)
+    ] == [2, 6, 14]
     assert len(of_type(failed.events, dg.DagsterEventType.STEP_RESTARTED)) == 3
     assert len(of_type(failed.events, dg.DagsterEventType.STEP_FAILURE)) == 1
     # No version of the content claims to be loaded: whatever the registry holds is `received` at most.
-    assert all(status == "received" and rows_staged is None and not active
-               for _, status, _, rows_staged, active in failed.after.files)
+    assert all(
+        status == "received" and rows_staged is None and not active
+        for _, status, _, rows_staged, active in failed.after.files
+    )
     assert failed.after.staged == (0, 0, [])
     assert failed.after.loads == 0
     # `greenhouse ingest` reads the registry after the run, and says why it cannot.
@@ -258,17 +272,22 @@ def test_reexecution_after_the_database_is_back_loads_the_file_exactly_once(down
 
 
 def test_each_failed_attempt_says_the_database_was_lost_which_one_and_what_happens_next(
-        lost_mid_copy, down_through_retries, platform):
+    lost_mid_copy, down_through_retries, platform
+):
     where = database.where(platform.url())
-    retries = [retry for scenario in (lost_mid_copy, down_through_retries.failed)
-               for retry in of_type(scenario.events, dg.DagsterEventType.STEP_UP_FOR_RETRY)]
+    retries = [
+        retry
+        for scenario in (lost_mid_copy, down_through_retries.failed)
+        for retry in of_type(scenario.events, dg.DagsterEventType.STEP_UP_FOR_RETRY)
+    ]
     assert len(retries) >= 4  # at least one in the first run, all three in the second
     for retry in retries:
         error = retry.event_specific_data.error.cause  # the retry request is caused by the attempt's failure
         assert error.cls_name == "Failure", f"not the Failure of explain_lost_database:\n{error.to_string()}"
         assert where in error.message, error.message
-        assert "lost the connection to" in error.message.lower() or "cannot connect to" in error.message.lower(), \
+        assert "lost the connection to" in error.message.lower() or "cannot connect to" in error.message.lower(), (
             error.message
+        )
         assert f"Dagster retries this step in {retry.event_specific_data.seconds_to_wait:g} s" in error.message
     gave_up = of_type(down_through_retries.failed.events, dg.DagsterEventType.STEP_FAILURE)[0].step_failure_data
     assert gave_up.user_failure_data, gave_up.error.to_string()

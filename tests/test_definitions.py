@@ -28,11 +28,16 @@ MEASUREMENTS = "timeseries/measurements"
 ROOFTOP = {
     "name": "rooftop",
     "site": "knudjepsen",
-    "rules": [{
-        "name": "rooftop_csv", "globs": ["Rooftop*.csv"], "timezone": "UTC", "zone": {"fixed": "roof"},
-        "timestamp": {"columns": ["time"]},
-        "columns": [{"match": "^temp$", "variable": "outdoor_temperature", "unit": "°C"}],
-    }],
+    "rules": [
+        {
+            "name": "rooftop_csv",
+            "globs": ["Rooftop*.csv"],
+            "timezone": "UTC",
+            "zone": {"fixed": "roof"},
+            "timestamp": {"columns": ["time"]},
+            "columns": [{"match": "^temp$", "variable": "outdoor_temperature", "unit": "°C"}],
+        }
+    ],
 }
 
 
@@ -66,10 +71,13 @@ def test_the_loaded_graph_matches_its_snapshot():
         SNAPSHOT.parent.mkdir(exist_ok=True)
         SNAPSHOT.write_text(current, encoding="utf-8")
     recorded = SNAPSHOT.read_text(encoding="utf-8") if SNAPSHOT.exists() else ""
-    diff = "".join(difflib.unified_diff(recorded.splitlines(True), current.splitlines(True),
-                                        "snapshot", "loaded definitions"))
-    assert not diff, ("the asset graph changed; if intended, update the snapshot with "
-                      f"GREENHOUSE_UPDATE_SNAPSHOT=1 and commit it:\n{diff}")
+    diff = "".join(
+        difflib.unified_diff(recorded.splitlines(True), current.splitlines(True), "snapshot", "loaded definitions")
+    )
+    assert not diff, (
+        "the asset graph changed; if intended, update the snapshot with "
+        f"GREENHOUSE_UPDATE_SNAPSHOT=1 and commit it:\n{diff}"
+    )
 
 
 def test_a_source_added_to_the_registry_feeds_measurements_in_the_graph(tmp_path):
@@ -80,11 +88,18 @@ def test_a_source_added_to_the_registry_feeds_measurements_in_the_graph(tmp_path
     raw["sources"].insert(0, ROOFTOP)
     registry = tmp_path / "sources.yaml"
     registry.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    code = ("import json\nfrom greenhouse_assets.definitions import defs\nfrom test_definitions import graph_of\n"
-            "print(json.dumps(graph_of(defs)['assets']))")
-    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True,
-                         cwd=Path(__file__).parent,
-                         env={**os.environ, "GREENHOUSE_SOURCE_REGISTRY": str(registry)})
+    code = (
+        "import json\nfrom greenhouse_assets.definitions import defs\nfrom test_definitions import graph_of\n"
+        "print(json.dumps(graph_of(defs)['assets']))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).parent,
+        env={**os.environ, "GREENHOUSE_SOURCE_REGISTRY": str(registry)},
+    )
     assets = json.loads(out.stdout.strip().splitlines()[-1])
 
     assert "staging/raw_rooftop" in assets
@@ -102,8 +117,11 @@ def _job_facts(defs) -> dict:
     return {
         "ops": sorted(node.name for node in job.graph.nodes),
         "assets": sorted(k.to_user_string() for k in selected),
-        "checks": sorted(f"{c.asset_key.to_user_string()}:{c.name}:{graph.get(c).blocking}"
-                         for c in graph.asset_check_keys if c.asset_key in selected),
+        "checks": sorted(
+            f"{c.asset_key.to_user_string()}:{c.name}:{graph.get(c).blocking}"
+            for c in graph.asset_check_keys
+            if c.asset_key in selected
+        ),
         "executor": job.executor_def.name,
         "partitions": job.partitions_def.name,
         "tags": job.tags,
@@ -124,10 +142,12 @@ def test_the_cli_ingest_job_is_the_code_locations():
 def test_the_cli_ingest_path_imports_neither_dbt_nor_great_expectations():
     """What `greenhouse ingest` imports before (and for) a run: no dagster-dbt, dbt, GX or scikit-learn
     (seconds of start-up each; tests/test_ingest.py runs the command through its checks)."""
-    code = ("import sys\nfrom greenhouse_assets import cli\nfrom greenhouse_assets.ingest import command\n"
-            "import greenhouse_assets.ingest_definitions\n"
-            "from greenhouse_assets.defs.quality import checks\n"
-            "print(sorted({m.split('.')[0] for m in sys.modules} & {'dagster_dbt', 'dbt', 'great_expectations', "
-            "'sklearn', 'tsfresh'}))")
+    code = (
+        "import sys\nfrom greenhouse_assets import cli\nfrom greenhouse_assets.ingest import command\n"
+        "import greenhouse_assets.ingest_definitions\n"
+        "from greenhouse_assets.defs.quality import checks\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'dagster_dbt', 'dbt', 'great_expectations', "
+        "'sklearn', 'tsfresh'}))"
+    )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"

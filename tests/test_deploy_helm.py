@@ -21,8 +21,11 @@ def test_helm_values_match_compose_environment_and_use_the_k8s_launcher_and_step
     values = yaml.safe_load((settings.PROJECT_ROOT / "deploy" / "helm" / "values.yaml").read_text())
     (deployment,) = values["dagster-user-deployments"]["deployments"]
     env = {item["name"]: item["value"] for item in deployment["env"]}
-    platform = {name: COMPOSE_DEFAULT.sub(r"\2", value) for name, value in compose["x-platform-env"].items()
-                if not COMPOSE_REQUIRED.search(value)}
+    platform = {
+        name: COMPOSE_DEFAULT.sub(r"\2", value)
+        for name, value in compose["x-platform-env"].items()
+        if not COMPOSE_REQUIRED.search(value)
+    }
     assert platform == {k: v for k, v in env.items() if k != "GREENHOUSE_EXECUTOR"}
     assert not {item["name"] for item in deployment["env"]} & {"DATABASE_URL", "AWS_SECRET_ACCESS_KEY"}
     assert env["GREENHOUSE_EXECUTOR"] == "k8s"

@@ -42,7 +42,10 @@ def moga_horizons(url: str) -> tuple[object, list]:
     """The day after the last measurement, and the MOGA run horizons stored so far."""
     with psycopg.connect(libpq_url(url)) as conn:
         last = conn.execute("SELECT max(time) AT TIME ZONE 'UTC' FROM timeseries.measurements").fetchone()[0]
-        horizons = [r[0] for r in conn.execute("SELECT horizon_start AT TIME ZONE 'UTC' FROM moga.runs WHERE status = 'optimised'")]
+        horizons = [
+            r[0]
+            for r in conn.execute("SELECT horizon_start AT TIME ZONE 'UTC' FROM moga.runs WHERE status = 'optimised'")
+        ]
     return (last.date() + timedelta(days=1) if last else None), [h.date() for h in horizons]
 
 
@@ -57,9 +60,11 @@ def wait_for_moga(stack, url: str, since: float) -> list[dict]:
         if horizon in horizons and all(r["status"] == "SUCCESS" for r in runs):
             return runs
         time.sleep(3)
-    pytest.fail(f"no MOGA results for the dropped file after {TIMEOUT} s; runs: "
-                f"{[(r['tags'].get('dagster/sensor_name'), r['assets'], r['status']) for r in stack.runs(since)]}\n"
-                f"{stack.log_tail()}")
+    pytest.fail(
+        f"no MOGA results for the dropped file after {TIMEOUT} s; runs: "
+        f"{[(r['tags'].get('dagster/sensor_name'), r['assets'], r['status']) for r in stack.runs(since)]}\n"
+        f"{stack.log_tail()}"
+    )
 
 
 @pytest.mark.timeout(TIMEOUT + 150)
@@ -93,20 +98,47 @@ def test_a_dropped_file_reaches_moga_results_by_itself(stack, clean_platform, tm
     assert [by_asset[a]["startTime"] for a in later] == sorted(by_asset[a]["startTime"] for a in later)
 
     ran = {r["runId"] for r in runs}
-    checks = {f"{'/'.join(node['assetKey']['path'])}:{check['name']}": (check["blocking"], check["executionForLatestMaterialization"])
-              for node in stack.graphql(CHECKS)["assetNodes"] for check in node["assetChecksOrError"].get("checks", [])}
+    checks = {
+        f"{'/'.join(node['assetKey']['path'])}:{check['name']}": (
+            check["blocking"],
+            check["executionForLatestMaterialization"],
+        )
+        for node in stack.graphql(CHECKS)["assetNodes"]
+        for check in node["assetChecksOrError"].get("checks", [])
+    }
     executed = {name: e for name, (_, e) in checks.items() if e and e["runId"] in ran}
-    assert {"staging/raw_knudjepsen:timestamps_usable", "moga_objective_models:objective_models_validated"} <= set(executed)
-    assert all(executed[name]["status"] == "SUCCEEDED" for name, (blocking, _) in checks.items()
-               if blocking and name in executed), executed
+    assert {"staging/raw_knudjepsen:timestamps_usable", "moga_objective_models:objective_models_validated"} <= set(
+        executed
+    )
+    assert all(
+        executed[name]["status"] == "SUCCEEDED"
+        for name, (blocking, _) in checks.items()
+        if blocking and name in executed
+    ), executed
 
     ARTIFACTS.mkdir(exist_ok=True)
     if not NODE_MODULES.is_dir():
-        pytest.fail(f"{NODE_MODULES} missing: run `make test` (its e2e prerequisite installs playwright-core and chromium)")
+        pytest.fail(
+            f"{NODE_MODULES} missing: run `make test` (its e2e prerequisite installs playwright-core and chromium)"
+        )
     browser = subprocess.run(
-        ["node", str(Path(__file__).parent / "e2e" / "asset_graph.js"), stack.url, str(ARTIFACTS / "asset_graph"),
-         "raw,staging,timeseries,features,moga", "raw_knudjepsen", "measurements", "extracted_features", "feature_importance", "moga_objective_models",
-         "moga_results"],
-        env={**os.environ, "NODE_PATH": str(NODE_MODULES)}, capture_output=True, text=True, timeout=150)
+        [
+            "node",
+            str(Path(__file__).parent / "e2e" / "asset_graph.js"),
+            stack.url,
+            str(ARTIFACTS / "asset_graph"),
+            "raw,staging,timeseries,features,moga",
+            "raw_knudjepsen",
+            "measurements",
+            "extracted_features",
+            "feature_importance",
+            "moga_objective_models",
+            "moga_results",
+        ],
+        env={**os.environ, "NODE_PATH": str(NODE_MODULES)},
+        capture_output=True,
+        text=True,
+        timeout=150,
+    )
     assert browser.returncode == 0, browser.stdout + browser.stderr
     assert (ARTIFACTS / "asset_graph-moga.png").stat().st_size > 10_000

@@ -34,8 +34,12 @@ MATERIALIZATION = """{ assetOrError(assetKey: {path: ["timeseries", "measurement
 
 @pytest.fixture
 def stack(clean_platform, tmp_path, webhook):
-    with platform_under_dagster_dev(clean_platform, tmp_path / "dagster-dev.log", GREENHOUSE_ALERT_NOTIFIER="webhook",
-                                    GREENHOUSE_ALERT_WEBHOOK_URL=webhook.url) as dagster:
+    with platform_under_dagster_dev(
+        clean_platform,
+        tmp_path / "dagster-dev.log",
+        GREENHOUSE_ALERT_NOTIFIER="webhook",
+        GREENHOUSE_ALERT_WEBHOOK_URL=webhook.url,
+    ) as dagster:
         yield dagster
 
 
@@ -51,13 +55,18 @@ def split_in_two(path: Path, first: Path, second: Path) -> None:
 
 def platform_state(url: str) -> dict:
     with psycopg.connect(libpq_url(url)) as conn:
-        files = conn.execute("SELECT file_id, path, status, excluded_by_check FROM metadata.files ORDER BY file_id"
-                             ).fetchall()
+        files = conn.execute(
+            "SELECT file_id, path, status, excluded_by_check FROM metadata.files ORDER BY file_id"
+        ).fetchall()
         reached = dict(conn.execute("SELECT file_id, count(DISTINCT time) FROM timeseries.measurements GROUP BY 1"))
         last = conn.execute("SELECT max(time) AT TIME ZONE 'UTC' FROM timeseries.measurements").fetchone()[0]
         horizons = {r[0].date() for r in conn.execute("SELECT horizon_start AT TIME ZONE 'UTC' FROM moga.runs")}
-    return {"files": files, "reached": reached, "horizon": last.date() + timedelta(days=1) if last else None,
-            "horizons": horizons}
+    return {
+        "files": files,
+        "reached": reached,
+        "horizon": last.date() + timedelta(days=1) if last else None,
+        "horizons": horizons,
+    }
 
 
 @pytest.mark.timeout(TIMEOUT + 150)
@@ -73,39 +82,53 @@ def test_one_file_failing_a_blocking_check_holds_back_no_other(stack, clean_plat
     deadline = time.monotonic() + TIMEOUT
     while True:
         runs = stack.runs(started)
-        failed = [r for r in runs if r["status"] in ("FAILURE", "CANCELED") and r["tags"].get("greenhouse/path") != bad_path]
+        failed = [
+            r for r in runs if r["status"] in ("FAILURE", "CANCELED") and r["tags"].get("greenhouse/path") != bad_path
+        ]
         assert not failed, f"runs failed: {failed}\n{stack.log_tail()}"
         state = platform_state(clean_platform)
         good = [f for f in state["files"] if f[1] != bad_path]
         alerted = [a for a in webhook.received if a["details"].get("excluded_file_id") is not None]
-        done = (len(good) == 2 and all(f[0] in state["reached"] for f in good)
-                and state["horizon"] in state["horizons"] and alerted
-                and all(r["status"] in ("SUCCESS", "FAILURE") for r in runs))
+        done = (
+            len(good) == 2
+            and all(f[0] in state["reached"] for f in good)
+            and state["horizon"] in state["horizons"]
+            and alerted
+            and all(r["status"] in ("SUCCESS", "FAILURE") for r in runs)
+        )
         if done:
             break
         if time.monotonic() > deadline:
-            pytest.fail(f"not done after {TIMEOUT} s: {state}, alerts {webhook.received}, runs "
-                        f"{[(r['tags'].get('dagster/sensor_name'), r['assets'], r['status']) for r in runs]}\n"
-                        f"{stack.log_tail()}")
+            pytest.fail(
+                f"not done after {TIMEOUT} s: {state}, alerts {webhook.received}, runs "
+                f"{[(r['tags'].get('dagster/sensor_name'), r['assets'], r['status']) for r in runs]}\n"
+                f"{stack.log_tail()}"
+            )
         time.sleep(3)
 
     # The bad version: staged and marked, none of its rows in the time series.
-    (bad_id, _, status, check), = [f for f in state["files"] if f[1] == bad_path]
+    ((bad_id, _, status, check),) = [f for f in state["files"] if f[1] == bad_path]
     assert (status, check) == ("loaded", "timestamps_usable")
     assert bad_id not in state["reached"]
     with psycopg.connect(libpq_url(clean_platform)) as conn:
-        assert conn.execute("SELECT count(*) FROM staging.raw_knudjepsen WHERE _file_id = %s", (bad_id,)).fetchone()[0] == 600
+        assert (
+            conn.execute("SELECT count(*) FROM staging.raw_knudjepsen WHERE _file_id = %s", (bad_id,)).fetchone()[0]
+            == 600
+        )
         # Every good file's times with an air temperature are in the time series.
         for file_id, *_ in good:
-            staged = conn.execute('SELECT count(DISTINCT time) FROM staging.raw_knudjepsen WHERE _file_id = %s'
-                                  ' AND "mål temp afd  Mid" IS NOT NULL', (file_id,)).fetchone()[0]
+            staged = conn.execute(
+                "SELECT count(DISTINCT time) FROM staging.raw_knudjepsen WHERE _file_id = %s"
+                ' AND "mål temp afd  Mid" IS NOT NULL',
+                (file_id,),
+            ).fetchone()[0]
             assert state["reached"][file_id] >= staged > 0
 
     # Runs: one ingest run per file from the landing sensor, only the bad one failed; everything after
     # it was launched by automation (or the features sensor) and the whole chain ran after it.
     ingest = [r for r in runs if "raw/files" in r["assets"]]
     assert len(ingest) == 3 and all(r["tags"].get("dagster/sensor_name") == "landing_sensor" for r in ingest)
-    bad_run, = [r for r in ingest if r["tags"]["greenhouse/path"] == bad_path]
+    (bad_run,) = [r for r in ingest if r["tags"]["greenhouse/path"] == bad_path]
     assert bad_run["status"] == "FAILURE" and all(r["status"] == "SUCCESS" for r in ingest if r is not bad_run)
     after = [r for r in runs if r not in ingest and r["startTime"] > max(r["endTime"] for r in ingest)]
     by_asset = {}  # the first run after the file(s) that materialized each asset: later ones may follow
@@ -118,11 +141,11 @@ def test_one_file_failing_a_blocking_check_holds_back_no_other(stack, clean_plat
     assert by_asset["moga_results"]["tags"]["dagster/sensor_name"] == "moga_automation"
 
     # Named in the measurements materialization and in the alert.
-    latest, = stack.graphql(MATERIALIZATION)["assetOrError"]["assetMaterializations"]
+    (latest,) = stack.graphql(MATERIALIZATION)["assetOrError"]["assetMaterializations"]
     entries = {e["label"]: e.get("text") or e.get("jsonString") for e in latest["metadataEntries"]}
     assert entries["excluded_file_ids"] == str(bad_id)
     assert [v["path"] for v in json.loads(entries["excluded_file_versions"])] == [bad_path]
-    alert, = [a for a in webhook.received if a["details"].get("excluded_file_id") == bad_id]
+    (alert,) = [a for a in webhook.received if a["details"].get("excluded_file_id") == bad_id]
     assert alert["kind"] == "check_failure" and alert["details"]["check"] == "timestamps_usable"
     assert f"{bad_path} (file version {bad_id}) is excluded from timeseries.measurements" in alert["text"]
     assert "times that cannot be real" in alert["details"]["exclusion_reason"]

@@ -45,8 +45,9 @@ def climate_windows(samples: int, windows: int = 30, seed: int = 0) -> np.ndarra
 def tsfresh_values(x: np.ndarray, settings: dict) -> pd.DataFrame:
     rows, n = x.shape
     frame = pd.DataFrame({"id": np.repeat(np.arange(rows), n), "t": np.tile(np.arange(n), rows), "value": x.ravel()})
-    result = extract_features(frame, column_id="id", column_sort="t", default_fc_parameters=settings,
-                              n_jobs=0, disable_progressbar=True).sort_index()
+    result = extract_features(
+        frame, column_id="id", column_sort="t", default_fc_parameters=settings, n_jobs=0, disable_progressbar=True
+    ).sort_index()
     return result.rename(columns=lambda c: c.removeprefix("value__"))
 
 
@@ -62,8 +63,9 @@ def assert_same(ours: dict[str, np.ndarray], theirs: pd.DataFrame) -> None:
 @pytest.mark.parametrize("samples", [24, 144, 288, 1441], ids=["hourly", "10min", "5min", "1min-fft"])
 def test_vectorised_features_equal_tsfresh(samples):
     x = climate_windows(samples)
-    assert_same(calculators.compute(x, calculators.CURATED_FC_PARAMETERS),
-                tsfresh_values(x, calculators.CURATED_FC_PARAMETERS))
+    assert_same(
+        calculators.compute(x, calculators.CURATED_FC_PARAMETERS), tsfresh_values(x, calculators.CURATED_FC_PARAMETERS)
+    )
 
 
 def test_gap_filled_windows_equal_tsfresh_on_the_same_samples():
@@ -75,26 +77,46 @@ def test_gap_filled_windows_equal_tsfresh_on_the_same_samples():
     for w, series in enumerate(x):
         keep = rng.random(288) > 0.1
         rows += [(t, "s", f"z{w}", "v", float(v)) for t, v, k in zip(times, series, keep) if k]
-    frame = pl.DataFrame(rows, schema={"time": pl.Datetime("us", "UTC"), "site": pl.String, "zone": pl.String,
-                                       "variable": pl.String, "value": pl.Float64}, orient="row")
+    frame = pl.DataFrame(
+        rows,
+        schema={
+            "time": pl.Datetime("us", "UTC"),
+            "site": pl.String,
+            "zone": pl.String,
+            "variable": pl.String,
+            "value": pl.Float64,
+        },
+        orient="row",
+    )
     batch = build(frame, [DAY0], [DAY], min_coverage=0.5).batches[288]
     assert batch.keys["imputed"].all()
-    assert_same(calculators.compute(batch.values, calculators.CURATED_FC_PARAMETERS),
-                tsfresh_values(batch.values, calculators.CURATED_FC_PARAMETERS))
+    assert_same(
+        calculators.compute(batch.values, calculators.CURATED_FC_PARAMETERS),
+        tsfresh_values(batch.values, calculators.CURATED_FC_PARAMETERS),
+    )
 
 
 def test_unimplemented_calculators_go_through_tsfresh():
-    ours, rest = calculators.split_settings({"mean": None, "fft_aggregated": [{"aggtype": "centroid"}],
-                                             "cid_ce": [{"normalize": True}]})
+    ours, rest = calculators.split_settings(
+        {"mean": None, "fft_aggregated": [{"aggtype": "centroid"}], "cid_ce": [{"normalize": True}]}
+    )
     assert list(ours) == ["mean"] and set(rest) == {"fft_aggregated", "cid_ce"}
 
 
 def _measurements(days: int = 2) -> pl.DataFrame:
     x = climate_windows(288 * days, windows=6, seed=5)
     times = [DAY0 + timedelta(minutes=5 * i) for i in range(288 * days)]
-    return pl.DataFrame([(t, "s", "z", f"var{i}", float(v)) for i, series in enumerate(x) for t, v in zip(times, series)],
-                        schema={"time": pl.Datetime("us", "UTC"), "site": pl.String, "zone": pl.String,
-                                "variable": pl.String, "value": pl.Float64}, orient="row")
+    return pl.DataFrame(
+        [(t, "s", "z", f"var{i}", float(v)) for i, series in enumerate(x) for t, v in zip(times, series)],
+        schema={
+            "time": pl.Datetime("us", "UTC"),
+            "site": pl.String,
+            "zone": pl.String,
+            "variable": pl.String,
+            "value": pl.Float64,
+        },
+        orient="row",
+    )
 
 
 def test_extraction_runs_on_a_dask_cluster():
@@ -102,9 +124,14 @@ def test_extraction_runs_on_a_dask_cluster():
     settings = {**calculators.CURATED_FC_PARAMETERS, "fft_aggregated": [{"aggtype": "centroid"}]}
     frame = _measurements()
     local = extract(frame, [DAY0], ExtractionSpec(fc_parameters=settings))
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster, \
-            distributed.Client(cluster) as client, distributed.get_task_stream(client) as stream:
-        remote = extract(frame, [DAY0], ExtractionSpec(fc_parameters=settings, dask_scheduler=cluster.scheduler_address))
+    with (
+        distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster,
+        distributed.Client(cluster) as client,
+        distributed.get_task_stream(client) as stream,
+    ):
+        remote = extract(
+            frame, [DAY0], ExtractionSpec(fc_parameters=settings, dask_scheduler=cluster.scheduler_address)
+        )
     ran = {task["key"][0] if isinstance(task["key"], tuple) else task["key"] for task in stream.data}
     assert any("compute" in str(key) for key in ran), ran
     key = ["window_kind", "window_start", "site", "zone", "variable", "feature"]

@@ -15,10 +15,17 @@ from greenhouse_assets.settings import with_database
 from tests.conftest import recreate_database
 
 CONTRACT_TABLES = [
-    ("metadata", "files"), ("metadata", "schema_versions"), ("metadata", "quality_metrics"),
-    ("metadata", "lineage"), ("metadata", "audit_log"), ("timeseries", "measurements"),
-    ("features", "extracted_features"), ("features", "feature_importance"), ("features", "feature_metadata"),
-    ("moga", "runs"), ("moga", "solutions"),
+    ("metadata", "files"),
+    ("metadata", "schema_versions"),
+    ("metadata", "quality_metrics"),
+    ("metadata", "lineage"),
+    ("metadata", "audit_log"),
+    ("timeseries", "measurements"),
+    ("features", "extracted_features"),
+    ("features", "feature_importance"),
+    ("features", "feature_metadata"),
+    ("moga", "runs"),
+    ("moga", "solutions"),
 ]
 
 
@@ -88,8 +95,9 @@ def test_analyst_sessions_are_bounded():
 def test_the_pipeline_connects_as_its_own_role_without_superuser_or_role_rights(database_url):
     with psycopg.connect(libpq_url(database_url)) as conn:
         assert conn.execute("SELECT current_user, session_user").fetchone() == ("greenhouse_pipeline",) * 2
-        assert conn.execute("SELECT rolsuper, rolcreaterole, rolcreatedb FROM pg_roles "
-                            "WHERE rolname = current_user").fetchone() == (False, False, False)
+        assert conn.execute(
+            "SELECT rolsuper, rolcreaterole, rolcreatedb FROM pg_roles WHERE rolname = current_user"
+        ).fetchone() == (False, False, False)
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("CREATE ROLE pipeline_made_this LOGIN")
         conn.rollback()
@@ -99,24 +107,38 @@ def test_the_pipeline_connects_as_its_own_role_without_superuser_or_role_rights(
 
 def test_the_pipeline_only_appends_to_the_audit_log(database_url):
     with psycopg.connect(libpq_url(database_url)) as conn:
-        audit_id = conn.execute("INSERT INTO metadata.audit_log (actor, asset, operation) "
-                                "VALUES ('test', 'a', 'load') RETURNING audit_id").fetchone()[0]
+        audit_id = conn.execute(
+            "INSERT INTO metadata.audit_log (actor, asset, operation) VALUES ('test', 'a', 'load') RETURNING audit_id"
+        ).fetchone()[0]
         conn.commit()
-        for statement in ("UPDATE metadata.audit_log SET actor = 'someone else'", "DELETE FROM metadata.audit_log",
-                          "TRUNCATE metadata.audit_log", "DELETE FROM metadata.lineage"):
+        for statement in (
+            "UPDATE metadata.audit_log SET actor = 'someone else'",
+            "DELETE FROM metadata.audit_log",
+            "TRUNCATE metadata.audit_log",
+            "DELETE FROM metadata.lineage",
+        ):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute(statement)
             conn.rollback()
-        assert conn.execute("SELECT actor FROM metadata.audit_log WHERE audit_id = %s", (audit_id,)).fetchone() == ("test",)
+        assert conn.execute("SELECT actor FROM metadata.audit_log WHERE audit_id = %s", (audit_id,)).fetchone() == (
+            "test",
+        )
 
 
 def test_the_pipeline_cannot_drop_or_create_outside_the_schemas_it_owns(database_url):
     with psycopg.connect(libpq_url(database_url)) as conn:
-        for statement in ("DROP TABLE metadata.files CASCADE", "DROP TABLE metadata.audit_log",
-                          "DROP TABLE features.extracted_features", "DROP TABLE moga.runs CASCADE",
-                          "ALTER TABLE metadata.files ADD COLUMN x int", "CREATE TABLE metadata.scratch (x int)",
-                          "CREATE TABLE features.scratch (x int)", "TRUNCATE moga.solutions",
-                          "DROP SCHEMA moga CASCADE", "CREATE SCHEMA pipeline_scratch"):
+        for statement in (
+            "DROP TABLE metadata.files CASCADE",
+            "DROP TABLE metadata.audit_log",
+            "DROP TABLE features.extracted_features",
+            "DROP TABLE moga.runs CASCADE",
+            "ALTER TABLE metadata.files ADD COLUMN x int",
+            "CREATE TABLE metadata.scratch (x int)",
+            "CREATE TABLE features.scratch (x int)",
+            "TRUNCATE moga.solutions",
+            "DROP SCHEMA moga CASCADE",
+            "CREATE SCHEMA pipeline_scratch",
+        ):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute(statement)
             conn.rollback()
@@ -140,9 +162,11 @@ def test_db_url_prints_each_role(monkeypatch, capsys):
     for role in ("pipeline", "analyst", "owner"):
         assert main(["db", "url", "--role", role]) == 0
         printed[role] = capsys.readouterr().out.strip()
-    assert printed == {"pipeline": "postgresql://greenhouse_pipeline:pw@db.example.org:6543/platform",
-                       "analyst": "postgresql://greenhouse_analyst:read@db.example.org:6543/platform",
-                       "owner": "postgresql://greenhouse_owner@db.example.org:6543/platform"}
+    assert printed == {
+        "pipeline": "postgresql://greenhouse_pipeline:pw@db.example.org:6543/platform",
+        "analyst": "postgresql://greenhouse_analyst:read@db.example.org:6543/platform",
+        "owner": "postgresql://greenhouse_owner@db.example.org:6543/platform",
+    }
 
 
 def test_definitions_load_and_resolve():
@@ -186,10 +210,17 @@ def test_loading_the_code_location_imports_no_heavy_library():
     import subprocess
     import sys
 
-    code = ("import json, sys\nimport greenhouse_assets.definitions\n"
-            f"print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}} & set({list(HEAVY_LIBRARIES)!r}))))")
-    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True,
-                         env={**os.environ, "DAGSTER_IS_DEV_CLI": "1"})  # as under `dagster dev`
+    code = (
+        "import json, sys\nimport greenhouse_assets.definitions\n"
+        f"print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}} & set({list(HEAVY_LIBRARIES)!r}))))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DAGSTER_IS_DEV_CLI": "1"},
+    )  # as under `dagster dev`
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
 
 
@@ -203,6 +234,9 @@ def test_loading_the_code_location_under_dagster_dev_does_not_parse_dbt(tmp_path
 
     manifest = dbt_project().manifest_path  # current after this (parsed here if it was not)
     before = manifest.stat().st_mtime_ns
-    subprocess.run([sys.executable, "-c", "import greenhouse_assets.definitions"], check=True,
-                   env={**os.environ, "DAGSTER_IS_DEV_CLI": "1"})
+    subprocess.run(
+        [sys.executable, "-c", "import greenhouse_assets.definitions"],
+        check=True,
+        env={**os.environ, "DAGSTER_IS_DEV_CLI": "1"},
+    )
     assert manifest.stat().st_mtime_ns == before

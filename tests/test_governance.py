@@ -41,7 +41,9 @@ KEY = "test-pseudonym-key"
 OPERATORS = ["Jens Hansen", "Mette Nielsen"]
 NOTES = ["vent stuck, called Jens at 0412 345678", "CO2 valve replaced"]
 CSV = "timestamp;air_temperature;operator;note\r\n" + "".join(
-    f"2014-01-01 00:{m:02d}:00;{20 + m / 10};{OPERATORS[i % 2]};{NOTES[i % 2]}\r\n" for i, m in enumerate(range(0, 60, 10)))
+    f"2014-01-01 00:{m:02d}:00;{20 + m / 10};{OPERATORS[i % 2]};{NOTES[i % 2]}\r\n"
+    for i, m in enumerate(range(0, 60, 10))
+)
 
 
 class _Recorder(BaseHTTPRequestHandler):
@@ -96,7 +98,8 @@ def _failure_event(instance, run_id: str) -> dg.DagsterEvent:
 
 
 def test_identifying_values_never_reach_parquet_staging_or_timeseries(
-        clean_platform, identifying_registry, instance, tmp_path, monkeypatch, http_server):
+    clean_platform, identifying_registry, instance, tmp_path, monkeypatch, http_server
+):
     landed = tmp_path / "landing" / "operators_2014.csv"
     landed.write_text(CSV, encoding="utf-8")
 
@@ -104,18 +107,25 @@ def test_identifying_values_never_reach_parquet_staging_or_timeseries(
     monkeypatch.delenv("GREENHOUSE_PSEUDONYM_KEY", raising=False)
     failed = ingest_file(landed, instance, identifying_registry)
     assert failed["status"] == "failed", failed
-    step_failure, = instance.all_logs(failed["run_id"], of_type=dg.DagsterEventType.STEP_FAILURE)
-    assert "GREENHOUSE_PSEUDONYM_KEY is not set" in step_failure.dagster_event.step_failure_data.user_failure_data.description
+    (step_failure,) = instance.all_logs(failed["run_id"], of_type=dg.DagsterEventType.STEP_FAILURE)
+    assert (
+        "GREENHOUSE_PSEUDONYM_KEY is not set"
+        in step_failure.dagster_event.step_failure_data.user_failure_data.description
+    )
     assert _query(clean_platform, "SELECT count(*) FROM metadata.files") == [(0,)]
     assert not any(p.is_file() for p in (tmp_path / "lake").rglob("*"))
 
     # The failed run alerts through the webhook (a real run-failure sensor evaluation).
     run = instance.get_run_by_id(failed["run_id"])
     context = dg.build_run_status_sensor_context(
-        sensor_name="alert_on_run_failure", dagster_event=_failure_event(instance, run.run_id),
-        dagster_instance=instance, dagster_run=run, resources={"alerts": _webhook(http_server)})
+        sensor_name="alert_on_run_failure",
+        dagster_event=_failure_event(instance, run.run_id),
+        dagster_instance=instance,
+        dagster_run=run,
+        resources={"alerts": _webhook(http_server)},
+    )
     alert_on_run_failure(context.for_run_failure())
-    (path, alert), = http_server.received
+    ((path, alert),) = http_server.received
     assert path == "/alerts" and alert["kind"] == "run_failure"
     assert alert["details"]["run_id"] == run.run_id and "GREENHOUSE_PSEUDONYM_KEY" in alert["text"]
 
@@ -126,24 +136,37 @@ def test_identifying_values_never_reach_parquet_staging_or_timeseries(
     expected = {v: hmac.new(KEY.encode(), v.encode(), hashlib.sha256).hexdigest() for v in OPERATORS + NOTES}
     staged = _query(clean_platform, "SELECT operator, note FROM staging.raw_generic ORDER BY _row_number")
     assert staged == [(expected[OPERATORS[i % 2]], expected[NOTES[i % 2]]) for i in range(6)]
-    parquet_uri, = _query(clean_platform, "SELECT parquet_uri FROM metadata.files WHERE file_id = %s",
-                          (loaded["file_id"],))[0]
+    (parquet_uri,) = _query(
+        clean_platform, "SELECT parquet_uri FROM metadata.files WHERE file_id = %s", (loaded["file_id"],)
+    )[0]
     parquet = pq.read_table(parquet_uri.removeprefix("file://")).to_pylist()
     assert [r["operator"] for r in parquet] == [s[0] for s in staged]
 
-    build = dg.materialize([timeseries_dbt], instance=instance, resources={**resources().resources, **transform_resources().resources})
+    build = dg.materialize(
+        [timeseries_dbt], instance=instance, resources={**resources().resources, **transform_resources().resources}
+    )
     assert build.success
-    assert _query(clean_platform, "SELECT count(*) FROM timeseries.measurements WHERE file_id = %s",
-                  (loaded["file_id"],)) == [(6,)]
+    assert _query(
+        clean_platform, "SELECT count(*) FROM timeseries.measurements WHERE file_id = %s", (loaded["file_id"],)
+    ) == [(6,)]
     clear = "|".join(OPERATORS + NOTES).replace(" ", "\\s")
-    for table in ("staging.raw_generic", "timeseries.measurements", "metadata.files", "metadata.file_columns",
-                  "metadata.schema_versions", "metadata.audit_log"):
+    for table in (
+        "staging.raw_generic",
+        "timeseries.measurements",
+        "metadata.files",
+        "metadata.file_columns",
+        "metadata.schema_versions",
+        "metadata.audit_log",
+    ):
         assert _query(clean_platform, f"SELECT count(*) FROM {table} t WHERE t::text ~ %s", (clear,)) == [(0,)], table
     assert not any(v in json.dumps(parquet, default=str) for v in OPERATORS + NOTES)
 
     # Audit: one row per write, with who, what, partition, rows and input file versions.
-    audit = _query(clean_platform, "SELECT asset, table_name, rows_affected, input_file_ids, actor, partition_key "
-                                   "FROM metadata.audit_log ORDER BY audit_id")
+    audit = _query(
+        clean_platform,
+        "SELECT asset, table_name, rows_affected, input_file_ids, actor, partition_key "
+        "FROM metadata.audit_log ORDER BY audit_id",
+    )
     by_asset = {row[0]: row for row in audit}
     assert by_asset["raw/files"][1:4] == ("metadata.files", 6, [loaded["file_id"]])
     assert by_asset["staging/raw_generic"][1:4] == ("staging.raw_generic", 6, [loaded["file_id"]])
@@ -153,19 +176,27 @@ def test_identifying_values_never_reach_parquet_staging_or_timeseries(
     # Lineage: file version -> raw Parquet and staging table, staging table + file version -> measurements.
     edges = set(_query(clean_platform, "SELECT from_kind, from_ref, to_kind, to_ref FROM metadata.lineage"))
     file_version = ("file_version", str(loaded["file_id"]))
-    assert {(*file_version, "parquet", parquet_uri), (*file_version, "table", "staging.raw_generic"),
-            (*file_version, "table", "timeseries.measurements"),
-            ("table", "staging.raw_generic", "table", "timeseries.measurements")} <= edges
+    assert {
+        (*file_version, "parquet", parquet_uri),
+        (*file_version, "table", "staging.raw_generic"),
+        (*file_version, "table", "timeseries.measurements"),
+        ("table", "staging.raw_generic", "table", "timeseries.measurements"),
+    } <= edges
 
     # OpenLineage: the dbt run's writes, exported by the real sensor to a local HTTP endpoint.
     http_server.received.clear()
     dbt_run = instance.get_run_by_id(build.run_id)
     success = instance.get_records_for_run(build.run_id, of_type=dg.DagsterEventType.RUN_SUCCESS).records[-1]
     context = dg.build_run_status_sensor_context(
-        sensor_name="openlineage_export", dagster_event=success.event_log_entry.dagster_event,
-        dagster_instance=instance, dagster_run=dbt_run,
-        resources={"postgres": PostgresResource(url=clean_platform),
-                   "openlineage": OpenLineageExport(url=f"http://127.0.0.1:{http_server.server_port}")})
+        sensor_name="openlineage_export",
+        dagster_event=success.event_log_entry.dagster_event,
+        dagster_instance=instance,
+        dagster_run=dbt_run,
+        resources={
+            "postgres": PostgresResource(url=clean_platform),
+            "openlineage": OpenLineageExport(url=f"http://127.0.0.1:{http_server.server_port}"),
+        },
+    )
     openlineage_export(context)
     events = {body["job"]["name"]: body for path, body in http_server.received if path == "/api/v1/lineage"}
     measurements = events["timeseries/measurements"]
@@ -196,8 +227,11 @@ def test_failed_check_sends_one_webhook_alert(instance, http_server):
     resources = {"alerts": _webhook(http_server)}
 
     first = alert_on_failed_check(dg.build_sensor_context(instance=instance, cursor=start, resources=resources))
-    ours = [a for _, a in http_server.received if a["details"]["check"] == "readings_in_range"
-            and a["details"]["run_id"] == result.run_id]
+    ours = [
+        a
+        for _, a in http_server.received
+        if a["details"]["check"] == "readings_in_range" and a["details"]["run_id"] == result.run_id
+    ]
     assert len(ours) == 1 and ours[0]["kind"] == "check_failure"
     assert ours[0]["details"]["asset"] == "governance_test/readings" and "CO2 at 9000 ppm" in ours[0]["text"]
 
@@ -220,9 +254,11 @@ def test_notifier_is_chosen_by_configuration(caplog):
 
 @pytest.mark.pure
 def test_timeseries_and_features_have_freshness_policies():
-    for key, policy in ((["timeseries", "measurements"], freshness.TIMESERIES),
-                        (["features", "extracted_features"], freshness.FEATURES),
-                        (["features", "feature_importance"], freshness.FEATURES)):
+    for key, policy in (
+        (["timeseries", "measurements"], freshness.TIMESERIES),
+        (["features", "extracted_features"], freshness.FEATURES),
+        (["features", "feature_importance"], freshness.FEATURES),
+    ):
         spec = next(s for s in defs.resolve_assets_def(dg.AssetKey(key)).specs if s.key == dg.AssetKey(key))
         assert spec.freshness_policy == policy, key
     seed = dg.AssetKey(["timeseries", "column_mappings"])
@@ -242,12 +278,14 @@ def alert_log(database_url, admin_url):
 
     def rows():
         return _query(database_url, "SELECT dedup_key, kind, status, attempts FROM metadata.alerts ORDER BY alert_id")
+
     return rows
 
 
 def _latest_check_event(instance) -> str | None:
-    records = instance.get_event_records(dg.EventRecordsFilter(event_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION),
-                                         limit=1, ascending=False)
+    records = instance.get_event_records(
+        dg.EventRecordsFilter(event_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION), limit=1, ascending=False
+    )
     return str(records[0].storage_id) if records else None
 
 
@@ -262,10 +300,15 @@ def test_webhook_retries_with_backoff(webhook):
     import logging
 
     webhook.fail_next(2)  # 500, 500, then 204
-    assert alerts.send(alert, notifier="webhook", webhook_url=webhook.url, log=logging.getLogger(),
-                       sleep=slept.append) == 3
-    assert slept == [1.0, 2.0] and len(webhook.attempts) == 3 and webhook.received == [
-        {"kind": "run_failure", "text": "run x failed", "details": {}, "key": "run_failure:x"}]
+    assert (
+        alerts.send(alert, notifier="webhook", webhook_url=webhook.url, log=logging.getLogger(), sleep=slept.append)
+        == 3
+    )
+    assert (
+        slept == [1.0, 2.0]
+        and len(webhook.attempts) == 3
+        and webhook.received == [{"kind": "run_failure", "text": "run x failed", "details": {}, "key": "run_failure:x"}]
+    )
 
     webhook.fail_always, slept[:] = True, []
     with pytest.raises(alerts.DeliveryFailed, match="after 4 attempts: HTTP 500") as failed:
@@ -279,8 +322,10 @@ def test_alerts_still_go_out_when_the_database_is_unreachable(caplog):
     notifier = AlertNotifier(notifier="log", database_url=f"postgresql://greenhouse@127.0.0.1:{free_port()}/nowhere")
     import logging
 
-    done = notifier.send(alerts.Alert(kind="run_failure", text="run y failed", key="run_failure:y"),
-                         logging.getLogger("greenhouse.alerts"))
+    done = notifier.send(
+        alerts.Alert(kind="run_failure", text="run y failed", key="run_failure:y"),
+        logging.getLogger("greenhouse.alerts"),
+    )
     assert done.sent == ["run_failure:y"] and "run y failed" in caplog.text
     assert "cannot be recorded in metadata.alerts" in caplog.text
 
@@ -307,8 +352,12 @@ def test_alerts_are_retried_recorded_and_never_repeated(instance, webhook, alert
     assert not failed_run.success
     run = instance.get_run_by_id(failed_run.run_id)
     context = dg.build_run_status_sensor_context(
-        sensor_name="alert_on_run_failure", dagster_event=_failure_event(instance, run.run_id),
-        dagster_instance=instance, dagster_run=run, resources=resources)
+        sensor_name="alert_on_run_failure",
+        dagster_event=_failure_event(instance, run.run_id),
+        dagster_instance=instance,
+        dagster_run=run,
+        resources=resources,
+    )
     with pytest.raises(AlertsNotDelivered, match="retried at the next tick"):
         alert_on_run_failure(context.for_run_failure())
     assert len(webhook.attempts) == 3 + 4 and webhook.received == [check_alert]
@@ -322,7 +371,9 @@ def test_alerts_are_retried_recorded_and_never_repeated(instance, webhook, alert
     assert "governance_test/broken" in run_alert["text"] and "sensor cable unplugged" in run_alert["text"]
     assert "Re-execute" in run_alert["details"]["action"] and run_alert["details"]["failed_at"]
     assert [(key, status, attempts) for key, _, status, attempts in alert_log()] == [
-        (check_alert["key"], "sent", 3), (f"run_failure:{run.run_id}", "sent", 5)]
+        (check_alert["key"], "sent", 3),
+        (f"run_failure:{run.run_id}", "sent", 5),
+    ]
 
     # 4. Ticks that re-read the same events (a lost cursor, the same failure reported again) send nothing.
     alert_on_failed_check(dg.build_sensor_context(instance=instance, cursor=start, resources=resources))
@@ -342,13 +393,17 @@ def test_freshness_warn_and_fail_alert_once_per_state_change(instance, webhook, 
 
     resources = {"alerts": AlertNotifier(notifier="webhook", webhook_url=webhook.url, retry_delays=NO_WAIT)}
     asset = freshness_defs.KEY.to_user_string()
-    target = InProcessWorkspaceLoadTarget(InProcessCodeLocationOrigin(
-        LoadableTargetOrigin(python_file=freshness_defs.__file__, attribute="defs")))
+    target = InProcessWorkspaceLoadTarget(
+        InProcessCodeLocationOrigin(LoadableTargetOrigin(python_file=freshness_defs.__file__, attribute="defs"))
+    )
     daemon = FreshnessDaemon()
 
     def tick(cursor):
-        return alert_on_freshness(dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources,
-                                                          definitions=freshness_defs.defs)).cursor
+        return alert_on_freshness(
+            dg.build_sensor_context(
+                instance=instance, cursor=cursor, resources=resources, definitions=freshness_defs.defs
+            )
+        ).cursor
 
     def ours():
         return [a for a in webhook.received if a["details"]["asset"] == asset]
@@ -356,6 +411,7 @@ def test_freshness_warn_and_fail_alert_once_per_state_change(instance, webhook, 
     assert dg.materialize([freshness_defs.readings], instance=instance).success
     updated = instance.get_latest_materialization_event(freshness_defs.KEY).timestamp
     with create_test_daemon_workspace_context(target, instance) as workspace:
+
         def evaluate(at: float | None = None):  # one iteration of Dagster's freshness daemon
             if at is None:
                 list(daemon.run_iteration(workspace))

@@ -49,22 +49,29 @@ def runtime_files() -> list[Path]:
 
 
 def test_the_runtime_never_imports_developer_tooling():
-    offenders = {str(p.relative_to(ROOT)): sorted(found) for p in runtime_files()
-                 if (found := imports_of(p, ("greenhouse_dev",)))}
+    offenders = {
+        str(p.relative_to(ROOT)): sorted(found)
+        for p in runtime_files()
+        if (found := imports_of(p, ("greenhouse_dev",)))
+    }
     assert not offenders, f"greenhouse_assets imports greenhouse_dev: {offenders}"
 
 
 def test_only_defs_the_code_location_and_the_entry_points_import_defs():
     allowed = {DEFINITIONS, *ENTRY_POINTS}
-    offenders = {str(p.relative_to(ROOT)): sorted(found) for p in runtime_files()
-                 if p not in allowed and DEFS not in p.parents and (found := imports_of(p, UPPER))}
+    offenders = {
+        str(p.relative_to(ROOT)): sorted(found)
+        for p in runtime_files()
+        if p not in allowed and DEFS not in p.parents and (found := imports_of(p, UPPER))
+    }
     assert not offenders, f"domain code imports up into the Dagster definitions: {offenders}"
 
 
 def test_defs_never_import_the_code_location_or_the_entry_points():
     upper = ("greenhouse_assets.definitions", "greenhouse_assets.cli", "greenhouse_assets.in_process")
-    offenders = {str(p.relative_to(ROOT)): sorted(found) for p in sorted(DEFS.rglob("*.py"))
-                 if (found := imports_of(p, upper))}
+    offenders = {
+        str(p.relative_to(ROOT)): sorted(found) for p in sorted(DEFS.rglob("*.py")) if (found := imports_of(p, upper))
+    }
     assert not offenders, f"defs/ imports what loads it: {offenders}"
 
 
@@ -82,7 +89,9 @@ def test_the_checker_sees_imports_at_any_depth(tmp_path):
     """A function-level import counts (the upward import this replaced was one), and a relative one too."""
     module = tmp_path / "greenhouse_assets" / "ingest" / "probe.py"
     module.parent.mkdir(parents=True)
-    module.write_text("def f():\n    from greenhouse_assets.defs.ingest.raw import RAW_FILES\n    from . import names\n")
+    module.write_text(
+        "def f():\n    from greenhouse_assets.defs.ingest.raw import RAW_FILES\n    from . import names\n"
+    )
     found = imported_modules(module, root=tmp_path)
     assert {"greenhouse_assets.defs.ingest.raw", "greenhouse_assets.ingest.names"} <= found
 
@@ -90,8 +99,10 @@ def test_the_checker_sees_imports_at_any_depth(tmp_path):
 def commands(parser) -> dict[str, list[str]]:
     """Sub-command names, each with the choices of its first positional argument (e.g. db's actions)."""
     sub = next(a for a in parser._actions if a.dest == "command")
-    return {name: next((list(a.choices) for a in p._actions if a.choices and not a.option_strings), [])
-            for name, p in sub.choices.items()}
+    return {
+        name: next((list(a.choices) for a in p._actions if a.choices and not a.option_strings), [])
+        for name, p in sub.choices.items()
+    }
 
 
 def test_the_runtime_cli_runs_the_platform_and_the_dev_cli_adds_the_tooling():

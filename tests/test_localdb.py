@@ -86,9 +86,7 @@ def test_up_is_idempotent(shared_cluster, capsys):
 def test_timescaledb_works_through_url(shared_cluster):
     # As the owner: only the database's owner may create tables in `public` (PostgreSQL 15).
     with psycopg.connect(settings.owner_url()) as conn:
-        (version,) = conn.execute(
-            "SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'"
-        ).fetchone()
+        (version,) = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'").fetchone()
         assert version.startswith("2.")
         name = f"localdb_probe_{uuid.uuid4().hex[:8]}"
         table = sql.Identifier(name)

@@ -32,12 +32,24 @@ from greenhouse_assets.moga.problem import CONSTRAINTS, VARIABLES, DayInputs, ev
 from greenhouse_assets.moga.recommend import NoFeasibleSetpoint, bounds, day_inputs, optimise_day
 
 START = date(2014, 1, 1)
-WINTER_DAY = DayInputs(day_of_year=40, outdoor_temperature_c=2.0, radiation_sum_mj_m2=3.0, natural_dli_mol_m2=4.2,
-                       u_value_w_m2k=7.0, solar_gain_fraction=0.4, baseline_kwh_m2=0.3, lamp_efficacy_umol_j=1.8)
+WINTER_DAY = DayInputs(
+    day_of_year=40,
+    outdoor_temperature_c=2.0,
+    radiation_sum_mj_m2=3.0,
+    natural_dli_mol_m2=4.2,
+    u_value_w_m2k=7.0,
+    solar_gain_fraction=0.4,
+    baseline_kwh_m2=0.3,
+    lamp_efficacy_umol_j=1.8,
+)
 LAMP_KH_PER_HOUR = 150 / 1.8 / (1.5 * 1.33)  # lamp heat per lamp hour in pipe degree-hours (P_lamp / k_pipe)
 FAST = dg.RunConfig(ops={"moga_results": MogaConfig(pop_size=40, generations=60, seed=7)})
-NO_FALLBACK = dg.RunConfig(ops={"moga_results": MogaConfig(pop_size=40, generations=60, seed=7),
-                                "moga_objective_models": ObjectiveModelsConfig(literature_fallback=False)})
+NO_FALLBACK = dg.RunConfig(
+    ops={
+        "moga_results": MogaConfig(pop_size=40, generations=60, seed=7),
+        "moga_objective_models": ObjectiveModelsConfig(literature_fallback=False),
+    }
+)
 
 
 def synthetic_frame(n: int, *, noise: bool = False, seed: int = 0, u_scale: float = 1.0) -> pl.DataFrame:
@@ -54,15 +66,24 @@ def synthetic_frame(n: int, *, noise: bool = False, seed: int = 0, u_scale: floa
         radiation = max(0.5, 8 - 6 * season + rng.normal(0, 2))
         air = 20 + rng.normal(0, 0.7)
         lamp_hours = float(np.clip(16 - 1.2 * radiation + rng.normal(0, 1), 0, 18))
-        hdh = (3.5 * u_scale * (air - outdoor) * 24 - 55.6 * radiation + 100 - LAMP_KH_PER_HOUR * lamp_hours
-               + rng.normal(0, 40))
-        rows.append({
-            "day": START + timedelta(days=i),
-            "air_temperature_mean": air, "outdoor_temperature_mean": outdoor, "radiation_sum_mj_m2": radiation,
-            "lamp_on_hours": lamp_hours,
-            "dli_mol_m2": 0.6 * 2.15 * radiation + 150 * lamp_hours * 0.0036 + rng.normal(0, 0.4),
-            "heating_degree_hours": rng.uniform(0, 1500) if noise else max(hdh, 0.0),
-        })
+        hdh = (
+            3.5 * u_scale * (air - outdoor) * 24
+            - 55.6 * radiation
+            + 100
+            - LAMP_KH_PER_HOUR * lamp_hours
+            + rng.normal(0, 40)
+        )
+        rows.append(
+            {
+                "day": START + timedelta(days=i),
+                "air_temperature_mean": air,
+                "outdoor_temperature_mean": outdoor,
+                "radiation_sum_mj_m2": radiation,
+                "lamp_on_hours": lamp_hours,
+                "dli_mol_m2": 0.6 * 2.15 * radiation + 150 * lamp_hours * 0.0036 + rng.normal(0, 0.4),
+                "heating_degree_hours": rng.uniform(0, 1500) if noise else max(hdh, 0.0),
+            }
+        )
     return pl.DataFrame(rows).with_columns(pl.lit(True).alias("dli_from_par"))
 
 
@@ -71,8 +92,10 @@ def synthetic_days(site: str, zone: str, n: int, *, noise: bool, seed: int) -> l
     rows = []
     for day in synthetic_frame(n, noise=noise, seed=seed).drop("dli_from_par").iter_rows(named=True):
         start = datetime.combine(day.pop("day"), datetime.min.time(), UTC)
-        rows += [("day", start, start + timedelta(days=1), site, zone, "domain", name, float(value))
-                 for name, value in day.items()]
+        rows += [
+            ("day", start, start + timedelta(days=1), site, zone, "domain", name, float(value))
+            for name, value in day.items()
+        ]
     return rows
 
 
@@ -82,8 +105,11 @@ def insert_par_windows(url: str, site: str, zone: str, n: int) -> None:
         cursor.executemany(
             """INSERT INTO features.windows (window_kind, window_start, window_end, site, zone, variable, n_points,
                                              coverage, status) VALUES ('day', %s, %s, %s, %s, 'par', 144, 1, 'computed')""",
-            [(start, start + timedelta(days=1), site, zone)
-             for start in (datetime.combine(START + timedelta(days=i), datetime.min.time(), UTC) for i in range(n))])
+            [
+                (start, start + timedelta(days=1), site, zone)
+                for start in (datetime.combine(START + timedelta(days=i), datetime.min.time(), UTC) for i in range(n))
+            ],
+        )
 
 
 def insert_days(url: str, rows: list[tuple]) -> None:
@@ -91,14 +117,17 @@ def insert_days(url: str, rows: list[tuple]) -> None:
         cursor.executemany(
             """INSERT INTO features.extracted_features (window_kind, window_start, window_end, site, zone, variable,
                                                         feature, value) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)""",
-            rows)
+            rows,
+        )
 
 
 def materialize(url: str, lake: Path, instance, run_config: dg.RunConfig = FAST):
     return dg.materialize(
         [moga_objective_models, moga_results, objective_models_validated],
         resources={"postgres": PostgresResource(url=url), "lake": LakeResource(url=str(lake))},
-        instance=instance, run_config=run_config, raise_on_error=False,
+        instance=instance,
+        run_config=run_config,
+        raise_on_error=False,
     )
 
 
@@ -139,10 +168,15 @@ def test_validation_check_fails_on_noise_and_the_optimiser_skips_the_zone(clean_
     # One zone, judged on 120 days and failed: the check fails naming it, the zone never reaches the optimiser.
     assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.WARN
     assert "0 zone(s) optimisable" in evaluation.description and "aarslev/celle5" in evaluation.description
-    status, reason, skill, n_test = query(clean_platform, "SELECT status, reason, skill_vs_climatology, n_test_days "
-                                                          "FROM moga.objective_models WHERE objective = 'energy'")[0]
+    status, reason, skill, n_test = query(
+        clean_platform,
+        "SELECT status, reason, skill_vs_climatology, n_test_days "
+        "FROM moga.objective_models WHERE objective = 'energy'",
+    )[0]
     assert status == "rejected" and "skill" in reason and skill < 0.3 and n_test == 120
-    assert query(clean_platform, "SELECT zone, status, reason FROM moga.runs") == [("celle5", "skipped", f"energy model rejected: {reason}")]
+    assert query(clean_platform, "SELECT zone, status, reason FROM moga.runs") == [
+        ("celle5", "skipped", f"energy model rejected: {reason}")
+    ]
     assert query(clean_platform, "SELECT count(*) FROM moga.solutions") == [(0,)]
 
 
@@ -157,8 +191,9 @@ def test_a_rejected_fit_falls_back_to_the_literature_model_and_says_so(clean_pla
     assert "1 of them on a literature energy model" in evaluation.description
     assert list(evaluation.metadata["zones_on_literature_energy_model"].value) == ["aarslev/celle5"]
     status, kind, reason, parameters, n_test = query(
-        clean_platform, "SELECT status, kind, reason, parameters, n_test_days FROM moga.objective_models "
-                        "WHERE objective = 'energy'")[0]
+        clean_platform,
+        "SELECT status, kind, reason, parameters, n_test_days FROM moga.objective_models WHERE objective = 'energy'",
+    )[0]
     assert (status, kind, n_test) == ("literature", "heat-balance-literature", 120)
     assert reason.startswith("fit rejected: skill vs monthly climatology") and "U 8.8 W/m²K" in reason
     assert parameters["u_value_w_m2k"] == validation.LITERATURE_U["single_glass"]
@@ -166,7 +201,8 @@ def test_a_rejected_fit_falls_back_to_the_literature_model_and_says_so(clean_pla
     # Noise has no skill: its scale says nothing about the pipes, so no pipe-length hint is given.
     assert parameters["pipe_length_for_literature_u_m_per_m2"] is None
     run_status, statuses, recommendations = query(
-        clean_platform, "SELECT status, model_statuses, recommendations FROM moga.runs")[0]
+        clean_platform, "SELECT status, model_statuses, recommendations FROM moga.runs"
+    )[0]
     assert run_status == "optimised" and statuses["energy"]["status"] == "literature"
     assert statuses["energy"]["summary"].startswith("literature model (fit rejected: ")
     assert recommendations["day_inputs"]["u_value_w_m2k"] == validation.LITERATURE_U["single_glass"]
@@ -181,9 +217,15 @@ def test_a_rejected_fit_falls_back_to_the_literature_model_and_says_so(clean_pla
 def test_a_skilled_fit_with_the_wrong_scale_points_at_the_pipe_configuration():
     """Real days that follow the heat balance but imply U ≈ 2.6 with 1.5 m pipe per m²: the fit is rejected,
     the literature model stands in, and the pipe length that would reconcile the two is reported."""
-    model = calibration.energy_model("s", "z", calibration._with_regressors(synthetic_frame(200, u_scale=0.37)), "v",
-                                     greenhouse=GREENHOUSE, skill_threshold=calibration.DEFAULT_SKILL_THRESHOLD,
-                                     scheme="week")
+    model = calibration.energy_model(
+        "s",
+        "z",
+        calibration._with_regressors(synthetic_frame(200, u_scale=0.37)),
+        "v",
+        greenhouse=GREENHOUSE,
+        skill_threshold=calibration.DEFAULT_SKILL_THRESHOLD,
+        scheme="week",
+    )
     assert model.status == "literature" and model.parameters["fit"]["status"] == "rejected"
     assert model.fit.skill >= calibration.DEFAULT_SKILL_THRESHOLD
     implied = model.parameters["pipe_length_for_literature_u_m_per_m2"]
@@ -219,23 +261,42 @@ def test_materialize_plausible_days_reads_only_the_database(clean_platform, inst
     (evaluation,) = result.get_asset_check_evaluations()
     assert evaluation.passed
     # Inputs come from the database only: nothing is opened in the landing folder or the lake but the plots written.
-    touched = [(p, mode) for p, mode in reads.opened if p.is_relative_to(landing.resolve()) or p.is_relative_to(lake.resolve())]
-    assert touched and all(p.parent == (lake / "moga").resolve() and p.name.removesuffix(".tmp").endswith(".png") and "w" in str(mode) for p, mode in touched)
+    touched = [
+        (p, mode) for p, mode in reads.opened if p.is_relative_to(landing.resolve()) or p.is_relative_to(lake.resolve())
+    ]
+    assert touched and all(
+        p.parent == (lake / "moga").resolve() and p.name.removesuffix(".tmp").endswith(".png") and "w" in str(mode)
+        for p, mode in touched
+    )
     assert not [p for p, _ in reads.opened if p.suffix in {".csv", ".parquet", ".json", ".xlsx"} and "data" in p.parts]
 
-    assert query(clean_platform, "SELECT zone, objective, status, n_test_days, cv_scheme LIKE 'leave-one-block-out%' "
-                                 "FROM moga.objective_models ORDER BY zone, objective") == [
-        ("celle5", "energy", "validated", 120, True), ("celle5", "growth", "literature", None, None),
-        ("celle5", "light", "validated", 120, True), ("celle6", "energy", "validated", 120, True),
-        ("celle6", "growth", "literature", None, None), ("celle6", "light", "derived", 120, True)]
-    assert query(clean_platform, "SELECT bool_and(skill_vs_climatology > 0.3) FROM moga.objective_models "
-                                 "WHERE status = 'validated'") == [(True,)]
-    runs = query(clean_platform, "SELECT moga_run_id, zone, horizon_start, algorithm, evaluations, hypervolume, plot_uri, "
-                                 "recommendations, hypervolume_seeds, hypervolume_spread, objective "
-                                 "FROM moga.runs WHERE status = 'optimised' ORDER BY zone")
+    assert query(
+        clean_platform,
+        "SELECT zone, objective, status, n_test_days, cv_scheme LIKE 'leave-one-block-out%' "
+        "FROM moga.objective_models ORDER BY zone, objective",
+    ) == [
+        ("celle5", "energy", "validated", 120, True),
+        ("celle5", "growth", "literature", None, None),
+        ("celle5", "light", "validated", 120, True),
+        ("celle6", "energy", "validated", 120, True),
+        ("celle6", "growth", "literature", None, None),
+        ("celle6", "light", "derived", 120, True),
+    ]
+    assert query(
+        clean_platform,
+        "SELECT bool_and(skill_vs_climatology > 0.3) FROM moga.objective_models WHERE status = 'validated'",
+    ) == [(True,)]
+    runs = query(
+        clean_platform,
+        "SELECT moga_run_id, zone, horizon_start, algorithm, evaluations, hypervolume, plot_uri, "
+        "recommendations, hypervolume_seeds, hypervolume_spread, objective "
+        "FROM moga.runs WHERE status = 'optimised' ORDER BY zone",
+    )
     # Five seeds per zone (7 … 11), 40 × 60 evaluations each.
     assert [(r[1], r[2].date(), r[3], r[4]) for r in runs] == [
-        ("celle5", START + timedelta(days=120), "nsga2", 5 * 2400), ("celle6", START + timedelta(days=120), "nsga2", 5 * 2400)]
+        ("celle5", START + timedelta(days=120), "nsga2", 5 * 2400),
+        ("celle6", START + timedelta(days=120), "nsga2", 5 * 2400),
+    ]
     assert all(r[5] > 0 and Path(r[6].removeprefix("file://")).is_file() for r in runs)
     for run in runs:
         seeds, spread = run[8], run[9]
@@ -246,15 +307,27 @@ def test_materialize_plausible_days_reads_only_the_database(clean_platform, inst
     assert {pick["pick"] for pick in runs[0][7]["picks"]} == {"lowest_cost", "highest_growth", "knee"}
     # Every pick says what it rests on, in the run row and in the materialization.
     for run in runs:
-        assert all(p["rests_on"].startswith("energy: validated, skill 0.") and
-                   "growth: literature model, not validated" in p["rests_on"] for p in run[7]["picks"])
+        assert all(
+            p["rests_on"].startswith("energy: validated, skill 0.")
+            and "growth: literature model, not validated" in p["rests_on"]
+            for p in run[7]["picks"]
+        )
     assert "light model validated" in runs[0][7]["rests_on"] and "light model derived" in runs[1][7]["rests_on"]
-    assert query(clean_platform, "SELECT model_statuses->'growth'->>'status', model_statuses->'energy'->>'status' "
-                                 "FROM moga.runs ORDER BY zone") == [("literature", "validated")] * 2
-    assert query(clean_platform, "SELECT count(*) > 0, bool_and(constraint_vpd <= 0 AND constraint_dli <= 0 AND "
-                                 "constraint_overheating <= 0 AND constraint_humidity <= 0), bool_or(rank = 0), "
-                                 "bool_and(abs(cost_eur_m2 - (heat_kwh_m2 * 0.045 + electricity_kwh_m2 * 0.09 "
-                                 "+ co2_kg_m2 * 0.12)) < 1e-9) FROM moga.solutions") == [(True, True, True, True)]
+    assert (
+        query(
+            clean_platform,
+            "SELECT model_statuses->'growth'->>'status', model_statuses->'energy'->>'status' "
+            "FROM moga.runs ORDER BY zone",
+        )
+        == [("literature", "validated")] * 2
+    )
+    assert query(
+        clean_platform,
+        "SELECT count(*) > 0, bool_and(constraint_vpd <= 0 AND constraint_dli <= 0 AND "
+        "constraint_overheating <= 0 AND constraint_humidity <= 0), bool_or(rank = 0), "
+        "bool_and(abs(cost_eur_m2 - (heat_kwh_m2 * 0.045 + electricity_kwh_m2 * 0.09 "
+        "+ co2_kg_m2 * 0.12)) < 1e-9) FROM moga.solutions",
+    ) == [(True, True, True, True)]
     spread_md = result.asset_materializations_for_node("moga_results")[0].metadata
     assert sorted(spread_md["hypervolume_spread"].value) == ["aarslev/celle5", "aarslev/celle6"]
     assert spread_md["seeds"].value == 5
@@ -273,8 +346,11 @@ def test_materialize_plausible_days_reads_only_the_database(clean_platform, inst
 
 
 def test_site_weather_fills_zones_without_outdoor_features(clean_platform):
-    rows = [r for r in synthetic_days("knudjepsen", "afd3", 3, noise=False, seed=5)
-            if r[6] not in ("outdoor_temperature_mean", "radiation_sum_mj_m2")]
+    rows = [
+        r
+        for r in synthetic_days("knudjepsen", "afd3", 3, noise=False, seed=5)
+        if r[6] not in ("outdoor_temperature_mean", "radiation_sum_mj_m2")
+    ]
     insert_days(clean_platform, rows)
     with psycopg.connect(libpq_url(clean_platform)) as conn:
         conn.execute("""INSERT INTO timeseries.measurements (time, site, zone, variable, value, unit, file_id)
@@ -296,10 +372,15 @@ def test_a_failing_zone_is_skipped_and_the_others_are_optimised(clean_platform, 
     (evaluation,) = result.get_asset_check_evaluations()
     # Some zone passes: the check warns (naming the failing zone) instead of blocking everyone.
     assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.WARN
-    assert "aarslev/celle5" in evaluation.description and evaluation.metadata["zones_optimisable"].value == ["aarslev/celle6"]
-    runs = query(clean_platform, "SELECT zone, status, reason, evaluations, plot_uri, "
-                                 "(SELECT count(*) FROM moga.solutions s WHERE s.moga_run_id = r.moga_run_id) "
-                                 "FROM moga.runs r ORDER BY zone")
+    assert "aarslev/celle5" in evaluation.description and evaluation.metadata["zones_optimisable"].value == [
+        "aarslev/celle6"
+    ]
+    runs = query(
+        clean_platform,
+        "SELECT zone, status, reason, evaluations, plot_uri, "
+        "(SELECT count(*) FROM moga.solutions s WHERE s.moga_run_id = r.moga_run_id) "
+        "FROM moga.runs r ORDER BY zone",
+    )
     (zone5, status5, reason5, evaluations5, plot5, solutions5), (zone6, status6, reason6, _, plot6, solutions6) = runs
     assert (zone5, status5, evaluations5, plot5, solutions5) == ("celle5", "skipped", 0, None, 0)
     assert reason5.startswith("energy model rejected: skill vs monthly climatology")
@@ -322,10 +403,13 @@ def test_a_day_without_feasible_setpoints_is_skipped_with_the_reason(clean_platf
     insert_days(clean_platform, synthetic_days("aarslev", "celle6", 120, noise=False, seed=2))
     result = materialize(clean_platform, tmp_path / "lake", instance)
     assert result.success
-    assert query(clean_platform, "SELECT status, reason, evaluations, recommendations ? 'day_inputs' FROM moga.runs") == [
-        ("skipped", "no setpoint meets every constraint within the bounds (test)", 0, True)]
+    assert query(
+        clean_platform, "SELECT status, reason, evaluations, recommendations ? 'day_inputs' FROM moga.runs"
+    ) == [("skipped", "no setpoint meets every constraint within the bounds (test)", 0, True)]
     metadata = result.asset_materializations_for_node("moga_results")[0].metadata
-    assert metadata["zones_skipped"].value == {"aarslev/celle6": "no setpoint meets every constraint within the bounds (test)"}
+    assert metadata["zones_skipped"].value == {
+        "aarslev/celle6": "no setpoint meets every constraint within the bounds (test)"
+    }
 
 
 def test_too_few_days_skips_every_zone_without_blocking(clean_platform, instance, tmp_path):
@@ -336,7 +420,8 @@ def test_too_few_days_skips_every_zone_without_blocking(clean_platform, instance
     (evaluation,) = result.get_asset_check_evaluations()
     assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.WARN
     assert query(clean_platform, "SELECT status, reason FROM moga.runs") == [
-        ("skipped", "energy model rejected: only 15 out-of-fold test days (blocked cross-validation needs ≥ 20)")]
+        ("skipped", "energy model rejected: only 15 out-of-fold test days (blocked cross-validation needs ≥ 20)")
+    ]
 
 
 # --- validation that means something: pure, no database -------------------------------------
@@ -346,14 +431,28 @@ GREENHOUSE = profiles.greenhouse("aarslev")  # single glass, k_pipe = 1.5 m/m² 
 
 def energy(frame: pl.DataFrame):
     """The fit's own verdict (no literature fallback): what the validation tests judge."""
-    return calibration.energy_model("s", "z", calibration._with_regressors(frame), "v", greenhouse=GREENHOUSE,
-                                    skill_threshold=calibration.DEFAULT_SKILL_THRESHOLD, scheme="week",
-                                    literature_fallback=False)
+    return calibration.energy_model(
+        "s",
+        "z",
+        calibration._with_regressors(frame),
+        "v",
+        greenhouse=GREENHOUSE,
+        skill_threshold=calibration.DEFAULT_SKILL_THRESHOLD,
+        scheme="week",
+        literature_fallback=False,
+    )
 
 
 def light(frame: pl.DataFrame):
-    return calibration.light_model("s", "z", calibration._with_regressors(frame), "v", greenhouse=GREENHOUSE,
-                                   skill_threshold=calibration.DEFAULT_SKILL_THRESHOLD, scheme="week")
+    return calibration.light_model(
+        "s",
+        "z",
+        calibration._with_regressors(frame),
+        "v",
+        greenhouse=GREENHOUSE,
+        skill_threshold=calibration.DEFAULT_SKILL_THRESHOLD,
+        scheme="week",
+    )
 
 
 @pytest.mark.pure
@@ -381,9 +480,11 @@ def test_cv_blocks_are_contiguous_weeks_or_months():
 def test_target_shuffled_within_each_month_is_rejected():
     frame = synthetic_frame(120, seed=5)
     rng = np.random.default_rng(0)
-    shuffled = (frame.with_columns(pl.col("day").dt.month().alias("m"))
-                .with_columns(pl.col("heating_degree_hours").shuffle(seed=int(rng.integers(1 << 31))).over("m"))
-                .drop("m"))
+    shuffled = (
+        frame.with_columns(pl.col("day").dt.month().alias("m"))
+        .with_columns(pl.col("heating_degree_hours").shuffle(seed=int(rng.integers(1 << 31))).over("m"))
+        .drop("m")
+    )
     assert energy(frame).status == "validated"
     model = energy(shuffled)
     assert model.status == "rejected" and "skill vs monthly climatology" in model.reason
@@ -394,8 +495,12 @@ def test_target_shuffled_within_each_month_is_rejected():
 def test_target_that_is_a_linear_function_of_a_regressor_is_derived():
     frame = synthetic_frame(120, seed=6)
     # the fitted heat demand (pipe degree-hours plus the lamps' heat) is exactly 3.5 × degree-hours
-    exact = frame.with_columns(((pl.col("air_temperature_mean") - pl.col("outdoor_temperature_mean")) * 24 * 3.5
-                                - pl.col("lamp_on_hours") * LAMP_KH_PER_HOUR).alias("heating_degree_hours"))
+    exact = frame.with_columns(
+        (
+            (pl.col("air_temperature_mean") - pl.col("outdoor_temperature_mean")) * 24 * 3.5
+            - pl.col("lamp_on_hours") * LAMP_KH_PER_HOUR
+        ).alias("heating_degree_hours")
+    )
     model = energy(exact)
     assert model.status == "derived" and "exact linear function of degree_hours" in model.reason
     # the same for the light model whose DLI is radiation × constants (no PAR sensor: provenance says so)
@@ -429,6 +534,7 @@ def test_fewer_than_20_test_days_is_not_validated():
 
 # --- crop profiles -----------------------------------------------------------------------------
 
+
 @pytest.mark.pure
 def test_crop_profiles_cite_the_literature_file():
     assert profiles.PHENOTYPE_JSON == settings.PROJECT_ROOT.parent / "shared" / "data" / "literature" / "phenotype.json"
@@ -459,10 +565,20 @@ def test_a_wrong_citation_is_caught(tmp_path):
 @pytest.mark.pure
 def test_short_day_crop_bounds_the_optimiser():
     crop = profiles.zone_crop("knudjepsen", "NO3")
-    energy_parameters = {"u_value_w_m2k": 7.0, "solar_gain_fraction": 0.4, "baseline_kwh_m2": 0.3,
-                         "lamp_efficacy_umol_j": 1.8, "installed_lamp_ppfd": 100.0}
-    day = day_inputs(date(2014, 3, 30), {"outdoor_temperature_c": 5.0, "radiation_sum_mj_m2": 6.0},
-                     energy_parameters, {"transmission": 0.7}, crop)
+    energy_parameters = {
+        "u_value_w_m2k": 7.0,
+        "solar_gain_fraction": 0.4,
+        "baseline_kwh_m2": 0.3,
+        "lamp_efficacy_umol_j": 1.8,
+        "installed_lamp_ppfd": 100.0,
+    }
+    day = day_inputs(
+        date(2014, 3, 30),
+        {"outdoor_temperature_c": 5.0, "radiation_sum_mj_m2": 6.0},
+        energy_parameters,
+        {"transmission": 0.7},
+        crop,
+    )
     front = optimise_day(day, algorithm="nsga2", pop_size=40, generations=40, seed=1)
     day_t, night_t = front.column("temperature_setpoint"), front.column("temperature_night_setpoint")
     light_, lamp_hours = front.column("supplemental_light"), front.column("photoperiod")
@@ -476,6 +592,7 @@ def test_short_day_crop_bounds_the_optimiser():
 
 
 # --- physics (issue 14 item 2) -----------------------------------------------------------------
+
 
 @pytest.mark.pure
 def test_lamp_heat_is_counted_once():
@@ -492,13 +609,15 @@ def test_lamp_heat_is_counted_once():
 
 @pytest.mark.pure
 def test_jones_temperature_factor_on_gross_photosynthesis_and_q10_respiration():
-    assert physics.temperature_factor(np.array([0.0, 9.0, 12.0, 25.0, 28.0, 31.5, 35.0, 40.0])).tolist() == \
-        pytest.approx([0.0, 0.67, 1.0, 1.0, 1.0, 0.5, 0.0, 0.0])
+    assert physics.temperature_factor(
+        np.array([0.0, 9.0, 12.0, 25.0, 28.0, 31.5, 35.0, 40.0])
+    ).tolist() == pytest.approx([0.0, 0.67, 1.0, 1.0, 1.0, 0.5, 0.0, 0.0])
     ppfd = np.full((3, 24), 300.0)
     gross = physics.canopy_gross_photosynthesis(ppfd, np.full(3, 800.0), np.array([18.0, 23.0, 28.0])).sum(axis=1)
     assert gross[0] == pytest.approx(gross[1]) == pytest.approx(gross[2])  # flat inside 12-28 °C
-    assert physics.maintenance_respiration(30.0, 150.0) / physics.maintenance_respiration(20.0, 150.0) == \
-        pytest.approx(1.4)
+    assert physics.maintenance_respiration(30.0, 150.0) / physics.maintenance_respiration(20.0, 150.0) == pytest.approx(
+        1.4
+    )
     assert physics.maintenance_respiration(20.0, 150.0) == pytest.approx(0.016 * 150)
     # Net growth therefore falls with temperature at equal light and CO2.
     x = np.array([[t, t, 75.0, 800.0, 100.0, 8.0, 0.0] for t in (18.0, 22.0, 26.0)])
@@ -547,18 +666,38 @@ def test_an_aarslev_cell_takes_a_configured_crop():
 
 # --- prices, air exchange, overheating, day/night (issue 14, remaining items) ---------------------
 
-APRIL_DAY = DayInputs(day_of_year=105, outdoor_temperature_c=7.0, radiation_sum_mj_m2=12.0,
-                      natural_dli_mol_m2=0.7 * 2.15 * 12.0, u_value_w_m2k=7.0, solar_gain_fraction=0.4,
-                      baseline_kwh_m2=0.3, lamp_efficacy_umol_j=1.8, max_light_period_h=18.0,
-                      upper=(28.0, 28.0, 85.0, 1000.0, 150.0, 18.0, 100.0))  # like the sample's April, Aarslev's lamps
-SUMMER_DAY = replace(APRIL_DAY, day_of_year=180, outdoor_temperature_c=16.0, radiation_sum_mj_m2=22.0,
-                     natural_dli_mol_m2=0.7 * 2.15 * 22.0)
+APRIL_DAY = DayInputs(
+    day_of_year=105,
+    outdoor_temperature_c=7.0,
+    radiation_sum_mj_m2=12.0,
+    natural_dli_mol_m2=0.7 * 2.15 * 12.0,
+    u_value_w_m2k=7.0,
+    solar_gain_fraction=0.4,
+    baseline_kwh_m2=0.3,
+    lamp_efficacy_umol_j=1.8,
+    max_light_period_h=18.0,
+    upper=(28.0, 28.0, 85.0, 1000.0, 150.0, 18.0, 100.0),
+)  # like the sample's April, Aarslev's lamps
+SUMMER_DAY = replace(
+    APRIL_DAY,
+    day_of_year=180,
+    outdoor_temperature_c=16.0,
+    radiation_sum_mj_m2=22.0,
+    natural_dli_mol_m2=0.7 * 2.15 * 22.0,
+)
 WINTER_DAY_18H = replace(WINTER_DAY, max_light_period_h=18.0, upper=(28.0, 28.0, 85.0, 1000.0, 150.0, 18.0, 100.0))
 
 
 def setpoints(**values) -> np.ndarray:
-    base = {"temperature_setpoint": 20.0, "temperature_night_setpoint": 18.0, "humidity_setpoint": 80.0,
-            "co2_setpoint": 400.0, "supplemental_light": 0.0, "photoperiod": 0.0, "ventilation": 0.0}
+    base = {
+        "temperature_setpoint": 20.0,
+        "temperature_night_setpoint": 18.0,
+        "humidity_setpoint": 80.0,
+        "co2_setpoint": 400.0,
+        "supplemental_light": 0.0,
+        "photoperiod": 0.0,
+        "ventilation": 0.0,
+    }
     rows = max(len(np.atleast_1d(v)) for v in values.values()) if values else 1
     return np.column_stack([np.broadcast_to(np.asarray(values.get(k, base[k]), float), (rows,)) for k in VARIABLES])
 
@@ -608,13 +747,18 @@ def test_april_day_picks_are_three_different_setpoints():
 
 @pytest.mark.pure
 def test_co2_dosing_costs_and_leaves_through_vents_and_leaks():
-    result = evaluate(setpoints(co2_setpoint=[400.0, 800.0, 800.0, 800.0], ventilation=[0.0, 0.0, 30.0, 100.0],
-                                temperature_setpoint=26.0), APRIL_DAY)
+    result = evaluate(
+        setpoints(
+            co2_setpoint=[400.0, 800.0, 800.0, 800.0], ventilation=[0.0, 0.0, 30.0, 100.0], temperature_setpoint=26.0
+        ),
+        APRIL_DAY,
+    )
     co2 = result["co2_kg"]
     assert co2[0] == 0 and 0 < co2[1] < co2[2] < co2[3]
     # Closed house: leak loss (1 air change per hour) + the extra uptake; the price turns it into cost.
     assert result["cost"][1] - result["cost"][0] == pytest.approx(
-        co2[1] * 0.12 + (result["heat"][1] - result["heat"][0]) * 0.045, abs=1e-9)
+        co2[1] * 0.12 + (result["heat"][1] - result["heat"][0]) * 0.045, abs=1e-9
+    )
     # Wide open, the dosing capacity (18 g/m²/h) cannot hold 800 ppm: less growth than with the vents shut.
     assert result["growth"][3] < result["growth"][1]
 
@@ -658,17 +802,28 @@ def test_sunny_day_needs_ventilation_to_hold_the_temperature():
     assert 0 < vent < 100
     # A cooler day setpoint needs more ventilation; below what full vents can reach it is unreachable.
     assert minimal_vent(SUMMER_DAY, temperature_setpoint=21.0, humidity_setpoint=85.0) > vent
-    assert np.isnan(minimal_vent(replace(SUMMER_DAY, outdoor_temperature_c=22.0), temperature_setpoint=22.5,
-                                 humidity_setpoint=85.0))
+    assert np.isnan(
+        minimal_vent(replace(SUMMER_DAY, outdoor_temperature_c=22.0), temperature_setpoint=22.5, humidity_setpoint=85.0)
+    )
 
 
 @pytest.mark.pure
 def test_no_feasible_setpoint_is_reported_not_stored():
     """A hot day on which the short-day crop's night bound (≤ 19.4 °C) lies below the outdoor air."""
     crop = profiles.zone_crop("knudjepsen", "NO3")
-    hot = day_inputs(date(2014, 7, 20), {"outdoor_temperature_c": 21.0, "radiation_sum_mj_m2": 25.0},
-                     {"u_value_w_m2k": 7.0, "solar_gain_fraction": 0.4, "baseline_kwh_m2": 0.3,
-                      "lamp_efficacy_umol_j": 1.8, "installed_lamp_ppfd": 100.0}, {"transmission": 0.7}, crop)
+    hot = day_inputs(
+        date(2014, 7, 20),
+        {"outdoor_temperature_c": 21.0, "radiation_sum_mj_m2": 25.0},
+        {
+            "u_value_w_m2k": 7.0,
+            "solar_gain_fraction": 0.4,
+            "baseline_kwh_m2": 0.3,
+            "lamp_efficacy_umol_j": 1.8,
+            "installed_lamp_ppfd": 100.0,
+        },
+        {"transmission": 0.7},
+        crop,
+    )
     with pytest.raises(NoFeasibleSetpoint, match="no setpoint meets every constraint"):
         optimise_day(hot, algorithm="nsga2", pop_size=20, generations=10, seed=1)
 
@@ -685,6 +840,7 @@ def test_day_and_night_temperatures_act_on_their_own_hours():
 
 
 # --- checks on the optimiser's answer ---------------------------------------------------------------
+
 
 class ReducedProblem(Problem):
     """The real day problem with all but two decision variables held fixed."""
@@ -703,15 +859,23 @@ class ReducedProblem(Problem):
         out["F"], out["G"] = result["F"], result["G"]
 
 
-@pytest.mark.parametrize(("free", "population", "generations"), [
-    (["temperature_setpoint", "ventilation"], 60, 150),  # warmer days need less venting: heat against held CO2
-    (["co2_setpoint", "supplemental_light"], 100, 300),  # a long thin front: 60 points cannot cover 99 % of it
-])
+@pytest.mark.parametrize(
+    ("free", "population", "generations"),
+    [
+        (["temperature_setpoint", "ventilation"], 60, 150),  # warmer days need less venting: heat against held CO2
+        (["co2_setpoint", "supplemental_light"], 100, 300),  # a long thin front: 60 points cannot cover 99 % of it
+    ],
+)
 @pytest.mark.pure
 def test_nsga2_front_reaches_99_percent_of_a_dense_grid_front(free, population, generations):
-    fixed = setpoints(temperature_setpoint=20.0, humidity_setpoint=80.0, co2_setpoint=800.0, supplemental_light=100.0,
-                      photoperiod=12.0 if "co2_setpoint" in free else 10.0,
-                      ventilation=20.0 if "co2_setpoint" in free else 0.0)[0]
+    fixed = setpoints(
+        temperature_setpoint=20.0,
+        humidity_setpoint=80.0,
+        co2_setpoint=800.0,
+        supplemental_light=100.0,
+        photoperiod=12.0 if "co2_setpoint" in free else 10.0,
+        ventilation=20.0 if "co2_setpoint" in free else 0.0,
+    )[0]
     problem = ReducedProblem(APRIL_DAY, [VARIABLES.index(v) for v in free], fixed)
     grid = np.linspace(0.0, 1.0, 301)
     a, b = np.meshgrid(grid, grid)
@@ -738,22 +902,34 @@ def test_growth_response_to_light_is_within_marcelis_one_percent_rule():
     standing crop (150 g/m²) does not shrink with light, so a small net gain changes relatively
     fast. The optimiser weighs absolute gains (g per EUR), which come from gross assimilation only.
     """
+
     def elasticity(day: DayInputs, quantity) -> float:
         more = replace(day, natural_dli_mol_m2=day.natural_dli_mol_m2 * 1.01)
         return (quantity(more) / quantity(day) - 1) / 0.01
 
-    gross = lambda d: evaluate(setpoints(temperature_setpoint=20.0, temperature_night_setpoint=20.0), d)["growth"][0] \
-        + physics.maintenance_respiration(20.0, d.standing_dry_weight_g_m2)  # noqa: E731
+    def gross(d):
+        return evaluate(setpoints(temperature_setpoint=20.0, temperature_night_setpoint=20.0), d)["growth"][
+            0
+        ] + physics.maintenance_respiration(20.0, d.standing_dry_weight_g_m2)
+
     for dli in (2.0, 4.0, 8.0, 12.0):
         assert 0.5 <= elasticity(replace(WINTER_DAY, natural_dli_mol_m2=dli), gross) <= 1.0
 
     monthly_radiation = (1.5, 3.5, 7.5, 12.5, 17.0, 19.0, 18.0, 14.5, 9.5, 5.0, 2.0, 1.0)  # MJ/m²/day, ≈ 56 °N
-    year = [replace(WINTER_DAY, day_of_year=15 + 30 * m, radiation_sum_mj_m2=r, natural_dli_mol_m2=0.7 * 2.15 * r)
-            for m, r in enumerate(monthly_radiation)]
+    year = [
+        replace(WINTER_DAY, day_of_year=15 + 30 * m, radiation_sum_mj_m2=r, natural_dli_mol_m2=0.7 * 2.15 * r)
+        for m, r in enumerate(monthly_radiation)
+    ]
 
     def net_year(scale: float) -> float:
-        return sum(evaluate(setpoints(temperature_setpoint=20.0, temperature_night_setpoint=20.0),
-                            replace(d, natural_dli_mol_m2=d.natural_dli_mol_m2 * scale))["growth"][0] for d in year)
+        return sum(
+            evaluate(
+                setpoints(temperature_setpoint=20.0, temperature_night_setpoint=20.0),
+                replace(d, natural_dli_mol_m2=d.natural_dli_mol_m2 * scale),
+            )["growth"][0]
+            for d in year
+        )
+
     assert 0.5 <= (net_year(1.01) / net_year(1.0) - 1) / 0.01 <= 1.0
     net = lambda d: evaluate(setpoints(temperature_setpoint=20.0, temperature_night_setpoint=20.0), d)["growth"][0]  # noqa: E731
     assert elasticity(replace(WINTER_DAY, natural_dli_mol_m2=4.2), net) > 1.0  # documented above and in the README
@@ -768,7 +944,7 @@ def test_summer_front_uses_ventilation_and_trades_cost():
     vent = front.column("ventilation")[on_front]
     assert (vent > 0).all()
     # The vents are needed: shut, the same setpoints would overheat the house.
-    shut = front.solutions[on_front][:, 1:1 + len(VARIABLES)].copy()
+    shut = front.solutions[on_front][:, 1 : 1 + len(VARIABLES)].copy()
     shut[:, VARIABLES.index("ventilation")] = 0.0
     assert (evaluate(shut, SUMMER_DAY)["G"][:, 3] > 0).all()
     # Holding the day temperature down costs: it sits above its lower bound (the vents cannot hold 18 °C).
@@ -795,14 +971,25 @@ def test_winter_front_trades_light_and_co2_with_temperature_at_its_bound():
 
 KALANCHOE = profiles.zone_crop("knudjepsen", "NO3")
 KNUDJEPSEN = profiles.greenhouse("knudjepsen")
-LITERATURE_ENERGY = {"u_value_w_m2k": validation.LITERATURE_U["single_glass"], "solar_gain_fraction": 0.4,
-                     "baseline_kwh_m2": 0.0, "lamp_efficacy_umol_j": 1.8, "installed_lamp_ppfd": 100.0}
+LITERATURE_ENERGY = {
+    "u_value_w_m2k": validation.LITERATURE_U["single_glass"],
+    "solar_gain_fraction": 0.4,
+    "baseline_kwh_m2": 0.0,
+    "lamp_efficacy_umol_j": 1.8,
+    "installed_lamp_ppfd": 100.0,
+}
 
 
 def kalanchoe_day(horizon: date, outdoor_c: float, radiation: float, greenhouse=KNUDJEPSEN) -> DayInputs:
-    return day_inputs(horizon, {"outdoor_temperature_c": outdoor_c, "radiation_sum_mj_m2": radiation},
-                      LITERATURE_ENERGY, {"transmission": 0.7}, KALANCHOE, prices=profiles.prices("knudjepsen"),
-                      greenhouse=greenhouse)
+    return day_inputs(
+        horizon,
+        {"outdoor_temperature_c": outdoor_c, "radiation_sum_mj_m2": radiation},
+        LITERATURE_ENERGY,
+        {"transmission": 0.7},
+        KALANCHOE,
+        prices=profiles.prices("knudjepsen"),
+        greenhouse=greenhouse,
+    )
 
 
 @pytest.mark.pure
@@ -842,10 +1029,14 @@ def test_shade_screen_makes_a_bright_summer_day_feasible_and_costs_light():
     shaded = kalanchoe_day(date(2014, 7, 10), 17.0, 22.0)
     unshaded = kalanchoe_day(date(2014, 7, 10), 17.0, 22.0, greenhouse=replace(KNUDJEPSEN, shade_screen_fraction=0.0))
     closed = shaded.shade_factor() < 1
-    assert closed.any() and (shaded.radiation_w_m2()[closed] > 500).all() and (shaded.shade_factor()[closed] == 0.5).all()
+    assert (
+        closed.any() and (shaded.radiation_w_m2()[closed] > 500).all() and (shaded.shade_factor()[closed] == 0.5).all()
+    )
     assert shaded.natural_light()[0].sum() < unshaded.natural_light()[0].sum()
-    fronts = {name: optimise_day(day, algorithm="nsga2", pop_size=60, generations=120, seed=4)
-              for name, day in (("shaded", shaded), ("unshaded", unshaded))}
+    fronts = {
+        name: optimise_day(day, algorithm="nsga2", pop_size=60, generations=120, seed=4)
+        for name, day in (("shaded", shaded), ("unshaded", unshaded))
+    }
     vent = {name: np.median(front.column("ventilation")[front.ranks == 0]) for name, front in fronts.items()}
     assert vent["shaded"] < vent["unshaded"]
     spread = {name: np.ptp(front.growth[front.ranks == 0]) for name, front in fronts.items()}

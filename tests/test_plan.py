@@ -35,20 +35,31 @@ FEBRUARY_SUN = 150.0 * np.clip(np.sin(np.pi * (HOUR_CENTRES - (solar_noon_utc() 
 def february_day(crop: str, prices: np.ndarray | None = None) -> HourlyDay:
     profile = profiles.crop_profile(crop)
     return HourlyDay(
-        day=date(2014, 2, 10), outdoor_temperature_c=np.full(24, 1.0), radiation_w_m2=FEBRUARY_SUN,
-        electricity_eur_per_kwh=np.full(24, 0.09) if prices is None else prices, u_value_w_m2k=7.0,
-        solar_gain_fraction=0.4, baseline_kwh_m2=0.2, lamp_efficacy_umol_j=1.8, installed_lamp_ppfd=150.0,
-        transmission=0.7, heat_eur_per_kwh=0.045, co2_eur_per_kg=0.12, max_light_period_h=profile.max_light_period_h,
-        short_day=profile.phase == "short_day", dli_min_mol_m2=profile.dli_min_mol_m2_d,
+        day=date(2014, 2, 10),
+        outdoor_temperature_c=np.full(24, 1.0),
+        radiation_w_m2=FEBRUARY_SUN,
+        electricity_eur_per_kwh=np.full(24, 0.09) if prices is None else prices,
+        u_value_w_m2k=7.0,
+        solar_gain_fraction=0.4,
+        baseline_kwh_m2=0.2,
+        lamp_efficacy_umol_j=1.8,
+        installed_lamp_ppfd=150.0,
+        transmission=0.7,
+        heat_eur_per_kwh=0.045,
+        co2_eur_per_kg=0.12,
+        max_light_period_h=profile.max_light_period_h,
+        short_day=profile.phase == "short_day",
+        dli_min_mol_m2=profile.dli_min_mol_m2_d,
         dli_max_mol_m2=profile.dli_max_mol_m2_d,
         heating_day_bounds=(profile.temperature_day_min_c, profile.temperature_day_max_c),
-        heating_night_bounds=(profile.temperature_night_min_c, profile.temperature_night_max_c))
+        heating_night_bounds=(profile.temperature_night_min_c, profile.temperature_night_max_c),
+    )
 
 
 def planned_lamps(day: HourlyDay, mode: str = "target", target: float | None = None) -> np.ndarray:
     front = optimise_plan(day, pop_size=80, generations=120, seed=3, seeds=2)
     chosen, _ = front.pick(mode, target)
-    return evaluate_plan(front.x[chosen:chosen + 1], day)["lamps"][0]
+    return evaluate_plan(front.x[chosen : chosen + 1], day)["lamps"][0]
 
 
 @pytest.mark.pure
@@ -61,8 +72,9 @@ def test_a_price_spike_moves_lamp_hours_away_from_it():
     prices = np.full(24, 0.09)
     prices[spike_hours] = 0.9
     spiked = replace(flat, electricity_eur_per_kwh=prices)
-    target = float(evaluate_plan(np.atleast_2d(np.concatenate([flat_lamps, [18, 18, 0, 800, 400]])), flat)
-                   ["photosynthesis"][0])
+    target = float(
+        evaluate_plan(np.atleast_2d(np.concatenate([flat_lamps, [18, 18, 0, 800, 400]])), flat)["photosynthesis"][0]
+    )
     spiked_lamps = planned_lamps(spiked, target=target * 0.95)
     assert spiked_lamps[spike_hours].sum() == 0
     assert spiked_lamps.sum() >= 1  # the light moved to other hours, it did not simply go
@@ -98,8 +110,9 @@ def test_short_day_window_is_one_unbroken_block_around_solar_noon():
 @pytest.mark.pure
 def test_bootstrap_interval_covers_the_plan_and_the_true_parameters():
     frame = synthetic_frame(120, seed=4)  # U = 7 W/m²K, transmission 0.6
-    sets = bootstrap.parameter_resamples(frame, k_pipe_w_m2k=2.0, lamp_power_w_m2=150 / 1.8, energy=True, light=True,
-                                         resamples=60, seed=1)
+    sets = bootstrap.parameter_resamples(
+        frame, k_pipe_w_m2k=2.0, lamp_power_w_m2=150 / 1.8, energy=True, light=True, resamples=60, seed=1
+    )
     assert len(sets) == 60
     for name, truth in (("u_value_w_m2k", 7.0), ("transmission", 0.6)):
         values = [s[name] for s in sets]
@@ -114,14 +127,25 @@ def test_bootstrap_interval_covers_the_plan_and_the_true_parameters():
     middle = sorted(sets, key=lambda s: s["u_value_w_m2k"])[len(sets) // 2]
     low, high = result["cost_interval"]
     assert low <= evaluate_plan(front.x[:1], replace(day, **middle))["cost"][0] <= high
-    assert bootstrap.parameter_resamples(frame.head(5), k_pipe_w_m2k=2.0, lamp_power_w_m2=83.3, energy=True,
-                                         light=True, resamples=5, seed=1) == []  # one week: nothing to resample
+    assert (
+        bootstrap.parameter_resamples(
+            frame.head(5), k_pipe_w_m2k=2.0, lamp_power_w_m2=83.3, energy=True, light=True, resamples=5, seed=1
+        )
+        == []
+    )  # one week: nothing to resample
 
 
 @pytest.mark.pure
 def test_weather_error_widens_the_interval_and_zero_error_leaves_the_parameter_band():
-    sets = bootstrap.parameter_resamples(synthetic_frame(120, seed=4), k_pipe_w_m2k=2.0, lamp_power_w_m2=150 / 1.8,
-                                         energy=True, light=True, resamples=40, seed=1)
+    sets = bootstrap.parameter_resamples(
+        synthetic_frame(120, seed=4),
+        k_pipe_w_m2k=2.0,
+        lamp_power_w_m2=150 / 1.8,
+        energy=True,
+        light=True,
+        resamples=40,
+        seed=1,
+    )
     day = february_day("generic_pot_plant")
     front = optimise_plan(day, pop_size=40, generations=30, seed=2)
     chosen = len(front.x) // 2
@@ -162,15 +186,21 @@ def test_persistence_error_is_yesterday_minus_today_per_day():
     archive = plan_inputs.HourlyArchive({("s", "outdoor", "outdoor_temperature"): series})
     errors = weather_error.persistence_errors(archive, "s", "outdoor_temperature", date(2014, 2, 5))
     assert errors == pytest.approx([2.0 - 6.0, 3.0 - 2.0, 1.0 - 3.0])  # most recent first
-    assert weather_error.persistence_errors(archive, "s", "outdoor_temperature", date(2014, 2, 3)) == \
-        pytest.approx([1.0 - 3.0])
+    assert weather_error.persistence_errors(archive, "s", "outdoor_temperature", date(2014, 2, 3)) == pytest.approx(
+        [1.0 - 3.0]
+    )
 
 
 @pytest.mark.pure
 def test_backtest_flags_savings_far_beyond_the_published_range():
     def row(actual, plan):
-        return {"actual_cost_eur_m2": actual, "plan_cost_eur_m2": plan, "actual_photosynthesis_g_m2": 20.0,
-                "plan_photosynthesis_g_m2": 20.0}
+        return {
+            "actual_cost_eur_m2": actual,
+            "plan_cost_eur_m2": plan,
+            "actual_photosynthesis_g_m2": 20.0,
+            "plan_photosynthesis_g_m2": 20.0,
+        }
+
     plausible = backtest.summarise([row(1.0, 0.8), row(1.0, 0.78), row(1.0, 0.9)])
     assert plausible["median_saving_pct"] == pytest.approx(20.0) and not plausible["likely_model_error"]
     absurd = backtest.summarise([row(1.0, 0.3), row(1.0, 0.35), row(1.0, 0.9)])
@@ -195,17 +225,21 @@ def hourly_rows() -> list[tuple]:
             outdoor = 1.0 + 3.0 * np.sin(np.pi * (h - 8) / 12)
             sun = float(FEBRUARY_SUN[h]) * (0.8 + 0.1 * d)
             if d == DAYS:  # the planned day: only Aarslev's forecast exists
-                rows += [(t, "aarslev", "outdoor", "outdoor_temperature_forecast", outdoor - 1, "°C"),
-                         (t, "aarslev", "outdoor", "radiation_forecast", sun * 0.5, "W/m²")]
+                rows += [
+                    (t, "aarslev", "outdoor", "outdoor_temperature_forecast", outdoor - 1, "°C"),
+                    (t, "aarslev", "outdoor", "radiation_forecast", sun * 0.5, "W/m²"),
+                ]
                 continue
             lamps = 1.0 if h in (6, 7, 8, 15, 16, 17) else 0.0
-            rows += [(t, "knudjepsen", "NO3", "air_temperature", 20.0 if 6 <= h < 18 else 18.0, "°C"),
-                     (t, "knudjepsen", "NO3", "lamp_status", lamps, "0/1"),
-                     (t, "knudjepsen", "NO3", "outdoor_temperature", outdoor, "°C"),
-                     (t, "knudjepsen", "NO3", "radiation", sun, "W/m²"),
-                     (t, "aarslev", "celle5", "air_temperature", 20.0, "°C"),
-                     (t, "aarslev", "outdoor", "outdoor_temperature", outdoor, "°C"),
-                     (t, "aarslev", "outdoor", "radiation", sun, "W/m²")]
+            rows += [
+                (t, "knudjepsen", "NO3", "air_temperature", 20.0 if 6 <= h < 18 else 18.0, "°C"),
+                (t, "knudjepsen", "NO3", "lamp_status", lamps, "0/1"),
+                (t, "knudjepsen", "NO3", "outdoor_temperature", outdoor, "°C"),
+                (t, "knudjepsen", "NO3", "radiation", sun, "W/m²"),
+                (t, "aarslev", "celle5", "air_temperature", 20.0, "°C"),
+                (t, "aarslev", "outdoor", "outdoor_temperature", outdoor, "°C"),
+                (t, "aarslev", "outdoor", "radiation", sun, "W/m²"),
+            ]
     return rows
 
 
@@ -220,32 +254,46 @@ def knudjepsen_spot_prices(url: str, day: date, eur_per_mwh: np.ndarray):
             conn.cursor().executemany(
                 """INSERT INTO timeseries.electricity_prices (hour_utc, price_area, price_dkk_per_mwh, price_eur_per_mwh,
                                                               file_id) VALUES (%s, 'DK1', %s, %s, 0)""",
-                [(t, float(p) * 7.46, float(p)) for t, p in zip(hours, eur_per_mwh)])
+                [(t, float(p) * 7.46, float(p)) for t, p in zip(hours, eur_per_mwh)],
+            )
         else:
-            conn.execute("CREATE TABLE timeseries.site_electricity_prices (site text, hour_utc timestamptz, "
-                         "price_eur_per_mwh double precision)")
-            conn.cursor().executemany("INSERT INTO timeseries.site_electricity_prices VALUES ('knudjepsen', %s, %s)",
-                                      [(t, float(p)) for t, p in zip(hours, eur_per_mwh)])
+            conn.execute(
+                "CREATE TABLE timeseries.site_electricity_prices (site text, hour_utc timestamptz, "
+                "price_eur_per_mwh double precision)"
+            )
+            conn.cursor().executemany(
+                "INSERT INTO timeseries.site_electricity_prices VALUES ('knudjepsen', %s, %s)",
+                [(t, float(p)) for t, p in zip(hours, eur_per_mwh)],
+            )
     try:
         yield built
     finally:
         with psycopg.connect(libpq_url(url), autocommit=True) as conn:
             if built:
-                conn.execute("DELETE FROM timeseries.electricity_prices WHERE file_id = 0 AND hour_utc = ANY(%s)",
-                             (hours,))
+                conn.execute(
+                    "DELETE FROM timeseries.electricity_prices WHERE file_id = 0 AND hour_utc = ANY(%s)", (hours,)
+                )
             else:
                 conn.execute("DROP TABLE timeseries.site_electricity_prices")
 
 
 def insert_hourly(url: str) -> None:
     with psycopg.connect(libpq_url(url)) as conn, conn.cursor() as cursor:
-        cursor.executemany("""INSERT INTO timeseries.measurements (time, site, zone, variable, value, unit, file_id)
-                              VALUES (%s, %s, %s, %s, %s, %s, 1)""", hourly_rows())
+        cursor.executemany(
+            """INSERT INTO timeseries.measurements (time, site, zone, variable, value, unit, file_id)
+                              VALUES (%s, %s, %s, %s, %s, %s, 1)""",
+            hourly_rows(),
+        )
 
 
 def run_assets(url: str, lake: Path, instance, assets, config: dict):
-    return dg.materialize(assets, resources={"postgres": PostgresResource(url=url), "lake": LakeResource(url=str(lake))},
-                          instance=instance, run_config=dg.RunConfig(ops=config), raise_on_error=True)
+    return dg.materialize(
+        assets,
+        resources={"postgres": PostgresResource(url=url), "lake": LakeResource(url=str(lake))},
+        instance=instance,
+        run_config=dg.RunConfig(ops=config),
+        raise_on_error=True,
+    )
 
 
 def test_plan_asset_writes_tomorrows_hourly_plan_with_its_sources(clean_platform, instance, tmp_path):
@@ -254,29 +302,55 @@ def test_plan_asset_writes_tomorrows_hourly_plan_with_its_sources(clean_platform
     # Ten earlier days of Knudjepsen's outdoor weather alone (no zone climate): enough past persistence errors
     # for the plan's interval.
     rng = np.random.default_rng(8)
-    earlier = [(datetime.combine(FIRST - timedelta(days=d), datetime.min.time(), UTC) + timedelta(hours=h),
-                "knudjepsen", "NO3", variable, value + shift, unit)
-               for d, (t_shift, r_scale) in enumerate(zip(rng.normal(0, 2, 10), rng.uniform(0.5, 1.2, 10)), start=1)
-               for h in range(24)
-               for variable, value, shift, unit in (("outdoor_temperature", 1.0, t_shift, "°C"),
-                                                    ("radiation", float(FEBRUARY_SUN[h]) * r_scale, 0.0, "W/m²"))]
+    earlier = [
+        (
+            datetime.combine(FIRST - timedelta(days=d), datetime.min.time(), UTC) + timedelta(hours=h),
+            "knudjepsen",
+            "NO3",
+            variable,
+            value + shift,
+            unit,
+        )
+        for d, (t_shift, r_scale) in enumerate(zip(rng.normal(0, 2, 10), rng.uniform(0.5, 1.2, 10)), start=1)
+        for h in range(24)
+        for variable, value, shift, unit in (
+            ("outdoor_temperature", 1.0, t_shift, "°C"),
+            ("radiation", float(FEBRUARY_SUN[h]) * r_scale, 0.0, "W/m²"),
+        )
+    ]
     with psycopg.connect(libpq_url(url)) as conn, conn.cursor() as cursor:
-        cursor.executemany("""INSERT INTO timeseries.measurements (time, site, zone, variable, value, unit, file_id)
-                              VALUES (%s, %s, %s, %s, %s, %s, 1)""", earlier)
+        cursor.executemany(
+            """INSERT INTO timeseries.measurements (time, site, zone, variable, value, unit, file_id)
+                              VALUES (%s, %s, %s, %s, %s, %s, 1)""",
+            earlier,
+        )
     planned = FIRST + timedelta(days=DAYS)
     spot = 30.0 + 10.0 * np.sin(np.pi * np.arange(24) / 12)
     with knudjepsen_spot_prices(url, planned, spot) as built:
-        result = run_assets(url, lake, instance, [moga_plan], {"moga__plan": PlanConfig(
-            pop_size=40, generations=40, seeds=1, bootstrap_resamples=20)})
+        result = run_assets(
+            url,
+            lake,
+            instance,
+            [moga_plan],
+            {"moga__plan": PlanConfig(pop_size=40, generations=40, seeds=1, bootstrap_resamples=20)},
+        )
     metadata = result.get_asset_materialization_events()[0].materialization.metadata
     assert sorted(metadata["zones_planned"].value) == ["aarslev/celle5", "knudjepsen/NO3"]
     with psycopg.connect(libpq_url(url)) as conn:
-        days = {(s, z): (d, w, p, m) for s, z, d, w, p, m in conn.execute(
-            "SELECT site, zone, day, weather_source, price_source, model_statuses FROM moga.plan_days").fetchall()}
+        days = {
+            (s, z): (d, w, p, m)
+            for s, z, d, w, p, m in conn.execute(
+                "SELECT site, zone, day, weather_source, price_source, model_statuses FROM moga.plan_days"
+            ).fetchall()
+        }
         knud = conn.execute("""SELECT hour, electricity_price_eur_per_kwh, outdoor_temperature_forecast, lamp_level, lit
                                  FROM moga.plans WHERE site = 'knudjepsen' ORDER BY hour""").fetchall()
-        aarslev_radiation = [r[0] for r in conn.execute(
-            "SELECT radiation_forecast FROM moga.plans WHERE site = 'aarslev' ORDER BY hour").fetchall()]
+        aarslev_radiation = [
+            r[0]
+            for r in conn.execute(
+                "SELECT radiation_forecast FROM moga.plans WHERE site = 'aarslev' ORDER BY hour"
+            ).fetchall()
+        ]
     assert {d for d, *_ in days.values()} == {planned}
     assert "persistence (measured 2014-02-03)" in days[("knudjepsen", "NO3")][1]
     assert "forecast (radiation_forecast)" in days[("aarslev", "celle5")][1]
@@ -286,9 +360,13 @@ def test_plan_asset_writes_tomorrows_hourly_plan_with_its_sources(clean_platform
     assert days[("aarslev", "celle5")][2].startswith("spot" if built else "flat sites.yaml price")
     assert "literature values" in days[("knudjepsen", "NO3")][3]["energy_parameters"]
     with psycopg.connect(libpq_url(url)) as conn:
-        intervals = {s: (c, lo, hi, plo, phi, text) for s, c, lo, hi, plo, phi, text in conn.execute(
-            """SELECT site, cost_eur_m2, cost_low_eur_m2, cost_high_eur_m2, photosynthesis_low_g_m2,
-                      photosynthesis_high_g_m2, interval_sources FROM moga.plan_days""").fetchall()}
+        intervals = {
+            s: (c, lo, hi, plo, phi, text)
+            for s, c, lo, hi, plo, phi, text in conn.execute(
+                """SELECT site, cost_eur_m2, cost_low_eur_m2, cost_high_eur_m2, photosynthesis_low_g_m2,
+                      photosynthesis_high_g_m2, interval_sources FROM moga.plan_days"""
+            ).fetchall()
+        }
     # No validated model here: Knudjepsen's interval is its persistence error alone, and says so.
     _, low, high, photo_low, photo_high, text = intervals["knudjepsen"]
     assert low < high and photo_low < photo_high
@@ -315,12 +393,20 @@ def stored_backtest(url: str) -> list[dict]:
 def test_backtest_rows_recompute_the_materialized_figures(clean_platform, instance, tmp_path):
     url = clean_platform
     insert_hourly(url)
-    result = run_assets(url, tmp_path / "lake", instance, [moga_backtest],
-                        {"moga__backtest": BacktestConfig(pop_size=30, generations=30)})
+    result = run_assets(
+        url,
+        tmp_path / "lake",
+        instance,
+        [moga_backtest],
+        {"moga__backtest": BacktestConfig(pop_size=30, generations=30)},
+    )
     metadata = result.get_asset_materialization_events()[0].materialization.metadata
     rows = stored_backtest(url)
     # Day 1 has no earlier day to persist; Aarslev logs no lamp status: two Knudjepsen days.
-    assert [(r["zone"], r["day"]) for r in rows] == [("NO3", FIRST + timedelta(days=1)), ("NO3", FIRST + timedelta(days=2))]
+    assert [(r["zone"], r["day"]) for r in rows] == [
+        ("NO3", FIRST + timedelta(days=1)),
+        ("NO3", FIRST + timedelta(days=2)),
+    ]
     assert all(r["actual_lamp_hours"] == 6 for r in rows)
     recomputed = backtest.summarise(rows)
     assert metadata["days"].value == recomputed["days"] == 2
@@ -347,14 +433,17 @@ def test_backtest_reoptimises_only_days_whose_inputs_changed(clean_platform, ins
     again = materialize()  # no new data: nothing optimised, the figures are those of the stored rows
     assert again["days_evaluated"].value == 0 and again["days_unchanged"].value == 2
     assert again["days"].value == first["days"].value
-    assert {r["day"]: r["dagster_run_id"] for r in stored_backtest(url)} == \
-        {d: r["dagster_run_id"] for d, r in before.items()}
+    assert {r["day"]: r["dagster_run_id"] for r in stored_backtest(url)} == {
+        d: r["dagster_run_id"] for d, r in before.items()
+    }
     # A corrected reading on the last day: that day (and no other) is backtested again.
     last = FIRST + timedelta(days=2)
     with psycopg.connect(libpq_url(url)) as conn:
-        conn.execute("""UPDATE timeseries.measurements SET value = value + 2 WHERE site = 'knudjepsen'
+        conn.execute(
+            """UPDATE timeseries.measurements SET value = value + 2 WHERE site = 'knudjepsen'
                         AND variable = 'air_temperature' AND time >= %s AND time < %s""",
-                     (plan_inputs.day_start(last), plan_inputs.day_start(last) + timedelta(hours=6)))
+            (plan_inputs.day_start(last), plan_inputs.day_start(last) + timedelta(hours=6)),
+        )
     changed = materialize()
     assert changed["days_evaluated"].value == 1 and changed["days_unchanged"].value == 1
     after = {r["day"]: r for r in stored_backtest(url)}
@@ -370,16 +459,20 @@ def test_backtest_reoptimises_only_days_whose_inputs_changed(clean_platform, ins
 def test_weather_falls_back_to_persistence_hour_by_hour():
     start = int(datetime(2014, 2, 1, tzinfo=UTC).timestamp())
     measured = {start + 3600 * h: float(h) for h in range(24)}
-    archive = plan_inputs.HourlyArchive({("s", "z", "outdoor_temperature"): measured,
-                                         ("s", "z", "radiation"): {k: 2 * v for k, v in measured.items()}})
+    archive = plan_inputs.HourlyArchive(
+        {("s", "z", "outdoor_temperature"): measured, ("s", "z", "radiation"): {k: 2 * v for k, v in measured.items()}}
+    )
     values, sources = plan_inputs.weather_for(archive, "s", date(2014, 2, 2))
     assert list(values["outdoor_temperature"]) == list(range(24))
-    assert sources == {"outdoor_temperature": "persistence (measured 2014-02-01)",
-                       "radiation": "persistence (measured 2014-02-01)"}
+    assert sources == {
+        "outdoor_temperature": "persistence (measured 2014-02-01)",
+        "radiation": "persistence (measured 2014-02-01)",
+    }
     assert plan_inputs.weather_for(archive, "s", date(2014, 2, 1)) is None  # nothing before it
 
 
 # --- automation ---------------------------------------------------------------------------------------------
+
 
 def test_a_new_price_or_forecast_file_requests_the_plan():
     """The plan's own condition on a graph of its inputs: a new price model run or new measurements (where
@@ -390,8 +483,10 @@ def test_a_new_price_or_forecast_file_requests_the_plan():
     assert plan_key in MOGA_TARGETS.resolve(platform.resolve_asset_graph())
     condition = moga_plan.automation_conditions_by_key[plan_key]
     assert condition.get_label() == "after_prices_or_forecast"
-    upstream = [dg.AssetSpec(key) for key in (["timeseries", "site_electricity_prices"], ["timeseries", "measurements"],
-                                              "moga_objective_models")]
+    upstream = [
+        dg.AssetSpec(key)
+        for key in (["timeseries", "site_electricity_prices"], ["timeseries", "measurements"], "moga_objective_models")
+    ]
     plan = dg.AssetSpec(plan_key, deps=[s.key for s in upstream], automation_condition=condition)
     defs = dg.Definitions(assets=[*upstream, plan])
     instance = dg.DagsterInstance.ephemeral()

@@ -36,16 +36,23 @@ def land(landing: Path, name: str, text: str) -> Path:
 
 def ingest(url: str, path: Path, landing: Path, lake: Path):
     """The sensor's run for one file: raw + staging in one call."""
-    return receive_file(path, landing_root=landing, database=At(url), registry=REGISTRY, stage_as="test",
-                        store=LakeStore(lake))
+    return receive_file(
+        path, landing_root=landing, database=At(url), registry=REGISTRY, stage_as="test", store=LakeStore(lake)
+    )
 
 
 def build() -> None:
-    result = dg.materialize([timeseries_dbt], instance=dg.DagsterInstance.ephemeral(),
-                            resources={**resources().resources, **transform_resources().resources})
+    result = dg.materialize(
+        [timeseries_dbt],
+        instance=dg.DagsterInstance.ephemeral(),
+        resources={**resources().resources, **transform_resources().resources},
+    )
     assert result.success
-    failed = [e.check_name for e in result.get_asset_check_evaluations()
-              if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR]
+    failed = [
+        e.check_name
+        for e in result.get_asset_check_evaluations()
+        if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR
+    ]
     assert failed == []
 
 
@@ -68,8 +75,10 @@ JSON = """{"total": 2, "dataset": "Elspotprices", "records": [
 
 
 def prices(conn) -> list[tuple]:
-    return conn.execute("SELECT hour_utc, price_area, price_dkk_per_mwh, price_eur_per_mwh, file_id"
-                        " FROM timeseries.electricity_prices ORDER BY 1, 2").fetchall()
+    return conn.execute(
+        "SELECT hour_utc, price_area, price_dkk_per_mwh, price_eur_per_mwh, file_id"
+        " FROM timeseries.electricity_prices ORDER BY 1, 2"
+    ).fetchall()
 
 
 def test_elspot_files_load_to_staging_and_electricity_prices(clean_platform, tmp_path):
@@ -90,7 +99,8 @@ def test_elspot_files_load_to_staging_and_electricity_prices(clean_platform, tmp
     with psycopg.connect(libpq_url(url)) as conn:
         staged = conn.execute(
             """SELECT _file_id, _row_number, time, "HourDK", "PriceArea", "SpotPriceDKK", "SpotPriceEUR"
-               FROM staging.raw_elspot ORDER BY _file_id, _row_number""").fetchall()
+               FROM staging.raw_elspot ORDER BY _file_id, _row_number"""
+        ).fetchall()
         assert staged == [
             (semi.file_id, 2, utc("2014-10-26 02:00"), "2014-10-26 03:00", "DK1", 190.01, 25.47),
             (semi.file_id, 3, utc("2014-10-26 01:00"), "2014-10-26 02:00", "DK1", 200.5, 26.87),
@@ -102,10 +112,15 @@ def test_elspot_files_load_to_staging_and_electricity_prices(clean_platform, tmp
             (records.file_id, 2, utc("2014-01-01 00:00"), "2014-01-01T01:00:00", "DK1", 123.4, 16.54),
         ]
         # Prices map to no variable: they never reach timeseries.measurements.
-        assert conn.execute("""SELECT count(*) FROM metadata.file_columns fc JOIN metadata.files f USING (file_id)
-                               WHERE f.source = 'elspot' AND fc.variable IS NOT NULL""").fetchone()[0] == 0
-        types = dict(conn.execute("""SELECT column_name, data_type FROM information_schema.columns
-                                     WHERE table_schema = 'staging' AND table_name = 'raw_elspot'""").fetchall())
+        assert (
+            conn.execute("""SELECT count(*) FROM metadata.file_columns fc JOIN metadata.files f USING (file_id)
+                               WHERE f.source = 'elspot' AND fc.variable IS NOT NULL""").fetchone()[0]
+            == 0
+        )
+        types = dict(
+            conn.execute("""SELECT column_name, data_type FROM information_schema.columns
+                                     WHERE table_schema = 'staging' AND table_name = 'raw_elspot'""").fetchall()
+        )
         assert types["SpotPriceDKK"] == types["SpotPriceEUR"] == "double precision"
         assert types["HourDK"] == "text"
 
@@ -123,14 +138,20 @@ def test_elspot_files_load_to_staging_and_electricity_prices(clean_platform, tmp
         ]
         assert prices(conn) == expected
         assert conn.execute("SELECT count(*) FROM timeseries.measurements").fetchone()[0] == 0
-        assert conn.execute("""SELECT count(*) FROM timescaledb_information.hypertables
-                               WHERE hypertable_schema = 'timeseries' AND hypertable_name = 'electricity_prices'"""
-                            ).fetchone()[0] == 1
+        assert (
+            conn.execute("""SELECT count(*) FROM timescaledb_information.hypertables
+                               WHERE hypertable_schema = 'timeseries' AND hypertable_name = 'electricity_prices'""").fetchone()[
+                0
+            ]
+            == 1
+        )
         # Each site pays its configured area's price (DK1 for both by default).
         site_prices = conn.execute("""SELECT site, hour_utc, price_dkk_per_mwh FROM timeseries.site_electricity_prices
                                       WHERE hour_utc = '2014-10-26 00:00+00' ORDER BY site""").fetchall()
-        assert site_prices == [("aarslev", utc("2014-10-26 00:00"), 211.5),
-                               ("knudjepsen", utc("2014-10-26 00:00"), 211.5)]
+        assert site_prices == [
+            ("aarslev", utc("2014-10-26 00:00"), 211.5),
+            ("knudjepsen", utc("2014-10-26 00:00"), 211.5),
+        ]
 
         # Rollback of the newer version: the older file's price for the shared hour comes back.
         conn.execute("SELECT metadata.set_file_active(%s, false)", (comma.file_id,))
@@ -142,29 +163,39 @@ def test_elspot_files_load_to_staging_and_electricity_prices(clean_platform, tmp
         assert not [r for r in rows if r[4] == comma.file_id]
 
 
-@pytest.mark.parametrize(("name", "text", "message"), [
-    ("Elspotprices_no_hour.csv",
-     "HourDK;PriceArea;SpotPriceDKK;SpotPriceEUR\n2014-01-01 01:00;DK1;123,4;16,54\n",
-     "Elspotprices_no_hour.csv: timestamp column named by the registry is missing: expected column 'HourUTC', "
-     "found ['HourDK', 'PriceArea', 'SpotPriceDKK', 'SpotPriceEUR']"),
-    ("Elspotprices_text.csv",
-     "HourUTC;HourDK;PriceArea;SpotPriceDKK;SpotPriceEUR\n2014-01-01 00:00;2014-01-01 01:00;DK1;123,4;16,54\n"
-     "2014-01-01 01:00;2014-01-01 02:00;DK1;n/a;16,09\n",
-     "Elspotprices_text.csv, row 3, column 'SpotPriceDKK': expected a number with decimal comma or point, "
-     "found 'n/a'"),
-    ("Elspotprices_text.json",
-     '{"records": [{"HourUTC": "2014-01-01T00:00:00", "PriceArea": "DK1", "SpotPriceDKK": 123.4, '
-     '"SpotPriceEUR": "sixteen"}]}',
-     "Elspotprices_text.json, row 1, column 'SpotPriceEUR': expected a number with decimal point, found 'sixteen'"),
-])
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        (
+            "Elspotprices_no_hour.csv",
+            "HourDK;PriceArea;SpotPriceDKK;SpotPriceEUR\n2014-01-01 01:00;DK1;123,4;16,54\n",
+            "Elspotprices_no_hour.csv: timestamp column named by the registry is missing: expected column 'HourUTC', "
+            "found ['HourDK', 'PriceArea', 'SpotPriceDKK', 'SpotPriceEUR']",
+        ),
+        (
+            "Elspotprices_text.csv",
+            "HourUTC;HourDK;PriceArea;SpotPriceDKK;SpotPriceEUR\n2014-01-01 00:00;2014-01-01 01:00;DK1;123,4;16,54\n"
+            "2014-01-01 01:00;2014-01-01 02:00;DK1;n/a;16,09\n",
+            "Elspotprices_text.csv, row 3, column 'SpotPriceDKK': expected a number with decimal comma or point, "
+            "found 'n/a'",
+        ),
+        (
+            "Elspotprices_text.json",
+            '{"records": [{"HourUTC": "2014-01-01T00:00:00", "PriceArea": "DK1", "SpotPriceDKK": 123.4, '
+            '"SpotPriceEUR": "sixteen"}]}',
+            "Elspotprices_text.json, row 1, column 'SpotPriceEUR': expected a number with decimal point, found 'sixteen'",
+        ),
+    ],
+)
 def test_bad_elspot_files_are_quarantined_with_a_specific_error(clean_platform, tmp_path, name, text, message):
     url, landing, lake = clean_platform, tmp_path / "landing", tmp_path / "lake"
     outcome = ingest(url, land(landing, name, text), landing, lake)
     assert outcome.status == "quarantined" and outcome.source == "elspot"
     assert str(outcome.error) == message
     with psycopg.connect(libpq_url(url)) as conn:
-        assert conn.execute("SELECT status, error FROM metadata.files WHERE file_id = %s",
-                            (outcome.file_id,)).fetchone() == ("quarantined", message)
+        assert conn.execute(
+            "SELECT status, error FROM metadata.files WHERE file_id = %s", (outcome.file_id,)
+        ).fetchone() == ("quarantined", message)
         assert conn.execute("SELECT to_regclass('staging.raw_elspot')").fetchone()[0] is None
 
 
@@ -178,16 +209,24 @@ def test_sample_price_file_is_labelled_synthetic_and_loads(clean_platform, tmp_p
     assert all(open_file(p, REGISTRY).source.name != "elspot" for p in written if p != path)
     report = ingest_file(path, instance, REGISTRY)
     assert report["status"] == "loaded" and report["source"] == "elspot", report
-    assert report["rows"] == (24 + 25 + 24) * 2  # two local days (the second with 25 hours) and the day-ahead, two areas
-    checks = {e.dagster_event.event_specific_data.check_name: e.dagster_event.event_specific_data.passed
-              for e in instance.all_logs(report["run_id"])
-              if e.dagster_event and e.dagster_event.event_type_value == "ASSET_CHECK_EVALUATION"}
+    assert (
+        report["rows"] == (24 + 25 + 24) * 2
+    )  # two local days (the second with 25 hours) and the day-ahead, two areas
+    checks = {
+        e.dagster_event.event_specific_data.check_name: e.dagster_event.event_specific_data.passed
+        for e in instance.all_logs(report["run_id"])
+        if e.dagster_event and e.dagster_event.event_type_value == "ASSET_CHECK_EVALUATION"
+    }
     assert checks == {"timestamps_usable": True, "timestamps_monotonic": True, "completeness": True}
     build()
     with psycopg.connect(libpq_url(url)) as conn:
         assert conn.execute("""SELECT count(*), count(DISTINCT hour_utc), min(hour_utc), max(hour_utc)
                                FROM timeseries.electricity_prices""").fetchone() == (
-            146, 73, utc("2014-10-24 22:00"), utc("2014-10-27 22:00"))
+            146,
+            73,
+            utc("2014-10-24 22:00"),
+            utc("2014-10-27 22:00"),
+        )
         assert conn.execute("""SELECT DISTINCT "Note" FROM staging.raw_elspot""").fetchall() == [(NOTE,)]
 
 
@@ -213,10 +252,26 @@ def test_forecast_errors_exact(clean_platform, tmp_path):
     # 2014-01-01: temperature errors +0.5 and -1.0; 2014-01-02: 00:00 has no measurement, 01:00 error -0.5.
     # Radiation: 0 and 0 on the 1st; +6 and -10 on the 2nd.
     assert rows == [
-        ("aarslev", "outdoor", "outdoor_temperature", "outdoor_temperature_forecast", "2014-01-01", approx(-0.25),
-         approx(0.75), 2),
-        ("aarslev", "outdoor", "outdoor_temperature", "outdoor_temperature_forecast", "2014-01-02", approx(-0.5),
-         approx(0.5), 1),
+        (
+            "aarslev",
+            "outdoor",
+            "outdoor_temperature",
+            "outdoor_temperature_forecast",
+            "2014-01-01",
+            approx(-0.25),
+            approx(0.75),
+            2,
+        ),
+        (
+            "aarslev",
+            "outdoor",
+            "outdoor_temperature",
+            "outdoor_temperature_forecast",
+            "2014-01-02",
+            approx(-0.5),
+            approx(0.5),
+            1,
+        ),
         ("aarslev", "outdoor", "radiation", "radiation_forecast", "2014-01-01", approx(0.0), approx(0.0), 2),
         ("aarslev", "outdoor", "radiation", "radiation_forecast", "2014-01-02", approx(-2.0), approx(8.0), 2),
     ]
@@ -237,7 +292,8 @@ def test_price_and_forecast_models_are_timeseries_assets_under_the_automation():
     assert key(["raw", "files"]) in prices_node.parent_keys
     assert key(["timeseries", "measurements"]) in node("timeseries", "forecast_errors").parent_keys
     assert {key(["timeseries", "electricity_prices"]), key(["timeseries", "site_price_areas"])} <= set(
-        node("timeseries", "site_electricity_prices").parent_keys)
+        node("timeseries", "site_electricity_prices").parent_keys
+    )
     for name in ("electricity_prices", "site_electricity_prices", "forecast_errors"):
         assert node("timeseries", name).group_name == "timeseries"
         assert node("timeseries", name).automation_condition.get_label() == "on_new_data"
@@ -245,14 +301,21 @@ def test_price_and_forecast_models_are_timeseries_assets_under_the_automation():
     assert "unique_combination_electricity_prices_hour_utc__price_area" in checks
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ('{"records": {"HourUTC": "2014-01-01T00:00:00"}}',
-     "Elspotprices_shape.json: wrong JSON shape: expected an object {\"records\": [{\"column\": value, ...}, ...]}, "
-     "found 'dict'"),
-    ('{"records": []}', "Elspotprices_shape.json: no data rows: \"records\" is empty"),
-    ('{"records": [{"HourUTC": "2014-01-01T00:00:00", "SpotPriceDKK": [1, 2]}]}',
-     "Elspotprices_shape.json, row 1, column 'SpotPriceDKK': expected a number, text or null, found '[1, 2]'"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            '{"records": {"HourUTC": "2014-01-01T00:00:00"}}',
+            'Elspotprices_shape.json: wrong JSON shape: expected an object {"records": [{"column": value, ...}, ...]}, '
+            "found 'dict'",
+        ),
+        ('{"records": []}', 'Elspotprices_shape.json: no data rows: "records" is empty'),
+        (
+            '{"records": [{"HourUTC": "2014-01-01T00:00:00", "SpotPriceDKK": [1, 2]}]}',
+            "Elspotprices_shape.json, row 1, column 'SpotPriceDKK': expected a number, text or null, found '[1, 2]'",
+        ),
+    ],
+)
 @pytest.mark.pure
 def test_record_json_of_the_wrong_shape_is_an_error_naming_where(tmp_path, text, message):
     from greenhouse_assets.ingest.errors import IngestError

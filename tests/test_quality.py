@@ -34,9 +34,13 @@ QUALITY = dg.AssetKey(["quality", "quality_metrics"])
 
 def build(instance, *, full_refresh=False, selection=None) -> dg.ExecuteInProcessResult:
     return dg.materialize(
-        [timeseries_dbt, quality_metrics], instance=instance, resources=RESOURCES, selection=selection,
+        [timeseries_dbt, quality_metrics],
+        instance=instance,
+        resources=RESOURCES,
+        selection=selection,
         run_config=dg.RunConfig(ops={"timeseries_dbt": {"config": {"full_refresh": full_refresh}}}),
-        raise_on_error=False)
+        raise_on_error=False,
+    )
 
 
 def query(url, text, params=None):
@@ -50,8 +54,11 @@ def materializations(result: dg.ExecuteInProcessResult, key: dg.AssetKey) -> lis
 
 def evaluation(result: dg.ExecuteInProcessResult, test: str):
     """The evaluation of the dbt test `test` on measurements (its check name adds the arguments)."""
-    found, = [e for e in result.get_asset_check_evaluations()
-              if e.asset_key == MEASUREMENTS and e.check_name.startswith(f"{test}_measurements")]
+    (found,) = [
+        e
+        for e in result.get_asset_check_evaluations()
+        if e.asset_key == MEASUREMENTS and e.check_name.startswith(f"{test}_measurements")
+    ]
     return found
 
 
@@ -82,8 +89,9 @@ def platform(tmp_path_factory):
 @pytest.mark.pure
 def test_suites_follow_the_seeds():
     for name, text in suites.rendered().items():
-        assert (suites.SUITES_DIR / f"{name}.json").read_text(encoding="utf-8") == text, \
+        assert (suites.SUITES_DIR / f"{name}.json").read_text(encoding="utf-8") == text, (
             "run python -m greenhouse_assets.quality.suites"
+        )
 
 
 @pytest.mark.pure
@@ -91,8 +99,10 @@ def test_allow_list_parses_and_rejects_unknown_names(tmp_path):
     assert SourceRegistry.load().allow.allows("aarslev", "aarslev", "co2")  # `all` everywhere by default
     source = settings.SOURCE_REGISTRY.read_text(encoding="utf-8")
     restricted = tmp_path / "sources.yaml"
-    restricted.write_text(source.replace("  variables: all", "  variables: [co2]").replace(
-        "  sites: all", "  sites: [aarslev]"), encoding="utf-8")
+    restricted.write_text(
+        source.replace("  variables: all", "  variables: [co2]").replace("  sites: all", "  sites: [aarslev]"),
+        encoding="utf-8",
+    )
     registry = SourceRegistry.load(restricted)
     assert {(r["site"], r["variable"]) for r in registry.allow_rows()} == {("aarslev", "co2")}
     restricted.write_text(source.replace("  variables: all", "  variables: [no_such_variable]"), encoding="utf-8")
@@ -104,8 +114,11 @@ def test_staging_checks_run_per_file_version_in_the_ingest_run(platform):
     instance, reports, _ = platform
     for relative, report in reports.items():
         run = instance.get_run_by_id(report["run_id"])
-        evaluations = [e.dagster_event.event_specific_data for e in instance.all_logs(run.run_id)
-                       if e.dagster_event and e.dagster_event.event_type_value == "ASSET_CHECK_EVALUATION"]
+        evaluations = [
+            e.dagster_event.event_specific_data
+            for e in instance.all_logs(run.run_id)
+            if e.dagster_event and e.dagster_event.event_type_value == "ASSET_CHECK_EVALUATION"
+        ]
         by_name = {e.check_name: e for e in evaluations}
         assert set(by_name) == {"timestamps_usable", "timestamps_monotonic", "completeness"}, relative
         assert by_name["timestamps_usable"].passed, by_name["timestamps_usable"].metadata
@@ -120,18 +133,24 @@ def test_measurement_checks_and_quality_metrics(platform, database_url):
     assert evaluation(result, "series_allowed").blocking
     assert not evaluation(result, "out_of_range_share").blocking
     assert not evaluation(result, "daily_completeness").blocking
-    metrics = {(f, m): v for f, m, v in query(
-        database_url, "SELECT file_id, metric, value FROM metadata.quality_metrics WHERE file_id IS NOT NULL")}
+    metrics = {
+        (f, m): v
+        for f, m, v in query(
+            database_url, "SELECT file_id, metric, value FROM metadata.quality_metrics WHERE file_id IS NOT NULL"
+        )
+    }
     csv_id, json_id = (reports[f]["file_id"] for f in FILES)
     for metric in ("completeness", "consistency", "timeliness", "validity", "accuracy", "uniqueness", "aggregate"):
         assert 0 <= metrics[(csv_id, metric)] <= 1
     # The JSON carries the CSV's streams at lower precedence: it wins no key, so it has no values to judge.
     assert metrics[(json_id, "values")] == 0 and metrics[(json_id, "validity")] is None
     assert metrics[(csv_id, "rejected_by_allow_list")] == 0
-    days = query(database_url, "SELECT count(DISTINCT day) FROM metadata.quality_metrics WHERE metric = 'aggregate'"
-                               " AND day IS NOT NULL")[0][0]
+    days = query(
+        database_url,
+        "SELECT count(DISTINCT day) FROM metadata.quality_metrics WHERE metric = 'aggregate' AND day IS NOT NULL",
+    )[0][0]
     assert days >= 28
-    materialization, = materializations(result, QUALITY)
+    (materialization,) = materializations(result, QUALITY)
     assert "daily_score_plot" in materialization.metadata
     # Idempotent: a re-run replaces the rows instead of adding to them.
     before = query(database_url, "SELECT count(*) FROM metadata.quality_metrics")[0][0]
@@ -142,28 +161,50 @@ def test_measurement_checks_and_quality_metrics(platform, database_url):
 def test_a_spike_is_flagged_anomaly_and_counted(platform, database_url):
     instance, reports, _ = platform
     file_id = reports[FILES[0]]["file_id"]
-    column, = query(database_url, "SELECT staged_column FROM metadata.file_columns"
-                                  " WHERE file_id = %s AND variable = 'air_temperature'", (file_id,))[0]
+    (column,) = query(
+        database_url,
+        "SELECT staged_column FROM metadata.file_columns WHERE file_id = %s AND variable = 'air_temperature'",
+        (file_id,),
+    )[0]
     target = sql.Identifier(column)
     with psycopg.connect(libpq_url(database_url)) as conn:
         # A mid-file reading jumps to 44 °C: inside the physical range, far outside its neighbourhood.
-        row, time, original = conn.execute(sql.SQL(
-            "SELECT _row_number, time, {c} FROM staging.raw_aarslev WHERE _file_id = %s AND {c} IS NOT NULL"
-            " ORDER BY _row_number OFFSET 2000 LIMIT 1").format(c=target), (file_id,)).fetchone()
-        conn.execute(sql.SQL("UPDATE staging.raw_aarslev SET {c} = 44 WHERE _file_id = %s AND _row_number = %s")
-                     .format(c=target), (file_id, row))
+        row, time, original = conn.execute(
+            sql.SQL(
+                "SELECT _row_number, time, {c} FROM staging.raw_aarslev WHERE _file_id = %s AND {c} IS NOT NULL"
+                " ORDER BY _row_number OFFSET 2000 LIMIT 1"
+            ).format(c=target),
+            (file_id,),
+        ).fetchone()
+        conn.execute(
+            sql.SQL("UPDATE staging.raw_aarslev SET {c} = 44 WHERE _file_id = %s AND _row_number = %s").format(
+                c=target
+            ),
+            (file_id, row),
+        )
     try:
         assert build(instance, full_refresh=True).success
-        flag, = query(database_url, "SELECT quality_flag FROM timeseries.measurements WHERE time = %s"
-                                    " AND zone = 'celle5' AND variable = 'air_temperature'", (time,))[0]
+        (flag,) = query(
+            database_url,
+            "SELECT quality_flag FROM timeseries.measurements WHERE time = %s"
+            " AND zone = 'celle5' AND variable = 'air_temperature'",
+            (time,),
+        )[0]
         assert flag == "anomaly"
-        counted, = query(database_url, "SELECT value FROM metadata.quality_metrics WHERE file_id = %s"
-                                       " AND metric = 'anomalies'", (file_id,))[0]
+        (counted,) = query(
+            database_url,
+            "SELECT value FROM metadata.quality_metrics WHERE file_id = %s AND metric = 'anomalies'",
+            (file_id,),
+        )[0]
         assert counted >= 1
     finally:
         with psycopg.connect(libpq_url(database_url)) as conn:
-            conn.execute(sql.SQL("UPDATE staging.raw_aarslev SET {c} = %s WHERE _file_id = %s AND _row_number = %s")
-                         .format(c=target), (original, file_id, row))
+            conn.execute(
+                sql.SQL("UPDATE staging.raw_aarslev SET {c} = %s WHERE _file_id = %s AND _row_number = %s").format(
+                    c=target
+                ),
+                (original, file_id, row),
+            )
         assert build(instance, full_refresh=True).success
 
 
@@ -183,14 +224,25 @@ def test_allow_list_keeps_rejected_values_in_staging_and_counts_them(platform, d
         assert query(database_url, "SELECT DISTINCT variable FROM timeseries.measurements") == [("co2",)]
         assert query(database_url, "SELECT count(*) FROM staging.raw_aarslev")[0][0] == staged_before
         aarslev_id = reports[FILES[0]]["file_id"]
-        rejected, = query(database_url, "SELECT value FROM metadata.quality_metrics WHERE file_id = %s"
-                                        " AND metric = 'rejected_by_allow_list'", (aarslev_id,))[0]
-        columns = query(database_url, "SELECT staged_column FROM metadata.file_columns WHERE file_id = %s"
-                                      " AND variable IS NOT NULL AND variable <> 'co2'", (aarslev_id,))
+        (rejected,) = query(
+            database_url,
+            "SELECT value FROM metadata.quality_metrics WHERE file_id = %s AND metric = 'rejected_by_allow_list'",
+            (aarslev_id,),
+        )[0]
+        columns = query(
+            database_url,
+            "SELECT staged_column FROM metadata.file_columns WHERE file_id = %s"
+            " AND variable IS NOT NULL AND variable <> 'co2'",
+            (aarslev_id,),
+        )
         # No parameters: column names contain '%', which psycopg would read as a placeholder.
-        cells = query(database_url, sql.SQL("SELECT {} FROM staging.raw_aarslev WHERE _file_id = {}").format(
-            sql.SQL(" + ").join(sql.SQL("count({})").format(sql.Identifier(c)) for c, in columns),
-            sql.Literal(aarslev_id)))[0][0]
+        cells = query(
+            database_url,
+            sql.SQL("SELECT {} FROM staging.raw_aarslev WHERE _file_id = {}").format(
+                sql.SQL(" + ").join(sql.SQL("count({})").format(sql.Identifier(c)) for (c,) in columns),
+                sql.Literal(aarslev_id),
+            ),
+        )[0][0]
         assert rejected == cells > 0
     finally:
         assert build(instance, full_refresh=True).success  # reseeds allow_list from the CSV
@@ -200,8 +252,10 @@ def test_a_failed_error_check_blocks_downstream_in_the_same_run(platform, databa
     instance, _, _ = platform
     with psycopg.connect(libpq_url(database_url)) as conn:
         # A series the allow-list does not admit: only the dbt test `series_allowed` catches it.
-        conn.execute("UPDATE timeseries.measurements SET site = 'elsewhere' WHERE ctid ="
-                     " (SELECT ctid FROM timeseries.measurements WHERE variable = 'air_temperature' LIMIT 1)")
+        conn.execute(
+            "UPDATE timeseries.measurements SET site = 'elsewhere' WHERE ctid ="
+            " (SELECT ctid FROM timeseries.measurements WHERE variable = 'air_temperature' LIMIT 1)"
+        )
     result = build(instance, selection=[MEASUREMENTS, QUALITY])  # incremental: the bad row stays
     failed = evaluation(result, "series_allowed")
     assert not failed.passed and failed.severity == dg.AssetCheckSeverity.ERROR
@@ -214,8 +268,10 @@ def test_a_variable_mostly_out_of_range_warns(platform, database_url):
     unit or mapping error (WARN, the build goes on)."""
     instance, _, _ = platform
     with psycopg.connect(libpq_url(database_url)) as conn:
-        flagged = conn.execute("UPDATE timeseries.measurements SET quality_flag = 'out_of_range'"
-                               " WHERE variable = 'co2' AND quality_flag = 'ok' RETURNING time, site, zone").fetchall()
+        flagged = conn.execute(
+            "UPDATE timeseries.measurements SET quality_flag = 'out_of_range'"
+            " WHERE variable = 'co2' AND quality_flag = 'ok' RETURNING time, site, zone"
+        ).fetchall()
     assert flagged
     try:
         result = build(instance, selection=[MEASUREMENTS])  # incremental: no version changed, the flags stay
@@ -224,10 +280,12 @@ def test_a_variable_mostly_out_of_range_warns(platform, database_url):
         assert not warned.passed and warned.severity == dg.AssetCheckSeverity.WARN
     finally:
         with psycopg.connect(libpq_url(database_url)) as conn:
-            conn.execute("UPDATE timeseries.measurements m SET quality_flag = 'ok'"
-                         " FROM unnest(%s::timestamptz[], %s::text[], %s::text[]) AS k (time, site, zone)"
-                         " WHERE m.variable = 'co2' AND (m.time, m.site, m.zone) = (k.time, k.site, k.zone)",
-                         [list(column) for column in zip(*flagged)])
+            conn.execute(
+                "UPDATE timeseries.measurements m SET quality_flag = 'ok'"
+                " FROM unnest(%s::timestamptz[], %s::text[], %s::text[]) AS k (time, site, zone)"
+                " WHERE m.variable = 'co2' AND (m.time, m.site, m.zone) = (k.time, k.site, k.zone)",
+                [list(column) for column in zip(*flagged)],
+            )
 
 
 def test_days_with_gaps_warn(platform, database_url):
@@ -248,13 +306,15 @@ def test_a_failing_dbt_test_fails_the_build_once_and_names_the_test(platform, da
     """The database is up, so the failure is the data's: no retry (DB_RETRY is for a lost database)."""
     instance, _, _ = platform
     with psycopg.connect(libpq_url(database_url)) as conn:
-        conn.execute("UPDATE timeseries.measurements SET unit = 'furlongs' WHERE ctid ="
-                     " (SELECT ctid FROM timeseries.measurements WHERE variable = 'air_temperature' LIMIT 1)")
+        conn.execute(
+            "UPDATE timeseries.measurements SET unit = 'furlongs' WHERE ctid ="
+            " (SELECT ctid FROM timeseries.measurements WHERE variable = 'air_temperature' LIMIT 1)"
+        )
     try:
         result = build(instance, selection=[MEASUREMENTS])  # incremental: the bad row stays, the test fails
         assert not result.success
         assert not [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY]
-        failure, = [e.step_failure_data for e in result.all_events if e.is_step_failure]
+        (failure,) = [e.step_failure_data for e in result.all_events if e.is_step_failure]
         description = failure.user_failure_data.description
         assert description.startswith("dbt build failed with the database up, so it is not retried")
         assert "unit_matches_vocabulary_measurements_unit: Got 1 result" in description, description
@@ -267,28 +327,46 @@ def test_analyst_reads_every_table_and_view_and_writes_nothing(platform, databas
         # Created after the migrations, like dbt's views and the loader's tables.
         owner.execute("CREATE VIEW features.analyst_probe AS SELECT 1 AS x")
     try:
-        relations = query(database_url, """SELECT n.nspname, c.relname FROM pg_class c
+        relations = query(
+            database_url,
+            """SELECT n.nspname, c.relname FROM pg_class c
             JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE n.nspname IN ('metadata', 'staging', 'timeseries', 'features', 'moga') AND c.relkind IN ('r', 'v', 'm', 'p')""")
+            WHERE n.nspname IN ('metadata', 'staging', 'timeseries', 'features', 'moga') AND c.relkind IN ('r', 'v', 'm', 'p')""",
+        )
         names = {f"{s}.{t}" for s, t in relations}
-        assert {"timeseries.aarslev_data", "timeseries.knudjepsen_data", "timeseries.allow_list",
-                "features.analyst_probe", "staging.raw_aarslev"} <= names
+        assert {
+            "timeseries.aarslev_data",
+            "timeseries.knudjepsen_data",
+            "timeseries.allow_list",
+            "features.analyst_probe",
+            "staging.raw_aarslev",
+        } <= names
         analyst = libpq_url(settings.role_url("analyst"))
         with psycopg.connect(analyst) as conn:
             for schema, table in relations:
-                conn.execute(sql.SQL("SELECT * FROM {}.{} LIMIT 1").format(sql.Identifier(schema), sql.Identifier(table)))
-            for statement in ("DELETE FROM timeseries.measurements", "CREATE TEMP TABLE scratch (x int)",
-                              "SELECT metadata.set_file_active(1, false)"):
+                conn.execute(
+                    sql.SQL("SELECT * FROM {}.{} LIMIT 1").format(sql.Identifier(schema), sql.Identifier(table))
+                )
+            for statement in (
+                "DELETE FROM timeseries.measurements",
+                "CREATE TEMP TABLE scratch (x int)",
+                "SELECT metadata.set_file_active(1, false)",
+            ):
                 with pytest.raises((psycopg.errors.ReadOnlySqlTransaction, psycopg.errors.InsufficientPrivilege)):
                     conn.execute(statement)
                 conn.rollback()
             # Behind the read-only default, the privileges themselves refuse every write.
             conn.execute("SET default_transaction_read_only = off")
             conn.commit()
-            for statement in ("INSERT INTO metadata.files (source, path, sha256, bytes, status) VALUES ('x','x','x',1,'received')",
-                              "UPDATE timeseries.measurements SET value = 0", "DELETE FROM staging.raw_aarslev",
-                              "TRUNCATE timeseries.allow_list", "CREATE TABLE moga.scratch (x int)",
-                              "DROP VIEW features.analyst_probe", "SELECT metadata.set_file_active(1, false)"):
+            for statement in (
+                "INSERT INTO metadata.files (source, path, sha256, bytes, status) VALUES ('x','x','x',1,'received')",
+                "UPDATE timeseries.measurements SET value = 0",
+                "DELETE FROM staging.raw_aarslev",
+                "TRUNCATE timeseries.allow_list",
+                "CREATE TABLE moga.scratch (x int)",
+                "DROP VIEW features.analyst_probe",
+                "SELECT metadata.set_file_active(1, false)",
+            ):
                 with pytest.raises(psycopg.errors.InsufficientPrivilege):
                     conn.execute(statement)
                 conn.rollback()

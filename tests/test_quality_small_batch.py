@@ -48,9 +48,19 @@ def test_small_batch_judges_as_great_expectations(database_url, suite, query):
 
 def test_a_suite_with_other_expectations_goes_to_great_expectations(database_url, tmp_path, monkeypatch):
     # An expectation type the small-batch judge does not know: GX judges the suite
-    suite = {"name": "in_set", "expectations": [{
-        "type": "expect_column_values_to_be_in_set", "kwargs": {"column": "variable", "value_set": ["air_temperature"]},
-        "meta": {}, "severity": "critical", "description": "known variables only"}], "meta": {}}
+    suite = {
+        "name": "in_set",
+        "expectations": [
+            {
+                "type": "expect_column_values_to_be_in_set",
+                "kwargs": {"column": "variable", "value_set": ["air_temperature"]},
+                "meta": {},
+                "severity": "critical",
+                "description": "known variables only",
+            }
+        ],
+        "meta": {},
+    }
     (tmp_path / "in_set.json").write_text(json.dumps(suite), encoding="utf-8")
     monkeypatch.setattr(small_batch, "SUITES_DIR", tmp_path)
     monkeypatch.setattr(suites, "SUITES_DIR", tmp_path)

@@ -20,8 +20,7 @@ import yaml
 from greenhouse_assets.ingest.readers import ParsedFile, open_file
 from greenhouse_assets.ingest.registry import SourceRegistry
 
-SHARED = Path(os.environ.get("GREENHOUSE_SHARED_DIR",
-                             Path(__file__).resolve().parents[1].parent / "shared"))
+SHARED = Path(os.environ.get("GREENHOUSE_SHARED_DIR", Path(__file__).resolve().parents[1].parent / "shared"))
 REAL = SHARED / "data" / "real"
 REAL_FILES = sorted(p for p in REAL.rglob("*") if p.is_file())
 CELL = REAL / "aarslev" / "celle5"
@@ -184,7 +183,11 @@ def test_weather_epoch_milliseconds(loaded) -> None:
     assert parsed.detection["timestamp"]["format"] == "epoch_ms"
     assert frame["time"][0] == datetime(2014, 1, 23, 23, 0, tzinfo=UTC)
     assert {c.variable for c in parsed.columns} == {
-        "outdoor_temperature", "radiation", "outdoor_temperature_forecast", "radiation_forecast"}
+        "outdoor_temperature",
+        "radiation",
+        "outdoor_temperature_forecast",
+        "radiation_forecast",
+    }
 
 
 def test_smap_unsorted_readings_come_out_sorted_and_wide(loaded) -> None:
@@ -211,8 +214,9 @@ def test_smap_and_cell_csv_of_a_month_merge_on_time_and_variable(loaded, month: 
 
 def test_dst_day_in_smap_has_no_gap(loaded) -> None:
     _, frame = loaded[CELL / "output-2014-03-01-00-00.csv.json"]
-    day = frame.filter(pl.col("time").is_between(datetime(2014, 3, 30, 0, 30, tzinfo=UTC),
-                                                 datetime(2014, 3, 30, 1, 10, tzinfo=UTC)))
+    day = frame.filter(
+        pl.col("time").is_between(datetime(2014, 3, 30, 0, 30, tzinfo=UTC), datetime(2014, 3, 30, 1, 10, tzinfo=UTC))
+    )
     assert day["time"].diff().drop_nulls().unique().to_list() == [timedelta(minutes=10)]
 
 
@@ -228,8 +232,7 @@ def test_mapping_rows_cover_every_rule_with_conversions(registry) -> None:
     rows = registry.mapping_rows()
     assert {r["source"] for r in rows} == {"knudjepsen", "aarslev", "generic"}
     vpd = [r for r in rows if r["variable"] == "vpd"]
-    assert {(r["unit"], r["canonical_unit"], r["conversion"]) for r in vpd} == {
-        ("hPa", "kPa", "hpa_to_kpa")}
+    assert {(r["unit"], r["canonical_unit"], r["conversion"]) for r in vpd} == {("hPa", "kPa", "hpa_to_kpa")}
     assert all(r["conversion_sql"] and r["zone_rule"] for r in rows)
 
 
@@ -242,9 +245,37 @@ def test_batches_respect_the_row_limit_and_repeat_identically(registry) -> None:
 
 # Cells at the edge of "a number": the CSV parser's fast conversion must give exactly what the
 # string path gives, or leave the block to the string path (which then accepts or names the cell).
-EDGE_CELLS = ["nan", "NaN", "-inf", "Infinity", "1e400", "4.9e-330", "1e", ".", "-", "1_000", "0x10", "  ",
-              " 1,5", "1,5 ", "1.5", "1,5", ",5", "5,", "1 000", "-0", "+1,0", "7.34011e-008", "-2.14748e+008",
-              "5,3e+36", "true", "N/A", "1.5.5", "1,5,5", "١٢"]
+EDGE_CELLS = [
+    "nan",
+    "NaN",
+    "-inf",
+    "Infinity",
+    "1e400",
+    "4.9e-330",
+    "1e",
+    ".",
+    "-",
+    "1_000",
+    "0x10",
+    "  ",
+    " 1,5",
+    "1,5 ",
+    "1.5",
+    "1,5",
+    ",5",
+    "5,",
+    "1 000",
+    "-0",
+    "+1,0",
+    "7.34011e-008",
+    "-2.14748e+008",
+    "5,3e+36",
+    "true",
+    "N/A",
+    "1.5.5",
+    "1,5,5",
+    "١٢",
+]
 
 
 @pytest.mark.parametrize("decimal", [",", "."])
@@ -253,13 +284,19 @@ def test_fast_numeric_parsing_equals_the_string_path(tmp_path, registry, monkeyp
     from greenhouse_assets.ingest.errors import IngestError
 
     head = KNUDJEPSEN.read_bytes().split(b"\r\n")[:20]
-    if decimal == ".":  # points, declared as the file's mark, so the parser converts with '.' (a ',' cell: the other mark)
+    if (
+        decimal == "."
+    ):  # points, declared as the file's mark, so the parser converts with '.' (a ',' cell: the other mark)
         head = head[:3] + [line.replace(b",", b".") for line in head[3:]]
         text = (Path(__file__).resolve().parents[1] / "greenhouse_assets" / "sources.yaml").read_text(encoding="utf-8")
         assert text.count('decimal: ","\n        # name / controller point') == 1
         declared = tmp_path / "sources.yaml"
-        declared.write_text(text.replace('decimal: ","\n        # name / controller point',
-                                         'decimal: "."\n        # name / controller point'), encoding="utf-8")
+        declared.write_text(
+            text.replace(
+                'decimal: ","\n        # name / controller point', 'decimal: "."\n        # name / controller point'
+            ),
+            encoding="utf-8",
+        )
         registry = SourceRegistry.load(declared)
 
     def outcome(path: Path) -> pl.DataFrame | dict:
@@ -288,6 +325,7 @@ def test_fast_numeric_parsing_equals_the_string_path(tmp_path, registry, monkeyp
 # Fixtures are real files transformed the way the real archives vary; expectations come from the
 # untouched real file (read by the same reader) or from plain datetime arithmetic, never from the rule.
 
+
 def _rewrite_marks(lines: list[str], majority: str, every: int) -> tuple[list[str], int]:
     """Data cells holding a '.' get the `majority` mark, every `every`-th of them the other one; returns
     the lines and how many cells now hold the mark that is not `majority`."""
@@ -311,11 +349,19 @@ def _write_lines(path: Path, lines: list[str]) -> Path:
     return path
 
 
-@pytest.mark.parametrize(("month", "majority", "every"), [
-    ("2014-01", ",", 7), ("2014-02", ",", 3), ("2014-03", ",", 50), ("2014-02", ".", 5), ("2014-03", ".", 11),
-])
-def test_both_decimal_marks_in_a_real_cell_month_load_exactly(tmp_path, registry, loaded, month, majority,
-                                                              every) -> None:
+@pytest.mark.parametrize(
+    ("month", "majority", "every"),
+    [
+        ("2014-01", ",", 7),
+        ("2014-02", ",", 3),
+        ("2014-03", ",", 50),
+        ("2014-02", ".", 5),
+        ("2014-03", ".", 11),
+    ],
+)
+def test_both_decimal_marks_in_a_real_cell_month_load_exactly(
+    tmp_path, registry, loaded, month, majority, every
+) -> None:
     original = CELL / f"output-{month}-01-00-00.csv"
     lines = original.read_bytes().decode("utf-8").split("\r\n")[:-1]
     rewritten, other = _rewrite_marks(lines, majority, every)
@@ -327,12 +373,14 @@ def test_both_decimal_marks_in_a_real_cell_month_load_exactly(tmp_path, registry
     assert (parsed.detection["decimal"], parsed.detection["decimal_primary"]) == ("mixed", majority)
     frame = pl.concat(parsed.batches(rows=700))
     assert frame.equals(loaded[original][1])  # every value, time and row number as in the real file
-    assert parsed.resolutions == {"nonexistent_local_times": 0, "ambiguous_local_times": 0,
-                                  "other_decimal_marks": other}
+    assert parsed.resolutions == {
+        "nonexistent_local_times": 0,
+        "ambiguous_local_times": 0,
+        "other_decimal_marks": other,
+    }
 
 
-def test_the_other_decimal_mark_only_after_the_sampled_head_is_read_and_recorded(tmp_path, registry,
-                                                                                 loaded) -> None:
+def test_the_other_decimal_mark_only_after_the_sampled_head_is_read_and_recorded(tmp_path, registry, loaded) -> None:
     """February then March of the real cell file in one file (over 1 MB): decimal comma throughout, a
     point only in the last rows, beyond what detection samples. The fast parser hands those blocks to the
     string path, which reads them; the detection then says "mixed"."""
@@ -351,14 +399,16 @@ def test_the_other_decimal_mark_only_after_the_sampled_head_is_read_and_recorded
     frame = pl.concat(parsed.batches(rows=1000))
     assert parsed.detection["decimal"] == "mixed" and parsed.detection["decimal_primary"] == ","
     assert parsed.resolutions["other_decimal_marks"] == other > 100
-    expected = pl.concat([loaded[CELL / "output-2014-02-01-00-00.csv"][1],
-                          loaded[CELL / "output-2014-03-01-00-00.csv"][1].with_columns(
-                              pl.col("_row_number") + len(february) - 1)])
+    expected = pl.concat(
+        [
+            loaded[CELL / "output-2014-02-01-00-00.csv"][1],
+            loaded[CELL / "output-2014-03-01-00-00.csv"][1].with_columns(pl.col("_row_number") + len(february) - 1),
+        ]
+    )
     assert frame.equals(expected)
 
 
-def test_a_decimal_comma_in_a_real_comma_delimited_file_is_an_error_at_its_row_and_column(tmp_path,
-                                                                                           registry) -> None:
+def test_a_decimal_comma_in_a_real_comma_delimited_file_is_an_error_at_its_row_and_column(tmp_path, registry) -> None:
     from greenhouse_assets.ingest.errors import IngestError
 
     original = REAL / "aarslev" / "januar2014" / "MortenSDUData.csv"
@@ -382,8 +432,9 @@ def _last_sunday(year: int, month: int) -> int:
 
 
 @pytest.mark.parametrize(("year", "late_rows"), [(2016, 1), (2015, 6), (2019, 3)])
-def test_real_cell_rows_stamped_in_the_spring_gap_load_at_standard_time(tmp_path, registry, loaded, year,
-                                                                        late_rows) -> None:
+def test_real_cell_rows_stamped_in_the_spring_gap_load_at_standard_time(
+    tmp_path, registry, loaded, year, late_rows
+) -> None:
     """The real March cell file re-stamped as a Danish local-time export of another year whose logger
     switched its clock `late_rows` rows late: those rows carry 02:xx, a local time that does not exist."""
     from zoneinfo import ZoneInfo
@@ -410,8 +461,11 @@ def test_real_cell_rows_stamped_in_the_spring_gap_load_at_standard_time(tmp_path
     assert frame["time"].to_list() == truth
     assert frame.filter(pl.col("time") == switch)["_row_number"].to_list() == [stamped.index(gap[0]) + 1]
     assert frame.drop("time").equals(loaded[original][1].drop("time").head(frame.height))
-    assert parsed.resolutions == {"nonexistent_local_times": late_rows, "ambiguous_local_times": 0,
-                                  "other_decimal_marks": 0}
+    assert parsed.resolutions == {
+        "nonexistent_local_times": late_rows,
+        "ambiguous_local_times": 0,
+        "other_decimal_marks": 0,
+    }
 
 
 def test_real_knudjepsen_year_as_local_time_with_a_spring_gap_row_and_the_repeated_hour(tmp_path) -> None:
@@ -420,10 +474,16 @@ def test_real_knudjepsen_year_as_local_time_with_a_spring_gap_row_and_the_repeat
     27-03-2016 still says 02:00:00. Read with the lamp-group rule's zone set to Europe/Copenhagen."""
     from zoneinfo import ZoneInfo
 
-    config = yaml.safe_load((Path(__file__).resolve().parents[1] / "greenhouse_assets" / "sources.yaml")
-                            .read_text(encoding="utf-8"))
-    (lamp_rule,) = [rule for source in config["sources"] if source["name"] == "knudjepsen"
-                    for rule in source["rules"] if rule["name"] == "lamp_group_export"]
+    config = yaml.safe_load(
+        (Path(__file__).resolve().parents[1] / "greenhouse_assets" / "sources.yaml").read_text(encoding="utf-8")
+    )
+    (lamp_rule,) = [
+        rule
+        for source in config["sources"]
+        if source["name"] == "knudjepsen"
+        for rule in source["rules"]
+        if rule["name"] == "lamp_group_export"
+    ]
     assert lamp_rule["timezone"] == "Etc/GMT-1"
     lamp_rule["timezone"] = "Europe/Copenhagen"
     path = tmp_path / "sources.yaml"
@@ -447,8 +507,7 @@ def test_real_knudjepsen_year_as_local_time_with_a_spring_gap_row_and_the_repeat
     parsed = open_file(landed, local_registry)
     frame = pl.concat(parsed.batches(rows=20_000))
     assert frame.height == 105_697 and frame["time"].to_list() == truth
-    assert parsed.resolutions == {"nonexistent_local_times": 1, "ambiguous_local_times": 24,
-                                  "other_decimal_marks": 0}
+    assert parsed.resolutions == {"nonexistent_local_times": 1, "ambiguous_local_times": 24, "other_decimal_marks": 0}
 
 
 def test_generated_autumn_files_all_load_through_the_repeated_hour(tmp_path, registry) -> None:
@@ -470,7 +529,10 @@ def test_generated_autumn_files_all_load_through_the_repeated_hour(tmp_path, reg
         assert parsed[name].resolutions["ambiguous_local_times"] == 12
         # the sMAP export holds the second pass once per epoch: read as standard time, it equals the CSV
         smap = frames[name + ".json"]
-        hour = (datetime(2014, 10, 26, 1, tzinfo=UTC).timestamp() * 1000, datetime(2014, 10, 26, 2, tzinfo=UTC).timestamp() * 1000)
+        hour = (
+            datetime(2014, 10, 26, 1, tzinfo=UTC).timestamp() * 1000,
+            datetime(2014, 10, 26, 2, tzinfo=UTC).timestamp() * 1000,
+        )
         document = json.loads((tmp_path / (name + ".json")).read_text(encoding="utf-8"))
         epochs = {t for stream in document.values() for t, _ in stream["Readings"] if hour[0] <= t < hour[1]}
         assert 0 < len(epochs) <= 6 and parsed[name + ".json"].resolutions["ambiguous_local_times"] == len(epochs)
@@ -478,4 +540,5 @@ def test_generated_autumn_files_all_load_through_the_repeated_hour(tmp_path, reg
         both = smap.select("time", json=pl.col(f"/Cell{cell}/air_temperature")).join(csv_air, on="time")
         assert both.height == smap.height and both.filter(pl.col("json") != pl.col("csv")).height == 0
     assert frames["knudjepsen/NO3_LAMPEGRP_1.csv"]["time"].diff().drop_nulls().unique().to_list() == [
-        timedelta(minutes=5)]
+        timedelta(minutes=5)
+    ]

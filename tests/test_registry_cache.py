@@ -30,9 +30,11 @@ def test_the_registry_is_parsed_once_and_again_after_an_edit(tmp_path):
 
 
 def test_pint_definitions_cached_by_one_process_serve_the_next_alike(tmp_path):
-    code = ("import json\nfrom greenhouse_assets.ingest import units\n"
-            "print(json.dumps([(l.scale, l.offset) for l in (units.convert('°F', '°C'), units.convert('%', 'ppm'),"
-            " units.convert('W/cm^2', 'W/m²'))]))")
+    code = (
+        "import json\nfrom greenhouse_assets.ingest import units\n"
+        "print(json.dumps([(l.scale, l.offset) for l in (units.convert('°F', '°C'), units.convert('%', 'ppm'),"
+        " units.convert('W/cm^2', 'W/m²'))]))"
+    )
     env = {**os.environ, "GREENHOUSE_LOCAL_DIR": str(tmp_path)}
 
     def conversions() -> list:

@@ -61,6 +61,7 @@ def stream_uuid(cell: int, stream: str) -> str:
 
 # --- fixtures built from the real files ---------------------------------------------------------
 
+
 def uuid_json(cell: int, out: Path, keep: slice = slice(None)) -> Path:
     """The real Cell 5 JSON as a list of streams keyed by UUID for cell `cell` (float epochs, as
     newer exports write them); only the air temperature keeps its Path. `keep` selects readings."""
@@ -68,9 +69,11 @@ def uuid_json(cell: int, out: Path, keep: slice = slice(None)) -> Path:
     streams = []
     for key, stream in real.items():
         name = key.rsplit("/", 1)[1]
-        entry = {"uuid": stream_uuid(cell, name),
-                 "Readings": [[float(t), v] for t, v in sorted(stream["Readings"])[keep]],
-                 "Properties": stream["Properties"]}
+        entry = {
+            "uuid": stream_uuid(cell, name),
+            "Readings": [[float(t), v] for t, v in sorted(stream["Readings"])[keep]],
+            "Properties": stream["Properties"],
+        }
         if name == BY_PATH:
             entry["Path"] = f"/Cell{cell}/{name}"
         streams.append(entry)
@@ -89,8 +92,7 @@ def uuid_csv(cell: int, out: Path, keep: slice = slice(None)) -> Path:
             by_time.setdefault(t, {})[name] = v
     lines = ["timestamp;" + ";".join(stream_uuid(cell, n) for n in names)]
     for t in sorted(by_time):
-        lines.append(f"{float(t)};" + ";".join("" if by_time[t].get(n) is None else repr(by_time[t][n])
-                                               for n in names))
+        lines.append(f"{float(t)};" + ";".join("" if by_time[t].get(n) is None else repr(by_time[t][n]) for n in names))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return out
@@ -116,7 +118,7 @@ def lamp_rows() -> tuple[list[list[str]], list[list[str]]]:
     """(three header rows, N_ROWS data rows from START) of the real Knudjepsen file, split on ';'."""
     with open(LAMPS, encoding="utf-8", newline="") as handle:
         rows = list(csv.reader(handle, delimiter=";"))
-    return rows[:3], rows[3 + START:3 + START + N_ROWS]
+    return rows[:3], rows[3 + START : 3 + START + N_ROWS]
 
 
 def knudjepsen_file(path: Path, header: list[list[str]], data: list[list[str]]) -> Path:
@@ -150,8 +152,9 @@ def lamp_groups_file(folder: Path, a: int, b: int) -> tuple[Path, dict[tuple[str
     points = [f"NORRING:BEL.SYSTEM {s} LAMPGRP {g}" for s in (a, b) for g in (1, 2, 3)]
     columns = [shifted(data, status, 12 * i) for i in range(6)]
     rows = [[row[0], *(c[i] for c in columns)] for i, row in enumerate(data)]
-    path = knudjepsen_file(folder / f"NO{a}-NO{b}_belysningsgrp.csv",
-                           [["", *["målt status"] * 6], ["", *points], [""] * 7], rows)
+    path = knudjepsen_file(
+        folder / f"NO{a}-NO{b}_belysningsgrp.csv", [["", *["målt status"] * 6], ["", *points], [""] * 7], rows
+    )
     names = ["lamp_status", "lamp_status_2", "lamp_status_3"]
     expected = {(f"NO{s}", names[g]): columns[i] for i, (s, g) in enumerate((s, g) for s in (a, b) for g in range(3))}
     return path, expected
@@ -174,8 +177,7 @@ def extra_file(folder: Path, a: int, b: int) -> tuple[Path, dict[tuple[str, str]
             points.append(f"NORRING:Afd {section}" if i < 2 else f"NORRING:AFD {section} VENT REG")
             expected[(f"NO{section}", variable)] = values
     rows = [[row[0], *(c[i] for c in columns)] for i, row in enumerate(data)]
-    path = knudjepsen_file(folder / f"NO{a}NO{b}.extra.csv",
-                           [["", *names * 2], ["", *points], ["", *units * 2]], rows)
+    path = knudjepsen_file(folder / f"NO{a}NO{b}.extra.csv", [["", *names * 2], ["", *points], ["", *units * 2]], rows)
     return path, expected
 
 
@@ -224,6 +226,7 @@ def staged(path: Path, registry: SourceRegistry):
 
 # --- item 2: streams keyed by UUID ---------------------------------------------------------------
 
+
 @pytest.mark.pure
 @pytest.mark.parametrize("cell", [6, 7])
 def test_uuid_list_json_is_read_and_mapped_by_uuid(tmp_path, registry, cell):
@@ -235,17 +238,24 @@ def test_uuid_list_json_is_read_and_mapped_by_uuid(tmp_path, registry, cell):
     # A stream with a Path is named and mapped by it; the others are named by their uuid.
     path_column = by_name[f"/Cell{cell}/{BY_PATH}"]
     assert (path_column.variable, path_column.zone, path_column.uuid) == (
-        "air_temperature", f"celle{cell}", stream_uuid(cell, BY_PATH))
+        "air_temperature",
+        f"celle{cell}",
+        stream_uuid(cell, BY_PATH),
+    )
     for stream, (variable, _unit, _reason) in MAPPED.items():
         column = by_name[stream_uuid(cell, stream)]
         assert (column.variable, column.zone, column.canonical_unit) == (
-            variable, f"celle{cell}", registry.vocabulary[variable])
+            variable,
+            f"celle{cell}",
+            registry.vocabulary[variable],
+        )
     assert (by_name[stream_uuid(cell, "humidity_vpd")].scale, by_name[stream_uuid(cell, "co2")].scale) == (0.1, 1.0)
 
     # Unmapped UUIDs are staged as they are (variable null, no zone) and reported.
     real = json.loads(SMAP_JSON.read_text(encoding="utf-8"))
-    unmapped = sorted(stream_uuid(cell, k.rsplit("/", 1)[1]) for k in real
-                      if k.rsplit("/", 1)[1] not in {BY_PATH, *MAPPED})
+    unmapped = sorted(
+        stream_uuid(cell, k.rsplit("/", 1)[1]) for k in real if k.rsplit("/", 1)[1] not in {BY_PATH, *MAPPED}
+    )
     assert len(unmapped) == 10
     assert sorted(c.original_name for c in parsed.columns if c.variable is None) == unmapped
     assert sorted(u["uuid"] for u in parsed.detection["unmapped_uuids"]) == unmapped
@@ -274,8 +284,12 @@ def test_uuid_csv_twin_reads_like_the_json(tmp_path, registry):
     assert {c.variable for c in parsed_csv.columns if c.variable} == {v for v, _u, _r in MAPPED.values()}
     assert len(parsed_csv.detection["unmapped_uuids"]) == 11
     uuid_co2 = stream_uuid(6, "co2")
-    assert from_csv.select("time", uuid_co2).drop_nulls().sort("time").equals(
-        from_json.select("time", uuid_co2).drop_nulls().sort("time"))
+    assert (
+        from_csv.select("time", uuid_co2)
+        .drop_nulls()
+        .sort("time")
+        .equals(from_json.select("time", uuid_co2).drop_nulls().sort("time"))
+    )
 
 
 @pytest.mark.pure
@@ -305,6 +319,7 @@ def test_real_cell5_uuids_map_like_their_paths(tmp_path):
 
 # --- item 5: columns told apart by the controller point -----------------------------------------
 
+
 @pytest.mark.pure
 @pytest.mark.parametrize("sections", [(3, 4), (5, 6)])
 def test_lamp_groups_of_two_sections_in_one_file(tmp_path, sections):
@@ -314,8 +329,11 @@ def test_lamp_groups_of_two_sections_in_one_file(tmp_path, sections):
     assert (parsed.source.name, parsed.detection["header_rows"]) == ("knudjepsen", 3)
     got = [(c.original_name, c.point, c.zone, c.variable) for c in parsed.columns]
     a, b = sections
-    assert got == [("målt status", f"NORRING:BEL.SYSTEM {s} LAMPGRP {g}", f"NO{s}", v)
-                   for s in (a, b) for g, v in ((1, "lamp_status"), (2, "lamp_status_2"), (3, "lamp_status_3"))]
+    assert got == [
+        ("målt status", f"NORRING:BEL.SYSTEM {s} LAMPGRP {g}", f"NO{s}", v)
+        for s in (a, b)
+        for g, v in ((1, "lamp_status"), (2, "lamp_status_2"), (3, "lamp_status_3"))
+    ]
     for column in parsed.columns:
         assert frame[column.staged_name].to_list() == [number(x) for x in expected[(column.zone, column.variable)]]
 
@@ -327,8 +345,10 @@ def test_repeated_names_with_section_points(tmp_path, sections):
     parsed, frame = staged(path, SourceRegistry.load())
     a, b = sections
     assert [(c.zone, c.variable) for c in parsed.columns] == [
-        (f"NO{s}", v) for s in (a, b)
-        for v in ("humidity_deficit", "relative_humidity", "vent_position_lee", "vent_position_wind")]
+        (f"NO{s}", v)
+        for s in (a, b)
+        for v in ("humidity_deficit", "relative_humidity", "vent_position_lee", "vent_position_wind")
+    ]
     for column in parsed.columns:
         assert frame[column.staged_name].to_list() == [number(x) for x in expected[(column.zone, column.variable)]]
 
@@ -363,15 +383,18 @@ def test_spelling_variants_of_one_unit_need_no_conversion():
 def test_point_without_a_section_in_a_two_section_file_is_refused(tmp_path):
     """A mapped column whose point names no section, in a file whose name names none either."""
     header, data = lamp_rows()
-    path = knudjepsen_file(tmp_path / "NO3-NO4_vejr.csv",
-                           [["", "udetemp"], ["", "NORRING:VEJRSTATION"], ["", "°C"]],
-                           [[row[0], row[header[0].index("udetemp")]] for row in data])
+    path = knudjepsen_file(
+        tmp_path / "NO3-NO4_vejr.csv",
+        [["", "udetemp"], ["", "NORRING:VEJRSTATION"], ["", "°C"]],
+        [[row[0], row[header[0].index("udetemp")]] for row in data],
+    )
     with pytest.raises(IngestError) as caught:
         open_file(path, SourceRegistry.load())
     assert caught.value.column == "udetemp" and caught.value.reason.startswith("no zone for mapped column")
 
 
 # --- item 6: declared units checked and converted -----------------------------------------------
+
 
 @pytest.mark.pure
 def test_declared_units_that_convert_are_converted(tmp_path):
@@ -386,8 +409,10 @@ def test_declared_units_that_convert_are_converted(tmp_path):
     assert {c["column"] for c in parsed.detection["unit_conversions"]} >= {"mål temp afd  Mid", "stråling"}
     # Converted back with the recorded scale/offset, the staged values are the real file's.
     header, data = lamp_rows()
-    for column, index in ((temperature, header[0].index("mål temp afd  Mid")),
-                          (radiation, header[0].index("stråling"))):
+    for column, index in (
+        (temperature, header[0].index("mål temp afd  Mid")),
+        (radiation, header[0].index("stråling")),
+    ):
         staged_values = frame[column.staged_name].to_list()
         for raw, value in zip(data, staged_values, strict=True):
             original = number(raw[index])
@@ -411,16 +436,23 @@ def test_declared_unit_that_does_not_convert_is_refused(tmp_path, declared, foun
 def test_a_wrong_declared_unit_is_quarantined_with_file_column_expected_found(clean_platform, tmp_path):
     path = units_file(tmp_path / "landing", 7, "m/s")
     lake = tmp_path / "lake"
-    outcome = receive_file(path, landing_root=tmp_path / "landing",
-                           store=LakeStore(lake),
-                           database=At(clean_platform), registry=SourceRegistry.load())
+    outcome = receive_file(
+        path,
+        landing_root=tmp_path / "landing",
+        store=LakeStore(lake),
+        database=At(clean_platform),
+        registry=SourceRegistry.load(),
+    )
     assert outcome.status == "quarantined"
     with psycopg.connect(libpq_url(clean_platform)) as conn:
-        error, detail = conn.execute("SELECT error, error_detail FROM metadata.files WHERE file_id = %s",
-                                     (outcome.file_id,)).fetchone()
-    assert error == ("NO7_LAMPEGRP_1.csv, column 'mål temp afd  Mid': declared unit does not convert "
-                     "('m/s' is [length] * [time]^-1, '°C' is [temperature]): expected '°C' or a unit that "
-                     "converts to it (registry unit of air_temperature), found 'm/s'")
+        error, detail = conn.execute(
+            "SELECT error, error_detail FROM metadata.files WHERE file_id = %s", (outcome.file_id,)
+        ).fetchone()
+    assert error == (
+        "NO7_LAMPEGRP_1.csv, column 'mål temp afd  Mid': declared unit does not convert "
+        "('m/s' is [length] * [time]^-1, '°C' is [temperature]): expected '°C' or a unit that "
+        "converts to it (registry unit of air_temperature), found 'm/s'"
+    )
     assert (detail["column"], detail["found"]) == ("mål temp afd  Mid", "m/s")
 
 
@@ -441,14 +473,20 @@ def test_registry_refuses_bad_unit_config(tmp_path):
 
 # --- all three through staging and dbt into timeseries.measurements -------------------------------
 
+
 def stage(url: str, path: Path, root: Path, lake: Path, registry: SourceRegistry):
-    outcome = receive_file(path, landing_root=root,
-                           store=LakeStore(lake),
-                           database=At(url), registry=registry)
+    outcome = receive_file(path, landing_root=root, store=LakeStore(lake), database=At(url), registry=registry)
     assert outcome.status == "received", outcome.error
-    load_parquet(At(url), file_id=outcome.file_id, source=outcome.source, source_file=outcome.path,
-                 parquet=Path(outcome.parquet_uri.removeprefix("file://")), run_id=None, actor="test",
-                 partition_key=outcome.partition_key)
+    load_parquet(
+        At(url),
+        file_id=outcome.file_id,
+        source=outcome.source,
+        source_file=outcome.path,
+        parquet=Path(outcome.parquet_uri.removeprefix("file://")),
+        run_id=None,
+        actor="test",
+        partition_key=outcome.partition_key,
+    )
     return outcome
 
 
@@ -458,8 +496,9 @@ def test_streams_points_and_units_reach_measurements(clean_platform, registry, t
     # the middle third overlaps and must merge by precedence (JSON 20 over CSV 15), not duplicate.
     n = len(json.loads(SMAP_JSON.read_text(encoding="utf-8"))["/Cell5/co2"]["Readings"])
     first, last = slice(0, 2 * n // 3), slice(n // 3, None)
-    json_out = stage(url, uuid_json(6, root / "celle6" / "output-2014-01-01-00-00.csv.json", first),
-                     root, lake, registry)
+    json_out = stage(
+        url, uuid_json(6, root / "celle6" / "output-2014-01-01-00-00.csv.json", first), root, lake, registry
+    )
     csv_out = stage(url, uuid_csv(6, root / "celle6" / "output-2014-01-01-00-00.csv", last), root, lake, registry)
     lamps_path, lamps = lamp_groups_file(root, 5, 6)
     lamps_out = stage(url, lamps_path, root, lake, registry)
@@ -468,16 +507,27 @@ def test_streams_points_and_units_reach_measurements(clean_platform, registry, t
     assert json_out.detection["unmapped_uuids"] and raw_metadata(json_out)["unmapped_uuids"]
     assert raw_metadata(units_out)["unit_conversions"]
 
-    result = dg.materialize([timeseries_dbt], instance=dg.DagsterInstance.ephemeral(),
-                            resources={**resources().resources, **transform_resources().resources})
+    result = dg.materialize(
+        [timeseries_dbt],
+        instance=dg.DagsterInstance.ephemeral(),
+        resources={**resources().resources, **transform_resources().resources},
+    )
     assert result.success
-    assert [e.check_name for e in result.get_asset_check_evaluations()
-            if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR] == []
+    assert [
+        e.check_name
+        for e in result.get_asset_check_evaluations()
+        if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR
+    ] == []
 
     with psycopg.connect(libpq_url(url)) as conn:
+
         def series(zone: str) -> dict:
-            return {(t, v): (value, f) for t, v, value, f in conn.execute(
-                "SELECT time, variable, value, file_id FROM timeseries.measurements WHERE zone = %s", (zone,))}
+            return {
+                (t, v): (value, f)
+                for t, v, value, f in conn.execute(
+                    "SELECT time, variable, value, file_id FROM timeseries.measurements WHERE zone = %s", (zone,)
+                )
+            }
 
         # Streams: every mapped reading of either file once, JSON winning where both have it.
         cell6 = series("celle6")
@@ -485,20 +535,26 @@ def test_streams_points_and_units_reach_measurements(clean_platform, registry, t
         csv_keys = {k: v for k, v in csv_keys.items() if k[1] != "air_temperature"}  # unmapped in the CSV
         assert set(cell6) == set(json_keys) | set(csv_keys)
         assert {k: pytest.approx(v) for k, v in (csv_keys | json_keys).items()} == {
-            k: v for k, (v, _f) in cell6.items()}
+            k: v for k, (v, _f) in cell6.items()
+        }
         overlap = set(json_keys) & set(csv_keys)
         assert len(overlap) > 1000
         assert {cell6[k][1] for k in overlap} == {json_out.file_id}
         assert {cell6[k][1] for k in set(csv_keys) - set(json_keys)} == {csv_out.file_id}
-        assert conn.execute("SELECT count(*) FROM timeseries.measurements WHERE zone = 'celle6' AND variable "
-                            "NOT IN ('air_temperature', 'co2', 'outdoor_temperature', 'vpd', 'radiation')"
-                            ).fetchone()[0] == 0  # unmapped streams stay in staging
+        assert (
+            conn.execute(
+                "SELECT count(*) FROM timeseries.measurements WHERE zone = 'celle6' AND variable "
+                "NOT IN ('air_temperature', 'co2', 'outdoor_temperature', 'vpd', 'radiation')"
+            ).fetchone()[0]
+            == 0
+        )  # unmapped streams stay in staging
 
         # Points: six lamp groups of two sections, each in its zone and variable.
         # The export's clock is UTC+1 all year: the stored instant is an hour before the wall clock.
         header, data = lamp_rows()
-        times = [(datetime.strptime(row[0], "%d-%m-%Y %H:%M:%S") - timedelta(hours=1)).replace(tzinfo=UTC)
-                 for row in data]
+        times = [
+            (datetime.strptime(row[0], "%d-%m-%Y %H:%M:%S") - timedelta(hours=1)).replace(tzinfo=UTC) for row in data
+        ]
         for zone in ("NO5", "NO6"):
             stored = series(zone)
             assert {v for _t, v in stored} == {"lamp_status", "lamp_status_2", "lamp_status_3"}
@@ -511,31 +567,42 @@ def test_streams_points_and_units_reach_measurements(clean_platform, registry, t
         no7 = series("NO7")
         temperature, radiation = header[0].index("mål temp afd  Mid"), header[0].index("stråling")
         for index, variable in ((temperature, "air_temperature"), (radiation, "radiation")):
-            want = {(t, variable): number(row[index]) for t, row in zip(times, data, strict=True)
-                    if row[index].strip()}
+            want = {(t, variable): number(row[index]) for t, row in zip(times, data, strict=True) if row[index].strip()}
             got = {k: v for k, (v, _f) in no7.items() if k[1] == variable}
             assert got.keys() == want.keys()
             assert got == {k: pytest.approx(v, abs=1e-9) for k, v in want.items()}
-        units = dict(conn.execute("SELECT DISTINCT variable, unit FROM timeseries.measurements WHERE zone = 'NO7'"
-                                  " AND variable IN ('air_temperature', 'radiation')").fetchall())
+        units = dict(
+            conn.execute(
+                "SELECT DISTINCT variable, unit FROM timeseries.measurements WHERE zone = 'NO7'"
+                " AND variable IN ('air_temperature', 'radiation')"
+            ).fetchall()
+        )
         assert units == {"air_temperature": "°C", "radiation": "W/m²"}
-        recorded = dict(conn.execute(
-            """SELECT original_name, array[scale, "offset"] FROM metadata.file_columns
+        recorded = dict(
+            conn.execute(
+                """SELECT original_name, array[scale, "offset"] FROM metadata.file_columns
                WHERE file_id = %s AND original_name IN ('mål temp afd  Mid', 'stråling')""",
-            (units_out.file_id,)).fetchall())
+                (units_out.file_id,),
+            ).fetchall()
+        )
         assert recorded == {"mål temp afd  Mid": [5 / 9, -160 / 9], "stråling": [1000.0, 0.0]}
         columns, detection = conn.execute(
             """SELECT sv.columns, sv.detection FROM metadata.schema_versions sv
-               JOIN metadata.files f USING (schema_version_id) WHERE f.file_id = %s""", (units_out.file_id,)).fetchone()
+               JOIN metadata.files f USING (schema_version_id) WHERE f.file_id = %s""",
+            (units_out.file_id,),
+        ).fetchone()
         recorded = {c["original"]: (c["unit"], c["scale"], c["offset"]) for c in columns}
         assert recorded["mål temp afd  Mid"] == ("°F", 5 / 9, -160 / 9)
         assert {c["column"] for c in detection["unit_conversions"]} >= {"mål temp afd  Mid", "stråling"}
         unmapped = conn.execute(
             """SELECT sv.detection -> 'unmapped_uuids' FROM metadata.schema_versions sv
-               JOIN metadata.files f USING (schema_version_id) WHERE f.file_id = %s""", (json_out.file_id,)).fetchone()[0]
+               JOIN metadata.files f USING (schema_version_id) WHERE f.file_id = %s""",
+            (json_out.file_id,),
+        ).fetchone()[0]
         assert len(unmapped) == 10
-        points = conn.execute("SELECT DISTINCT point, zone, variable FROM metadata.file_columns WHERE file_id = %s"
-                              " ORDER BY point", (lamps_out.file_id,)).fetchall()
+        points = conn.execute(
+            "SELECT DISTINCT point, zone, variable FROM metadata.file_columns WHERE file_id = %s ORDER BY point",
+            (lamps_out.file_id,),
+        ).fetchall()
         assert points[0] == ("NORRING:BEL.SYSTEM 5 LAMPGRP 1", "NO5", "lamp_status")
         assert len(points) == 6
-

@@ -44,13 +44,17 @@ def warmer(source, dest, degrees: float = 1.0):
 
 
 def measurements(conn) -> list[tuple]:
-    return conn.execute("SELECT time, site, zone, variable, value, quality_flag, file_id FROM timeseries.measurements "
-                        "ORDER BY time, site, zone, variable").fetchall()
+    return conn.execute(
+        "SELECT time, site, zone, variable, value, quality_flag, file_id FROM timeseries.measurements "
+        "ORDER BY time, site, zone, variable"
+    ).fetchall()
 
 
 def features(conn) -> list[tuple]:
-    return conn.execute("SELECT window_start, window_kind, site, zone, variable, feature, value "
-                        "FROM features.extracted_features ORDER BY 1, 2, 3, 4, 5, 6").fetchall()
+    return conn.execute(
+        "SELECT window_start, window_kind, site, zone, variable, feature, value "
+        "FROM features.extracted_features ORDER BY 1, 2, 3, 4, 5, 6"
+    ).fetchall()
 
 
 def test_rollback_restores_the_previous_version_downstream(clean_platform, instance, tmp_path, monkeypatch, capsys):
@@ -62,21 +66,32 @@ def test_rollback_restores_the_previous_version_downstream(clean_platform, insta
 
     def transform(only_measurements: bool = True) -> None:
         """dbt: everything the first time (seeds), then only the model under test and its tests."""
-        assert dg.materialize([timeseries_dbt], instance=instance, resources={**resources().resources, **transform_resources().resources},
-                              selection=[MEASUREMENTS] if only_measurements else None).success
+        assert dg.materialize(
+            [timeseries_dbt],
+            instance=instance,
+            resources={**resources().resources, **transform_resources().resources},
+            selection=[MEASUREMENTS] if only_measurements else None,
+        ).success
 
     def recompute_features() -> list[tuple[str, str]]:
         """One features_sensor tick and the runs it requests, as the daemon would launch them."""
         nonlocal cursor
-        tick = features_sensor(dg.build_sensor_context(instance=instance, cursor=cursor,
-                                                       resources={"postgres": PostgresResource(url=url)}))
+        tick = features_sensor(
+            dg.build_sensor_context(instance=instance, cursor=cursor, resources={"postgres": PostgresResource(url=url)})
+        )
         cursor = tick.cursor
-        ranges = [(r.tags["dagster/asset_partition_range_start"], r.tags["dagster/asset_partition_range_end"])
-                  for r in tick.run_requests]
+        ranges = [
+            (r.tags["dagster/asset_partition_range_start"], r.tags["dagster/asset_partition_range_end"])
+            for r in tick.run_requests
+        ]
         for request in tick.run_requests:
             assert request.asset_selection == [FEATURES]
-            assert dg.materialize([extracted_features], instance=instance, tags=request.tags,
-                                  resources={"postgres": PostgresResource(url=url)}).success
+            assert dg.materialize(
+                [extracted_features],
+                instance=instance,
+                tags=request.tags,
+                resources={"postgres": PostgresResource(url=url)},
+            ).success
         return ranges
 
     def land(version, *, first: bool = False) -> int:
@@ -99,16 +114,18 @@ def test_rollback_restores_the_previous_version_downstream(clean_platform, insta
     # The dbt models' automation, as the daemon evaluates it: nothing to do until the rollback.
     timeseries = dg.AssetSelection.groups("timeseries")
     evaluation = dg.evaluate_automation_conditions(defs=defs, instance=instance, asset_selection=timeseries)
-    evaluation = dg.evaluate_automation_conditions(defs=defs, instance=instance, asset_selection=timeseries,
-                                                   cursor=evaluation.cursor)
+    evaluation = dg.evaluate_automation_conditions(
+        defs=defs, instance=instance, asset_selection=timeseries, cursor=evaluation.cursor
+    )
     assert evaluation.get_num_requested(MEASUREMENTS) == 0
 
     monkeypatch.setenv("USER", "grower-anna")
     assert cli.main(["rollback", PATH, "--reason", "warm-biased sensor"]) == 0
     assert f"version 2 of {PATH} deactivated" in capsys.readouterr().out
 
-    evaluation = dg.evaluate_automation_conditions(defs=defs, instance=instance, asset_selection=timeseries,
-                                                   cursor=evaluation.cursor)
+    evaluation = dg.evaluate_automation_conditions(
+        defs=defs, instance=instance, asset_selection=timeseries, cursor=evaluation.cursor
+    )
     assert evaluation.get_num_requested(MEASUREMENTS) == 1, "the rollback alone must trigger the dbt models"
     transform()
     # Every day either version touched (with the 3 h anomaly margin, and the day before), recomputed: the
@@ -118,8 +135,10 @@ def test_rollback_restores_the_previous_version_downstream(clean_platform, insta
     with psycopg.connect(libpq_url(url)) as conn:
         assert measurements(conn) == before
         assert features(conn) == features_before
-        audit = conn.execute("SELECT actor, operation, input_file_ids, details->>'reason', details->>'activated' "
-                             "FROM metadata.audit_log WHERE operation = 'rollback'").fetchall()
+        audit = conn.execute(
+            "SELECT actor, operation, input_file_ids, details->>'reason', details->>'activated' "
+            "FROM metadata.audit_log WHERE operation = 'rollback'"
+        ).fetchall()
     assert audit == [("grower-anna", "rollback", sorted([first, second]), "warm-biased sensor", str(first))]
 
     capsys.readouterr()  # dbt's output so far
@@ -136,5 +155,6 @@ def test_rollback_restores_the_previous_version_downstream(clean_platform, insta
     # And forward again, by version number.
     assert cli.main(["rollback", PATH, "--to", "2"]) == 0
     with psycopg.connect(libpq_url(url)) as conn:
-        assert conn.execute("SELECT file_id FROM metadata.files WHERE path = %s AND is_active",
-                            (PATH,)).fetchall() == [(second,)]
+        assert conn.execute("SELECT file_id FROM metadata.files WHERE path = %s AND is_active", (PATH,)).fetchall() == [
+            (second,)
+        ]

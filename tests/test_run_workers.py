@@ -39,8 +39,11 @@ def instance(tmp_path):
 
 def launch(instance, fail: bool = False, sleep: float = 0.0) -> str:
     origin = ReconstructableJob.for_file(__file__, "work_job").get_python_origin()  # loadable from any folder
-    run = instance.create_run_for_job(job_def=work_job, job_code_origin=origin,
-                                      run_config={"ops": {"work": {"config": {"fail": fail, "sleep": sleep}}}})
+    run = instance.create_run_for_job(
+        job_def=work_job,
+        job_code_origin=origin,
+        run_config={"ops": {"work": {"config": {"fail": fail, "sleep": sleep}}}},
+    )
     instance.launch_run(run.run_id, workspace=None)
     return run.run_id
 

@@ -27,8 +27,12 @@ from greenhouse_assets.ingest.pipeline import receive_file
 from greenhouse_assets.ingest.registry import SourceRegistry
 
 REGISTRY = SourceRegistry.load()
-FILES = ["knudjepsen/NO3_LAMPEGRP_1.csv", "aarslev/december2013/MortenSDUData.csv",
-         "aarslev/celle5/output-2014-03-01-00-00.csv", "aarslev/celle5/output-2014-03-01-00-00.csv.json"]
+FILES = [
+    "knudjepsen/NO3_LAMPEGRP_1.csv",
+    "aarslev/december2013/MortenSDUData.csv",
+    "aarslev/celle5/output-2014-03-01-00-00.csv",
+    "aarslev/celle5/output-2014-03-01-00-00.csv.json",
+]
 
 
 @pytest.fixture(scope="session")
@@ -79,8 +83,11 @@ def _stored_checksum(uri: str) -> str:
 
 
 def _raw_metadata(instance: dg.DagsterInstance, run_id: str) -> dict:
-    (event,) = [e for e in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
-                if e.asset_materialization.asset_key == dg.AssetKey(["raw", "files"])]
+    (event,) = [
+        e
+        for e in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
+        if e.asset_materialization.asset_key == dg.AssetKey(["raw", "files"])
+    ]
     return {k: v.value for k, v in event.asset_materialization.metadata.items()}
 
 
@@ -94,8 +101,10 @@ def test_real_files_go_through_staging_with_the_lake_on_s3(s3_lake, instance, re
         content = (real_data / relative).read_bytes()
         sha = hashlib.sha256(content).hexdigest()
         raw_uri, parquet_uri, stored_sha, rows_staged = _query(
-            database_url, "SELECT raw_uri, parquet_uri, sha256, rows_staged FROM metadata.files WHERE file_id = %s",
-            (report["file_id"],))[0]
+            database_url,
+            "SELECT raw_uri, parquet_uri, sha256, rows_staged FROM metadata.files WHERE file_id = %s",
+            (report["file_id"],),
+        )[0]
         assert stored_sha == sha
         # The original at its contract key, byte for byte, with the server's own checksum equal to the content's.
         suffix = Path(relative).suffix.lower()
@@ -106,8 +115,13 @@ def test_real_files_go_through_staging_with_the_lake_on_s3(s3_lake, instance, re
         assert parquet_uri == f"{s3_lake}/parquet/{report['source']}/{sha}.parquet"
         with open_uri(parquet_uri) as handle:
             assert pq.read_metadata(handle).num_rows == report["rows"] == rows_staged > 0
-        staged = _query(database_url, sql.SQL("SELECT count(*) FROM staging.{} WHERE _file_id = %s").format(
-            sql.Identifier(f"raw_{report['source']}")), (report["file_id"],))[0][0]
+        staged = _query(
+            database_url,
+            sql.SQL("SELECT count(*) FROM staging.{} WHERE _file_id = %s").format(
+                sql.Identifier(f"raw_{report['source']}")
+            ),
+            (report["file_id"],),
+        )[0][0]
         assert staged == rows_staged
         metadata = _raw_metadata(instance, report["run_id"])
         assert (metadata["dagster/uri"], metadata["original_uri"]) == (parquet_uri, raw_uri)
@@ -127,8 +141,14 @@ def test_an_original_on_s3_is_never_overwritten(s3_lake, instance, real_data, da
     assert again["status"] == "duplicate"
     time.sleep(1.1)  # S3 keeps LastModified to the second: a rewrite now would show
     # Parsed again (as a re-materialization from the UI does): the original's key is not written again.
-    reprocessed = receive_file(landing / relative, landing_root=landing, store=LakeStore(s3_lake), database=At(database_url),
-                               registry=REGISTRY, reprocess=True)
+    reprocessed = receive_file(
+        landing / relative,
+        landing_root=landing,
+        store=LakeStore(s3_lake),
+        database=At(database_url),
+        registry=REGISTRY,
+        reprocess=True,
+    )
     assert (reprocessed.status, reprocessed.raw_uri) == ("received", raw_uri)
     # Offered other bytes under that key, the conditional write is refused and the stored object stays.
     impostor = tmp_path / "impostor"
@@ -165,8 +185,9 @@ def test_a_bad_file_lands_in_the_s3_quarantine_prefix(s3_lake, instance, databas
 
     assert report["status"] == "quarantined" and "gzip" in report["error"]
     sha = hashlib.sha256(bad.read_bytes()).hexdigest()
-    (uri, detail) = _query(database_url, "SELECT raw_uri, error_detail FROM metadata.files WHERE file_id = %s",
-                           (report["file_id"],))[0]
+    (uri, detail) = _query(
+        database_url, "SELECT raw_uri, error_detail FROM metadata.files WHERE file_id = %s", (report["file_id"],)
+    )[0]
     assert uri == f"{s3_lake}/quarantine/generic/{sha}.csv"
     with open_uri(uri) as handle:
         assert handle.read() == bad.read_bytes()
@@ -176,8 +197,9 @@ def test_a_bad_file_lands_in_the_s3_quarantine_prefix(s3_lake, instance, databas
     assert report_json["source_path"] == str(bad.resolve()) and report_json["message"] == detail["message"]
 
 
-def test_reruns_from_the_ui_read_the_parquet_and_the_original_from_s3(s3_lake, instance, real_data, database_url,
-                                                                       tmp_path):
+def test_reruns_from_the_ui_read_the_parquet_and_the_original_from_s3(
+    s3_lake, instance, real_data, database_url, tmp_path
+):
     """Staging alone re-loads the version's Parquet from S3; raw without a path and without the landed file
     parses the lake's original again (downloaded for the run)."""
     from greenhouse_assets.definitions import defs
@@ -187,8 +209,9 @@ def test_reruns_from_the_ui_read_the_parquet_and_the_original_from_s3(s3_lake, i
     relative = "aarslev/december2013/MortenSDUData.csv"
     path = _land(tmp_path / "landing", real_data / relative, relative)
     report = ingest_file(path, instance, REGISTRY)
-    (partition,) = _query(database_url, "SELECT partition_key FROM metadata.files WHERE file_id = %s",
-                          (report["file_id"],))[0]
+    (partition,) = _query(
+        database_url, "SELECT partition_key FROM metadata.files WHERE file_id = %s", (report["file_id"],)
+    )[0]
     job = defs.resolve_job_def("ingest_file")
 
     def run(selection):
@@ -198,6 +221,7 @@ def test_reruns_from_the_ui_read_the_parquet_and_the_original_from_s3(s3_lake, i
     path.unlink()
     assert run([RAW_FILES, staging_key("aarslev")]).success
     assert _query(database_url, "SELECT _file_id, _status, count(*) FROM staging.raw_aarslev GROUP BY 1, 2") == [
-        (report["file_id"], "loaded", report["rows"])]
+        (report["file_id"], "loaded", report["rows"])
+    ]
     assert _query(database_url, "SELECT count(*) FROM metadata.audit_log WHERE asset = 'staging/raw_aarslev'") == [(3,)]
     assert not any((tmp_path / "spool").rglob("*")), "the download is removed after the run"

@@ -78,8 +78,10 @@ def test_default_call_writes_the_real_layout(sample):
 
 def test_knudjepsen_format(sample):
     lines = _lines(sample / "knudjepsen" / "NO3_LAMPEGRP_1.csv")
-    assert lines[0] == ('"";"mål temp afd  Mid";"udetemp";"stråling";"CO2 målt";"mål gard 1";'
-                        '"mål gard 2";"målt status";"mål FD";"mål rør 1";"mål rør 2"')
+    assert lines[0] == (
+        '"";"mål temp afd  Mid";"udetemp";"stråling";"CO2 målt";"mål gard 1";'
+        '"mål gard 2";"målt status";"mål FD";"mål rør 1";"mål rør 2"'
+    )
     assert lines[1].startswith('"";"NORRING:Afd 3";"NORRING:VEJRSTATION";"NORRING:VEJRSTATION STRÅL.FØLER"')
     assert lines[2] == '"";"°C";"°C";"W/m²";"ppm";"%";"%";"";"g/m3";"°C";"°C"'
     assert lines[-1] == ""
@@ -98,8 +100,7 @@ def test_knudjepsen_format(sample):
 
 def test_aarslev_csv_follows_danish_wall_clock(sample):
     header, rows = _aarslev(sample / "aarslev" / "celle5" / "output-2014-03-01-00-00.csv")
-    assert header[:4] == ["Date", "Time", '"Celle 5: Lufttemperatur"',
-                          '"Celle 5: Endelig fælles varme sætpunkt"']
+    assert header[:4] == ["Date", "Time", '"Celle 5: Lufttemperatur"', '"Celle 5: Endelig fælles varme sætpunkt"']
     assert header.count('"Celle 5: "') == 2 and len(header) == 19
     per_day = Counter(row[0] for row in rows)
     assert per_day.pop("2014-03-30") == 138
@@ -177,13 +178,17 @@ def test_json_epochs_match_true_utc_only_before_the_dst_switch(sample):
 
 
 def test_morten_sdu_files(sample):
-    for folder, hours, start, end in (("marts2014", 15 * 24, "2014-03-17 00:00", "2014-04-01 00:00"),
-                                      ("april2014", 6 * 24, "2014-04-01 00:00", "2014-04-07 00:00")):
+    for folder, hours, start, end in (
+        ("marts2014", 15 * 24, "2014-03-17 00:00", "2014-04-01 00:00"),
+        ("april2014", 6 * 24, "2014-04-01 00:00", "2014-04-07 00:00"),
+    ):
         base = sample / "aarslev" / folder
         main, aggregate, third = (_lines(base / f"MortenSDUData{s}.csv") for s in ("", "2", "3"))
-        assert main[0] == ("Start,End,Celle 6.RH Zone1 (Celle 6) [RH%],Celle 6.CO2 (Celle 6) [ppm],"
-                           "Celle 6.CO2 status (Celle 6) [],Celle 6.Luft temp (Celle 6) [°C],"
-                           "Celle 6.Flow1 (Celle 6) [°C]")
+        assert main[0] == (
+            "Start,End,Celle 6.RH Zone1 (Celle 6) [RH%],Celle 6.CO2 (Celle 6) [ppm],"
+            "Celle 6.CO2 status (Celle 6) [],Celle 6.Luft temp (Celle 6) [°C],"
+            "Celle 6.Flow1 (Celle 6) [°C]"
+        )
         assert third[0].split(",")[3] == "Celle 6.Lys (Celle 6) [μmol]"
         assert len(main) == len(third) == hours + 2  # header, rows, final CRLF
         assert main[1].startswith(f"{start},{start[:14]}59,")
@@ -272,8 +277,10 @@ def test_price_file_is_synthetic_elspotprices(sample):
 
 def test_price_file_hour_dk_repeats_in_october(tmp_path):
     generate_sample(tmp_path, days=2, start="2014-10-25")
-    rows = [line.split(";") for line in
-            _lines(tmp_path / "prices" / "Elspotprices_SYNTHETIC_2014-10-25_2014-10-27.csv")[1:-1]]
+    rows = [
+        line.split(";")
+        for line in _lines(tmp_path / "prices" / "Elspotprices_SYNTHETIC_2014-10-25_2014-10-27.csv")[1:-1]
+    ]
     dk1 = [row for row in rows if row[2] == "DK1"]
     assert len(dk1) == 73 and len({row[0] for row in dk1}) == 73  # HourUTC unique (24 + 25 + 24 hours)
     assert Counter(row[1] for row in dk1)["2014-10-26 02:00"] == 2  # HourDK repeats
@@ -281,17 +288,43 @@ def test_price_file_hour_dk_repeats_in_october(tmp_path):
 
 def test_values_are_physically_plausible(sample):
     knud = _lines(sample / "knudjepsen" / "NO3_LAMPEGRP_1.csv")[3:-1]
-    limits = {1: (5, 45), 2: (-30, 40), 3: (0, 1500), 4: (0, 3000), 5: (0, 100), 6: (0, 100),
-              7: (0, 1), 8: (0, 30), 9: (0, 100), 10: (0, 100)}
+    limits = {
+        1: (5, 45),
+        2: (-30, 40),
+        3: (0, 1500),
+        4: (0, 3000),
+        5: (0, 100),
+        6: (0, 100),
+        7: (0, 1),
+        8: (0, 30),
+        9: (0, 100),
+        10: (0, 100),
+    }
     for row in knud:
         for column, value in enumerate(row.split(";")):
             if column and value != '""':
                 low, high = limits[column]
                 assert low <= _number(value) <= high, row
 
-    aarslev_limits = {2: (5, 45), 3: (5, 45), 4: (0, 100), 5: (0, 100), 6: (0, 100), 7: (0, 60),
-                      8: (0, 3000), 9: (0, 3000), 10: (0, 1), 11: (0, 1), 12: (0, 1), 13: (0, 2500),
-                      14: (0, 100), 15: (0, 1500), 16: (-30, 40), 17: (0, 100), 18: (0, 100)}
+    aarslev_limits = {
+        2: (5, 45),
+        3: (5, 45),
+        4: (0, 100),
+        5: (0, 100),
+        6: (0, 100),
+        7: (0, 60),
+        8: (0, 3000),
+        9: (0, 3000),
+        10: (0, 1),
+        11: (0, 1),
+        12: (0, 1),
+        13: (0, 2500),
+        14: (0, 100),
+        15: (0, 1500),
+        16: (-30, 40),
+        17: (0, 100),
+        18: (0, 100),
+    }
     for cell in (5, 6):
         for month in ("03", "04"):
             _, rows = _aarslev(sample / "aarslev" / f"celle{cell}" / f"output-2014-{month}-01-00-00.csv")
@@ -333,9 +366,13 @@ def test_single_day(tmp_path):
 def test_year_boundary(tmp_path):
     written = generate_sample(tmp_path, days=7, start="2013-12-28")
     names = {p.relative_to(tmp_path).as_posix() for p in written}
-    assert {"aarslev/december2013/MortenSDUData2.csv", "aarslev/januar2014/MortenSDUData2.csv",
-            "aarslev/celle5/output-2013-12-01-00-00.csv", "aarslev/celle5/output-2014-01-01-00-00.csv",
-            "aarslev/data_dec_2013_jan_2014.csv"} <= names
+    assert {
+        "aarslev/december2013/MortenSDUData2.csv",
+        "aarslev/januar2014/MortenSDUData2.csv",
+        "aarslev/celle5/output-2013-12-01-00-00.csv",
+        "aarslev/celle5/output-2014-01-01-00-00.csv",
+        "aarslev/data_dec_2013_jan_2014.csv",
+    } <= names
     _, january = _aarslev(tmp_path / "aarslev" / "celle5" / "output-2014-01-01-00-00.csv")
     assert january[0][:2] == ["2014-01-01", "00:00:00"] and len(january) == 3 * 144
     assert any("," in v for row in january for v in row[2:])  # the second month uses decimal comma
@@ -347,13 +384,23 @@ def test_rejects_empty_span(tmp_path):
 
 
 def _stream_name(csv_name: str) -> str | None:
-    names = {"Lufttemperatur": "air_temperature", "Endelig fælles varme sætpunkt": "final_heat_setpoint",
-             "Vent. position 1": "vent_position_1", "Vent. position 2": "vent_position_2",
-             "Luftfugtighed RH%": "humidity_relative", "Luftfugtighed VPD": "humidity_vpd", "CO2": "co2",
-             "CO2 krav": "co2_demand", "CO2 dosering": "co2_dosing", "Lys intensitet": "light_intensity",
-             "Gardin 1 position": "shader_position_1", "Solindstråling": "sun_radiation",
-             "Udetemperatur": "outside_temperature", "Flow temperatur 1": "flow_temperature_1",
-             "Flow temperatur 2": "flow_temperature_2"}
+    names = {
+        "Lufttemperatur": "air_temperature",
+        "Endelig fælles varme sætpunkt": "final_heat_setpoint",
+        "Vent. position 1": "vent_position_1",
+        "Vent. position 2": "vent_position_2",
+        "Luftfugtighed RH%": "humidity_relative",
+        "Luftfugtighed VPD": "humidity_vpd",
+        "CO2": "co2",
+        "CO2 krav": "co2_demand",
+        "CO2 dosering": "co2_dosing",
+        "Lys intensitet": "light_intensity",
+        "Gardin 1 position": "shader_position_1",
+        "Solindstråling": "sun_radiation",
+        "Udetemperatur": "outside_temperature",
+        "Flow temperatur 1": "flow_temperature_1",
+        "Flow temperatur 2": "flow_temperature_2",
+    }
     return names.get(csv_name.strip('"').split(": ", 1)[1])
 
 

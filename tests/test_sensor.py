@@ -20,8 +20,9 @@ MORTEN = Path("aarslev") / "december2013" / "MortenSDUData.csv"
 
 
 def tick(instance, landing: Path, cursor: str | None) -> dg.SensorResult:
-    context = dg.build_sensor_context(instance=instance, cursor=cursor,
-                                      resources={"landing": LandingFolderResource(path=str(landing))})
+    context = dg.build_sensor_context(
+        instance=instance, cursor=cursor, resources={"landing": LandingFolderResource(path=str(landing))}
+    )
     return landing_sensor(context)
 
 
@@ -48,8 +49,12 @@ def test_a_file_runs_once_after_it_settles(landing, instance, real_data, databas
 
     instance.add_dynamic_partitions("file_versions", [request.partition_key])
     result = defs.resolve_job_def("ingest_file").execute_in_process(
-        run_config=request.run_config, partition_key=request.partition_key,
-        asset_selection=request.asset_selection, instance=instance, tags=request.tags)
+        run_config=request.run_config,
+        partition_key=request.partition_key,
+        asset_selection=request.asset_selection,
+        instance=instance,
+        tags=request.tags,
+    )
     assert result.success
     with psycopg.connect(libpq_url(database_url)) as conn:
         assert conn.execute("SELECT count(*) FROM staging.raw_aarslev").fetchone()[0] == 744
@@ -107,9 +112,16 @@ def launch(instance, result: dg.SensorResult) -> list[dg.ExecuteInProcessResult]
         tags = {**request.tags, "dagster/sensor_name": "landing_sensor", "dagster/run_key": request.run_key}
         if instance.get_run_ids(dg.RunsFilter(tags={k: tags[k] for k in ("dagster/sensor_name", "dagster/run_key")})):
             continue
-        runs.append(defs.resolve_job_def("ingest_file").execute_in_process(
-            run_config=request.run_config, partition_key=request.partition_key,
-            asset_selection=request.asset_selection, instance=instance, tags=tags, raise_on_error=False))
+        runs.append(
+            defs.resolve_job_def("ingest_file").execute_in_process(
+                run_config=request.run_config,
+                partition_key=request.partition_key,
+                asset_selection=request.asset_selection,
+                instance=instance,
+                tags=tags,
+                raise_on_error=False,
+            )
+        )
     return runs
 
 
@@ -120,18 +132,24 @@ def settle(instance, landing: Path, cursor: str | None) -> dg.SensorResult:
 
 def files(url: str) -> list[tuple]:
     with psycopg.connect(libpq_url(url)) as conn:
-        return conn.execute("SELECT file_id, path, status, is_active, duplicate_of FROM metadata.files "
-                            "ORDER BY file_id").fetchall()
+        return conn.execute(
+            "SELECT file_id, path, status, is_active, duplicate_of FROM metadata.files ORDER BY file_id"
+        ).fetchall()
 
 
 def staged(url: str) -> dict[tuple[int, str], int]:
     with psycopg.connect(libpq_url(url)) as conn:
-        return {(f, s): n for f, s, n in conn.execute(
-            "SELECT _file_id, _status, count(*) FROM staging.raw_aarslev GROUP BY 1, 2").fetchall()}
+        return {
+            (f, s): n
+            for f, s, n in conn.execute(
+                "SELECT _file_id, _status, count(*) FROM staging.raw_aarslev GROUP BY 1, 2"
+            ).fetchall()
+        }
 
 
-def test_identical_bytes_at_a_second_path_run_and_are_recorded_as_a_duplicate(landing, instance, real_data,
-                                                                                database_url):
+def test_identical_bytes_at_a_second_path_run_and_are_recorded_as_a_duplicate(
+    landing, instance, real_data, database_url
+):
     first = landing / "a" / MORTEN.name
     first.parent.mkdir(parents=True)
     shutil.copyfile(real_data / MORTEN, first)
@@ -147,22 +165,27 @@ def test_identical_bytes_at_a_second_path_run_and_are_recorded_as_a_duplicate(la
     assert [r.success for r in launch(instance, again)] == [True], "not skipped by the daemon: a new run key"
 
     (loaded_id, *_), duplicate = files(database_url)
-    assert files(database_url) == [(loaded_id, "a/MortenSDUData.csv", "loaded", True, None),
-                                   (duplicate[0], "b/MortenSDUData.csv", "duplicate", False, loaded_id)]
+    assert files(database_url) == [
+        (loaded_id, "a/MortenSDUData.csv", "loaded", True, None),
+        (duplicate[0], "b/MortenSDUData.csv", "duplicate", False, loaded_id),
+    ]
     assert staged(database_url) == {(loaded_id, "loaded"): 744}, "nothing staged twice"
     later = settle(instance, landing, again.cursor)
     assert not later.run_requests and not launch(instance, later), "never run twice"
 
 
 def test_a_path_put_back_to_older_bytes_reactivates_that_version_and_downstream_follows(
-        landing, instance, real_data, database_url):
+    landing, instance, real_data, database_url
+):
     from greenhouse_assets.defs.automation.sensors import features_sensor
     from greenhouse_assets.defs.resources import PostgresResource, resources
     from greenhouse_assets.defs.transform.dbt import timeseries_dbt
     from greenhouse_assets.defs.transform.resources import transform_resources
 
     def transform() -> None:
-        assert dg.materialize([timeseries_dbt], instance=instance, resources={**resources().resources, **transform_resources().resources}).success
+        assert dg.materialize(
+            [timeseries_dbt], instance=instance, resources={**resources().resources, **transform_resources().resources}
+        ).success
 
     def last_hours() -> list[tuple]:
         """Measurements of the last 10 hours of the original export, per file version."""
@@ -171,11 +194,14 @@ def test_a_path_put_back_to_older_bytes_reactivates_that_version_and_downstream_
                                    WHERE time > '2013-12-31 12:00Z' GROUP BY 1""").fetchall()
 
     def features_ranges(cursor: str | None) -> tuple[list[tuple[str, str]], str]:
-        context = dg.build_sensor_context(instance=instance, cursor=cursor,
-                                          resources={"postgres": PostgresResource(url=database_url)})
+        context = dg.build_sensor_context(
+            instance=instance, cursor=cursor, resources={"postgres": PostgresResource(url=database_url)}
+        )
         result = features_sensor(context)
-        return [(r.tags["dagster/asset_partition_range_start"], r.tags["dagster/asset_partition_range_end"])
-                for r in result.run_requests], result.cursor
+        return [
+            (r.tags["dagster/asset_partition_range_start"], r.tags["dagster/asset_partition_range_end"])
+            for r in result.run_requests
+        ], result.cursor
 
     path = landing / MORTEN
     path.parent.mkdir(parents=True)
@@ -203,12 +229,15 @@ def test_a_path_put_back_to_older_bytes_reactivates_that_version_and_downstream_
     runs = launch(instance, restored)
     assert [r.success for r in runs] == [True], "not skipped: (path, content) came back as a new landing"
     v1_id, v2_id, receipt = (row[0] for row in files(database_url))
-    assert files(database_url) == [(v1_id, str(MORTEN), "loaded", True, None),
-                                   (v2_id, str(MORTEN), "deactivated", False, None),
-                                   (receipt, str(MORTEN), "duplicate", False, v1_id)]
+    assert files(database_url) == [
+        (v1_id, str(MORTEN), "loaded", True, None),
+        (v2_id, str(MORTEN), "deactivated", False, None),
+        (receipt, str(MORTEN), "duplicate", False, v1_id),
+    ]
     assert staged(database_url) == {(v1_id, "loaded"): 744, (v2_id, "deactivated"): 734}
-    staging_events = [e for e in runs[0].get_asset_materialization_events()
-                      if e.asset_key == dg.AssetKey(["staging", "raw_aarslev"])]
+    staging_events = [
+        e for e in runs[0].get_asset_materialization_events() if e.asset_key == dg.AssetKey(["staging", "raw_aarslev"])
+    ]
     assert len(staging_events) == 1, "staging reports the change, so the dbt automation follows"
 
     transform()  # the dbt model picks the activation change up incrementally
@@ -217,8 +246,10 @@ def test_a_path_put_back_to_older_bytes_reactivates_that_version_and_downstream_
     assert ranges and ranges[-1][1] == "2014-01-01", "features recompute the days the restored hours touch"
 
     with psycopg.connect(libpq_url(database_url)) as conn:
-        audit = conn.execute("SELECT operation, input_file_ids FROM metadata.audit_log "
-                             "WHERE asset = 'staging/raw_aarslev' ORDER BY audit_id").fetchall()
+        audit = conn.execute(
+            "SELECT operation, input_file_ids FROM metadata.audit_log "
+            "WHERE asset = 'staging/raw_aarslev' ORDER BY audit_id"
+        ).fetchall()
     assert audit == [("load", [v1_id]), ("load", [v2_id]), ("reactivate", [v1_id])]
     path.touch()  # same content again: nothing to do
     later = settle(instance, landing, restored.cursor)

@@ -58,10 +58,12 @@ def clusters() -> Iterator[tuple[Scratch, Scratch]]:
 def test_standby_streams_synchronously_and_analysts_read_it(clusters, monkeypatch, capsys):
     primary, standby = clusters
     with psycopg.connect(primary.url("postgres")) as conn:
-        assert conn.execute("SELECT state, sync_state FROM pg_stat_replication WHERE application_name = %s",
-                            [localdb.STANDBY_NAME]).fetchone() == ("streaming", "sync")
-        assert conn.execute("SELECT active FROM pg_replication_slots WHERE slot_name = %s",
-                            [localdb.STANDBY_NAME]).fetchone() == (True,)
+        assert conn.execute(
+            "SELECT state, sync_state FROM pg_stat_replication WHERE application_name = %s", [localdb.STANDBY_NAME]
+        ).fetchone() == ("streaming", "sync")
+        assert conn.execute(
+            "SELECT active FROM pg_replication_slots WHERE slot_name = %s", [localdb.STANDBY_NAME]
+        ).fetchone() == (True,)
     analyst = f"postgresql://greenhouse_analyst@127.0.0.1:{standby.port}/greenhouse"
     monkeypatch.setenv("GREENHOUSE_ANALYST_URL", analyst)
     assert cli.main(["db", "url", "--role", "analyst"]) == 0
@@ -101,8 +103,9 @@ class CrashMidCopy(threading.Thread):
     def run(self) -> None:
         with psycopg.connect(self.primary.url(), autocommit=True) as conn:
             while not self.done.is_set() and self.copy_seen is None:
-                row = conn.execute("SELECT query FROM pg_stat_activity WHERE state = 'active' "
-                                   "AND query ILIKE 'COPY %%staging%%'").fetchone()
+                row = conn.execute(
+                    "SELECT query FROM pg_stat_activity WHERE state = 'active' AND query ILIKE 'COPY %%staging%%'"
+                ).fetchone()
                 self.copy_seen = row[0] if row else None
                 time.sleep(0.01)
         if self.copy_seen:
@@ -125,12 +128,15 @@ def crash_while_committing(primary: Scratch) -> Iterator[tuple[CommitProbe, Cras
 
 def staged_per_file(url: str) -> dict[int, tuple[int, int]]:
     with psycopg.connect(url) as conn:
-        return {file_id: (rows, distinct) for file_id, rows, distinct in conn.execute(
-            "SELECT _file_id, count(*), count(DISTINCT _row_number) FROM staging.raw_knudjepsen GROUP BY 1")}
+        return {
+            file_id: (rows, distinct)
+            for file_id, rows, distinct in conn.execute(
+                "SELECT _file_id, count(*), count(DISTINCT _row_number) FROM staging.raw_knudjepsen GROUP BY 1"
+            )
+        }
 
 
-def test_failover_mid_ingest_loses_no_commit_and_reruns_load_each_file_once(clusters, instance, tmp_path,
-                                                                           monkeypatch):
+def test_failover_mid_ingest_loses_no_commit_and_reruns_load_each_file_once(clusters, instance, tmp_path, monkeypatch):
     primary, standby = clusters
     monkeypatch.setenv("GREENHOUSE_LANDING_DIR", str(tmp_path / "landing"))
     monkeypatch.setenv("GREENHOUSE_LAKE_URL", str(tmp_path / "lake"))
@@ -162,10 +168,14 @@ def test_failover_mid_ingest_loses_no_commit_and_reruns_load_each_file_once(clus
     assert reports[first.name]["status"] == "duplicate", reports[first.name]
     assert reports[second.name]["status"] == "loaded", reports[second.name]
     with psycopg.connect(standby.url()) as conn:
-        versions = conn.execute("SELECT path, status, rows_staged, is_active FROM metadata.files "
-                                "WHERE status <> 'duplicate' ORDER BY file_id").fetchall()
+        versions = conn.execute(
+            "SELECT path, status, rows_staged, is_active FROM metadata.files "
+            "WHERE status <> 'duplicate' ORDER BY file_id"
+        ).fetchall()
         loads = conn.execute("SELECT count(*) FROM metadata.audit_log WHERE operation = 'load'").fetchone()[0]
     assert [(Path(p).name, s, n, a) for p, s, n, a in versions] == [
-        (first.name, "loaded", FIRST_ROWS, True), (second.name, "loaded", SECOND_ROWS, True)]
+        (first.name, "loaded", FIRST_ROWS, True),
+        (second.name, "loaded", SECOND_ROWS, True),
+    ]
     assert sorted(staged_per_file(standby.url()).values()) == [(FIRST_ROWS, FIRST_ROWS), (SECOND_ROWS, SECOND_ROWS)]
     assert loads == 2, "one staging load per file"

@@ -31,31 +31,49 @@ SCALE = {"vpd": 0.1}  # the only non-identity conversion in the registry (hPa ->
 
 
 def stage(url: str, real_data: Path, relative: str, lake: Path) -> int:
-    outcome = receive_file(real_data / relative, landing_root=real_data,
-                           store=LakeStore(lake),
-                           database=At(url), registry=SourceRegistry.load())
+    outcome = receive_file(
+        real_data / relative,
+        landing_root=real_data,
+        store=LakeStore(lake),
+        database=At(url),
+        registry=SourceRegistry.load(),
+    )
     assert outcome.status == "received", outcome.error
-    load_parquet(At(url), file_id=outcome.file_id, source=outcome.source, source_file=outcome.path,
-                 parquet=Path(outcome.parquet_uri.removeprefix("file://")), run_id=None, actor="test",
-                 partition_key=outcome.partition_key)
+    load_parquet(
+        At(url),
+        file_id=outcome.file_id,
+        source=outcome.source,
+        source_file=outcome.path,
+        parquet=Path(outcome.parquet_uri.removeprefix("file://")),
+        run_id=None,
+        actor="test",
+        partition_key=outcome.partition_key,
+    )
     return outcome.file_id
 
 
 def build(instance, full_refresh: bool = False) -> dg.ExecuteInProcessResult:
     result = dg.materialize(
-        [timeseries_dbt], instance=instance, resources={**resources().resources, **transform_resources().resources},
+        [timeseries_dbt],
+        instance=instance,
+        resources={**resources().resources, **transform_resources().resources},
         run_config=dg.RunConfig(ops={"timeseries_dbt": {"config": {"full_refresh": full_refresh}}}),
     )
     assert result.success
-    failed = [e.check_name for e in result.get_asset_check_evaluations()
-              if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR]
+    failed = [
+        e.check_name
+        for e in result.get_asset_check_evaluations()
+        if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR
+    ]
     assert failed == []
     return result
 
 
 def rows(conn) -> list[tuple]:
-    return conn.execute("SELECT time, site, zone, variable, value, unit, file_id, quality_flag "
-                        "FROM timeseries.measurements ORDER BY time, site, zone, variable").fetchall()
+    return conn.execute(
+        "SELECT time, site, zone, variable, value, unit, file_id, quality_flag "
+        "FROM timeseries.measurements ORDER BY time, site, zone, variable"
+    ).fetchall()
 
 
 def staged_cells(conn) -> dict[tuple, list[tuple[int, float]]]:
@@ -64,12 +82,15 @@ def staged_cells(conn) -> dict[tuple, list[tuple[int, float]]]:
     mapped = conn.execute(
         """SELECT f.file_id, f.source, fc.staged_column, fc.site, fc.zone, fc.variable
            FROM metadata.file_columns fc JOIN metadata.files f USING (file_id)
-           WHERE f.is_active AND fc.variable IS NOT NULL""").fetchall()
+           WHERE f.is_active AND fc.variable IS NOT NULL"""
+    ).fetchall()
     for file_id, source, column, site, zone, variable in mapped:
         for time, value in conn.execute(
-                # No parameters: column names may contain '%', which psycopg would read as a placeholder.
-                sql.SQL("SELECT time, {c}::float8 FROM staging.{t} WHERE _file_id = {f} AND {c} IS NOT NULL")
-                .format(c=sql.Identifier(column), t=sql.Identifier(f"raw_{source}"), f=sql.Literal(file_id))):
+            # No parameters: column names may contain '%', which psycopg would read as a placeholder.
+            sql.SQL("SELECT time, {c}::float8 FROM staging.{t} WHERE _file_id = {f} AND {c} IS NOT NULL").format(
+                c=sql.Identifier(column), t=sql.Identifier(f"raw_{source}"), f=sql.Literal(file_id)
+            )
+        ):
             cells[(time, site, zone, variable)].append((file_id, value * SCALE.get(variable, 1.0)))
     return cells
 
@@ -77,7 +98,9 @@ def staged_cells(conn) -> dict[tuple, list[tuple[int, float]]]:
 @pytest.mark.pure
 def test_seeds_follow_the_registry():
     for name, text in seeds.rendered().items():
-        assert (seeds.SEEDS / name).read_text(encoding="utf-8") == text, "run python -m greenhouse_assets.transform.seeds"
+        assert (seeds.SEEDS / name).read_text(encoding="utf-8") == text, (
+            "run python -m greenhouse_assets.transform.seeds"
+        )
 
 
 def test_real_files_to_measurements(clean_platform, real_data, tmp_path):
@@ -101,8 +124,10 @@ def test_real_files_to_measurements(clean_platform, real_data, tmp_path):
         expected = defaultdict(int)
         for key in cells:
             expected[(stored[key][1], key[3])] += 1
-        actual = {(f, v): n for f, v, n in conn.execute(
-            "SELECT file_id, variable, count(*) FROM timeseries.measurements GROUP BY 1, 2")}
+        actual = {
+            (f, v): n
+            for f, v, n in conn.execute("SELECT file_id, variable, count(*) FROM timeseries.measurements GROUP BY 1, 2")
+        }
         assert actual == dict(expected)
 
         # CSV and sMAP JSON of the same cell and month carry the same keys: merged to one row per key
@@ -114,13 +139,17 @@ def test_real_files_to_measurements(clean_platform, real_data, tmp_path):
         slots = conn.execute(
             """SELECT count(DISTINCT time) FROM timeseries.measurements
                WHERE site = 'aarslev' AND zone = 'celle5' AND variable = 'air_temperature'
-                 AND (time AT TIME ZONE 'Europe/Copenhagen')::date = '2014-03-30'""").fetchone()[0]
+                 AND (time AT TIME ZONE 'Europe/Copenhagen')::date = '2014-03-30'"""
+        ).fetchone()[0]
         assert slots == 138
 
         # The logger's sentinel at 2014-03-05 21:10 local is kept and flagged.
-        flags = dict(conn.execute(
-            """SELECT variable, quality_flag FROM timeseries.measurements
-               WHERE zone = 'celle5' AND time = '2014-03-05 20:10+00'""").fetchall())
+        flags = dict(
+            conn.execute(
+                """SELECT variable, quality_flag FROM timeseries.measurements
+               WHERE zone = 'celle5' AND time = '2014-03-05 20:10+00'"""
+            ).fetchall()
+        )
         assert flags["par"] == "sentinel" and flags["air_temperature"] == "logger_reset"
 
         # Rollback: the JSON's rows disappear and the CSV's values it shadowed come back.
@@ -143,10 +172,18 @@ def test_real_files_to_measurements(clean_platform, real_data, tmp_path):
     build(instance, full_refresh=True)
     with psycopg.connect(libpq_url(url)) as conn:
         assert rows(conn) == first
-        assert conn.execute("""SELECT count(*) FROM timescaledb_information.hypertables
-                               WHERE hypertable_schema = 'timeseries' AND hypertable_name = 'measurements'""").fetchone()[0] == 1
-        assert conn.execute("""SELECT count(*) FROM pg_constraint WHERE conname = 'measurements_key'
-                               AND conrelid = 'timeseries.measurements'::regclass""").fetchone()[0] == 1
+        assert (
+            conn.execute("""SELECT count(*) FROM timescaledb_information.hypertables
+                               WHERE hypertable_schema = 'timeseries' AND hypertable_name = 'measurements'""").fetchone()[
+                0
+            ]
+            == 1
+        )
+        assert (
+            conn.execute("""SELECT count(*) FROM pg_constraint WHERE conname = 'measurements_key'
+                               AND conrelid = 'timeseries.measurements'::regclass""").fetchone()[0]
+            == 1
+        )
 
 
 # The anomaly rule as written in the model's YAML, computed the plain way: every 'ok'/'anomaly' value's
@@ -171,8 +208,11 @@ PLAIN_ANOMALY_FLAGS = """
 def mismatched_anomaly_flags(conn) -> tuple[list[tuple], int]:
     """Rows whose stored flag differs from the plain computation, and how many anomalies there are."""
     dbt_vars = yaml.safe_load((settings.DBT_PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))["vars"]
-    params = {"h": dbt_vars["anomaly_half_window"], "z": dbt_vars["anomaly_z_threshold"],
-              "min_points": dbt_vars["anomaly_min_points"]}
+    params = {
+        "h": dbt_vars["anomaly_half_window"],
+        "z": dbt_vars["anomaly_z_threshold"],
+        "min_points": dbt_vars["anomaly_min_points"],
+    }
     flags = conn.execute(PLAIN_ANOMALY_FLAGS, params).fetchall()
     return [r for r in flags if r[4] != r[5]], sum(r[5] == "anomaly" for r in flags)
 
@@ -185,24 +225,47 @@ def test_anomaly_flags_equal_a_plain_rolling_computation(clean_platform, real_da
     instance = dg.DagsterInstance.ephemeral()
     ids = {path: stage(url, real_data, path, tmp_path / "lake") for path in FILES}
     with psycopg.connect(libpq_url(url)) as conn:
-        columns = dict(conn.execute("SELECT variable, staged_column FROM metadata.file_columns WHERE file_id = %s"
-                                    " AND variable IN ('air_temperature', 'co2', 'relative_humidity')",
-                                    (ids[CELL],)).fetchall())
-        rows = [r for r, in conn.execute("SELECT _row_number FROM staging.raw_aarslev WHERE _file_id = %s"
-                                         " ORDER BY _row_number", (ids[CELL],)).fetchall()]
+        columns = dict(
+            conn.execute(
+                "SELECT variable, staged_column FROM metadata.file_columns WHERE file_id = %s"
+                " AND variable IN ('air_temperature', 'co2', 'relative_humidity')",
+                (ids[CELL],),
+            ).fetchall()
+        )
+        rows = [
+            r
+            for (r,) in conn.execute(
+                "SELECT _row_number FROM staging.raw_aarslev WHERE _file_id = %s ORDER BY _row_number", (ids[CELL],)
+            ).fetchall()
+        ]
 
         def set_values(variable: str, values: dict[int, float]) -> None:
             # No parameters: column names may contain '%', which psycopg would read as a placeholder.
-            conn.execute(sql.SQL("UPDATE staging.raw_aarslev s SET {c} = v.x FROM (VALUES {v}) v (r, x)"
-                                 " WHERE s._file_id = {f} AND s._row_number = v.r").format(
-                c=sql.Identifier(columns[variable]), f=sql.Literal(ids[CELL]),
-                v=sql.SQL(", ").join(sql.SQL("({}, {}::float8)").format(sql.Literal(rows[i]), sql.Literal(x))
-                                     for i, x in values.items())))
+            conn.execute(
+                sql.SQL(
+                    "UPDATE staging.raw_aarslev s SET {c} = v.x FROM (VALUES {v}) v (r, x)"
+                    " WHERE s._file_id = {f} AND s._row_number = v.r"
+                ).format(
+                    c=sql.Identifier(columns[variable]),
+                    f=sql.Literal(ids[CELL]),
+                    v=sql.SQL(", ").join(
+                        sql.SQL("({}, {}::float8)").format(sql.Literal(rows[i]), sql.Literal(x))
+                        for i, x in values.items()
+                    ),
+                )
+            )
 
-        set_values("air_temperature", {
-            **{i: 20.0 for i in range(100, 200)}, 150: 20.5,                        # flat (MAD 0), one deviation
-            **{i: 10.0 if i < 900 else 30.0 for i in range(800, 1000)},             # a step
-            1200: 44.0, 1300: 44.0, 1301: 43.0})                                    # spikes
+        set_values(
+            "air_temperature",
+            {
+                **{i: 20.0 for i in range(100, 200)},
+                150: 20.5,  # flat (MAD 0), one deviation
+                **{i: 10.0 if i < 900 else 30.0 for i in range(800, 1000)},  # a step
+                1200: 44.0,
+                1300: 44.0,
+                1301: 43.0,
+            },
+        )  # spikes
         set_values("co2", {i: 400.0 if (i // 5) % 2 else 900.0 for i in range(500, 800)})  # on/off
         set_values("relative_humidity", {i: 50.0 + 0.01 * (i % 3) for i in range(300, 500)})  # nearly flat
         conn.commit()

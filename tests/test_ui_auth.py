@@ -35,9 +35,13 @@ VIEWER = ("view-vic", secrets.token_urlsafe(12))
 def stack(tmp_path_factory):
     """Module-scoped: the platform database as conftest made it (nothing here needs it empty)."""
     state = tmp_path_factory.mktemp("ui-auth")
-    env = {"GREENHOUSE_LOCAL_DIR": str(state),  # nginx's config, htpasswd and logs
-           "GREENHOUSE_UI_OPERATOR_USER": OPERATOR[0], "GREENHOUSE_UI_OPERATOR_PASSWORD": OPERATOR[1],
-           "GREENHOUSE_UI_VIEWER_USER": VIEWER[0], "GREENHOUSE_UI_VIEWER_PASSWORD": VIEWER[1]}
+    env = {
+        "GREENHOUSE_LOCAL_DIR": str(state),  # nginx's config, htpasswd and logs
+        "GREENHOUSE_UI_OPERATOR_USER": OPERATOR[0],
+        "GREENHOUSE_UI_OPERATOR_PASSWORD": OPERATOR[1],
+        "GREENHOUSE_UI_VIEWER_USER": VIEWER[0],
+        "GREENHOUSE_UI_VIEWER_PASSWORD": VIEWER[1],
+    }
     log = state / "greenhouse-dev-auth.log"
     # Two webservers load the code location side by side: slower to answer than `dagster dev` alone.
     with platform_under_dagster_dev(os.environ["DATABASE_URL"], log, auth=OPERATOR, timeout=300, **env) as dagster:
@@ -55,8 +59,11 @@ def stack(tmp_path_factory):
 
 
 def launch_permissions(client) -> dict[str, bool]:
-    return {p["permission"]: p["value"] for p in client.graphql(PERMISSIONS)["permissions"]
-            if p["permission"] in ("launch_pipeline_execution", "terminate_pipeline_execution", "wipe_assets")}
+    return {
+        p["permission"]: p["value"]
+        for p in client.graphql(PERMISSIONS)["permissions"]
+        if p["permission"] in ("launch_pipeline_execution", "terminate_pipeline_execution", "wipe_assets")
+    }
 
 
 def test_credentials_decide_which_ui(stack):
@@ -73,13 +80,32 @@ def test_credentials_decide_which_ui(stack):
 
 def test_in_a_browser(stack):
     if not NODE_MODULES.is_dir():
-        pytest.fail(f"{NODE_MODULES} missing: run `make test` (its e2e prerequisite installs playwright-core and chromium)")
+        pytest.fail(
+            f"{NODE_MODULES} missing: run `make test` (its e2e prerequisite installs playwright-core and chromium)"
+        )
     ARTIFACTS.mkdir(exist_ok=True)
     started = time.time() - 5
     browser = subprocess.run(
-        ["node", str(Path(__file__).parent / "e2e" / "ui_auth.js"), stack.url, str(ARTIFACTS / "ui_auth"),
-         ":".join(VIEWER), ":".join(OPERATOR), ASSET, DESCRIPTION, "raw", "staging", "timeseries", "features", "moga"],
-        env={**os.environ, "NODE_PATH": str(NODE_MODULES)}, capture_output=True, text=True, timeout=400)
+        [
+            "node",
+            str(Path(__file__).parent / "e2e" / "ui_auth.js"),
+            stack.url,
+            str(ARTIFACTS / "ui_auth"),
+            ":".join(VIEWER),
+            ":".join(OPERATOR),
+            ASSET,
+            DESCRIPTION,
+            "raw",
+            "staging",
+            "timeseries",
+            "features",
+            "moga",
+        ],
+        env={**os.environ, "NODE_PATH": str(NODE_MODULES)},
+        capture_output=True,
+        text=True,
+        timeout=400,
+    )
     assert browser.returncode == 0, browser.stdout + browser.stderr + stack.log_tail()
     run_id = browser.stdout.split("launched run ", 1)[1].split()[0]
     launched = [r for r in stack.runs(started) if r["runId"] == run_id]

@@ -25,8 +25,12 @@ def freshness_policy(entry: Table) -> dg.FreshnessPolicy | None:
 
 
 def _attributes(entry: Table, metadata: dict | None) -> dict[str, Any]:
-    attributes: dict[str, Any] = {"key": entry.asset_key, "group_name": entry.group, "kinds": set(entry.kinds),
-                                  "metadata": {"dagster/table_name": entry.table, **(metadata or {})}}
+    attributes: dict[str, Any] = {
+        "key": entry.asset_key,
+        "group_name": entry.group,
+        "kinds": set(entry.kinds),
+        "metadata": {"dagster/table_name": entry.table, **(metadata or {})},
+    }
     if entry.owners:
         attributes["owners"] = list(entry.owners)
     if entry.freshness:

@@ -25,22 +25,38 @@ def convert_to_output_format(params: dict) -> str:
 
     return tsfresh_name(params)
 
+
 # Chosen for climate control: level and setpoint band (mean, quantiles, extremes), daily dose
 # (sums, energy), control stability (changes, complexity, peaks, autocorrelation), timing of the
 # daily peak/trough (locations, energy per 6 h quarter of a day window) and drift (linear trend).
 # All are O(n) per window; none needs the O(n²) entropies of the comprehensive set.
 CURATED_FC_PARAMETERS: dict[str, list[dict] | None] = {
-    "mean": None, "median": None, "minimum": None, "maximum": None,
-    "standard_deviation": None, "variance": None, "root_mean_square": None,
-    "sum_values": None, "abs_energy": None,
+    "mean": None,
+    "median": None,
+    "minimum": None,
+    "maximum": None,
+    "standard_deviation": None,
+    "variance": None,
+    "root_mean_square": None,
+    "sum_values": None,
+    "abs_energy": None,
     "quantile": [{"q": q} for q in (0.1, 0.25, 0.75, 0.9)],
-    "skewness": None, "kurtosis": None, "variation_coefficient": None,
-    "mean_change": None, "mean_abs_change": None, "absolute_sum_of_changes": None,
-    "mean_second_derivative_central": None, "cid_ce": [{"normalize": False}],
-    "count_above_mean": None, "count_below_mean": None,
-    "longest_strike_above_mean": None, "longest_strike_below_mean": None,
-    "first_location_of_maximum": None, "last_location_of_maximum": None,
-    "first_location_of_minimum": None, "last_location_of_minimum": None,
+    "skewness": None,
+    "kurtosis": None,
+    "variation_coefficient": None,
+    "mean_change": None,
+    "mean_abs_change": None,
+    "absolute_sum_of_changes": None,
+    "mean_second_derivative_central": None,
+    "cid_ce": [{"normalize": False}],
+    "count_above_mean": None,
+    "count_below_mean": None,
+    "longest_strike_above_mean": None,
+    "longest_strike_below_mean": None,
+    "first_location_of_maximum": None,
+    "last_location_of_maximum": None,
+    "first_location_of_minimum": None,
+    "last_location_of_minimum": None,
     "linear_trend": [{"attr": a} for a in ("slope", "intercept", "rvalue", "stderr")],
     "autocorrelation": [{"lag": 1}],
     "agg_autocorrelation": [{"f_agg": f, "maxlag": 40} for f in ("mean", "median", "var")],
@@ -110,6 +126,7 @@ class Rows:
 def _simple(fn: Callable[[Rows], np.ndarray]) -> Callable[[Rows, list | None], Columns]:
     def calculator(r: Rows, params: list | None) -> Columns:
         yield "", fn(r)
+
     return calculator
 
 
@@ -117,6 +134,7 @@ def _per_param(fn: Callable[..., np.ndarray]) -> Callable[[Rows, list | None], C
     def calculator(r: Rows, params: list | None) -> Columns:
         for p in params:
             yield convert_to_output_format(p), fn(r, **p)
+
     return calculator
 
 
@@ -309,8 +327,9 @@ VECTORISED: dict[str, Callable[[Rows, list | None], Columns]] = {
     "linear_trend": _linear_trend,
     "autocorrelation": _per_param(_autocorrelation),
     "agg_autocorrelation": _agg_autocorrelation,
-    "ratio_beyond_r_sigma": lambda r, params: ((convert_to_output_format(p), _ratio_beyond_r_sigma(r, p["r"]))
-                                               for p in params),
+    "ratio_beyond_r_sigma": lambda r, params: (
+        (convert_to_output_format(p), _ratio_beyond_r_sigma(r, p["r"])) for p in params
+    ),
     "number_peaks": _per_param(_number_peaks),
     "energy_ratio_by_chunks": _energy_ratio_by_chunks,
 }
@@ -318,7 +337,11 @@ VECTORISED: dict[str, Callable[[Rows, list | None], Columns]] = {
 
 def split_settings(fc_parameters: dict) -> tuple[dict, dict]:
     """(calculators we vectorise, calculators left to tsfresh) from one tsfresh settings dict."""
-    ours = {k: v for k, v in fc_parameters.items() if k in VECTORISED and not (k == "cid_ce" and any(p["normalize"] for p in v))}
+    ours = {
+        k: v
+        for k, v in fc_parameters.items()
+        if k in VECTORISED and not (k == "cid_ce" and any(p["normalize"] for p in v))
+    }
     return ours, {k: v for k, v in fc_parameters.items() if k not in ours}
 
 

@@ -53,18 +53,24 @@ def feature_inputs(feature: str, measured: set[str] | None = None) -> set[str]:
 
 
 DOMAIN_CONSTANTS = {
-    "PAR_FRACTION": domain.PAR_FRACTION, "UMOL_PER_JOULE": domain.UMOL_PER_JOULE,
-    "GREENHOUSE_TRANSMISSION": domain.GREENHOUSE_TRANSMISSION, "GDD_BASE_C": domain.GDD_BASE_C,
-    "CO2_ENRICHED_PPM": domain.CO2_ENRICHED_PPM, "DAYLIGHT_RADIATION_W_M2": domain.DAYLIGHT_RADIATION_W_M2,
-    "DAYLIGHT_PAR_UMOL": domain.DAYLIGHT_PAR_UMOL, "tetens": "es = 0.6108·exp(17.27·T/(T+237.3)) kPa",
+    "PAR_FRACTION": domain.PAR_FRACTION,
+    "UMOL_PER_JOULE": domain.UMOL_PER_JOULE,
+    "GREENHOUSE_TRANSMISSION": domain.GREENHOUSE_TRANSMISSION,
+    "GDD_BASE_C": domain.GDD_BASE_C,
+    "CO2_ENRICHED_PPM": domain.CO2_ENRICHED_PPM,
+    "DAYLIGHT_RADIATION_W_M2": domain.DAYLIGHT_RADIATION_W_M2,
+    "DAYLIGHT_PAR_UMOL": domain.DAYLIGHT_PAR_UMOL,
+    "tetens": "es = 0.6108·exp(17.27·T/(T+237.3)) kPa",
 }
 
 
 def window_spec(spec: ExtractionSpec) -> dict:
     return {
-        "windows": [{"kind": s.kind, "length_s": s.length.total_seconds(), "step_s": s.step.total_seconds()}
-                    for s in spec.specs],
-        "timezone": "UTC", "min_coverage": spec.min_coverage,
+        "windows": [
+            {"kind": s.kind, "length_s": s.length.total_seconds(), "step_s": s.step.total_seconds()} for s in spec.specs
+        ],
+        "timezone": "UTC",
+        "min_coverage": spec.min_coverage,
         "grid": "per-series sampling step = most common interval; readings in one slot averaged",
         "gaps": "linear interpolation within the window, edges carried; window and features flagged imputed",
         "input": "timeseries.measurements WHERE quality_flag = 'ok'",
@@ -76,15 +82,30 @@ def feature_metadata(spec: ExtractionSpec) -> list[dict]:
     ours, _ = calculators.split_settings(spec.fc_parameters)
     rows = []
     for name, params in spec.fc_parameters.items():
-        how = ("numpy reimplementation over windows × samples, tested equal to tsfresh (≤1e-9 relative)"
-               if name in ours else "tsfresh.extract_features")
+        how = (
+            "numpy reimplementation over windows × samples, tested equal to tsfresh (≤1e-9 relative)"
+            if name in ours
+            else "tsfresh.extract_features"
+        )
         for p in params or [None]:
-            rows.append({
-                "feature": f"{name}__{calculators.convert_to_output_format(p)}" if p else name,
-                "algorithm": f"tsfresh.feature_extraction.feature_calculators.{name}: {how}",
-                "parameters": p or {}, "library_versions": versions, "window_spec": windows,
-            })
+            rows.append(
+                {
+                    "feature": f"{name}__{calculators.convert_to_output_format(p)}" if p else name,
+                    "algorithm": f"tsfresh.feature_extraction.feature_calculators.{name}: {how}",
+                    "parameters": p or {},
+                    "library_versions": versions,
+                    "window_spec": windows,
+                }
+            )
     if spec.domain:
-        rows += [{"feature": name, "algorithm": f"domain: {DOMAIN_ALGORITHMS[name]}", "parameters": DOMAIN_CONSTANTS,
-                  "library_versions": versions, "window_spec": windows} for name in domain.DOMAIN_FEATURES]
+        rows += [
+            {
+                "feature": name,
+                "algorithm": f"domain: {DOMAIN_ALGORITHMS[name]}",
+                "parameters": DOMAIN_CONSTANTS,
+                "library_versions": versions,
+                "window_spec": windows,
+            }
+            for name in domain.DOMAIN_FEATURES
+        ]
     return rows

@@ -38,9 +38,17 @@ DAYLIGHT_RADIATION_W_M2 = 10.0
 DAYLIGHT_PAR_UMOL = 20.0
 
 DOMAIN_FEATURES = (
-    "dli_mol_m2", "growing_degree_days_base10", "vpd_mean_kpa", "vpd_max_kpa", "lamp_on_hours",
-    "heating_degree_hours", "co2_enrichment_hours", "day_night_temperature_difference",
-    "air_temperature_mean", "outdoor_temperature_mean", "radiation_sum_mj_m2",
+    "dli_mol_m2",
+    "growing_degree_days_base10",
+    "vpd_mean_kpa",
+    "vpd_max_kpa",
+    "lamp_on_hours",
+    "heating_degree_hours",
+    "co2_enrichment_hours",
+    "day_night_temperature_difference",
+    "air_temperature_mean",
+    "outdoor_temperature_mean",
+    "radiation_sum_mj_m2",
 )
 
 Grid = tuple[np.ndarray, int]  # gap-filled samples, step in seconds
@@ -75,13 +83,13 @@ def compute(grids: dict[str, Grid]) -> tuple[dict[str, float], list[str]]:
         return None
 
     if light := take("par"):
-        (par, step), = light
+        ((par, step),) = light
         out["dli_mol_m2"] = float(par.sum() * step / 1e6)
     elif light := take("radiation"):
-        (rad, step), = light
+        ((rad, step),) = light
         out["dli_mol_m2"] = float(rad.sum() * step * PAR_FRACTION * UMOL_PER_JOULE * GREENHOUSE_TRANSMISSION / 1e6)
     if air := take("air_temperature"):
-        (temp, step), = air
+        ((temp, step),) = air
         out["air_temperature_mean"] = float(temp.mean())
         out["growing_degree_days_base10"] = float(np.maximum(temp - GDD_BASE_C, 0).sum() * step / 86400.0)
     if outdoor := take("outdoor_temperature"):

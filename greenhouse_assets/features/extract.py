@@ -21,9 +21,15 @@ from greenhouse_assets.features import calculators, domain
 from greenhouse_assets.features.windows import DAY, ROLLING_24H, Batch, WindowSpec, build
 
 FEATURE_SCHEMA = {
-    "window_kind": pl.String, "window_start": pl.Datetime("us", "UTC"), "window_end": pl.Datetime("us", "UTC"),
-    "site": pl.String, "zone": pl.String, "variable": pl.String, "feature": pl.String,
-    "value": pl.Float64, "imputed": pl.Boolean,
+    "window_kind": pl.String,
+    "window_start": pl.Datetime("us", "UTC"),
+    "window_end": pl.Datetime("us", "UTC"),
+    "site": pl.String,
+    "zone": pl.String,
+    "variable": pl.String,
+    "feature": pl.String,
+    "value": pl.Float64,
+    "imputed": pl.Boolean,
 }
 DASK_CHUNK_WINDOWS = 500
 # numpy releases the GIL in its reductions, so threads share a batch's windows across the cores.
@@ -66,8 +72,11 @@ def _vectorised(batches: dict[int, Batch], ours: dict, scheduler: str | None):
     if not ours:
         return []
     chunk = DASK_CHUNK_WINDOWS if scheduler else max(1, -(-sum(len(b.values) for b in batches.values()) // THREADS))
-    chunks = [(batch, batch.values[i : i + chunk], i)
-              for batch in batches.values() for i in range(0, len(batch.values), chunk)]
+    chunks = [
+        (batch, batch.values[i : i + chunk], i)
+        for batch in batches.values()
+        for i in range(0, len(batch.values), chunk)
+    ]
     if scheduler is None:
         with ThreadPoolExecutor(THREADS) as pool:
             results = list(pool.map(lambda c: calculators.compute(c[1], ours), chunks))
@@ -80,8 +89,10 @@ def _vectorised(batches: dict[int, Batch], ours: dict, scheduler: str | None):
     merged: dict[int, list[dict]] = {}
     for (batch, _, _), result in zip(chunks, results):
         merged.setdefault(id(batch), []).append(result)
-    return [(batch, {name: np.concatenate([r[name] for r in merged[id(batch)]]) for name in merged[id(batch)][0]})
-            for batch in batches.values()]
+    return [
+        (batch, {name: np.concatenate([r[name] for r in merged[id(batch)]]) for name in merged[id(batch)][0]})
+        for batch in batches.values()
+    ]
 
 
 def _with_tsfresh(batch: Batch, settings: dict, spec: ExtractionSpec) -> dict[str, np.ndarray]:
@@ -89,15 +100,17 @@ def _with_tsfresh(batch: Batch, settings: dict, spec: ExtractionSpec) -> dict[st
     from tsfresh import extract_features
 
     rows, n = batch.values.shape
-    frame = pd.DataFrame({"id": np.repeat(np.arange(rows), n), "sort": np.tile(np.arange(n), rows),
-                          "value": batch.values.ravel()})
+    frame = pd.DataFrame(
+        {"id": np.repeat(np.arange(rows), n), "sort": np.tile(np.arange(n), rows), "value": batch.values.ravel()}
+    )
     options = {"n_jobs": spec.n_jobs}
     if spec.dask_scheduler:
         from tsfresh.utilities.distribution import ClusterDaskDistributor
 
         options = {"distributor": ClusterDaskDistributor(address=spec.dask_scheduler)}
-    result = extract_features(frame, column_id="id", column_sort="sort", default_fc_parameters=settings,
-                              disable_progressbar=True, **options).sort_index()
+    result = extract_features(
+        frame, column_id="id", column_sort="sort", default_fc_parameters=settings, disable_progressbar=True, **options
+    ).sort_index()
     return {column.removeprefix("value__"): result[column].to_numpy(float) for column in result.columns}
 
 
@@ -111,9 +124,12 @@ def _long(keys: pl.DataFrame, values: dict[str, np.ndarray]) -> pl.DataFrame:
         matrix[:, j] = values[name]
     window = np.repeat(np.arange(len(keys)), len(names))
     feature = np.tile(np.arange(len(names)), len(keys))
-    return keys.select(pl.all().gather(window)).with_columns(
-        feature=pl.Series(names, dtype=pl.String).gather(feature), value=pl.Series(matrix.ravel())
-    ).select(FEATURE_SCHEMA.keys()).cast(FEATURE_SCHEMA)
+    return (
+        keys.select(pl.all().gather(window))
+        .with_columns(feature=pl.Series(names, dtype=pl.String).gather(feature), value=pl.Series(matrix.ravel()))
+        .select(FEATURE_SCHEMA.keys())
+        .cast(FEATURE_SCHEMA)
+    )
 
 
 def _domain(windows, summary: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -122,8 +138,10 @@ def _domain(windows, summary: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]
     The domain window's coverage and longest gap are the worst of the inputs it used; it is
     imputed when any input was.
     """
-    inputs = {(r["window_kind"], r["window_start"], r["site"], r["zone"], r["variable"]): r
-              for r in summary.iter_rows(named=True)}
+    inputs = {
+        (r["window_kind"], r["window_start"], r["site"], r["zone"], r["variable"]): r
+        for r in summary.iter_rows(named=True)
+    }
     feature_rows, window_rows = [], []
     for (kind, start, site, zone), grids in windows.grids.items():
         values, used = domain.compute(grids)
@@ -132,13 +150,33 @@ def _domain(windows, summary: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]
         rows = [inputs[(kind, start, site, zone, v)] for v in used]
         end = rows[0]["window_end"]
         imputed = any(r["imputed"] for r in rows)
-        window_rows.append({"window_kind": kind, "window_start": start, "window_end": end, "site": site,
-                            "zone": zone, "variable": "domain", "n_points": sum(r["n_points"] for r in rows),
-                            "coverage": min(r["coverage"] for r in rows),
-                            "longest_gap_s": max(r["longest_gap_s"] for r in rows),
-                            "status": "computed", "imputed": imputed})
-        feature_rows += [{"window_kind": kind, "window_start": start, "window_end": end, "site": site, "zone": zone,
-                          "variable": "domain", "feature": name, "value": value, "imputed": imputed}
-                         for name, value in values.items()]
-    return (pl.DataFrame(feature_rows, schema=FEATURE_SCHEMA),
-            pl.DataFrame(window_rows, schema=summary.schema))
+        window_rows.append(
+            {
+                "window_kind": kind,
+                "window_start": start,
+                "window_end": end,
+                "site": site,
+                "zone": zone,
+                "variable": "domain",
+                "n_points": sum(r["n_points"] for r in rows),
+                "coverage": min(r["coverage"] for r in rows),
+                "longest_gap_s": max(r["longest_gap_s"] for r in rows),
+                "status": "computed",
+                "imputed": imputed,
+            }
+        )
+        feature_rows += [
+            {
+                "window_kind": kind,
+                "window_start": start,
+                "window_end": end,
+                "site": site,
+                "zone": zone,
+                "variable": "domain",
+                "feature": name,
+                "value": value,
+                "imputed": imputed,
+            }
+            for name, value in values.items()
+        ]
+    return (pl.DataFrame(feature_rows, schema=FEATURE_SCHEMA), pl.DataFrame(window_rows, schema=summary.schema))

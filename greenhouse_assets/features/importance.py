@@ -58,15 +58,36 @@ def rank(matrix: pd.DataFrame, min_days: int, fdr_level: float) -> tuple[list[di
         candidates = matrix.loc[y.index].drop(columns=list(TARGET_INGREDIENTS[target]), errors="ignore")
         candidates = candidates.dropna(axis=1, how="any")
         if len(y) < min_days or candidates.empty:
-            skipped[target] = f"{len(y)} days with a target value (need {min_days}), {candidates.shape[1]} complete features"
+            skipped[target] = (
+                f"{len(y)} days with a target value (need {min_days}), {candidates.shape[1]} complete features"
+            )
             continue
-        table = calculate_relevance_table(candidates, y, ml_task="regression", fdr_level=fdr_level,
-                                          hypotheses_independent=False, n_jobs=0)
-        rows += [{"target": target, "feature": name, "p_value": _float(r["p_value"]), "relevant": bool(r["relevant"]),
-                  "importance": None, "method": "tsfresh_relevance_by"} for name, r in table.iterrows()]
+        table = calculate_relevance_table(
+            candidates, y, ml_task="regression", fdr_level=fdr_level, hypotheses_independent=False, n_jobs=0
+        )
+        rows += [
+            {
+                "target": target,
+                "feature": name,
+                "p_value": _float(r["p_value"]),
+                "relevant": bool(r["relevant"]),
+                "importance": None,
+                "method": "tsfresh_relevance_by",
+            }
+            for name, r in table.iterrows()
+        ]
         forest = RandomForestRegressor(n_estimators=200, random_state=0).fit(candidates.to_numpy(), y.to_numpy())
-        rows += [{"target": target, "feature": name, "p_value": None, "relevant": None, "importance": float(value),
-                  "method": "random_forest_impurity"} for name, value in zip(candidates.columns, forest.feature_importances_)]
+        rows += [
+            {
+                "target": target,
+                "feature": name,
+                "p_value": None,
+                "relevant": None,
+                "importance": float(value),
+                "method": "random_forest_impurity",
+            }
+            for name, value in zip(candidates.columns, forest.feature_importances_)
+        ]
     return rows, skipped
 
 

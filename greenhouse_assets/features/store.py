@@ -16,8 +16,13 @@ from importlib.metadata import version
 import polars as pl
 import psycopg
 
-MEASUREMENT_SCHEMA = {"time": pl.Datetime("us", "UTC"), "site": pl.String, "zone": pl.String,
-                      "variable": pl.String, "value": pl.Float64}
+MEASUREMENT_SCHEMA = {
+    "time": pl.Datetime("us", "UTC"),
+    "site": pl.String,
+    "zone": pl.String,
+    "variable": pl.String,
+    "value": pl.Float64,
+}
 
 
 def read_measurements(conn: psycopg.Connection, lo: datetime, hi: datetime) -> pl.DataFrame:
@@ -38,8 +43,9 @@ def _copy(conn: psycopg.Connection, table: str, frame: pl.DataFrame) -> None:
         copy.write(buffer.getvalue())
 
 
-def replace_windows(conn: psycopg.Connection, lo: datetime, hi: datetime,
-                    windows: pl.DataFrame, features: pl.DataFrame) -> None:
+def replace_windows(
+    conn: psycopg.Connection, lo: datetime, hi: datetime, windows: pl.DataFrame, features: pl.DataFrame
+) -> None:
     """Replace every window starting in [lo, hi) and its features, in the caller's transaction."""
     for table in ("features.extracted_features", "features.windows"):
         conn.execute(f"DELETE FROM {table} WHERE window_start >= %s AND window_start < %s", (lo, hi))
@@ -59,6 +65,14 @@ def upsert_metadata(conn: psycopg.Connection, rows: list[dict]) -> None:
             "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (feature) DO UPDATE SET algorithm = EXCLUDED.algorithm, "
             "parameters = EXCLUDED.parameters, library_versions = EXCLUDED.library_versions, "
             "window_spec = EXCLUDED.window_spec, updated_at = now()",
-            [(r["feature"], r["algorithm"], json.dumps(r["parameters"]), json.dumps(r["library_versions"]),
-              json.dumps(r["window_spec"])) for r in rows],
+            [
+                (
+                    r["feature"],
+                    r["algorithm"],
+                    json.dumps(r["parameters"]),
+                    json.dumps(r["library_versions"]),
+                    json.dumps(r["window_spec"]),
+                )
+                for r in rows
+            ],
         )

@@ -131,17 +131,28 @@ def _series_bounds(measurements: pl.DataFrame, diffs: np.ndarray) -> np.ndarray:
     firsts, lasts = np.concatenate([[0], cut]), np.concatenate([cut - 1, [measurements.height - 1]])
     if keys[firsts.tolist()].equals(keys[lasts.tolist()]):
         if any(a == b for a, b in zip(keys[cut.tolist()].rows(), keys[(cut - 1).tolist()].rows())):
-            raise ValueError("measurements must be ordered by site, zone, variable, time (as store.read_measurements returns them)")
+            raise ValueError(
+                "measurements must be ordered by site, zone, variable, time (as store.read_measurements returns them)"
+            )
         return np.append(firsts, measurements.height).astype(np.int64)
-    changed = keys.select(
-        ((pl.col("site") != pl.col("site").shift()) | (pl.col("zone") != pl.col("zone").shift())
-         | (pl.col("variable") != pl.col("variable").shift())).arg_true()
-    ).to_series().to_numpy()
+    changed = (
+        keys.select(
+            (
+                (pl.col("site") != pl.col("site").shift())
+                | (pl.col("zone") != pl.col("zone").shift())
+                | (pl.col("variable") != pl.col("variable").shift())
+            ).arg_true()
+        )
+        .to_series()
+        .to_numpy()
+    )
     bounds = np.concatenate([[0], changed, [measurements.height]]).astype(np.int64)
     inner = diffs.copy()
     inner[bounds[1:-1] - 1] = 1  # a new series may start earlier than the previous one ended
     if np.any(inner <= 0):
-        raise ValueError("measurements must be ordered by site, zone, variable, time (as store.read_measurements returns them)")
+        raise ValueError(
+            "measurements must be ordered by site, zone, variable, time (as store.read_measurements returns them)"
+        )
     return bounds
 
 
@@ -150,8 +161,13 @@ def _epoch_seconds(times: pl.Series) -> np.ndarray:
     return times.to_physical().to_numpy() // per_second
 
 
-def build(measurements: pl.DataFrame, days: list[datetime], specs: list[WindowSpec], min_coverage: float,
-          keep_grids: bool = True) -> Windows:
+def build(
+    measurements: pl.DataFrame,
+    days: list[datetime],
+    specs: list[WindowSpec],
+    min_coverage: float,
+    keep_grids: bool = True,
+) -> Windows:
     """Windows owned by `days` for every series in `measurements` (columns time, site, zone, variable, value),
     ordered by site, zone, variable, time (the order the SQL read returns; a string sort here would
     cost more than all the feature arithmetic).
@@ -192,8 +208,10 @@ def build(measurements: pl.DataFrame, days: list[datetime], specs: list[WindowSp
         grid = sums / counts
 
     starts = {spec.kind: [start for day in days for start in spec.starts(day)] for spec in specs}
-    start_seconds = {kind: np.array([int((s - lo).total_seconds()) for s in values], dtype=np.int64)
-                     for kind, values in starts.items()}
+    start_seconds = {
+        kind: np.array([int((s - lo).total_seconds()) for s in values], dtype=np.int64)
+        for kind, values in starts.items()
+    }
     # Summary columns per spec as (series × starts) arrays; assembled series-major, spec by spec.
     per_spec: list[dict] = []
     pieces: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}  # n -> [(summary positions, filled rows)]
@@ -203,9 +221,13 @@ def build(measurements: pl.DataFrame, days: list[datetime], specs: list[WindowSp
     grid_rows: list[tuple] = []
     for k, spec in enumerate(specs):
         count = widths[k]
-        columns = {"n_points": np.zeros((n_series, count), dtype=np.int64),
-                   "coverage": np.zeros((n_series, count)), "gaps": np.zeros((n_series, count)),
-                   "computed": np.zeros((n_series, count), dtype=bool), "imputed": np.zeros((n_series, count), dtype=bool)}
+        columns = {
+            "n_points": np.zeros((n_series, count), dtype=np.int64),
+            "coverage": np.zeros((n_series, count)),
+            "gaps": np.zeros((n_series, count)),
+            "computed": np.zeros((n_series, count), dtype=bool),
+            "imputed": np.zeros((n_series, count), dtype=bool),
+        }
         for step in np.unique(steps):
             members = np.flatnonzero(steps == step)
             n = int(spec.length.total_seconds() // step)
@@ -227,22 +249,26 @@ def build(measurements: pl.DataFrame, days: list[datetime], specs: list[WindowSp
             positions = members[series] * row_width + sum(widths[:k]) + window
             pieces.setdefault(n, []).append((positions, filled))
             if keep_grids:
-                grid_rows += [(p, (spec.kind, starts[spec.kind][w], sites[s], zones[s]), variables[s], row, int(step))
-                              for p, s, w, row in zip(positions.tolist(), members[series].tolist(), window.tolist(), filled)]
+                grid_rows += [
+                    (p, (spec.kind, starts[spec.kind][w], sites[s], zones[s]), variables[s], row, int(step))
+                    for p, s, w, row in zip(positions.tolist(), members[series].tolist(), window.tolist(), filled)
+                ]
         per_spec.append(columns)
     result.summary = _summary(specs, starts, sites, zones, variables, per_spec)
     for n, parts in pieces.items():
         positions = np.concatenate([p for p, _ in parts])
         order = np.argsort(positions, kind="stable")
-        result.batches[n] = Batch(result.summary[positions[order].tolist()].select(BATCH_KEYS),
-                                  np.concatenate([f for _, f in parts])[order])
+        result.batches[n] = Batch(
+            result.summary[positions[order].tolist()].select(BATCH_KEYS), np.concatenate([f for _, f in parts])[order]
+        )
     for _, key, variable, row, step in sorted(grid_rows, key=lambda r: r[0]):  # series-major, like the summary
         result.grids.setdefault(key, {})[variable] = (row, step)
     return result
 
 
-def _summary(specs: list[WindowSpec], starts: dict, sites: list, zones: list, variables: list,
-             per_spec: list[dict]) -> pl.DataFrame:
+def _summary(
+    specs: list[WindowSpec], starts: dict, sites: list, zones: list, variables: list, per_spec: list[dict]
+) -> pl.DataFrame:
     """The `features.windows` rows (series-major, then spec, then start), built column by column."""
     n_series = len(sites)
     if n_series == 0 or not specs:
@@ -251,10 +277,12 @@ def _summary(specs: list[WindowSpec], starts: dict, sites: list, zones: list, va
     def column(key):
         return np.concatenate([c[key] for c in per_spec], axis=1).ravel()
 
-    start_us = np.concatenate([np.array([s.timestamp() for s in starts[spec.kind]], dtype="int64") * 1_000_000
-                               for spec in specs])
-    length_us = np.concatenate([np.full(len(starts[spec.kind]), int(spec.length.total_seconds() * 1_000_000))
-                                for spec in specs])
+    start_us = np.concatenate(
+        [np.array([s.timestamp() for s in starts[spec.kind]], dtype="int64") * 1_000_000 for spec in specs]
+    )
+    length_us = np.concatenate(
+        [np.full(len(starts[spec.kind]), int(spec.length.total_seconds() * 1_000_000)) for spec in specs]
+    )
     kinds = np.concatenate([np.full(len(starts[spec.kind]), spec.kind, dtype=object) for spec in specs])
     width = len(start_us)
     series = np.repeat(np.arange(n_series), width)
@@ -263,19 +291,38 @@ def _summary(specs: list[WindowSpec], starts: dict, sites: list, zones: list, va
     def labels(values: list) -> pl.Series:
         return pl.Series(values, dtype=pl.String).gather(series)
 
-    return pl.DataFrame({
-        "window_kind": pl.Series(list(kinds), dtype=pl.String).gather(np.tile(np.arange(width), n_series)),
-        "window_start": np.tile(start_us, n_series).astype("datetime64[us]"),
-        "window_end": np.tile(start_us + length_us, n_series).astype("datetime64[us]"),
-        "site": labels(sites), "zone": labels(zones), "variable": labels(variables),
-        "n_points": column("n_points"), "coverage": column("coverage"), "longest_gap_s": column("gaps"),
-        "status": pl.Series(["skipped", "computed"]).gather(computed.astype(np.int64)), "imputed": column("imputed"),
-    }).with_columns(pl.col("window_start", "window_end").dt.replace_time_zone("UTC")).cast(SUMMARY_SCHEMA)
+    return (
+        pl.DataFrame(
+            {
+                "window_kind": pl.Series(list(kinds), dtype=pl.String).gather(np.tile(np.arange(width), n_series)),
+                "window_start": np.tile(start_us, n_series).astype("datetime64[us]"),
+                "window_end": np.tile(start_us + length_us, n_series).astype("datetime64[us]"),
+                "site": labels(sites),
+                "zone": labels(zones),
+                "variable": labels(variables),
+                "n_points": column("n_points"),
+                "coverage": column("coverage"),
+                "longest_gap_s": column("gaps"),
+                "status": pl.Series(["skipped", "computed"]).gather(computed.astype(np.int64)),
+                "imputed": column("imputed"),
+            }
+        )
+        .with_columns(pl.col("window_start", "window_end").dt.replace_time_zone("UTC"))
+        .cast(SUMMARY_SCHEMA)
+    )
 
 
 BATCH_KEYS = ["window_kind", "window_start", "window_end", "site", "zone", "variable", "imputed"]
 SUMMARY_SCHEMA = {
-    "window_kind": pl.String, "window_start": pl.Datetime("us", "UTC"), "window_end": pl.Datetime("us", "UTC"),
-    "site": pl.String, "zone": pl.String, "variable": pl.String, "n_points": pl.Int32, "coverage": pl.Float64,
-    "longest_gap_s": pl.Float64, "status": pl.String, "imputed": pl.Boolean,
+    "window_kind": pl.String,
+    "window_start": pl.Datetime("us", "UTC"),
+    "window_end": pl.Datetime("us", "UTC"),
+    "site": pl.String,
+    "zone": pl.String,
+    "variable": pl.String,
+    "n_points": pl.Int32,
+    "coverage": pl.Float64,
+    "longest_gap_s": pl.Float64,
+    "status": pl.String,
+    "imputed": pl.Boolean,
 }

@@ -53,8 +53,16 @@ class DeliveryFailed(Exception):
         self.error = error
 
 
-def send(alert: Alert, *, notifier: str, webhook_url: str, log: logging.Logger, timeout: float = 10.0,
-         delays: Sequence[float] = RETRY_DELAYS, sleep: Callable[[float], None] = time.sleep) -> int:
+def send(
+    alert: Alert,
+    *,
+    notifier: str,
+    webhook_url: str,
+    log: logging.Logger,
+    timeout: float = 10.0,
+    delays: Sequence[float] = RETRY_DELAYS,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
     """Deliver one alert and return the number of attempts it took.
 
     A misconfigured notifier raises ValueError; a webhook that keeps failing raises DeliveryFailed
@@ -72,8 +80,9 @@ def send(alert: Alert, *, notifier: str, webhook_url: str, log: logging.Logger, 
     for delay in (*delays, None):
         attempts += 1
         try:
-            request = urllib.request.Request(webhook_url, data=body, method="POST",
-                                             headers={"Content-Type": "application/json"})
+            request = urllib.request.Request(
+                webhook_url, data=body, method="POST", headers={"Content-Type": "application/json"}
+            )
             with urllib.request.urlopen(request, timeout=timeout) as response:
                 response.read()
             return attempts
@@ -85,8 +94,9 @@ def send(alert: Alert, *, notifier: str, webhook_url: str, log: logging.Logger, 
             last = str(getattr(error, "reason", error)) or type(error).__name__
         if delay is None:
             raise DeliveryFailed(attempts, last)
-        log.warning("alert %s: attempt %d failed (%s); retrying in %g s", alert.key or alert.kind, attempts, last,
-                    delay)
+        log.warning(
+            "alert %s: attempt %d failed (%s); retrying in %g s", alert.key or alert.kind, attempts, last, delay
+        )
         sleep(delay)
     raise AssertionError("unreachable")
 
@@ -100,7 +110,8 @@ def record(conn: psycopg.Connection, alerts: Iterable[Alert]) -> list[str]:
         row = conn.execute(
             """INSERT INTO metadata.alerts (dedup_key, kind, text, details) VALUES (%s, %s, %s, %s)
                ON CONFLICT (dedup_key) DO NOTHING RETURNING dedup_key""",
-            (alert.key, alert.kind, alert.text, Jsonb(json.loads(json.dumps(alert.details, default=str))))).fetchone()
+            (alert.key, alert.kind, alert.text, Jsonb(json.loads(json.dumps(alert.details, default=str)))),
+        ).fetchone()
         if row:
             new.append(row[0])
     return new
@@ -112,8 +123,9 @@ class Delivery:
     failed: list[tuple[str, str]] = field(default_factory=list)  # (key, error)
 
 
-def deliver_pending(connect: Callable[[], object], deliver: Callable[[Alert], int], notifier: str,
-                    log: logging.Logger) -> Delivery:
+def deliver_pending(
+    connect: Callable[[], object], deliver: Callable[[Alert], int], notifier: str, log: logging.Logger
+) -> Delivery:
     """Send every recorded alert not yet sent, oldest first, each in its own transaction.
 
     `connect()` opens a connection context (commit on success); `deliver(alert)` returns the number
@@ -127,19 +139,26 @@ def deliver_pending(connect: Callable[[], object], deliver: Callable[[Alert], in
             row = conn.execute(
                 """SELECT alert_id, dedup_key, kind, text, details FROM metadata.alerts
                    WHERE status <> 'sent' AND alert_id > %s ORDER BY alert_id LIMIT 1
-                   FOR UPDATE SKIP LOCKED""", (after,)).fetchone()
+                   FOR UPDATE SKIP LOCKED""",
+                (after,),
+            ).fetchone()
             if row is None:
                 return done
             after, key, kind, text, details = row
             try:
                 attempts = deliver(Alert(kind=kind, text=text, details=details, key=key))
             except DeliveryFailed as error:
-                conn.execute("""UPDATE metadata.alerts SET status = 'failed', attempts = attempts + %s,
+                conn.execute(
+                    """UPDATE metadata.alerts SET status = 'failed', attempts = attempts + %s,
                                 last_error = %s, notifier = %s WHERE alert_id = %s""",
-                             (error.attempts, error.error, notifier, after))
+                    (error.attempts, error.error, notifier, after),
+                )
                 done.failed.append((key, error.error))
                 log.error("alert %s %s; recorded as failed in metadata.alerts, retried at the next tick", key, error)
                 return done
-            conn.execute("""UPDATE metadata.alerts SET status = 'sent', attempts = attempts + %s, last_error = NULL,
-                            notifier = %s, sent_at = now() WHERE alert_id = %s""", (attempts, notifier, after))
+            conn.execute(
+                """UPDATE metadata.alerts SET status = 'sent', attempts = attempts + %s, last_error = NULL,
+                            notifier = %s, sent_at = now() WHERE alert_id = %s""",
+                (attempts, notifier, after),
+            )
             done.sent.append(key)

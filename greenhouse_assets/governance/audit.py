@@ -41,9 +41,20 @@ def writer(context: dg.AssetExecutionContext) -> Writer:
     return Writer(actor(context), context.run_id)
 
 
-def record(conn: psycopg.Connection, by: Writer, *, asset: str, table: str, rows: int | None, operation: str,
-           partition_key: str | None = None, input_file_ids: Sequence[int] = (), inputs: Iterable[lineage.Node] = (),
-           outputs: Sequence[lineage.Node] | None = None, details: dict | None = None) -> None:
+def record(
+    conn: psycopg.Connection,
+    by: Writer,
+    *,
+    asset: str,
+    table: str,
+    rows: int | None,
+    operation: str,
+    partition_key: str | None = None,
+    input_file_ids: Sequence[int] = (),
+    inputs: Iterable[lineage.Node] = (),
+    outputs: Sequence[lineage.Node] | None = None,
+    details: dict | None = None,
+) -> None:
     """Audit row + lineage edges (inputs and input file versions -> outputs, default: `table`), in the
     caller's transaction."""
     outputs = [lineage.table(table)] if outputs is None else list(outputs)
@@ -51,17 +62,31 @@ def record(conn: psycopg.Connection, by: Writer, *, asset: str, table: str, rows
     conn.execute(
         "INSERT INTO metadata.audit_log (actor, run_id, asset, table_name, partition_key, operation, rows_affected, "
         "input_file_ids, details) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-        (by.actor, by.run_id, asset, table, partition_key, operation, rows, list(input_file_ids) or None,
-         json.dumps({**(details or {}), "outputs": [list(o) for o in outputs]}, default=str)),
+        (
+            by.actor,
+            by.run_id,
+            asset,
+            table,
+            partition_key,
+            operation,
+            rows,
+            list(input_file_ids) or None,
+            json.dumps({**(details or {}), "outputs": [list(o) for o in outputs]}, default=str),
+        ),
     )
     lineage.record(conn, by.run_id, sources, outputs)
 
 
-def record_write(conn: psycopg.Connection, context: dg.AssetExecutionContext, entry: Table | None = None,
-                 **write) -> None:
+def record_write(
+    conn: psycopg.Connection, context: dg.AssetExecutionContext, entry: Table | None = None, **write
+) -> None:
     """`record` for an asset: the run's actor and id; with a catalog `entry`, its asset name, table and
     (unless `outputs` is given) every table it writes."""
     if entry is not None:
-        write = {"asset": entry.name, "table": entry.table, "outputs": [lineage.table(t) for t in entry.tables],
-                 **write}
+        write = {
+            "asset": entry.name,
+            "table": entry.table,
+            "outputs": [lineage.table(t) for t in entry.tables],
+            **write,
+        }
     record(conn, writer(context), **write)

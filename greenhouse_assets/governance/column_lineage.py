@@ -16,19 +16,23 @@ def _deps(key: dg.AssetKey, *columns: str) -> list[dg.TableColumnDep]:
     return [dg.TableColumnDep(asset_key=key, column_name=c) for c in columns]
 
 
-EXTRACTED_FEATURES = dg.TableColumnLineage(deps_by_column={
-    "window_start": _deps(MEASUREMENTS, "time"),
-    "window_end": _deps(MEASUREMENTS, "time"),
-    "site": _deps(MEASUREMENTS, "site"),
-    "zone": _deps(MEASUREMENTS, "zone"),
-    "variable": _deps(MEASUREMENTS, "variable"),
-    "value": _deps(MEASUREMENTS, "time", "value", "variable"),
-})
+EXTRACTED_FEATURES = dg.TableColumnLineage(
+    deps_by_column={
+        "window_start": _deps(MEASUREMENTS, "time"),
+        "window_end": _deps(MEASUREMENTS, "time"),
+        "site": _deps(MEASUREMENTS, "site"),
+        "zone": _deps(MEASUREMENTS, "zone"),
+        "variable": _deps(MEASUREMENTS, "variable"),
+        "value": _deps(MEASUREMENTS, "time", "value", "variable"),
+    }
+)
 
-FEATURE_IMPORTANCE = dg.TableColumnLineage(deps_by_column={
-    "feature": _deps(EXTRACTED, "variable", "feature"),
-    "site": _deps(EXTRACTED, "site"),
-    "zone": _deps(EXTRACTED, "zone"),
-    "p_value": _deps(EXTRACTED, "value"),
-    "importance": _deps(EXTRACTED, "value"),
-})
+FEATURE_IMPORTANCE = dg.TableColumnLineage(
+    deps_by_column={
+        "feature": _deps(EXTRACTED, "variable", "feature"),
+        "site": _deps(EXTRACTED, "site"),
+        "zone": _deps(EXTRACTED, "zone"),
+        "p_value": _deps(EXTRACTED, "value"),
+        "importance": _deps(EXTRACTED, "value"),
+    }
+)

@@ -17,4 +17,3 @@ FEATURES_LAG = timedelta(hours=6)
 
 TIMESERIES = dg.FreshnessPolicy.time_window(fail_window=FAIL, warn_window=WARN)
 FEATURES = dg.FreshnessPolicy.time_window(fail_window=FAIL + FEATURES_LAG, warn_window=WARN + FEATURES_LAG)
-

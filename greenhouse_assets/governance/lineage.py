@@ -36,12 +36,16 @@ def record(conn: psycopg.Connection, run_id: str | None, sources: Iterable[Node]
     targets = list(targets)
     edges = [(s.kind, s.ref, t.kind, t.ref, run_id) for s in dict.fromkeys(sources) for t in dict.fromkeys(targets)]
     with conn.cursor() as cur:
-        cur.executemany("INSERT INTO metadata.lineage (from_kind, from_ref, to_kind, to_ref, run_id) "
-                        "VALUES (%s, %s, %s, %s, %s)", edges)
+        cur.executemany(
+            "INSERT INTO metadata.lineage (from_kind, from_ref, to_kind, to_ref, run_id) VALUES (%s, %s, %s, %s, %s)",
+            edges,
+        )
     return len(edges)
 
 
 def for_run(conn: psycopg.Connection, run_id: str) -> list[tuple[Node, Node]]:
-    rows = conn.execute("SELECT from_kind, from_ref, to_kind, to_ref FROM metadata.lineage WHERE run_id = %s "
-                        "ORDER BY edge_id", (run_id,)).fetchall()
+    rows = conn.execute(
+        "SELECT from_kind, from_ref, to_kind, to_ref FROM metadata.lineage WHERE run_id = %s ORDER BY edge_id",
+        (run_id,),
+    ).fetchall()
     return [(Node(a, b), Node(c, d)) for a, b, c, d in rows]

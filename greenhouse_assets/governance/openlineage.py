@@ -46,8 +46,11 @@ def _datasets(conn: psycopg.Connection, file_ids: list[int]):
     host = conn.info.host
     pg_namespace = f"postgres://{'localhost' if not host or host.startswith('/') else host}:{conn.info.port}"
     database = conn.info.dbname
-    originals = dict(conn.execute("SELECT file_id::text, raw_uri FROM metadata.files WHERE file_id = ANY(%s)",
-                                  (file_ids,)).fetchall())
+    originals = dict(
+        conn.execute(
+            "SELECT file_id::text, raw_uri FROM metadata.files WHERE file_id = ANY(%s)", (file_ids,)
+        ).fetchall()
+    )
 
     def dataset(node: lineage.Node) -> tuple[str, str]:
         if node.kind == "table":
@@ -75,21 +78,32 @@ def events_for_run(conn: psycopg.Connection, run_id: str, job_name: str) -> list
 
     edges = lineage.for_run(conn, run_id)
     dataset = _datasets(conn, [int(n.ref) for edge in edges for n in edge if n.kind == "file_version"])
-    writes = conn.execute("SELECT audit_id, at, asset, table_name, rows_affected, details FROM metadata.audit_log "
-                          "WHERE run_id = %s ORDER BY audit_id", (run_id,)).fetchall()
-    parent = parent_run.ParentRunFacet(run=parent_run.Run(runId=run_id),
-                                       job=parent_run.Job(namespace=NAMESPACE, name=job_name))
+    writes = conn.execute(
+        "SELECT audit_id, at, asset, table_name, rows_affected, details FROM metadata.audit_log "
+        "WHERE run_id = %s ORDER BY audit_id",
+        (run_id,),
+    ).fetchall()
+    parent = parent_run.ParentRunFacet(
+        run=parent_run.Run(runId=run_id), job=parent_run.Job(namespace=NAMESPACE, name=job_name)
+    )
     events = []
     for audit_id, at, asset, table_name, rows, details in writes:
         outputs = [lineage.Node(*o) for o in (details or {}).get("outputs", [])] or [lineage.table(table_name)]
         inputs = list(dict.fromkeys(source for source, target in edges if target in outputs))
-        stats = {"outputStatistics": output_statistics_output_dataset.OutputStatisticsOutputDatasetFacet(
-            rowCount=rows)} if rows is not None and rows >= 0 else {}
-        events.append(RunEvent(
-            eventType=RunState.COMPLETE, eventTime=at.isoformat(), producer=PRODUCER,
-            run=Run(runId=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{run_id}/{audit_id}")), facets={"parent": parent}),
-            job=Job(namespace=NAMESPACE, name=asset),
-            inputs=[InputDataset(*dataset(n)) for n in inputs],
-            outputs=[OutputDataset(*dataset(n), outputFacets=stats) for n in outputs],
-        ))
+        stats = (
+            {"outputStatistics": output_statistics_output_dataset.OutputStatisticsOutputDatasetFacet(rowCount=rows)}
+            if rows is not None and rows >= 0
+            else {}
+        )
+        events.append(
+            RunEvent(
+                eventType=RunState.COMPLETE,
+                eventTime=at.isoformat(),
+                producer=PRODUCER,
+                run=Run(runId=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{run_id}/{audit_id}")), facets={"parent": parent}),
+                job=Job(namespace=NAMESPACE, name=asset),
+                inputs=[InputDataset(*dataset(n)) for n in inputs],
+                outputs=[OutputDataset(*dataset(n), outputFacets=stats) for n in outputs],
+            )
+        )
     return events

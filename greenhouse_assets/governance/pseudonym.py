@@ -49,7 +49,8 @@ def pseudonymise(parsed):
     if not secret:
         raise PseudonymKeyMissing(
             f"{parsed.path.name}: columns {columns} are marked identifying in the source registry "
-            f"(rule {parsed.rule.name!r}) but {KEY_ENV} is not set; nothing was stored. Set the key and re-run.")
+            f"(rule {parsed.rule.name!r}) but {KEY_ENV} is not set; nothing was stored. Set the key and re-run."
+        )
     key = secret.encode("utf-8")
     produce = parsed._produce
 
@@ -57,7 +58,8 @@ def pseudonymise(parsed):
         for frame in produce(rows):
             yield frame.with_columns(
                 pl.col(name).cast(pl.String).map_elements(lambda v: pseudonym(key, v), return_dtype=pl.String)
-                for name in columns)
+                for name in columns
+            )
 
     schema = {name: (pl.String() if name in columns else dtype) for name, dtype in parsed.schema.items()}
     detection = {**parsed.detection, "pseudonymised": columns}

@@ -70,22 +70,31 @@ class Rollback:
 
     def summary(self) -> str:
         left = ", ".join(f"version {v.version} (file {v.file_id})" for v in self.deactivated) or "nothing"
-        now = (f"version {self.activated.version} (file {self.activated.file_id}) is active"
-               if self.activated else "no version is active")
+        now = (
+            f"version {self.activated.version} (file {self.activated.file_id}) is active"
+            if self.activated
+            else "no version is active"
+        )
         return f"{self.path}: deactivated {left}; {now}"
 
 
-_COLUMNS = ("file_id, source, path, version, status, is_active, rows_staged, received_at, excluded_by_check, "
-            "duplicate_of, partition_key")
+_COLUMNS = (
+    "file_id, source, path, version, status, is_active, rows_staged, received_at, excluded_by_check, "
+    "duplicate_of, partition_key"
+)
 
 
 def versions(conn: psycopg.Connection, path: str | None = None) -> list[Version]:
     """Every received version (of `path`, if given: as stored, or a file under the landing folder)."""
     with conn.cursor(row_factory=class_row(Version)) as cur:
         if path is None:
-            return cur.execute(f"SELECT {_COLUMNS} FROM metadata.files ORDER BY source, path, version, file_id").fetchall()
-        return cur.execute(f"SELECT {_COLUMNS} FROM metadata.files WHERE path = ANY(%s) ORDER BY source, version, file_id",
-                           (_path_spellings(path),)).fetchall()
+            return cur.execute(
+                f"SELECT {_COLUMNS} FROM metadata.files ORDER BY source, path, version, file_id"
+            ).fetchall()
+        return cur.execute(
+            f"SELECT {_COLUMNS} FROM metadata.files WHERE path = ANY(%s) ORDER BY source, version, file_id",
+            (_path_spellings(path),),
+        ).fetchall()
 
 
 def _path_spellings(path: str) -> list[str]:
@@ -100,13 +109,14 @@ def _target(conn: psycopg.Connection, target: str) -> tuple[list[Version], Versi
     named = None
     if target.strip().isdigit():
         with conn.cursor(row_factory=class_row(Version)) as cur:
-            named = cur.execute(f"SELECT {_COLUMNS} FROM metadata.files WHERE file_id = %s",
-                                (int(target),)).fetchone()
+            named = cur.execute(f"SELECT {_COLUMNS} FROM metadata.files WHERE file_id = %s", (int(target),)).fetchone()
         if named is None:
             raise RollbackError(f"no file version with id {target} (`greenhouse files` lists them)")
         with conn.cursor(row_factory=class_row(Version)) as cur:
-            same_path = cur.execute(f"SELECT {_COLUMNS} FROM metadata.files WHERE source = %s AND path = %s "
-                                    "ORDER BY version, file_id", (named.source, named.path)).fetchall()
+            same_path = cur.execute(
+                f"SELECT {_COLUMNS} FROM metadata.files WHERE source = %s AND path = %s ORDER BY version, file_id",
+                (named.source, named.path),
+            ).fetchall()
         return same_path, named
     same_path = versions(conn, target)
     if not same_path:
@@ -144,8 +154,9 @@ def plan(conn: psycopg.Connection, target: str, to_version: int | None = None) -
     return same_path, (earlier[-1] if earlier else None)
 
 
-def apply(conn: psycopg.Connection, target: str, to_version: int | None, *, actor: str, run_id: str | None,
-          reason: str = "") -> Rollback:
+def apply(
+    conn: psycopg.Connection, target: str, to_version: int | None, *, actor: str, run_id: str | None, reason: str = ""
+) -> Rollback:
     """Plan and carry out the rollback in the caller's transaction, audited as `actor`."""
     same_path, activate = plan(conn, target, to_version)
     source, path = same_path[0].source, same_path[0].path
@@ -160,11 +171,22 @@ def apply(conn: psycopg.Connection, target: str, to_version: int | None, *, acto
             changed |= {r[0] for r in conn.execute("SELECT metadata.set_file_active(%s, false)", (version.file_id,))}
     deactivated = [v for v in same_path if v.file_id in changed and (activate is None or v.file_id != activate.file_id)]
     entry = catalog.staging(source)
-    audit.record(conn, audit.Writer(actor, run_id), asset=entry.name, table=entry.table, operation="rollback",
-                 partition_key=activate.partition_key if activate else None,
-                 rows=sum((v.rows_staged or 0) for v in deactivated) + ((activate.rows_staged or 0) if activate else 0),
-                 input_file_ids=sorted(changed),
-                 details={"path": path, "target": target, "to_version": to_version, "reason": reason,
-                          "activated": activate.file_id if activate else None,
-                          "deactivated": [v.file_id for v in deactivated]})
+    audit.record(
+        conn,
+        audit.Writer(actor, run_id),
+        asset=entry.name,
+        table=entry.table,
+        operation="rollback",
+        partition_key=activate.partition_key if activate else None,
+        rows=sum((v.rows_staged or 0) for v in deactivated) + ((activate.rows_staged or 0) if activate else 0),
+        input_file_ids=sorted(changed),
+        details={
+            "path": path,
+            "target": target,
+            "to_version": to_version,
+            "reason": reason,
+            "activated": activate.file_id if activate else None,
+            "deactivated": [v.file_id for v in deactivated],
+        },
+    )
     return Rollback(source, path, activate, deactivated)

@@ -51,32 +51,46 @@ def number(column: pl.Expr, decimal: str, both: bool = False) -> pl.Expr:
     if both:
         text = text.str.replace(",", ".", literal=True)
     elif decimal == ",":
-        text = pl.when(text.str.contains(".", literal=True)).then(None).otherwise(
-            text.str.replace(",", ".", literal=True))
+        text = (
+            pl.when(text.str.contains(".", literal=True)).then(None).otherwise(text.str.replace(",", ".", literal=True))
+        )
     return text.cast(pl.Float64, strict=False)
 
 
-def numeric_columns(frame: pl.DataFrame, positions: Sequence[int], decimal: str,
-                    both: bool = False) -> list[bool]:
+def numeric_columns(frame: pl.DataFrame, positions: Sequence[int], decimal: str, both: bool = False) -> list[bool]:
     """For each position: does every non-empty sampled value parse as a number?"""
     if frame.height == 0:
         return [True] * len(positions)
     checks = frame.select(
-        ((pl.col(position_name(p)).str.strip_chars().fill_null("") == "")
-         | number(pl.col(position_name(p)), decimal, both).is_not_null()).all().alias(str(i))
+        (
+            (pl.col(position_name(p)).str.strip_chars().fill_null("") == "")
+            | number(pl.col(position_name(p)), decimal, both).is_not_null()
+        )
+        .all()
+        .alias(str(i))
         for i, p in enumerate(positions)
     )
     return list(checks.row(0))
 
 
 def schema_for(plans: Sequence[ColumnPlan]) -> dict[str, pl.DataType]:
-    return {"_row_number": pl.Int64(), "time": TIME_DTYPE,
-            **{p.staged: pl.Float64() if p.numeric else pl.String() for p in plans}}
+    return {
+        "_row_number": pl.Int64(),
+        "time": TIME_DTYPE,
+        **{p.staged: pl.Float64() if p.numeric else pl.String() for p in plans},
+    }
 
 
 class BatchConverter:
-    def __init__(self, path: Path, layout: TimestampLayout, localizer: Localizer,
-                 plans: list[ColumnPlan], decimal: str, both: bool = False) -> None:
+    def __init__(
+        self,
+        path: Path,
+        layout: TimestampLayout,
+        localizer: Localizer,
+        plans: list[ColumnPlan],
+        decimal: str,
+        both: bool = False,
+    ) -> None:
         self.path, self.layout, self.localizer = path, layout, localizer
         self.plans, self.decimal, self.both = plans, decimal, both
         self.other_marks = 0  # numeric cells read with the mark that is not `decimal` (only with `both`)
@@ -84,9 +98,14 @@ class BatchConverter:
     def convert(self, frame: pl.DataFrame, row_numbers: pl.Series) -> pl.DataFrame:
         """`frame`: one column per file column (`c<position>`), one row per line; strings, or Float64
         where the CSV parser already converted a numeric column."""
-        content = frame.select(pl.any_horizontal(
-            pl.col(c).is_not_null() if frame.schema[c] == pl.Float64
-            else pl.col(c).str.strip_chars().fill_null("") != "" for c in frame.columns))
+        content = frame.select(
+            pl.any_horizontal(
+                pl.col(c).is_not_null()
+                if frame.schema[c] == pl.Float64
+                else pl.col(c).str.strip_chars().fill_null("") != ""
+                for c in frame.columns
+            )
+        )
         keep = content.to_series()
         if not keep.all():
             frame, row_numbers = frame.filter(keep), row_numbers.filter(keep)
@@ -113,7 +132,7 @@ class BatchConverter:
             if not plan.numeric or raw.dtype == pl.Float64:
                 continue
             value = typed.get_column(plan.staged)
-            bad = ((raw.str.strip_chars() != "") & value.is_null())
+            bad = (raw.str.strip_chars() != "") & value.is_null()
             bad = bad.fill_null(False)
             if self.both:  # the fast parser read every cell of the file's own mark; these are the others
                 other = "." if self.decimal == "," else ","
@@ -127,5 +146,6 @@ class BatchConverter:
             mark = "decimal comma" if self.decimal == "," else "decimal point"
             if self.both:
                 mark += " or point" if self.decimal == "," else " or comma"
-            raise IngestError(self.path, "", row=int(rows[index]), column=plan.original,
-                              expected=f"a number with {mark}", found=found)
+            raise IngestError(
+                self.path, "", row=int(rows[index]), column=plan.original, expected=f"a number with {mark}", found=found
+            )

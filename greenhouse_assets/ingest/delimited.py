@@ -81,19 +81,28 @@ def open_delimited(head: detect.Head, rule: FileRule) -> DelimitedHead:
     mixed_ok = detect.marks_interchangeable(delimiter)
     # A mark the registry declares is not checked against the head; a cell with the other mark is
     # found while streaming (and the detection then says "mixed", see readers.py).
-    decimal, mixed = (rule.decimal, False) if rule.decimal else detect.detect_decimal(
-        path, data, header_rows + 1, mixed_ok=mixed_ok, names=rows[0] if header_rows else ())
+    decimal, mixed = (
+        (rule.decimal, False)
+        if rule.decimal
+        else detect.detect_decimal(path, data, header_rows + 1, mixed_ok=mixed_ok, names=rows[0] if header_rows else ())
+    )
     dialect = Dialect(
-        encoding=encoding, bom=bom, delimiter=delimiter, decimal=decimal,
+        encoding=encoding,
+        bom=bom,
+        delimiter=delimiter,
+        decimal=decimal,
         quoting=detect.quoting(sample.lines[header_rows:], delimiter),
-        line_ending=sample.line_ending, header_rows=header_rows, decimal_mixed=mixed,
+        line_ending=sample.line_ending,
+        header_rows=header_rows,
+        decimal_mixed=mixed,
     )
     mean = len(head.data) / max(len(sample.lines), 1)
     return DelimitedHead(dialect, rows[:header_rows], data, mean)
 
 
-def column_batches(path: Path, dialect: Dialect, n_columns: int, block_bytes: int,
-                   numeric: Sequence[int] = ()) -> Iterator[tuple[pl.DataFrame, pl.Series]]:
+def column_batches(
+    path: Path, dialect: Dialect, n_columns: int, block_bytes: int, numeric: Sequence[int] = ()
+) -> Iterator[tuple[pl.DataFrame, pl.Series]]:
     """(frame with columns c0..c<n-1>, line numbers) per block of whole lines.
 
     Columns are strings, except those at `numeric` positions, which are Float64 where the block's
@@ -121,9 +130,17 @@ def column_batches(path: Path, dialect: Dialect, n_columns: int, block_bytes: in
         line += n_lines
 
 
-def _parse(path: Path, chunk: bytes, names: list[str], dialect: Dialect, skip: int,
-           line: int, unterminated: bool, n_lines: int,
-           floats: dict[str, pa.DataType]) -> tuple[pa.Table, list[int]]:
+def _parse(
+    path: Path,
+    chunk: bytes,
+    names: list[str],
+    dialect: Dialect,
+    skip: int,
+    line: int,
+    unterminated: bool,
+    n_lines: int,
+    floats: dict[str, pa.DataType],
+) -> tuple[pa.Table, list[int]]:
     """One block; columns in `floats` converted by the parser, which raises ArrowInvalid where it
     cannot (only then: every other failure is an IngestError)."""
     blank: list[int] = []
@@ -138,11 +155,20 @@ def _parse(path: Path, chunk: bytes, names: list[str], dialect: Dialect, skip: i
             io.BytesIO(chunk),
             read_options=pacsv.ReadOptions(column_names=names, skip_rows=skip, use_threads=False),
             parse_options=pacsv.ParseOptions(
-                delimiter=dialect.delimiter, quote_char='"', double_quote=True,
-                newlines_in_values=False, ignore_empty_lines=False, invalid_row_handler=on_invalid),
+                delimiter=dialect.delimiter,
+                quote_char='"',
+                double_quote=True,
+                newlines_in_values=False,
+                ignore_empty_lines=False,
+                invalid_row_handler=on_invalid,
+            ),
             convert_options=pacsv.ConvertOptions(
-                column_types={n: floats.get(n, pa.string()) for n in names}, decimal_point=dialect.decimal,
-                null_values=[""], strings_can_be_null=False, quoted_strings_can_be_null=bool(floats)),
+                column_types={n: floats.get(n, pa.string()) for n in names},
+                decimal_point=dialect.decimal,
+                null_values=[""],
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=bool(floats),
+            ),
         )
     except pa.ArrowInvalid as exc:
         if floats:
@@ -150,8 +176,7 @@ def _parse(path: Path, chunk: bytes, names: list[str], dialect: Dialect, skip: i
         try:
             chunk.decode("utf-8")
         except UnicodeDecodeError as decode_error:
-            raise detect.undecodable(path, chunk, decode_error, "utf-8",
-                                     declared=False, first_line=line) from None
+            raise detect.undecodable(path, chunk, decode_error, "utf-8", declared=False, first_line=line) from None
         raise IngestError(path, f"unreadable as delimited text: {exc}") from None
     if invalid:
         first = invalid[0]
@@ -159,8 +184,7 @@ def _parse(path: Path, chunk: bytes, names: list[str], dialect: Dialect, skip: i
         if "\n" in first.text or "\r" in first.text:
             raise _spanning_quote(path, chunk, line)
         truncated = unterminated and row == line + n_lines - 1
-        raise detect.field_count_error(path, row, first.expected_columns, first.actual_columns,
-                                       truncated)
+        raise detect.field_count_error(path, row, first.expected_columns, first.actual_columns, truncated)
     return table, [line + row.number - 1 for row in blank]
 
 
@@ -172,8 +196,7 @@ def _spanning_quote(path: Path, chunk: bytes, line: int) -> IngestError:
     return IngestError(path, "rows do not line up with lines (quoted line breaks?)", row=line)
 
 
-def _blocks(path: Path, dialect: Dialect,
-            block_bytes: int) -> Iterator[tuple[bytes, int, bool]]:
+def _blocks(path: Path, dialect: Dialect, block_bytes: int) -> Iterator[tuple[bytes, int, bool]]:
     """(UTF-8 bytes of whole lines, number of lines, last line unterminated)."""
     utf8 = dialect.encoding == "utf-8"
     decoder = None if utf8 else codecs.getincrementaldecoder(dialect.encoding)()
@@ -192,8 +215,9 @@ def _blocks(path: Path, dialect: Dialect,
                 try:
                     data = carry + decoder.decode(block, final=eof)
                 except UnicodeDecodeError:
-                    raise IngestError(path, "", row=_first_undecodable_line(path, dialect),
-                                      expected=f"text in {dialect.encoding}") from None
+                    raise IngestError(
+                        path, "", row=_first_undecodable_line(path, dialect), expected=f"text in {dialect.encoding}"
+                    ) from None
             held = newline[:0]
             if lone_cr:
                 if not eof and data.endswith(cr):

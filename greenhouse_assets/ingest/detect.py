@@ -80,9 +80,12 @@ def sniff_kind(head: Head) -> str:
     if suffix in _EXCEL_MAGIC:
         if magic == _EXCEL_MAGIC[suffix]:
             return "excel"
-        raise IngestError(head.path, "not a readable spreadsheet",
-                          expected=f"a {suffix} file ({_EXCEL_MAGIC[suffix]})",
-                          found=magic or "plain text")
+        raise IngestError(
+            head.path,
+            "not a readable spreadsheet",
+            expected=f"a {suffix} file ({_EXCEL_MAGIC[suffix]})",
+            found=magic or "plain text",
+        )
     if magic:
         raise IngestError(head.path, f"not a text file: {magic}")
     start = head.data.removeprefix(codecs.BOM_UTF8).lstrip()
@@ -109,8 +112,12 @@ def detect_encoding(head: Head, declared: str | None) -> tuple[str, bool]:
         raise IngestError(head.path, "not a text file: binary data (NUL bytes)")
     if declared:
         if name not in ("utf-8", "utf-8-sig") and (bom or _is_utf8_text(head)):
-            raise IngestError(head.path, "the file is UTF-8", found="UTF-8 text",
-                              expected=f"text in {name} (as the registry declares)")
+            raise IngestError(
+                head.path,
+                "the file is UTF-8",
+                found="UTF-8 text",
+                expected=f"text in {name} (as the registry declares)",
+            )
         return ("utf-8" if name == "utf-8-sig" else name), bom
     for name in ("utf-8", "cp1252"):
         try:
@@ -123,7 +130,7 @@ def detect_encoding(head: Head, declared: str | None) -> tuple[str, bool]:
 
 def decode_sample(head: Head, encoding: str, bom: bool, declared: bool) -> Sample:
     """Decode the head, reject binary data, and cut it to whole lines."""
-    body = head.data[len(codecs.BOM_UTF8):] if bom and encoding == "utf-8" else head.data
+    body = head.data[len(codecs.BOM_UTF8) :] if bom and encoding == "utf-8" else head.data
     try:
         text = codecs.getincrementaldecoder(encoding)().decode(body, final=head.complete)
     except UnicodeDecodeError as exc:
@@ -142,13 +149,13 @@ def decode_sample(head: Head, encoding: str, bom: bool, declared: bool) -> Sampl
     return Sample(lines, unterminated, _line_ending(text))
 
 
-def undecodable(path: Path, data: bytes, exc: UnicodeDecodeError, encoding: str,
-                declared: bool, first_line: int = 1) -> IngestError:
+def undecodable(
+    path: Path, data: bytes, exc: UnicodeDecodeError, encoding: str, declared: bool, first_line: int = 1
+) -> IngestError:
     """The decode failure as an error at the line holding the offending byte."""
     row = first_line + data[: exc.start].count(b"\n")
     source = " (as the registry declares)" if declared else ""
-    return IngestError(path, "", row=row, expected=f"text in {encoding}{source}",
-                       found=f"byte 0x{data[exc.start]:02x}")
+    return IngestError(path, "", row=row, expected=f"text in {encoding}{source}", found=f"byte 0x{data[exc.start]:02x}")
 
 
 def split_line(path: Path, line: str, delimiter: str) -> list[str]:
@@ -183,38 +190,40 @@ def sniff_delimiter(path: Path, sample: Sample) -> str:
     if consistent:
         return max(consistent, key=lambda d: counts[d][0])
     if not splitting:
-        raise IngestError(path, "cannot detect the delimiter", row=numbered[0][0],
-                          expected="a header split by one of ; , tab |",
-                          found=numbered[0][1])
+        raise IngestError(
+            path,
+            "cannot detect the delimiter",
+            row=numbered[0][0],
+            expected="a header split by one of ; , tab |",
+            found=numbered[0][1],
+        )
     best = max(splitting, key=lambda d: sum(c == counts[d][0] for c in counts[d]))
     index = next(i for i, c in enumerate(counts[best]) if c != counts[best][0])
     row, line = numbered[index]
     others = [d for d in DELIMITERS if d != best and counts[d][index] > 1]
     if counts[best][index] == 1 and others:
-        raise IngestError(path, "mixed delimiters", row=row,
-                          expected=f"fields separated by {best!r} like the header",
-                          found=line)
+        raise IngestError(
+            path, "mixed delimiters", row=row, expected=f"fields separated by {best!r} like the header", found=line
+        )
     for earlier_row, earlier in numbered[: index + 1]:
         if earlier.count('"') % 2:
             raise spanning_quote(path, earlier_row, earlier)
     last = index == len(numbered) - 1 and numbered[-1][0] == len(sample.lines)
-    raise field_count_error(path, row, counts[best][0], counts[best][index],
-                            last and sample.unterminated)
+    raise field_count_error(path, row, counts[best][0], counts[best][index], last and sample.unterminated)
 
 
-def field_count_error(path: Path, row: int, expected: int, found: int,
-                      truncated: bool) -> IngestError:
+def field_count_error(path: Path, row: int, expected: int, found: int, truncated: bool) -> IngestError:
     reason = "truncated last row (no line break at end of file)" if truncated else "ragged row"
     return IngestError(path, reason, row=row, expected=f"{expected} fields", found=found)
 
 
 def spanning_quote(path: Path, row: int, line: str) -> IngestError:
-    return IngestError(path, "a quoted value is not closed on its line", row=row,
-                       expected="one row per line", found=line)
+    return IngestError(
+        path, "a quoted value is not closed on its line", row=row, expected="one row per line", found=line
+    )
 
 
-def detect_header_rows(path: Path, rows: Sequence[Sequence[str | None]],
-                       declared: int | None) -> int:
+def detect_header_rows(path: Path, rows: Sequence[Sequence[str | None]], declared: int | None) -> int:
     """Rows before the first one holding a number or a date: 1 normally, 3 for name/point/unit.
 
     A count declared by the registry is checked the same way, so a file exported with fewer
@@ -223,9 +232,13 @@ def detect_header_rows(path: Path, rows: Sequence[Sequence[str | None]],
     if declared:
         for index, row in enumerate(rows[:declared]):
             if any(_looks_like_data(value) for value in row):
-                raise IngestError(path, f"the registry declares {declared} header rows",
-                                  row=index + 1, expected="a header line without numbers or dates",
-                                  found=" | ".join(v or "" for v in row))
+                raise IngestError(
+                    path,
+                    f"the registry declares {declared} header rows",
+                    row=index + 1,
+                    expected="a header line without numbers or dates",
+                    found=" | ".join(v or "" for v in row),
+                )
         return declared
     for index, row in enumerate(rows[: MAX_HEADER_ROWS + 1]):
         if any(_looks_like_data(value) for value in row):
@@ -234,8 +247,7 @@ def detect_header_rows(path: Path, rows: Sequence[Sequence[str | None]],
             return index
     if len(rows) <= MAX_HEADER_ROWS:
         raise IngestError(path, "no data rows (header only)")
-    raise IngestError(path, f"cannot find the first data row: no number or date in lines "
-                      f"1-{MAX_HEADER_ROWS + 1}")
+    raise IngestError(path, f"cannot find the first data row: no number or date in lines 1-{MAX_HEADER_ROWS + 1}")
 
 
 def marks_interchangeable(delimiter: str | None) -> bool:
@@ -247,8 +259,14 @@ def marks_interchangeable(delimiter: str | None) -> bool:
     return delimiter is not None and delimiter != ","
 
 
-def detect_decimal(path: Path, rows: Sequence[Sequence[str | None]], first_line: int, *,
-                   mixed_ok: bool = False, names: Sequence[str | None] = ()) -> tuple[str, bool]:
+def detect_decimal(
+    path: Path,
+    rows: Sequence[Sequence[str | None]],
+    first_line: int,
+    *,
+    mixed_ok: bool = False,
+    names: Sequence[str | None] = (),
+) -> tuple[str, bool]:
     """(decimal mark, both marks occur): ',' if the sampled values use decimal comma, '.' otherwise.
 
     Both marks at once are an error at the first cell of the later-seen mark (row, column, the mark
@@ -268,9 +286,14 @@ def detect_decimal(path: Path, rows: Sequence[Sequence[str | None]], first_line:
         if len(first) == 2 and not mixed_ok:
             earlier, later = sorted(first.values())
             column = names[later[1]] if later[1] < len(names) else None
-            raise IngestError(path, "mixed decimal marks", row=later[0], column=column,
-                              expected=f"the decimal mark of {earlier[2]!r} (row {earlier[0]})",
-                              found=later[2])
+            raise IngestError(
+                path,
+                "mixed decimal marks",
+                row=later[0],
+                column=column,
+                expected=f"the decimal mark of {earlier[2]!r} (row {earlier[0]})",
+                found=later[2],
+            )
     mark = "," if count[","] > count["."] else "."
     return mark, len(first) == 2
 

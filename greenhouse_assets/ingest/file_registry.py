@@ -87,8 +87,17 @@ def latest_for_path(conn: psycopg.Connection, source: str, path: str) -> FileVer
         ).fetchone()
 
 
-def record_duplicate(conn: psycopg.Connection, *, source: str, path: str, sha256: str, size: int,
-                     original: FileVersion, partition_key: str, run_id: str | None) -> int:
+def record_duplicate(
+    conn: psycopg.Connection,
+    *,
+    source: str,
+    path: str,
+    sha256: str,
+    size: int,
+    original: FileVersion,
+    partition_key: str,
+    run_id: str | None,
+) -> int:
     return conn.execute(
         """INSERT INTO metadata.files (source, path, sha256, bytes, status, duplicate_of, partition_key, run_id,
                                        raw_uri, parquet_uri)
@@ -97,8 +106,18 @@ def record_duplicate(conn: psycopg.Connection, *, source: str, path: str, sha256
     ).fetchone()[0]
 
 
-def record_quarantine(conn: psycopg.Connection, *, source: str, path: str, sha256: str, size: int,
-                      error: IngestError, quarantine_uri: str, partition_key: str, run_id: str | None) -> int:
+def record_quarantine(
+    conn: psycopg.Connection,
+    *,
+    source: str,
+    path: str,
+    sha256: str,
+    size: int,
+    error: IngestError,
+    quarantine_uri: str,
+    partition_key: str,
+    run_id: str | None,
+) -> int:
     return conn.execute(
         """INSERT INTO metadata.files (source, path, sha256, bytes, status, error, error_detail, raw_uri,
                                        partition_key, run_id)
@@ -110,11 +129,26 @@ def record_quarantine(conn: psycopg.Connection, *, source: str, path: str, sha25
 def schema_version_id(conn: psycopg.Connection, parsed: ParsedFile) -> int:
     """The layout (columns + detected format) as a versioned record, shared by files that have it."""
     columns = [
-        {"name": c.staged_name, "original": c.original_name, "unit": c.unit, "variable": c.variable,
-         "dtype": str(parsed.schema[c.staged_name]),
-         **{k: v for k, v in (("point", c.point), ("uuid", c.uuid), ("zone", c.zone),
-                              ("registry_unit", c.registry_unit), ("scale", c.scale), ("offset", c.offset),
-                              ("unit_note", c.unit_note)) if v is not None}}
+        {
+            "name": c.staged_name,
+            "original": c.original_name,
+            "unit": c.unit,
+            "variable": c.variable,
+            "dtype": str(parsed.schema[c.staged_name]),
+            **{
+                k: v
+                for k, v in (
+                    ("point", c.point),
+                    ("uuid", c.uuid),
+                    ("zone", c.zone),
+                    ("registry_unit", c.registry_unit),
+                    ("scale", c.scale),
+                    ("offset", c.offset),
+                    ("unit_note", c.unit_note),
+                )
+                if v is not None
+            },
+        }
         for c in parsed.columns
     ]
     detection = {k: v for k, v in parsed.detection.items()}
@@ -134,9 +168,21 @@ def new_file_id(conn: psycopg.Connection) -> int:
     return conn.execute("SELECT nextval(pg_get_serial_sequence('metadata.files', 'file_id'))").fetchone()[0]
 
 
-def record_received(conn: psycopg.Connection, *, file_id: int, parsed: ParsedFile, path: str, sha256: str,
-                    size: int, received_at: datetime, raw_uri: str, parquet_uri: str, rows: int,
-                    partition_key: str, run_id: str | None) -> None:
+def record_received(
+    conn: psycopg.Connection,
+    *,
+    file_id: int,
+    parsed: ParsedFile,
+    path: str,
+    sha256: str,
+    size: int,
+    received_at: datetime,
+    raw_uri: str,
+    parquet_uri: str,
+    rows: int,
+    partition_key: str,
+    run_id: str | None,
+) -> None:
     """Register a parsed version with its column mapping, as `received` (not staged yet): under the id
     reserved for it, or in place when the id is that of this content's earlier receipt (a re-run).
     Called after the last batch, so the detection and `resolutions` cover the whole file."""
@@ -150,8 +196,23 @@ def record_received(conn: psycopg.Connection, *, file_id: int, parsed: ParsedFil
            ON CONFLICT (file_id) DO UPDATE SET rows_read = EXCLUDED.rows_read, parquet_uri = EXCLUDED.parquet_uri,
                schema_version_id = EXCLUDED.schema_version_id, run_id = EXCLUDED.run_id,
                precedence = EXCLUDED.precedence, resolutions = EXCLUDED.resolutions""",
-        (file_id, parsed.source.name, path, sha256, size, received_at, rows, schema_version_id(conn, parsed),
-         version, parsed.rule.precedence, raw_uri, parquet_uri, partition_key, run_id, Jsonb(parsed.resolutions)),
+        (
+            file_id,
+            parsed.source.name,
+            path,
+            sha256,
+            size,
+            received_at,
+            rows,
+            schema_version_id(conn, parsed),
+            version,
+            parsed.rule.precedence,
+            raw_uri,
+            parquet_uri,
+            partition_key,
+            run_id,
+            Jsonb(parsed.resolutions),
+        ),
     )
     conn.execute("DELETE FROM metadata.file_columns WHERE file_id = %s", (file_id,))
     with conn.cursor() as cur:
@@ -161,8 +222,23 @@ def record_received(conn: psycopg.Connection, *, file_id: int, parsed: ParsedFil
                                                   "offset", unit_note)
                VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
             [
-                (file_id, c.staged_name, c.original_name, i, c.unit, c.variable, c.canonical_unit, c.site, c.zone,
-                 c.point, c.uuid, c.registry_unit, c.scale, c.offset, c.unit_note)
+                (
+                    file_id,
+                    c.staged_name,
+                    c.original_name,
+                    i,
+                    c.unit,
+                    c.variable,
+                    c.canonical_unit,
+                    c.site,
+                    c.zone,
+                    c.point,
+                    c.uuid,
+                    c.registry_unit,
+                    c.scale,
+                    c.offset,
+                    c.unit_note,
+                )
                 for i, c in enumerate(parsed.columns)
             ],
         )

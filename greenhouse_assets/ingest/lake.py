@@ -82,8 +82,10 @@ class OriginalCopy:
         """The stored original's URI."""
         found = self._digest.result()
         if found != self.sha256:
-            raise ContentChanged(f"{self.path} changed after it was detected: its content now hashes to {found}, not "
-                                 f"{self.sha256}. The landing sensor will pick up the new content as a new version.")
+            raise ContentChanged(
+                f"{self.path} changed after it was detected: its content now hashes to {found}, not "
+                f"{self.sha256}. The landing sensor will pick up the new content as a new version."
+            )
         if self.tmp is not None:
             tmp, self.tmp = self.tmp, None
             return self.store.put_once(tmp, self.key, self.sha256)

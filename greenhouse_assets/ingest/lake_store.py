@@ -120,8 +120,9 @@ class LakeStore:
     def verify(self, key: str, sha256: str) -> None:
         stored = self._stored_sha256(key)
         if stored != sha256:
-            raise LakeIntegrityError(f"{self.uri(key)} hashes to {stored}, not {sha256}: the lake's copy is not "
-                                     "the content that was written")
+            raise LakeIntegrityError(
+                f"{self.uri(key)} hashes to {stored}, not {sha256}: the lake's copy is not the content that was written"
+            )
 
     def _put_once_s3(self, spooled: Path, key: str, sha256: str) -> None:
         bucket, name, _ = self.fs.split_path(self.path(key))
@@ -133,8 +134,9 @@ class LakeStore:
             if spooled.stat().st_size < SINGLE_PUT_LIMIT:
                 checksum = base64.b64encode(bytes.fromhex(sha256)).decode()
                 with open(spooled, "rb") as body:
-                    self.fs.call_s3("put_object", Bucket=bucket, Key=name, Body=body, ChecksumSHA256=checksum,
-                                    **condition)
+                    self.fs.call_s3(
+                        "put_object", Bucket=bucket, Key=name, Body=body, ChecksumSHA256=checksum, **condition
+                    )
             else:
                 self.fs.put_file(str(spooled), self.path(key), mode="create" if condition else "overwrite")
         except OSError as error:
@@ -142,8 +144,9 @@ class LakeStore:
             if code in ("PreconditionFailed", "ConditionalRequestConflict"):
                 return  # already stored: write-once
             if code in ("BadDigest", "InvalidDigest"):
-                raise LakeIntegrityError(f"{self.uri(key)}: the server received bytes that do not hash to {sha256}; "
-                                         "nothing was stored") from error
+                raise LakeIntegrityError(
+                    f"{self.uri(key)}: the server received bytes that do not hash to {sha256}; nothing was stored"
+                ) from error
             if code == "NotImplemented" and condition:
                 self.__dict__["_conditional_put"] = False
                 return self._put_once_s3(spooled, key, sha256)

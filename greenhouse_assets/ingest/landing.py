@@ -35,8 +35,9 @@ class Entry:
     @classmethod
     def from_json(cls, raw: list) -> Entry:
         """Also reads the three-field entries of cursors written before generations were counted."""
-        return cls(int(raw[0]), int(raw[1]), raw[2], int(raw[3]) if len(raw) > 3 else 0,
-                   raw[4] if len(raw) > 4 else None)
+        return cls(
+            int(raw[0]), int(raw[1]), raw[2], int(raw[3]) if len(raw) > 3 else 0, raw[4] if len(raw) > 4 else None
+        )
 
     @property
     def last_handed_on(self) -> str | None:
@@ -102,8 +103,13 @@ def advance(root: Path, state: dict[str, Entry], max_hashes: int) -> tuple[list[
                 ready.append(ReadyFile(relative, sha256, generation))
             new_state[relative] = Entry(mtime_ns, size, sha256, generation)
         else:  # new, changed or still settling: wait, remembering what the path held last
-            new_state[relative] = Entry(mtime_ns, size, None, previous.generation if previous else 0,
-                                        previous.last_handed_on if previous else None)
+            new_state[relative] = Entry(
+                mtime_ns,
+                size,
+                None,
+                previous.generation if previous else 0,
+                previous.last_handed_on if previous else None,
+            )
     for relative, previous in state.items():  # gone: remembered, so content put back there later is judged
         if relative not in new_state and previous.last_handed_on is not None:  # against what the path held
             new_state[relative] = Entry(-1, -1, None, previous.generation, previous.last_handed_on)

@@ -55,10 +55,20 @@ def landing_relative(path: Path, landing_root: Path) -> str:
         return resolved.as_posix()
 
 
-def receive_file(path: Path, *, landing_root: Path, store: LakeStore, database: Database,
-                 registry: SourceRegistry, run_id: str | None = None, expected_partition: str | None = None,
-                 sha256: str | None = None,
-                 reprocess: bool = False, stage_as: str | None = None, audit_as: str | None = None) -> RawOutcome:
+def receive_file(
+    path: Path,
+    *,
+    landing_root: Path,
+    store: LakeStore,
+    database: Database,
+    registry: SourceRegistry,
+    run_id: str | None = None,
+    expected_partition: str | None = None,
+    sha256: str | None = None,
+    reprocess: bool = False,
+    stage_as: str | None = None,
+    audit_as: str | None = None,
+) -> RawOutcome:
     """Hash, keep, parse and register one file in `database` (a connection per transaction); with
     `stage_as` (the actor to audit), also stage it.
     With `audit_as`, the raw asset's audit row (and the edge file version -> raw Parquet) is written in
@@ -96,28 +106,61 @@ def receive_file(path: Path, *, landing_root: Path, store: LakeStore, database: 
     with database.connection() as conn:
         original = file_registry.loaded_with_hash(conn, sha256)
         if original is not None and original.status != "received" and not reprocess:
-            file_id = file_registry.record_duplicate(conn, source=source.name, path=relative, sha256=sha256, size=size,
-                                                     original=original, partition_key=partition_key, run_id=run_id)
-            restored = (stage_as is not None and original.status == "deactivated"
-                        and (original.source, original.path) == (source.name, relative))
-            staged = reactivate(conn, file_id=original.file_id, source=source.name, run_id=run_id, actor=stage_as,
-                                partition_key=partition_key,
-                                reason=f"{relative} was put back to version {original.version}") if restored else None
-            outcome = RawOutcome(status="reactivated" if restored else "duplicate",
-                                 file_id=original.file_id if restored else file_id, duplicate_of=original.file_id,
-                                 rows=original.rows_read or 0, raw_uri=original.raw_uri,
-                                 parquet_uri=original.parquet_uri, staged=staged, **base)
+            file_id = file_registry.record_duplicate(
+                conn,
+                source=source.name,
+                path=relative,
+                sha256=sha256,
+                size=size,
+                original=original,
+                partition_key=partition_key,
+                run_id=run_id,
+            )
+            restored = (
+                stage_as is not None
+                and original.status == "deactivated"
+                and (original.source, original.path) == (source.name, relative)
+            )
+            staged = (
+                reactivate(
+                    conn,
+                    file_id=original.file_id,
+                    source=source.name,
+                    run_id=run_id,
+                    actor=stage_as,
+                    partition_key=partition_key,
+                    reason=f"{relative} was put back to version {original.version}",
+                )
+                if restored
+                else None
+            )
+            outcome = RawOutcome(
+                status="reactivated" if restored else "duplicate",
+                file_id=original.file_id if restored else file_id,
+                duplicate_of=original.file_id,
+                rows=original.rows_read or 0,
+                raw_uri=original.raw_uri,
+                parquet_uri=original.parquet_uri,
+                staged=staged,
+                **base,
+            )
             _audit_raw(conn, audit_as, run_id, outcome)
             return outcome
         file_id = original.file_id if original is not None else file_registry.new_file_id(conn)
 
     try:
-        with lake.OriginalCopy(path, store, lake.original_key(source.name, sha256, received_at, path.suffix),
-                               sha256) as original_copy:
+        with lake.OriginalCopy(
+            path, store, lake.original_key(source.name, sha256, received_at, path.suffix), sha256
+        ) as original_copy:
             parsed = open_file(path, registry)
             schema = lake.arrow_schema(parsed)
-            staging = staging_transaction(database, file_id=file_id, source=source.name, source_file=relative,
-                                          file_schema=schema) if stage_as else nullcontext()
+            staging = (
+                staging_transaction(
+                    database, file_id=file_id, source=source.name, source_file=relative, file_schema=schema
+                )
+                if stage_as
+                else nullcontext()
+            )
             with parsed.batches_ahead(BATCH_ROWS) as batches, staging as load:
                 with lake.ParquetSink(store, lake.parquet_key(source.name, sha256), schema) as sink:
                     tables = _kept(batches, sink)
@@ -125,36 +168,74 @@ def receive_file(path: Path, *, landing_root: Path, store: LakeStore, database: 
                     stored = original_copy.keep()  # before the Parquet is published: both are of the hashed content
                 parquet = sink.uri
                 with database.connection() as conn:
-                    file_registry.record_received(conn, file_id=file_id, parsed=parsed, path=relative, sha256=sha256,
-                                                  size=size, received_at=received_at, raw_uri=stored,
-                                                  parquet_uri=parquet, rows=rows,
-                                                  partition_key=partition_key, run_id=run_id)
-                    _audit_raw(conn, audit_as, run_id, RawOutcome(status="received", file_id=file_id, rows=rows,
-                                                                  parquet_uri=parquet, **base))
+                    file_registry.record_received(
+                        conn,
+                        file_id=file_id,
+                        parsed=parsed,
+                        path=relative,
+                        sha256=sha256,
+                        size=size,
+                        received_at=received_at,
+                        raw_uri=stored,
+                        parquet_uri=parquet,
+                        rows=rows,
+                        partition_key=partition_key,
+                        run_id=run_id,
+                    )
+                    _audit_raw(
+                        conn,
+                        audit_as,
+                        run_id,
+                        RawOutcome(status="received", file_id=file_id, rows=rows, parquet_uri=parquet, **base),
+                    )
                 staged = load.finish(run_id=run_id, actor=stage_as, partition_key=partition_key) if load else None
     except IngestError as error:
         stored = lake.quarantine(path, store, source.name, sha256, error)
         with database.connection() as conn:
-            file_id = file_registry.record_quarantine(conn, source=source.name, path=relative, sha256=sha256,
-                                                      size=size, error=error, quarantine_uri=stored,
-                                                      partition_key=partition_key, run_id=run_id)
+            file_id = file_registry.record_quarantine(
+                conn,
+                source=source.name,
+                path=relative,
+                sha256=sha256,
+                size=size,
+                error=error,
+                quarantine_uri=stored,
+                partition_key=partition_key,
+                run_id=run_id,
+            )
             outcome = RawOutcome(status="quarantined", file_id=file_id, error=error, raw_uri=stored, **base)
             _audit_raw(conn, audit_as, run_id, outcome)
         return outcome
-    return RawOutcome(status="loaded" if staged else "received", file_id=file_id, rows=rows,
-                      raw_uri=stored, parquet_uri=parquet, detection=parsed.detection,
-                      resolutions=parsed.resolutions, columns=parsed.columns, staged=staged, **base)
+    return RawOutcome(
+        status="loaded" if staged else "received",
+        file_id=file_id,
+        rows=rows,
+        raw_uri=stored,
+        parquet_uri=parquet,
+        detection=parsed.detection,
+        resolutions=parsed.resolutions,
+        columns=parsed.columns,
+        staged=staged,
+        **base,
+    )
 
 
 def _audit_raw(conn, actor: str | None, run_id: str | None, outcome: RawOutcome) -> None:
     """The raw asset's audit row for `outcome`, in the caller's (registering) transaction."""
     if actor is None:
         return
-    audit.record(conn, audit.Writer(actor, run_id), asset=catalog.RAW_FILES.name, table=catalog.RAW_FILES.table,
-                 rows=outcome.rows,
-                 operation=outcome.status, partition_key=outcome.partition_key, input_file_ids=[outcome.file_id],
-                 outputs=[lineage.parquet(outcome.parquet_uri)] if outcome.parquet_uri else [],
-                 details={"path": outcome.path, "sha256": outcome.sha256})
+    audit.record(
+        conn,
+        audit.Writer(actor, run_id),
+        asset=catalog.RAW_FILES.name,
+        table=catalog.RAW_FILES.table,
+        rows=outcome.rows,
+        operation=outcome.status,
+        partition_key=outcome.partition_key,
+        input_file_ids=[outcome.file_id],
+        outputs=[lineage.parquet(outcome.parquet_uri)] if outcome.parquet_uri else [],
+        details={"path": outcome.path, "sha256": outcome.sha256},
+    )
 
 
 def _kept(batches: Iterable[pl.DataFrame], sink: lake.ParquetSink) -> Iterator[pa.Table]:

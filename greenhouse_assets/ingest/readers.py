@@ -147,15 +147,28 @@ def _mapping_report(columns: list[ColumnMapping]) -> dict[str, Any]:
     """For the detection record (schema version, raw materialization): streams the registry does not
     map (staged with variable null, not an error) and every unit conversion or ignored unit label."""
     report: dict[str, Any] = {}
-    unmapped = [{"column": c.original_name, "uuid": c.uuid or c.original_name.strip().lower()}
-                for c in columns if c.variable is None and (c.uuid or _UUID.match(c.original_name.strip()))]
+    unmapped = [
+        {"column": c.original_name, "uuid": c.uuid or c.original_name.strip().lower()}
+        for c in columns
+        if c.variable is None and (c.uuid or _UUID.match(c.original_name.strip()))
+    ]
     if unmapped:
         report["unmapped_uuids"] = unmapped
-    converted = [{"column": c.original_name, "variable": c.variable, "declared": c.unit,
-                  "unit": c.canonical_unit, "scale": c.scale, "offset": c.offset, "note": c.unit_note}
-                 for c in columns if c.variable is not None and c.unit is not None
-                 and (c.scale != 1.0 or c.offset != 0.0 or "ignored" in (c.unit_note or "")
-                      or c.unit != c.registry_unit)]
+    converted = [
+        {
+            "column": c.original_name,
+            "variable": c.variable,
+            "declared": c.unit,
+            "unit": c.canonical_unit,
+            "scale": c.scale,
+            "offset": c.offset,
+            "note": c.unit_note,
+        }
+        for c in columns
+        if c.variable is not None
+        and c.unit is not None
+        and (c.scale != 1.0 or c.offset != 0.0 or "ignored" in (c.unit_note or "") or c.unit != c.registry_unit)
+    ]
     if converted:
         report["unit_conversions"] = converted
     return report
@@ -167,13 +180,21 @@ def _open_delimited(head: detect.Head, source: Source, rule: FileRule) -> Parsed
     n_columns = len(opened.header[0])
 
     def columns(rows: int, numeric: list[int]) -> Iterator[tuple[pl.DataFrame, pl.Series]]:
-        block = int(min(max(rows * opened.mean_line_bytes, detect.SAMPLE_BYTES),
-                        delimited.MAX_BLOCK_BYTES))
+        block = int(min(max(rows * opened.mean_line_bytes, detect.SAMPLE_BYTES), delimited.MAX_BLOCK_BYTES))
         return delimited.column_batches(head.path, dialect, n_columns, block, numeric)
 
     detection = {"kind": "csv", **dialect.as_dict()}
-    return _tabular(head.path, source, rule, opened.header, opened.sample, dialect.decimal,
-                    detection, columns, both_marks=detect.marks_interchangeable(dialect.delimiter))
+    return _tabular(
+        head.path,
+        source,
+        rule,
+        opened.header,
+        opened.sample,
+        dialect.decimal,
+        detection,
+        columns,
+        both_marks=detect.marks_interchangeable(dialect.delimiter),
+    )
 
 
 def _open_excel(path: Path, source: Source, rule: FileRule) -> ParsedFile:
@@ -182,17 +203,26 @@ def _open_excel(path: Path, source: Source, rule: FileRule) -> ParsedFile:
     data = rows[header_rows:]
     if not any(any((v or "").strip() for v in row) for row in data):
         raise IngestError(path, "no data rows (header only)")
-    decimal = rule.decimal or detect.detect_decimal(path, data, header_rows + 1,
-                                                    names=rows[0] if header_rows else ())[0]
+    decimal = (
+        rule.decimal or detect.detect_decimal(path, data, header_rows + 1, names=rows[0] if header_rows else ())[0]
+    )
     n_columns = len(rows[0])
 
     def strings(_rows: int, _numeric: list[int]) -> Iterator[tuple[pl.DataFrame, pl.Series]]:
         numbers = pl.int_range(header_rows + 1, len(rows) + 1, eager=True, dtype=pl.Int64)
         yield _string_frame(data, n_columns), numbers
 
-    detection = {"kind": "excel", "sheet": 1, "encoding": None, "bom": False, "delimiter": None,
-                 "decimal": decimal, "quoting": None, "line_ending": None,
-                 "header_rows": header_rows}
+    detection = {
+        "kind": "excel",
+        "sheet": 1,
+        "encoding": None,
+        "bom": False,
+        "delimiter": None,
+        "decimal": decimal,
+        "quoting": None,
+        "line_ending": None,
+        "header_rows": header_rows,
+    }
     return _tabular(path, source, rule, rows[:header_rows], data, decimal, detection, strings)
 
 
@@ -205,15 +235,31 @@ def _open_records(path: Path, source: Source, rule: FileRule) -> ParsedFile:
     def strings(_rows: int, _numeric: list[int]) -> Iterator[tuple[pl.DataFrame, pl.Series]]:
         yield _string_frame(data, n_columns), pl.int_range(1, len(data) + 1, eager=True, dtype=pl.Int64)
 
-    detection = {"kind": "records_json", "encoding": "utf-8", "bom": False, "delimiter": None,
-                 "decimal": ".", "quoting": None, "line_ending": None, "header_rows": 0,
-                 "document": table.extra}
+    detection = {
+        "kind": "records_json",
+        "encoding": "utf-8",
+        "bom": False,
+        "delimiter": None,
+        "decimal": ".",
+        "quoting": None,
+        "line_ending": None,
+        "header_rows": 0,
+        "document": table.extra,
+    }
     return _tabular(path, source, rule, [names], data, ".", detection, strings)
 
 
-def _tabular(path: Path, source: Source, rule: FileRule, header: list[list],
-             sample: list[list], decimal: str, detection: dict[str, Any],
-             batches: ColumnBatches, both_marks: bool = False) -> ParsedFile:
+def _tabular(
+    path: Path,
+    source: Source,
+    rule: FileRule,
+    header: list[list],
+    sample: list[list],
+    decimal: str,
+    detection: dict[str, Any],
+    batches: ColumnBatches,
+    both_marks: bool = False,
+) -> ParsedFile:
     """Shared by CSV and Excel: header -> columns, types and the batch converter."""
     names = [value or "" for value in header[0]]
     n_columns = len(names)
@@ -231,10 +277,16 @@ def _tabular(path: Path, source: Source, rule: FileRule, header: list[list],
     columns = source.resolve_columns(rule, path, originals, staged, units, points=points)
     numeric = numeric_columns(_string_frame(sample, n_columns), positions, decimal, both_marks)
     # Identifying columns stay text, so a value never shows up in a number-parse error (quarantine record).
-    plans = [ColumnPlan(p, c.staged_name, c.original_name,
-                        (c.variable is not None or n or rule.requires_number(c.original_name))
-                        and not rule.identifies(c.original_name))
-             for p, c, n in zip(positions, columns, numeric, strict=True)]
+    plans = [
+        ColumnPlan(
+            p,
+            c.staged_name,
+            c.original_name,
+            (c.variable is not None or n or rule.requires_number(c.original_name))
+            and not rule.identifies(c.original_name),
+        )
+        for p, c, n in zip(positions, columns, numeric, strict=True)
+    ]
     label = " + ".join(layout.names)
     numeric_positions = [plan.position for plan in plans if plan.numeric]
 
@@ -242,17 +294,24 @@ def _tabular(path: Path, source: Source, rule: FileRule, header: list[list],
 
     def produce(rows: int) -> Iterator[pl.DataFrame]:
         # fresh DST state and counts per pass
-        localizer = (WallClockLocalizer(path, rule, label) if rule.epoch_wall_clock and layout.aware
-                     else Localizer(path, rule.timezone, label, rule.nonexistent_time, rule.ambiguous_time))
+        localizer = (
+            WallClockLocalizer(path, rule, label)
+            if rule.epoch_wall_clock and layout.aware
+            else Localizer(path, rule.timezone, label, rule.nonexistent_time, rule.ambiguous_time)
+        )
         converter = BatchConverter(path, layout, localizer, plans, decimal, both_marks)
         for frame, numbers in batches(rows, numeric_positions):
             yield converter.convert(frame, numbers)
         resolutions.clear()
         resolutions.update(localizer.counts(), other_decimal_marks=converter.other_marks)
 
-    detection |= {"timestamp": layout.as_dict(), "n_columns": n_columns,
-                  "timezone": "UTC" if layout.aware else rule.timezone,
-                  "source": source.name, "rule": rule.name}
+    detection |= {
+        "timestamp": layout.as_dict(),
+        "n_columns": n_columns,
+        "timezone": "UTC" if layout.aware else rule.timezone,
+        "source": source.name,
+        "rule": rule.name,
+    }
     return ParsedFile(path, source, rule, detection, columns, schema_for(plans), produce, resolutions)
 
 
@@ -266,16 +325,29 @@ def _open_smap(path: Path, source: Source, rule: FileRule) -> ParsedFile:
     if rule.epoch_wall_clock:
         frame = _from_wall_clock(path, frame, rule, resolutions)
     frame = frame.with_row_index("_row_number", offset=1).with_columns(
-        pl.col("_row_number").cast(pl.Int64), pl.col("time").cast(TIME_DTYPE))
+        pl.col("_row_number").cast(pl.Int64), pl.col("time").cast(TIME_DTYPE)
+    )
     detection = {
-        "kind": "smap_json", "shape": table.shape, "encoding": "utf-8", "bom": False, "delimiter": None,
-        "decimal": None, "quoting": None, "line_ending": None, "header_rows": 0,
-        "timestamp": {"layout": "smap", "columns": ["Readings[*][0]"],
-                      "format": f"epoch_{table.epoch_unit}",
-                      "wall_clock": rule.epoch_wall_clock},
+        "kind": "smap_json",
+        "shape": table.shape,
+        "encoding": "utf-8",
+        "bom": False,
+        "delimiter": None,
+        "decimal": None,
+        "quoting": None,
+        "line_ending": None,
+        "header_rows": 0,
+        "timestamp": {
+            "layout": "smap",
+            "columns": ["Readings[*][0]"],
+            "format": f"epoch_{table.epoch_unit}",
+            "wall_clock": rule.epoch_wall_clock,
+        },
         "timezone": rule.timezone if rule.epoch_wall_clock else "UTC",
         "stream_timezones": table.timezones,
-        "n_columns": len(table.names), "source": source.name, "rule": rule.name,
+        "n_columns": len(table.names),
+        "source": source.name,
+        "rule": rule.name,
     }
     schema = dict(frame.schema)
     return ParsedFile(path, source, rule, detection, columns, schema, lambda _rows: iter([frame]), resolutions)
@@ -296,8 +368,7 @@ class WallClockLocalizer(Localizer):
         return super().to_utc(times, row_numbers)
 
 
-def _from_wall_clock(path: Path, frame: pl.DataFrame, rule: FileRule,
-                     resolutions: dict[str, int]) -> pl.DataFrame:
+def _from_wall_clock(path: Path, frame: pl.DataFrame, rule: FileRule, resolutions: dict[str, int]) -> pl.DataFrame:
     """Epochs that encode wall-clock time at a fixed offset: back to wall clock, then localise."""
     wall = frame["time"].dt.convert_time_zone(rule.epoch_wall_clock).dt.replace_time_zone(None)
     positions = pl.int_range(1, frame.height + 1, eager=True)
@@ -311,9 +382,12 @@ def _check_width(path: Path, n_data: int) -> None:
     if n_data == 0:
         raise IngestError(path, "no data columns besides the timestamp")
     if n_data > MAX_DATA_COLUMNS:
-        raise IngestError(path, f"{n_data} data columns exceed PostgreSQL's 1600-column limit",
-                          expected=f"at most {MAX_DATA_COLUMNS} data columns "
-                          f"(1600 minus {len(RESERVED)} staging columns)", found=n_data)
+        raise IngestError(
+            path,
+            f"{n_data} data columns exceed PostgreSQL's 1600-column limit",
+            expected=f"at most {MAX_DATA_COLUMNS} data columns (1600 minus {len(RESERVED)} staging columns)",
+            found=n_data,
+        )
 
 
 def _unit(row: list, position: int) -> str | None:
@@ -324,14 +398,12 @@ def _unit(row: list, position: int) -> str | None:
 def _string_frame(rows: list[list], n_columns: int) -> pl.DataFrame:
     """Rows of text padded/cut to the header width (sample rows may be ragged); built by column,
     which is several times faster than by row for the ~15 000 rows of a sampled head."""
-    fitted = [row if len(row) == n_columns else [*row[:n_columns], *[None] * (n_columns - len(row))]
-              for row in rows]
+    fitted = [row if len(row) == n_columns else [*row[:n_columns], *[None] * (n_columns - len(row))] for row in rows]
     columns = zip(*fitted) if fitted else [()] * n_columns
     return pl.DataFrame([pl.Series(position_name(i), values, dtype=pl.String) for i, values in enumerate(columns)])
 
 
 def _without_empty_trailing_columns(rows: list[list]) -> list[list]:
     """Spreadsheets report formatted-but-empty columns; drop the trailing all-empty ones."""
-    width = max((i + 1 for row in rows for i, v in enumerate(row) if (v or "").strip()),
-                default=0)
+    width = max((i + 1 for row in rows for i, v in enumerate(row) if (v or "").strip()), default=0)
     return [row[:width] for row in rows]

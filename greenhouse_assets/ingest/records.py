@@ -38,24 +38,31 @@ def read_records(path: Path) -> RecordsTable:
     try:
         document = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
-        raise IngestError(path, "", row=raw[: exc.start].count(b"\n") + 1,
-                          expected="UTF-8 JSON", found=f"byte 0x{raw[exc.start]:02x}") from None
+        raise IngestError(
+            path, "", row=raw[: exc.start].count(b"\n") + 1, expected="UTF-8 JSON", found=f"byte 0x{raw[exc.start]:02x}"
+        ) from None
     except json.JSONDecodeError as exc:
         raise IngestError(path, f"invalid JSON ({exc.msg})", row=exc.lineno) from None
     records = document.get("records") if isinstance(document, dict) else None
     if not isinstance(records, list):
         raise IngestError(path, "wrong JSON shape", expected=_SHAPE, found=type(records).__name__)
     if not records:
-        raise IngestError(path, "no data rows: \"records\" is empty")
+        raise IngestError(path, 'no data rows: "records" is empty')
     names: dict[str, int] = {}
     for position, record in enumerate(records, 1):
         if not isinstance(record, dict):
-            raise IngestError(path, "wrong JSON shape", row=position, expected="a record object {column: value}",
-                              found=json.dumps(record)[:80])
+            raise IngestError(
+                path,
+                "wrong JSON shape",
+                row=position,
+                expected="a record object {column: value}",
+                found=json.dumps(record)[:80],
+            )
         for key in record:
             names.setdefault(str(key), len(names))
-    rows = [[_cell(path, position, key, record.get(key)) for key in names]
-            for position, record in enumerate(records, 1)]
+    rows = [
+        [_cell(path, position, key, record.get(key)) for key in names] for position, record in enumerate(records, 1)
+    ]
     extra = {k: v for k, v in document.items() if k != "records" and (v is None or isinstance(v, str | int | float))}
     return RecordsTable(list(names), rows, extra)
 
@@ -70,5 +77,6 @@ def _cell(path: Path, position: int, key: str, value: object) -> str | None:
         return repr(value)
     if isinstance(value, str):
         return value
-    raise IngestError(path, "", row=position, column=key, expected="a number, text or null",
-                      found=json.dumps(value)[:80])
+    raise IngestError(
+        path, "", row=position, column=key, expected="a number, text or null", found=json.dumps(value)[:80]
+    )

@@ -65,8 +65,7 @@ class MappingRule:
 
     def matches(self, original_name: str, point: str | None = None, uuid: str | None = None) -> bool:
         """Every condition given must hold: name pattern, point pattern, UUID."""
-        if self.uuid is not None and self.uuid not in {(uuid or "").strip().lower(),
-                                                       original_name.strip().lower()}:
+        if self.uuid is not None and self.uuid not in {(uuid or "").strip().lower(), original_name.strip().lower()}:
             return False
         if self.point is not None and (point is None or re.search(self.point, _nfc(point)) is None):
             return False
@@ -93,8 +92,9 @@ class ZoneRule:
     def zone_for(self, path: Path, original_name: str, point: str | None = None) -> str | None:
         if self.fixed is not None:
             return self.fixed
-        subject = {"filename": path.name, "column": _nfc(original_name),
-                   "point": _nfc(point or "")}[self.origin or "column"]
+        subject = {"filename": path.name, "column": _nfc(original_name), "point": _nfc(point or "")}[
+            self.origin or "column"
+        ]
         found = re.search(self.pattern or "", subject) if subject else None
         if found:
             return found.expand(self.template)
@@ -203,44 +203,49 @@ class Source:
         resolved, taken = [], {}
         points = points or [None] * len(originals)
         uuids = uuids or [None] * len(originals)
-        for original, staged_name, unit, point, uuid in zip(originals, staged, units, points, uuids,
-                                                            strict=True):
+        for original, staged_name, unit, point, uuid in zip(originals, staged, units, points, uuids, strict=True):
             rule_hit = next((m for m in rule.mappings if m.matches(original, point, uuid)), None)
-            zone = (rule_hit.zone if rule_hit is not None and rule_hit.zone
-                    else rule.zone.zone_for(path, original, point))
+            zone = (
+                rule_hit.zone if rule_hit is not None and rule_hit.zone else rule.zone.zone_for(path, original, point)
+            )
             linear, note = None, None
             if rule_hit is not None:
                 linear, note = _unit_map(path, rule, rule_hit, original, unit)
                 if zone is None:
-                    raise IngestError(path, f"no zone for mapped column ({rule.zone.describe()})",
-                                      column=original)
+                    raise IngestError(path, f"no zone for mapped column ({rule.zone.describe()})", column=original)
                 key = (zone, rule_hit.variable)
                 if key in taken:
                     raise IngestError(
-                        path, f"maps to variable {rule_hit.variable!r} in zone {zone!r}, "
-                        f"which column {taken[key]!r} already feeds", column=original)
+                        path,
+                        f"maps to variable {rule_hit.variable!r} in zone {zone!r}, "
+                        f"which column {taken[key]!r} already feeds",
+                        column=original,
+                    )
                 taken[key] = original
-            resolved.append(ColumnMapping(
-                staged_name=staged_name,
-                original_name=original,
-                unit=unit,
-                variable=rule_hit.variable if rule_hit else None,
-                canonical_unit=rule_hit.canonical_unit if rule_hit else None,
-                site=self.site,
-                zone=zone,
-                conversion=rule_hit.conversion if rule_hit else None,
-                point=point,
-                uuid=uuid,
-                registry_unit=rule_hit.unit if rule_hit else None,
-                scale=linear.scale if linear else None,
-                offset=linear.offset if linear else None,
-                unit_note=note,
-            ))
+            resolved.append(
+                ColumnMapping(
+                    staged_name=staged_name,
+                    original_name=original,
+                    unit=unit,
+                    variable=rule_hit.variable if rule_hit else None,
+                    canonical_unit=rule_hit.canonical_unit if rule_hit else None,
+                    site=self.site,
+                    zone=zone,
+                    conversion=rule_hit.conversion if rule_hit else None,
+                    point=point,
+                    uuid=uuid,
+                    registry_unit=rule_hit.unit if rule_hit else None,
+                    scale=linear.scale if linear else None,
+                    offset=linear.offset if linear else None,
+                    unit_note=note,
+                )
+            )
         return resolved
 
 
-def _unit_map(path: Path, rule: FileRule, mapping: MappingRule, original: str,
-              declared: str | None) -> tuple[units.Linear, str]:
+def _unit_map(
+    path: Path, rule: FileRule, mapping: MappingRule, original: str, declared: str | None
+) -> tuple[units.Linear, str]:
     """(declared unit -> canonical unit, how it was decided) for one mapped column.
 
     Not declared, or declared wrong by the exporter (`declared_unit: ignore`): the registry's unit.
@@ -260,9 +265,13 @@ def _unit_map(path: Path, rule: FileRule, mapping: MappingRule, original: str,
         units.convert(label, mapping.unit)
         linear = units.convert(label, canonical)
     except units.UnitError as exc:
-        raise IngestError(path, f"declared unit does not convert ({exc})", column=original,
-                          expected=f"{mapping.unit!r} or a unit that converts to it (registry unit of "
-                          f"{mapping.variable})", found=declared) from None
+        raise IngestError(
+            path,
+            f"declared unit does not convert ({exc})",
+            column=original,
+            expected=f"{mapping.unit!r} or a unit that converts to it (registry unit of {mapping.variable})",
+            found=declared,
+        ) from None
     return linear, _note(f"declared {declared!r}{alias}", label, canonical, linear)
 
 
@@ -284,13 +293,20 @@ class AllowList:
     variables: frozenset[str] | None = None
 
     def allows(self, source: str, site: str, variable: str) -> bool:
-        return all(allowed is None or value in allowed for allowed, value in
-                   ((self.sources, source), (self.sites, site), (self.variables, variable)))
+        return all(
+            allowed is None or value in allowed
+            for allowed, value in ((self.sources, source), (self.sites, site), (self.variables, variable))
+        )
 
 
 class SourceRegistry:
-    def __init__(self, sources: list[Source], vocabulary: dict[str, str],
-                 conversions: dict[str, str], allow: AllowList | None = None) -> None:
+    def __init__(
+        self,
+        sources: list[Source],
+        vocabulary: dict[str, str],
+        conversions: dict[str, str],
+        allow: AllowList | None = None,
+    ) -> None:
         self.sources = sources
         self.vocabulary = vocabulary
         self.conversions = conversions
@@ -310,7 +326,9 @@ class SourceRegistry:
     @classmethod
     @functools.lru_cache(maxsize=8)
     def _parsed(cls, path: Path, _mtime_ns: int, _size: int) -> SourceRegistry:
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)  # libyaml: 10x the pure-Python loader
+        raw = yaml.load(
+            path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader
+        )  # libyaml: 10x the pure-Python loader
         vocabulary = dict(raw["vocabulary"])
         conversions = dict(raw["conversions"])
         sources = [_source(entry, vocabulary, conversions) for entry in raw["sources"]]
@@ -351,8 +369,10 @@ class SourceRegistry:
             }
             for source in self.sources
             for rule_name, zone_rule, mappings in [
-                *((rule.name, rule.zone, [m for m in rule.mappings if m not in source.streams])
-                  for rule in source.rules),
+                *(
+                    (rule.name, rule.zone, [m for m in rule.mappings if m not in source.streams])
+                    for rule in source.rules
+                ),
                 *([("streams", ZoneRule(), list(source.streams))] if source.streams else []),
             ]
             for m in mappings
@@ -362,7 +382,8 @@ class SourceRegistry:
         """Every (source, site, variable) the allow-list lets into the time series: the filter's seed."""
         return [
             {"source": source.name, "site": source.site, "variable": variable}
-            for source in self.sources if source.mappings  # a source that maps nothing feeds no series
+            for source in self.sources
+            if source.mappings  # a source that maps nothing feeds no series
             for variable in self.vocabulary
             if self.allow.allows(source.name, source.site, variable)
         ]
@@ -404,8 +425,7 @@ def _stream(source: str, raw: dict, vocabulary: dict[str, str], conversions: dic
     return _mapping(f"source {source!r}, streams", raw, vocabulary, conversions)
 
 
-def _rule(source: str, raw: dict, vocabulary: dict[str, str],
-          conversions: dict[str, str]) -> FileRule:
+def _rule(source: str, raw: dict, vocabulary: dict[str, str], conversions: dict[str, str]) -> FileRule:
     where = f"source {source!r}, rule {raw.get('name')!r}"
     mappings = [_mapping(where, m, vocabulary, conversions) for m in raw.get("columns", [])]
     aliases = raw.get("unit_aliases") or {}
@@ -425,8 +445,10 @@ def _rule(source: str, raw: dict, vocabulary: dict[str, str],
         if key in raw and raw[key] not in allowed:
             raise ValueError(f"{where}: {key} must be one of {', '.join(allowed)}, not {raw[key]!r}")
         if key in raw and not _has_transitions(raw.get("timezone")):
-            raise ValueError(f"{where}: {key} needs a timezone with DST changes "
-                             f"(timezone is {raw.get('timezone')!r}: no local time is missing or repeated)")
+            raise ValueError(
+                f"{where}: {key} needs a timezone with DST changes "
+                f"(timezone is {raw.get('timezone')!r}: no local time is missing or repeated)"
+            )
     if raw.get("decimal") not in (None, ".", ","):
         raise ValueError(f"{where}: decimal must be '.' or ','")
     if raw.get("delimiter") is not None and len(raw["delimiter"]) != 1:
@@ -443,8 +465,7 @@ def _rule(source: str, raw: dict, vocabulary: dict[str, str],
         delimiter=raw.get("delimiter"),
         decimal=raw.get("decimal"),
         header_rows=raw.get("header_rows"),
-        timestamp=TimestampSpec(tuple(timestamp["columns"]), timestamp.get("format"))
-        if timestamp else None,
+        timestamp=TimestampSpec(tuple(timestamp["columns"]), timestamp.get("format")) if timestamp else None,
         timezone=raw.get("timezone"),
         epoch_wall_clock=raw.get("epoch_wall_clock"),
         precedence=int(raw.get("precedence", 0)),
@@ -490,11 +511,21 @@ def _mapping(where: str, m: dict, vocabulary: dict[str, str], conversions: dict[
     try:
         units.convert(m["unit"], canonical)
     except units.UnitError as exc:
-        raise ValueError(f"{where}: unit {m['unit']!r} of {m['variable']} does not convert to "
-                         f"its canonical {canonical!r}: {exc}") from None
-    return MappingRule(m.get("match"), m["variable"], m["unit"], canonical, conversion,
-                       point=m.get("point"), uuid=str(m["uuid"]).strip().lower() if m.get("uuid") else None,
-                       zone=m.get("zone"), declared_unit=declared, reason=m.get("reason"))
+        raise ValueError(
+            f"{where}: unit {m['unit']!r} of {m['variable']} does not convert to its canonical {canonical!r}: {exc}"
+        ) from None
+    return MappingRule(
+        m.get("match"),
+        m["variable"],
+        m["unit"],
+        canonical,
+        conversion,
+        point=m.get("point"),
+        uuid=str(m["uuid"]).strip().lower() if m.get("uuid") else None,
+        zone=m.get("zone"),
+        declared_unit=declared,
+        reason=m.get("reason"),
+    )
 
 
 def _zone(where: str, raw: dict | list) -> ZoneRule:
@@ -504,13 +535,20 @@ def _zone(where: str, raw: dict | list) -> ZoneRule:
         raise ValueError(f"{where}: zone list is empty")
     rule = None
     for entry in reversed(chain):
-        if "fixed" not in entry and (entry.get("from") not in ("filename", "column", "point")
-                                     or not entry.get("pattern")):
+        if "fixed" not in entry and (
+            entry.get("from") not in ("filename", "column", "point") or not entry.get("pattern")
+        ):
             raise ValueError(f"{where}: zone needs `fixed`, or `from: filename|column|point` and `pattern`")
         if entry.get("pattern"):
             re.compile(entry["pattern"])
-        rule = ZoneRule(fixed=entry.get("fixed"), origin=entry.get("from"), pattern=entry.get("pattern"),
-                        template=entry.get("template", r"\1"), default=entry.get("default"), otherwise=rule)
+        rule = ZoneRule(
+            fixed=entry.get("fixed"),
+            origin=entry.get("from"),
+            pattern=entry.get("pattern"),
+            template=entry.get("template", r"\1"),
+            default=entry.get("default"),
+            otherwise=rule,
+        )
     return rule  # type: ignore[return-value]
 
 

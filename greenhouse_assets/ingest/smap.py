@@ -28,8 +28,10 @@ import polars as pl
 
 from greenhouse_assets.ingest.errors import IngestError
 
-_SHAPE = ("an object of streams {name: {\"Readings\": [[epoch, value], ...]}} or a list of streams "
-          "[{\"uuid\": ..., \"Readings\": [...]}, ...]")
+_SHAPE = (
+    'an object of streams {name: {"Readings": [[epoch, value], ...]}} or a list of streams '
+    '[{"uuid": ..., "Readings": [...]}, ...]'
+)
 _EPOCH_MS_FROM = 10**11
 
 
@@ -49,17 +51,22 @@ def read_smap(path: Path) -> SmapTable:
     try:
         document = json.loads(raw.decode("utf-8"), object_pairs_hook=_unique_keys(path))
     except UnicodeDecodeError as exc:
-        raise IngestError(path, "", row=raw[: exc.start].count(b"\n") + 1,
-                          expected="UTF-8 JSON", found=f"byte 0x{raw[exc.start]:02x}") from None
+        raise IngestError(
+            path, "", row=raw[: exc.start].count(b"\n") + 1, expected="UTF-8 JSON", found=f"byte 0x{raw[exc.start]:02x}"
+        ) from None
     except json.JSONDecodeError as exc:
         raise IngestError(path, f"invalid JSON ({exc.msg})", row=exc.lineno) from None
     streams = _streams(path, document)
     names, units, uuids, timezones, parts = [], [], [], set(), []
     for index, (key, stream) in enumerate(streams):
         if not isinstance(stream, dict) or not isinstance(stream.get("Readings"), list):
-            raise IngestError(path, "wrong JSON shape", column=key,
-                              expected="an object with a \"Readings\" list",
-                              found=type(stream).__name__)
+            raise IngestError(
+                path,
+                "wrong JSON shape",
+                column=key,
+                expected='an object with a "Readings" list',
+                found=type(stream).__name__,
+            )
         properties = stream.get("Properties") if isinstance(stream.get("Properties"), dict) else {}
         names.append(key)
         uuids.append(str(stream["uuid"]).strip().lower() if stream.get("uuid") else None)
@@ -72,16 +79,15 @@ def read_smap(path: Path) -> SmapTable:
         raise IngestError(path, "no data rows: every stream has empty Readings")
     unit = "ms" if long["t"].max() >= _EPOCH_MS_FROM else "s"  # type: ignore[operator]
     _check_conflicts(path, long, names)
-    wide = (long.unique(["s", "t"]).pivot(on="s", index="t", values="v").sort("t"))
+    wide = long.unique(["s", "t"]).pivot(on="s", index="t", values="v").sort("t")
     columns = [f"s{i}" for i in range(len(names))]
     wide = wide.select(
-        pl.from_epoch("t", time_unit=unit).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
-        .alias("time"),
-        *[(pl.col(c) if c in wide.columns else pl.lit(None, pl.Float64)).alias(c)
-          for c in columns],
+        pl.from_epoch("t", time_unit=unit).cast(pl.Datetime("us")).dt.replace_time_zone("UTC").alias("time"),
+        *[(pl.col(c) if c in wide.columns else pl.lit(None, pl.Float64)).alias(c) for c in columns],
     )
-    return SmapTable(names, units, wide, unit, sorted(timezones), uuids,
-                     "list" if isinstance(document, list) else "object")
+    return SmapTable(
+        names, units, wide, unit, sorted(timezones), uuids, "list" if isinstance(document, list) else "object"
+    )
 
 
 def _streams(path: Path, document: object) -> list[tuple[str, object]]:
@@ -95,9 +101,13 @@ def _streams(path: Path, document: object) -> list[tuple[str, object]]:
             if isinstance(stream, dict):
                 name = next((str(stream[k]) for k in ("Path", "path", "uuid") if stream.get(k)), None)
             if name is None:
-                raise IngestError(path, "wrong JSON shape", row=position, expected="a stream object with a "
-                                  "\"uuid\" (or \"Path\") and a \"Readings\" list",
-                                  found=json.dumps(stream)[:80])
+                raise IngestError(
+                    path,
+                    "wrong JSON shape",
+                    row=position,
+                    expected='a stream object with a "uuid" (or "Path") and a "Readings" list',
+                    found=json.dumps(stream)[:80],
+                )
             named.append((name, stream))
         return named
     found = type(document).__name__ if document not in ({}, []) else json.dumps(document)
@@ -110,28 +120,42 @@ def _readings(path: Path, key: str, index: int, readings: list) -> pl.DataFrame:
         ok = isinstance(reading, list) and len(reading) == 2
         time, value = reading if ok else (None, None)
         if not ok or not _is_number(time) or not float(time).is_integer():
-            raise IngestError(path, "", row=position, column=key,
-                              expected="a reading [epoch, value] with an integer epoch",
-                              found=json.dumps(reading)[:80])
+            raise IngestError(
+                path,
+                "",
+                row=position,
+                column=key,
+                expected="a reading [epoch, value] with an integer epoch",
+                found=json.dumps(reading)[:80],
+            )
         if value is not None and not _is_number(value):
-            raise IngestError(path, "", row=position, column=key, expected="a number or null",
-                              found=json.dumps(value)[:80])
+            raise IngestError(
+                path, "", row=position, column=key, expected="a number or null", found=json.dumps(value)[:80]
+            )
         times.append(int(time))  # an integral float epoch (1401228000000.0) is the same epoch
         values.append(None if value is None else float(value))
     return pl.DataFrame(
-        {"s": [f"s{index}"] * len(times), "t": times, "v": values,
-         "pos": list(range(1, len(times) + 1))},
+        {"s": [f"s{index}"] * len(times), "t": times, "v": values, "pos": list(range(1, len(times) + 1))},
         schema={"s": pl.String, "t": pl.Int64, "v": pl.Float64, "pos": pl.Int64},
     )
 
 
 def _check_conflicts(path: Path, long: pl.DataFrame, names: list[str]) -> None:
-    clashes = (long.group_by("s", "t").agg(pl.col("v").n_unique().alias("n"), pl.col("pos").max())
-               .filter(pl.col("n") > 1).sort("pos"))
+    clashes = (
+        long.group_by("s", "t")
+        .agg(pl.col("v").n_unique().alias("n"), pl.col("pos").max())
+        .filter(pl.col("n") > 1)
+        .sort("pos")
+    )
     if clashes.height:
         stream, position = clashes["s"][0], clashes["pos"][0]
-        raise IngestError(path, "two different values at one time", row=int(position),
-                          column=names[int(stream[1:])], expected="one value per time per stream")
+        raise IngestError(
+            path,
+            "two different values at one time",
+            row=int(position),
+            column=names[int(stream[1:])],
+            expected="one value per time per stream",
+        )
 
 
 def _is_number(value: object) -> bool:
@@ -146,4 +170,5 @@ def _unique_keys(path: Path):
                 raise IngestError(path, "duplicate key in JSON object", column=key)
             seen[key] = value
         return seen
+
     return hook

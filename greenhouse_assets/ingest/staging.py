@@ -93,13 +93,22 @@ def widen(current: str, incoming: str) -> str:
 class StagingTransaction:
     """One file version's staging load, open until `finish` commits it (see `staging_transaction`)."""
 
-    def __init__(self, conn: psycopg.Connection, *, source: str, file_id: int, source_file: str,
-                 column_types: dict[str, str], changes: list[dict]) -> None:
+    def __init__(
+        self,
+        conn: psycopg.Connection,
+        *,
+        source: str,
+        file_id: int,
+        source_file: str,
+        column_types: dict[str, str],
+        changes: list[dict],
+    ) -> None:
         self.conn = conn
         self.source, self.table, self.file_id, self.source_file = source, table_name(source), file_id, source_file
         self.column_types, self.changes = column_types, changes
         self.ingested_at = conn.execute(
-            "SELECT now(), set_config('greenhouse.source_file', %s, true)", (source_file,)).fetchone()[0]
+            "SELECT now(), set_config('greenhouse.source_file', %s, true)", (source_file,)
+        ).fetchone()[0]
         self.rows = 0
         self.committed = False
 
@@ -112,7 +121,8 @@ class StagingTransaction:
         batches = _typed(iter(tables), self.column_types, self.file_id)
         encoder = ArrowToPostgresBinaryEncoder(batches.schema)
         statement = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT binary)").format(
-            sql.Identifier(SCHEMA, self.table), sql.SQL(", ").join(map(sql.Identifier, batches.schema.names)))
+            sql.Identifier(SCHEMA, self.table), sql.SQL(", ").join(map(sql.Identifier, batches.schema.names))
+        )
         with self.conn.cursor().copy(statement) as copy:
             copy.write(encoder.write_header())
             for batch in batches:
@@ -130,8 +140,15 @@ class StagingTransaction:
                 """INSERT INTO metadata.schema_changes (source, table_name, column_name, change, old_type, new_type,
                                                         file_id)
                    VALUES (%s, %s, %s, %s, %s, %s, %s)""",
-                (self.source, f"{SCHEMA}.{self.table}", change["column"], change["change"], change["old_type"],
-                 change["new_type"], self.file_id),
+                (
+                    self.source,
+                    f"{SCHEMA}.{self.table}",
+                    change["column"],
+                    change["change"],
+                    change["old_type"],
+                    change["new_type"],
+                    self.file_id,
+                ),
             )
         conn.execute(
             """UPDATE metadata.files SET rows_staged = %s, loaded_at = %s, run_id = coalesce(%s, run_id)
@@ -141,16 +158,26 @@ class StagingTransaction:
         activated = conn.execute("SELECT metadata.set_file_active(%s, true)", (self.file_id,)).fetchall()
         deactivated = [r[0] for r in activated if r[0] != self.file_id]
         entry = catalog.staging(self.source)
-        audit.record(conn, audit.Writer(actor, run_id), asset=entry.name, table=entry.table, rows=self.rows, operation="load", partition_key=partition_key, input_file_ids=[self.file_id],
-                     details={"schema_changes": self.changes, "deactivated": deactivated})
+        audit.record(
+            conn,
+            audit.Writer(actor, run_id),
+            asset=entry.name,
+            table=entry.table,
+            rows=self.rows,
+            operation="load",
+            partition_key=partition_key,
+            input_file_ids=[self.file_id],
+            details={"schema_changes": self.changes, "deactivated": deactivated},
+        )
         conn.commit()
         self.committed = True
         return StagingLoad(f"{SCHEMA}.{self.table}", self.rows, self.changes, deactivated)
 
 
 @contextmanager
-def staging_transaction(database: Database, *, file_id: int, source: str, source_file: str,
-                        file_schema: pa.Schema) -> Iterator[StagingTransaction]:
+def staging_transaction(
+    database: Database, *, file_id: int, source: str, source_file: str, file_schema: pa.Schema
+) -> Iterator[StagingTransaction]:
     """Lock the source's table, fit it to `file_schema` and clear the version's rows, in a transaction
     that `StagingTransaction.finish` commits. Leaving the block any other way rolls everything back,
     so a file is staged all-or-nothing."""
@@ -159,8 +186,9 @@ def staging_transaction(database: Database, *, file_id: int, source: str, source
         conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"{SCHEMA}.{table}",))
         column_types, changes = _evolve_table(conn, table, file_schema)
         conn.execute(sql.SQL("DELETE FROM {} WHERE _file_id = %s").format(sql.Identifier(SCHEMA, table)), (file_id,))
-        load = StagingTransaction(conn, source=source, file_id=file_id, source_file=source_file,
-                                  column_types=column_types, changes=changes)
+        load = StagingTransaction(
+            conn, source=source, file_id=file_id, source_file=source_file, column_types=column_types, changes=changes
+        )
         try:
             yield load
         finally:
@@ -168,18 +196,36 @@ def staging_transaction(database: Database, *, file_id: int, source: str, source
                 conn.rollback()
 
 
-def load_parquet(database: Database, *, file_id: int, source: str, source_file: str, parquet: Path | BinaryIO,
-                 run_id: str | None, actor: str, partition_key: str | None) -> StagingLoad:
+def load_parquet(
+    database: Database,
+    *,
+    file_id: int,
+    source: str,
+    source_file: str,
+    parquet: Path | BinaryIO,
+    run_id: str | None,
+    actor: str,
+    partition_key: str | None,
+) -> StagingLoad:
     """Stage one file version from its raw Parquet and mark it loaded and active, in a single transaction."""
     parquet_file = pq.ParquetFile(parquet)
-    with staging_transaction(database, file_id=file_id, source=source, source_file=source_file,
-                             file_schema=parquet_file.schema_arrow) as load:
+    with staging_transaction(
+        database, file_id=file_id, source=source, source_file=source_file, file_schema=parquet_file.schema_arrow
+    ) as load:
         load.copy(parquet_file.iter_batches(batch_size=BATCH_ROWS))
         return load.finish(run_id=run_id, actor=actor, partition_key=partition_key)
 
 
-def reactivate(conn: psycopg.Connection, *, file_id: int, source: str, run_id: str | None, actor: str,
-               partition_key: str | None, reason: str) -> StagingLoad:
+def reactivate(
+    conn: psycopg.Connection,
+    *,
+    file_id: int,
+    source: str,
+    run_id: str | None,
+    actor: str,
+    partition_key: str | None,
+    reason: str,
+) -> StagingLoad:
     """Make a staged version its path's active one again (rollback by file), in the caller's transaction:
     its staged rows become `loaded`, the path's other active version `deactivated`, and the change is audited.
 
@@ -189,12 +235,21 @@ def reactivate(conn: psycopg.Connection, *, file_id: int, source: str, run_id: s
     conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"{SCHEMA}.{table}",))
     activated = conn.execute("SELECT metadata.set_file_active(%s, true)", (file_id,)).fetchall()
     deactivated = [r[0] for r in activated if r[0] != file_id]
-    rows = conn.execute("SELECT coalesce(rows_staged, 0) FROM metadata.files WHERE file_id = %s",
-                        (file_id,)).fetchone()[0]
+    rows = conn.execute(
+        "SELECT coalesce(rows_staged, 0) FROM metadata.files WHERE file_id = %s", (file_id,)
+    ).fetchone()[0]
     entry = catalog.staging(source)
-    audit.record(conn, audit.Writer(actor, run_id), asset=entry.name, table=entry.table, rows=rows,
-                 operation="reactivate", partition_key=partition_key, input_file_ids=[file_id],
-                 details={"reason": reason, "deactivated": deactivated})
+    audit.record(
+        conn,
+        audit.Writer(actor, run_id),
+        asset=entry.name,
+        table=entry.table,
+        rows=rows,
+        operation="reactivate",
+        partition_key=partition_key,
+        input_file_ids=[file_id],
+        details={"reason": reason, "deactivated": deactivated},
+    )
     return StagingLoad(f"{SCHEMA}.{table}", rows, [], deactivated)
 
 
@@ -216,8 +271,7 @@ def _lacks_version_defaults(conn: psycopg.Connection, table: str) -> bool:
     ).fetchone()[0]
 
 
-def _evolve_table(conn: psycopg.Connection, table: str,
-                  file_schema: pa.Schema) -> tuple[dict[str, str], list[dict]]:
+def _evolve_table(conn: psycopg.Connection, table: str, file_schema: pa.Schema) -> tuple[dict[str, str], list[dict]]:
     """Create the table or add/widen columns so this file fits; returns the table's column types after that
     and what changed (recorded by `finish`)."""
     changes: list[dict] = []
@@ -226,16 +280,26 @@ def _evolve_table(conn: psycopg.Connection, table: str,
     if not existing:
         system = sql.SQL(", ").join(
             sql.SQL("{} {}{}{}").format(
-                sql.Identifier(n), sql.SQL(t), sql.SQL("" if n == "_source_file" else " NOT NULL"),
-                sql.SQL(f" DEFAULT {VERSION_DEFAULTS[n]}" if n in VERSION_DEFAULTS else ""))
-            for n, t in SYSTEM_COLUMNS.items())
+                sql.Identifier(n),
+                sql.SQL(t),
+                sql.SQL("" if n == "_source_file" else " NOT NULL"),
+                sql.SQL(f" DEFAULT {VERSION_DEFAULTS[n]}" if n in VERSION_DEFAULTS else ""),
+            )
+            for n, t in SYSTEM_COLUMNS.items()
+        )
         conn.execute(sql.SQL("CREATE TABLE {} ({}, PRIMARY KEY (_file_id, _row_number))").format(qualified, system))
         changes.append({"column": "*", "change": "create_table", "old_type": None, "new_type": None})
         existing = dict(SYSTEM_COLUMNS)
     elif _lacks_version_defaults(conn, table):
-        conn.execute(sql.SQL("ALTER TABLE {} {}").format(qualified, sql.SQL(", ").join(
-            sql.SQL("ALTER COLUMN {} SET DEFAULT {}").format(sql.Identifier(n), sql.SQL(default))
-            for n, default in VERSION_DEFAULTS.items())))
+        conn.execute(
+            sql.SQL("ALTER TABLE {} {}").format(
+                qualified,
+                sql.SQL(", ").join(
+                    sql.SQL("ALTER COLUMN {} SET DEFAULT {}").format(sql.Identifier(n), sql.SQL(default))
+                    for n, default in VERSION_DEFAULTS.items()
+                ),
+            )
+        )
     for field in file_schema:
         if field.name in SYSTEM_COLUMNS:
             continue
@@ -247,8 +311,11 @@ def _evolve_table(conn: psycopg.Connection, table: str,
             existing[field.name] = incoming
             changes.append({"column": field.name, "change": "add_column", "old_type": None, "new_type": incoming})
         elif (wider := widen(current, incoming)) != current:
-            conn.execute(sql.SQL("ALTER TABLE {} ALTER COLUMN {} TYPE {} USING {}::{}").format(
-                qualified, column, sql.SQL(wider), column, sql.SQL(wider)))
+            conn.execute(
+                sql.SQL("ALTER TABLE {} ALTER COLUMN {} TYPE {} USING {}::{}").format(
+                    qualified, column, sql.SQL(wider), column, sql.SQL(wider)
+                )
+            )
             existing[field.name] = wider
             changes.append({"column": field.name, "change": "widen_type", "old_type": current, "new_type": wider})
     return existing, changes
@@ -263,8 +330,9 @@ _ARROW_FOR_PG = {
 }
 
 
-def _typed(tables: Iterator[pa.Table | pa.RecordBatch], target_types: dict[str, str],
-           file_id: int) -> pa.RecordBatchReader:
+def _typed(
+    tables: Iterator[pa.Table | pa.RecordBatch], target_types: dict[str, str], file_id: int
+) -> pa.RecordBatchReader:
     """The version's id, the file's rows with their row numbers, cast to the table's (possibly wider) column types.
 
     The first table fixes which of the file's columns are staged (all, once the table was fitted)."""

@@ -33,10 +33,20 @@ from greenhouse_assets.ingest.errors import IngestError
 from greenhouse_assets.ingest.registry import TimestampSpec
 
 DATETIME_FORMATS = (
-    "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M",
-    "%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%d %H:%M:%S%.f%z",
-    "%d-%m-%Y %H:%M:%S%.f", "%d-%m-%Y %H:%M", "%d/%m/%Y %H:%M:%S%.f", "%d/%m/%Y %H:%M",
-    "%d.%m.%Y %H:%M:%S%.f", "%d.%m.%Y %H:%M", "%m/%d/%Y %H:%M:%S%.f", "%m/%d/%Y %H:%M",
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%dT%H:%M:%S%.f",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%dT%H:%M",
+    "%Y-%m-%dT%H:%M:%S%.f%z",
+    "%Y-%m-%d %H:%M:%S%.f%z",
+    "%d-%m-%Y %H:%M:%S%.f",
+    "%d-%m-%Y %H:%M",
+    "%d/%m/%Y %H:%M:%S%.f",
+    "%d/%m/%Y %H:%M",
+    "%d.%m.%Y %H:%M:%S%.f",
+    "%d.%m.%Y %H:%M",
+    "%m/%d/%Y %H:%M:%S%.f",
+    "%m/%d/%Y %H:%M",
 )
 DATE_FORMATS = ("%Y-%m-%d", "%d-%m-%Y", "%d/%m/%Y", "%d.%m.%Y", "%m/%d/%Y")
 TIME_FORMATS = ("%H:%M:%S%.f", "%H:%M")
@@ -64,8 +74,9 @@ class TimestampLayout:
         return self.layout == "epoch" or self.format.endswith("%z")
 
 
-def detect_layout(path: Path, names: Sequence[str], rows: Sequence[Sequence[str | None]],
-                  spec: TimestampSpec | None) -> TimestampLayout:
+def detect_layout(
+    path: Path, names: Sequence[str], rows: Sequence[Sequence[str | None]], spec: TimestampSpec | None
+) -> TimestampLayout:
     lowered = [n.strip().lower() for n in names]
     if spec is not None:
         positions = tuple(_position(path, names, lowered, c) for c in spec.columns)
@@ -76,8 +87,11 @@ def detect_layout(path: Path, names: Sequence[str], rows: Sequence[Sequence[str 
     else:
         return _detect_single(path, names, lowered, rows)
     values = _values(rows, positions)
-    layout = "date_time" if len(positions) == 2 else (
-        "interval" if lowered[positions[0]] == "start" and "end" in lowered else "single")
+    layout = (
+        "date_time"
+        if len(positions) == 2
+        else ("interval" if lowered[positions[0]] == "start" and "end" in lowered else "single")
+    )
     fmt = spec.format if spec is not None and spec.format else None
     if fmt is None:
         fmt = _detect_format(path, names, positions, values)
@@ -86,8 +100,7 @@ def detect_layout(path: Path, names: Sequence[str], rows: Sequence[Sequence[str 
     return TimestampLayout(layout, positions, tuple(names[p] for p in positions), fmt)
 
 
-def parse(path: Path, frame: pl.DataFrame, layout: TimestampLayout,
-          row_numbers: pl.Series) -> pl.Series:
+def parse(path: Path, frame: pl.DataFrame, layout: TimestampLayout, row_numbers: pl.Series) -> pl.Series:
     """The time of each row, naive or UTC; an unparseable value is an error at its row."""
     raw = _joined(frame, layout)
     if layout.layout == "epoch":
@@ -100,9 +113,14 @@ def parse(path: Path, frame: pl.DataFrame, layout: TimestampLayout,
     bad = parsed.is_null()
     if bad.any():
         index = bad.arg_true()[0]
-        raise IngestError(path, "", row=int(row_numbers[index]), column=" + ".join(layout.names),
-                          expected=f"a timestamp in {_describe(layout.format)}",
-                          found=raw[index] if raw[index] is not None else "")
+        raise IngestError(
+            path,
+            "",
+            row=int(row_numbers[index]),
+            column=" + ".join(layout.names),
+            expected=f"a timestamp in {_describe(layout.format)}",
+            found=raw[index] if raw[index] is not None else "",
+        )
     return parsed
 
 
@@ -114,8 +132,9 @@ class Localizer:
     repeated time count).
     """
 
-    def __init__(self, path: Path, timezone: str | None, column: str, nonexistent: str = "standard",
-                 ambiguous: str = "order") -> None:
+    def __init__(
+        self, path: Path, timezone: str | None, column: str, nonexistent: str = "standard", ambiguous: str = "order"
+    ) -> None:
         self.path, self.timezone, self.column = path, timezone, column
         self.nonexistent, self.ambiguous = nonexistent, ambiguous
         self.nonexistent_rows = self.ambiguous_rows = 0
@@ -158,16 +177,19 @@ class Localizer:
         chosen = pl.select(pl.when(use_late).then(late).otherwise(early)).to_series()
         return chosen.dt.convert_time_zone("UTC")
 
-    def _nonexistent(self, times: pl.Series, early: pl.Series, missing: pl.Series,
-                     row_numbers: pl.Series) -> pl.Series:
+    def _nonexistent(self, times: pl.Series, early: pl.Series, missing: pl.Series, row_numbers: pl.Series) -> pl.Series:
         """`early` with the spring-forward times filled in by the rule (in the rule's zone, like `early`)."""
         indices = missing.arg_true()
         if self.nonexistent == "error":
             index = indices[0]
-            raise IngestError(self.path, "", row=int(row_numbers[index]), column=self.column,
-                              expected=f"a local time that exists in {self.timezone} "
-                              "(the rule's nonexistent_time is error)",
-                              found=str(times[index]))
+            raise IngestError(
+                self.path,
+                "",
+                row=int(row_numbers[index]),
+                column=self.column,
+                expected=f"a local time that exists in {self.timezone} (the rule's nonexistent_time is error)",
+                found=str(times[index]),
+            )
         self.nonexistent_rows += len(indices)
         zone = ZoneInfo(self.timezone)  # type: ignore[arg-type]
         fold = 0 if self.nonexistent == "standard" else 1  # PEP 495: in a gap, fold 0 = offset before it
@@ -176,8 +198,9 @@ class Localizer:
         return early.scatter(indices, fixed)
 
 
-def _detect_single(path: Path, names: Sequence[str], lowered: list[str],
-                   rows: Sequence[Sequence[str | None]]) -> TimestampLayout:
+def _detect_single(
+    path: Path, names: Sequence[str], lowered: list[str], rows: Sequence[Sequence[str | None]]
+) -> TimestampLayout:
     named = [i for key in _TIME_NAMES for i, n in enumerate(lowered) if n == key]
     for position in dict.fromkeys([*named, 0]):
         values = _values(rows, (position,))
@@ -185,12 +208,14 @@ def _detect_single(path: Path, names: Sequence[str], lowered: list[str],
         if fmt:
             layout = "epoch" if fmt in EPOCH_FORMATS else "single"
             return TimestampLayout(layout, (position,), (names[position],), fmt)
-    raise IngestError(path, "no timestamp column: neither a Date/Time pair, Start/End, a column "
-                      "named like timestamp nor the first column holds dates or epoch numbers")
+    raise IngestError(
+        path,
+        "no timestamp column: neither a Date/Time pair, Start/End, a column "
+        "named like timestamp nor the first column holds dates or epoch numbers",
+    )
 
 
-def _detect_format(path: Path, names: Sequence[str], positions: tuple[int, ...],
-                   values: list[str]) -> str:
+def _detect_format(path: Path, names: Sequence[str], positions: tuple[int, ...], values: list[str]) -> str:
     if len(positions) == 2:
         dates = _values_of(values, 0)
         clocks = _values_of(values, 1)
@@ -200,10 +225,13 @@ def _detect_format(path: Path, names: Sequence[str], positions: tuple[int, ...],
     else:
         fmt = _format_for(values)
     if fmt is None:
-        raise IngestError(path, "unrecognised timestamp format",
-                          column=" + ".join(names[p] for p in positions),
-                          expected="a date and time, or epoch seconds/milliseconds",
-                          found=values[0] if values else "")
+        raise IngestError(
+            path,
+            "unrecognised timestamp format",
+            column=" + ".join(names[p] for p in positions),
+            expected="a date and time, or epoch seconds/milliseconds",
+            found=values[0] if values else "",
+        )
     return fmt
 
 
@@ -268,8 +296,9 @@ def _position(path: Path, names: Sequence[str], lowered: list[str], column: str 
         return list(names).index(column)
     elif column.strip().lower() in lowered:
         return lowered.index(column.strip().lower())
-    raise IngestError(path, "timestamp column named by the registry is missing",
-                      expected=f"column {column!r}", found=list(names)[:10])
+    raise IngestError(
+        path, "timestamp column named by the registry is missing", expected=f"column {column!r}", found=list(names)[:10]
+    )
 
 
 def _has(lowered: list[str], keys: Sequence[str]) -> bool:

@@ -71,8 +71,10 @@ def convert(source: str, target: str) -> Linear:
     if source == target or (source not in STATES and _spelled(source) == _spelled(target)):
         return Linear()  # the same unit spelled alike (g/m3, g/m³): no need to load pint
     if source in STATES or target in STATES:
-        raise UnitError(f"{'0/1 is an on/off state' if source in STATES else repr(source)} "
-                        f"and {'0/1 (an on/off state)' if target in STATES else repr(target)} do not convert")
+        raise UnitError(
+            f"{'0/1 is an on/off state' if source in STATES else repr(source)} "
+            f"and {'0/1 (an on/off state)' if target in STATES else repr(target)} do not convert"
+        )
     registry = _registry()
     a, b = _parse(source), _parse(target)
     if a == b:

@@ -36,7 +36,7 @@ import numpy as np
 from greenhouse_assets.moga.hourly import HourlyDay, evaluate_climate, evaluate_plan
 from greenhouse_assets.moga.hourly_optimise import optimise_plan
 
-EQUAL_TOLERANCE = 0.01   # plan photosynthesis ≥ (1 − 1 %) × the grower's counts as equal
+EQUAL_TOLERANCE = 0.01  # plan photosynthesis ≥ (1 − 1 %) × the grower's counts as equal
 PUBLISHED_PCT = (20.0, 25.0)
 FAR_BEYOND_PCT = 40.0
 PARAMETER_DIGITS = 3
@@ -56,9 +56,9 @@ def rounded_parameters(values: dict[str, float]) -> dict[str, float]:
     return {k: float(f"{float(v):.{PARAMETER_DIGITS}g}") for k, v in values.items()}
 
 
-def fingerprint(climate: dict, measured: dict[str, np.ndarray], forecast: HourlyDay, settings: dict,
-                code: str) -> str:
+def fingerprint(climate: dict, measured: dict[str, np.ndarray], forecast: HourlyDay, settings: dict, code: str) -> str:
     """sha256 of a backtest row's inputs (arrays rounded to 4 decimals, as `HourlyDay.as_dict`)."""
+
     def plain(value):
         if isinstance(value, np.ndarray):
             return value.round(4).tolist()
@@ -67,38 +67,64 @@ def fingerprint(climate: dict, measured: dict[str, np.ndarray], forecast: Hourly
         if isinstance(value, list | tuple):
             return [plain(v) for v in value]
         return value
-    payload = {"forecast": forecast.as_dict(), "measured": plain(measured), "climate": plain(climate),
-               "settings": plain(settings), "code": code}
+
+    payload = {
+        "forecast": forecast.as_dict(),
+        "measured": plain(measured),
+        "climate": plain(climate),
+        "settings": plain(settings),
+        "code": code,
+    }
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def score_grower(climate: dict[str, np.ndarray], day: HourlyDay) -> dict[str, float]:
-    result = evaluate_climate(*(np.asarray(climate[k], dtype=float)[None, :]
-                                for k in ("lamps", "temperature", "vent_pct", "co2")), day)
+    result = evaluate_climate(
+        *(np.asarray(climate[k], dtype=float)[None, :] for k in ("lamps", "temperature", "vent_pct", "co2")), day
+    )
     return {k: float(result[k][0]) for k in ("cost", "photosynthesis", "electricity", "lamp_hours")}
 
 
 def score_grower_row(climate: dict[str, np.ndarray], realised: HourlyDay) -> dict[str, float]:
     """The grower's columns of a backtest row (also on a day without a feasible plan)."""
     actual = score_grower(climate, realised)
-    return {"actual_cost_eur_m2": actual["cost"], "actual_photosynthesis_g_m2": actual["photosynthesis"],
-            "actual_electricity_kwh_m2": actual["electricity"], "actual_lamp_hours": actual["lamp_hours"]}
+    return {
+        "actual_cost_eur_m2": actual["cost"],
+        "actual_photosynthesis_g_m2": actual["photosynthesis"],
+        "actual_electricity_kwh_m2": actual["electricity"],
+        "actual_lamp_hours": actual["lamp_hours"],
+    }
 
 
-def backtest_day(climate: dict[str, np.ndarray], realised: HourlyDay, forecast: HourlyDay, *, pop_size: int,
-                 generations: int, seed: int) -> dict[str, float]:
+def backtest_day(
+    climate: dict[str, np.ndarray],
+    realised: HourlyDay,
+    forecast: HourlyDay,
+    *,
+    pop_size: int,
+    generations: int,
+    seed: int,
+) -> dict[str, float]:
     """The grower's and the plan's modelled cost and photosynthesis on the realised day."""
     target = score_grower(climate, forecast)["photosynthesis"]
     front = optimise_plan(forecast, pop_size=pop_size, generations=generations, seed=seed)
     chosen, _ = front.pick("target", target)
-    plan = evaluate_plan(front.x[chosen:chosen + 1], realised)
-    return {**score_grower_row(climate, realised), "plan_cost_eur_m2": float(plan["cost"][0]), "plan_photosynthesis_g_m2": float(plan["photosynthesis"][0]),
-            "plan_electricity_kwh_m2": float(plan["electricity"][0]), "plan_lamp_hours": float(plan["lamp_hours"][0])}
+    plan = evaluate_plan(front.x[chosen : chosen + 1], realised)
+    return {
+        **score_grower_row(climate, realised),
+        "plan_cost_eur_m2": float(plan["cost"][0]),
+        "plan_photosynthesis_g_m2": float(plan["photosynthesis"][0]),
+        "plan_electricity_kwh_m2": float(plan["electricity"][0]),
+        "plan_lamp_hours": float(plan["lamp_hours"][0]),
+    }
 
 
 def realised_day(forecast: HourlyDay, weather: dict[str, np.ndarray]) -> HourlyDay:
-    return replace(forecast, outdoor_temperature_c=np.asarray(weather["outdoor_temperature"], dtype=float),
-                   radiation_w_m2=np.asarray(weather["radiation"], dtype=float))
+    return replace(
+        forecast,
+        outdoor_temperature_c=np.asarray(weather["outdoor_temperature"], dtype=float),
+        radiation_w_m2=np.asarray(weather["radiation"], dtype=float),
+    )
 
 
 def summarise(rows: list[dict]) -> dict:
@@ -106,13 +132,23 @@ def summarise(rows: list[dict]) -> dict:
     without a plan (no feasible plan that day, `no_plan_reason`) are counted apart."""
     no_plan = [r for r in rows if r.get("plan_cost_eur_m2") is None]
     rows = [r for r in rows if r.get("plan_cost_eur_m2") is not None]
-    equal = [r for r in rows if r["plan_photosynthesis_g_m2"] >= (1 - EQUAL_TOLERANCE) * r["actual_photosynthesis_g_m2"]]
-    savings = np.array([100.0 * (r["actual_cost_eur_m2"] - r["plan_cost_eur_m2"]) / r["actual_cost_eur_m2"]
-                        for r in equal if r["actual_cost_eur_m2"] > 0])
+    equal = [
+        r for r in rows if r["plan_photosynthesis_g_m2"] >= (1 - EQUAL_TOLERANCE) * r["actual_photosynthesis_g_m2"]
+    ]
+    savings = np.array(
+        [
+            100.0 * (r["actual_cost_eur_m2"] - r["plan_cost_eur_m2"]) / r["actual_cost_eur_m2"]
+            for r in equal
+            if r["actual_cost_eur_m2"] > 0
+        ]
+    )
     median = float(np.median(savings)) if len(savings) else None
     return {
-        "days": len(rows), "days_no_plan": len(no_plan), "days_equal_or_better": len(equal), "days_plan_short": len(rows) - len(equal),
-        "savings_pct": savings.round(3).tolist(), "median_saving_pct": median,
+        "days": len(rows),
+        "days_no_plan": len(no_plan),
+        "days_equal_or_better": len(equal),
+        "days_plan_short": len(rows) - len(equal),
+        "savings_pct": savings.round(3).tolist(),
+        "median_saving_pct": median,
         "likely_model_error": median is not None and median > FAR_BEYOND_PCT,
     }
-

@@ -73,8 +73,10 @@ REGRESSOR_FEATURES = {
     "lamp_mol_per_ppfd": ("lamp_on_hours",),
 }
 MEASURED = {"air_temperature", "outdoor_temperature", "radiation", "lamp_status", "pipe_temperature_1"}
-GROWTH_REASON = ("TOMGRO canopy photosynthesis (Acock et al. 1978; Jones et al. 1999 parameters) not calibrated "
-                 "on crop data: no biomass or assimilation is logged, so it is not validated")
+GROWTH_REASON = (
+    "TOMGRO canopy photosynthesis (Acock et al. 1978; Jones et al. 1999 parameters) not calibrated "
+    "on crop data: no biomass or assimilation is logged, so it is not validated"
+)
 
 
 @dataclass(frozen=True)
@@ -95,15 +97,19 @@ class ObjectiveModel:
     def __post_init__(self):
         if self.status not in STATUSES:
             raise ValueError(f"status {self.status!r} is not one of {STATUSES}")
-        digest = hashlib.sha256(json.dumps([self.kind, self.parameters, self.data_version, self.status, self.reason],
-                                           sort_keys=True, default=str).encode())
+        digest = hashlib.sha256(
+            json.dumps(
+                [self.kind, self.parameters, self.data_version, self.status, self.reason], sort_keys=True, default=str
+            ).encode()
+        )
         object.__setattr__(self, "model_version", f"{self.objective}:{self.site}:{self.zone}:{digest.hexdigest()[:12]}")
 
     @property
     def summary(self) -> str:
         """The status in a grower's words, e.g. 'validated, skill 0.42 on 38 test days'."""
-        return status_summary(self.status, self.fit.skill if self.fit else None, self.fit.n_test if self.fit else None,
-                              self.reason)
+        return status_summary(
+            self.status, self.fit.skill if self.fit else None, self.fit.n_test if self.fit else None, self.reason
+        )
 
 
 def status_summary(status: str, skill: float | None, n_test: int | None, reason: str | None) -> str:
@@ -118,11 +124,14 @@ def status_summary(status: str, skill: float | None, n_test: int | None, reason:
 def provenance(target: str, regressors: list[str], measured: set[str]) -> str | None:
     """The feature catalog's reason `target` is computed from the regressors' own inputs, else None."""
     target_inputs = catalog.feature_inputs(target, measured)
-    regressor_inputs = set().union(*(catalog.feature_inputs(f, measured) for r in regressors
-                                     for f in REGRESSOR_FEATURES[r]))
+    regressor_inputs = set().union(
+        *(catalog.feature_inputs(f, measured) for r in regressors for f in REGRESSOR_FEATURES[r])
+    )
     if target_inputs <= regressor_inputs:
-        return (f"{target} is computed from {', '.join(sorted(target_inputs))} (feature catalog: "
-                f"{catalog.DOMAIN_ALGORITHMS[target]}), the same measurement(s) as its regressors")
+        return (
+            f"{target} is computed from {', '.join(sorted(target_inputs))} (feature catalog: "
+            f"{catalog.DOMAIN_ALGORITHMS[target]}), the same measurement(s) as its regressors"
+        )
     return None
 
 
@@ -139,40 +148,78 @@ def _fit_columns(fit: Fit | None) -> dict:
     return {} if fit is None else {"coefficients": list(fit.coefficients), "intercept": fit.intercept}
 
 
-def energy_model(site: str, zone: str, days: pl.DataFrame, data_version: str, *, greenhouse: Greenhouse,
-                 skill_threshold: float, scheme: str, literature_fallback: bool = True) -> ObjectiveModel:
+def energy_model(
+    site: str,
+    zone: str,
+    days: pl.DataFrame,
+    data_version: str,
+    *,
+    greenhouse: Greenhouse,
+    skill_threshold: float,
+    scheme: str,
+    literature_fallback: bool = True,
+) -> ObjectiveModel:
     regressors = ["degree_hours", "minus_radiation"]
     k_pipe = greenhouse.k_pipe_w_m2k
     lamp_power = greenhouse.installed_lamp_ppfd / greenhouse.lamp_efficacy_umol_j
-    days = days.with_columns((pl.col("heating_degree_hours")
-                              + pl.col("lamp_on_hours").fill_null(0.0) * lamp_power / k_pipe).alias("heat_demand_kh"))
-    heating = blocked_fit(days, regressors, "heat_demand_kh", intercept=True, scheme=scheme,
-                          provenance=provenance("heating_degree_hours", regressors, MEASURED))
+    days = days.with_columns(
+        (pl.col("heating_degree_hours") + pl.col("lamp_on_hours").fill_null(0.0) * lamp_power / k_pipe).alias(
+            "heat_demand_kh"
+        )
+    )
+    heating = blocked_fit(
+        days,
+        regressors,
+        "heat_demand_kh",
+        intercept=True,
+        scheme=scheme,
+        provenance=provenance("heating_degree_hours", regressors, MEASURED),
+    )
     if heating:
-        fitted = {"u_value_w_m2k": heating.coefficients[0] * k_pipe,
-                  "solar_gain_fraction": heating.coefficients[1] * k_pipe / 277.8}
-        parameters = {**fitted, "baseline_kwh_m2": max(heating.intercept, 0.0) * k_pipe / 1000,
-                      "hdh_intercept_kh": heating.intercept}
+        fitted = {
+            "u_value_w_m2k": heating.coefficients[0] * k_pipe,
+            "solar_gain_fraction": heating.coefficients[1] * k_pipe / 277.8,
+        }
+        parameters = {
+            **fitted,
+            "baseline_kwh_m2": max(heating.intercept, 0.0) * k_pipe / 1000,
+            "hdh_intercept_kh": heating.intercept,
+        }
     else:
         fitted, parameters = {}, dict(LITERATURE)
-    status, reason = judge(heating, skill_threshold=skill_threshold, target="heating_degree_hours",
-                           implausible_reasons=implausible(fitted, greenhouse.cover_type))
+    status, reason = judge(
+        heating,
+        skill_threshold=skill_threshold,
+        target="heating_degree_hours",
+        implausible_reasons=implausible(fitted, greenhouse.cover_type),
+    )
     parameters |= {
-        "k_pipe_w_m2k": k_pipe, "cover_type": greenhouse.cover_type,
+        "k_pipe_w_m2k": k_pipe,
+        "cover_type": greenhouse.cover_type,
         "lamp_efficacy_umol_j": greenhouse.lamp_efficacy_umol_j,
         "installed_lamp_ppfd": greenhouse.installed_lamp_ppfd,
         "installed_lamp_power_w_m2": greenhouse.installed_lamp_ppfd / greenhouse.lamp_efficacy_umol_j,
-        "greenhouse": greenhouse.as_dict(), "regressors": regressors,
+        "greenhouse": greenhouse.as_dict(),
+        "regressors": regressors,
         "target": "heating_degree_hours + lamp_on_hours · installed lamp power / k_pipe",
-        "skill_threshold": skill_threshold, **_fit_columns(heating),
+        "skill_threshold": skill_threshold,
+        **_fit_columns(heating),
     }
     if status != "validated" and literature_fallback:
         return _literature_energy(site, zone, parameters, heating, data_version, greenhouse, status, reason)
     return ObjectiveModel(site, zone, "energy", "heat-balance", parameters, heating, data_version, status, reason)
 
 
-def _literature_energy(site: str, zone: str, parameters: dict, heating: Fit | None, data_version: str,
-                       greenhouse: Greenhouse, fit_status: str, fit_reason: str) -> ObjectiveModel:
+def _literature_energy(
+    site: str,
+    zone: str,
+    parameters: dict,
+    heating: Fit | None,
+    data_version: str,
+    greenhouse: Greenhouse,
+    fit_status: str,
+    fit_reason: str,
+) -> ObjectiveModel:
     """The cover type's literature heat balance, carrying the rejected fit and what it implies."""
     u = LITERATURE_U.get(greenhouse.cover_type)
     if u is None:
@@ -182,61 +229,121 @@ def _literature_energy(site: str, zone: str, parameters: dict, heating: Fit | No
     skilled = heating is not None and heating.skill is not None and heating.skill >= parameters["skill_threshold"]
     if skilled and heating.coefficients[0] > 0 and greenhouse.pipe_heat_output_w_per_m_k > 0:
         implied = u / heating.coefficients[0] / greenhouse.pipe_heat_output_w_per_m_k
-    hint = "" if implied is None else (
-        f"; the fitted pipe heat would match it with {implied:.1f} m pipe per m² floor instead of the configured "
-        f"{greenhouse.pipe_length_m_per_m2:g}: check sites.yaml")
-    reason = (f"fit {fit_status}: {fit_reason}. Using the literature heat balance of {greenhouse.cover_type}: "
-              f"U {u:g} W/m²K per m² floor, solar gain {LITERATURE_SOLAR_GAIN:g}{hint}")
-    literature = {**parameters, "u_value_w_m2k": u, "solar_gain_fraction": LITERATURE_SOLAR_GAIN,
-                  "baseline_kwh_m2": 0.0, "literature_sources": LITERATURE_SOURCES,
-                  "fit": {"status": fit_status, "reason": fit_reason, **fitted},
-                  "pipe_length_for_literature_u_m_per_m2": implied}
+    hint = (
+        ""
+        if implied is None
+        else (
+            f"; the fitted pipe heat would match it with {implied:.1f} m pipe per m² floor instead of the configured "
+            f"{greenhouse.pipe_length_m_per_m2:g}: check sites.yaml"
+        )
+    )
+    reason = (
+        f"fit {fit_status}: {fit_reason}. Using the literature heat balance of {greenhouse.cover_type}: "
+        f"U {u:g} W/m²K per m² floor, solar gain {LITERATURE_SOLAR_GAIN:g}{hint}"
+    )
+    literature = {
+        **parameters,
+        "u_value_w_m2k": u,
+        "solar_gain_fraction": LITERATURE_SOLAR_GAIN,
+        "baseline_kwh_m2": 0.0,
+        "literature_sources": LITERATURE_SOURCES,
+        "fit": {"status": fit_status, "reason": fit_reason, **fitted},
+        "pipe_length_for_literature_u_m_per_m2": implied,
+    }
     literature.pop("hdh_intercept_kh", None)
-    return ObjectiveModel(site, zone, "energy", "heat-balance-literature", literature, heating, data_version,
-                          "literature", reason)
+    return ObjectiveModel(
+        site, zone, "energy", "heat-balance-literature", literature, heating, data_version, "literature", reason
+    )
 
 
-def light_model(site: str, zone: str, days: pl.DataFrame, data_version: str, *, greenhouse: Greenhouse,
-                skill_threshold: float, scheme: str) -> ObjectiveModel:
+def light_model(
+    site: str,
+    zone: str,
+    days: pl.DataFrame,
+    data_version: str,
+    *,
+    greenhouse: Greenhouse,
+    skill_threshold: float,
+    scheme: str,
+) -> ObjectiveModel:
     regressors = ["outside_par_mol", "lamp_mol_per_ppfd"]
     par_days = days.filter(pl.col("dli_from_par")) if "dli_from_par" in days.columns else days.clear()
     if par_days.drop_nulls(["dli_mol_m2", "radiation_sum_mj_m2"]).height >= 3:
-        light = blocked_fit(par_days, regressors, "dli_mol_m2", intercept=False, scheme=scheme,
-                            provenance=provenance("dli_mol_m2", regressors, MEASURED | {"par"}))
+        light = blocked_fit(
+            par_days,
+            regressors,
+            "dli_mol_m2",
+            intercept=False,
+            scheme=scheme,
+            provenance=provenance("dli_mol_m2", regressors, MEASURED | {"par"}),
+        )
     else:
-        light = blocked_fit(days, regressors, "dli_mol_m2", intercept=False, scheme=scheme,
-                            provenance=provenance("dli_mol_m2", regressors, MEASURED))
+        light = blocked_fit(
+            days,
+            regressors,
+            "dli_mol_m2",
+            intercept=False,
+            scheme=scheme,
+            provenance=provenance("dli_mol_m2", regressors, MEASURED),
+        )
     lamps_logged = light is not None and bool((days["lamp_on_hours"].fill_null(0.0) > 0).any())
-    fitted = {"transmission": light.coefficients[0] if light else None,
-              "installed_lamp_ppfd": light.coefficients[1] if lamps_logged else None}
-    status, reason = judge(light, skill_threshold=skill_threshold, target="dli_mol_m2",
-                           implausible_reasons=implausible(fitted))
-    parameters = {**fitted, "target": "dli_mol_m2", "regressors": regressors,
-                  "days_with_measured_par": par_days.height, "skill_threshold": skill_threshold, **_fit_columns(light)}
+    fitted = {
+        "transmission": light.coefficients[0] if light else None,
+        "installed_lamp_ppfd": light.coefficients[1] if lamps_logged else None,
+    }
+    status, reason = judge(
+        light, skill_threshold=skill_threshold, target="dli_mol_m2", implausible_reasons=implausible(fitted)
+    )
+    parameters = {
+        **fitted,
+        "target": "dli_mol_m2",
+        "regressors": regressors,
+        "days_with_measured_par": par_days.height,
+        "skill_threshold": skill_threshold,
+        **_fit_columns(light),
+    }
     return ObjectiveModel(site, zone, "light", "par-transmission", parameters, light, data_version, status, reason)
 
 
-def growth_model(site: str, zone: str, data_version: str, *, light: ObjectiveModel,
-                 greenhouse: Greenhouse) -> ObjectiveModel:
+def growth_model(
+    site: str, zone: str, data_version: str, *, light: ObjectiveModel, greenhouse: Greenhouse
+) -> ObjectiveModel:
     if light.status == "validated":
         transmission, source = light.parameters["transmission"], f"light model {light.model_version} (validated)"
     else:
         transmission = greenhouse.transmission
-        source = f"site configuration ({greenhouse.sources.get('transmission', {}).get('source', 'sites.yaml')}); "                  f"the zone's light model is {light.status}"
+        source = (
+            f"site configuration ({greenhouse.sources.get('transmission', {}).get('source', 'sites.yaml')}); "
+            f"the zone's light model is {light.status}"
+        )
     parameters = {
-        "transmission": transmission, "transmission_source": source,
-        "tau": physics.TAU, "quantum_efficiency": physics.QE, "extinction": physics.K_EXT,
-        "leaf_transmission": physics.M_LEAF, "lai": physics.LAI,
-        "pgred_points_c": [list(v) for v in physics.PGRED_POINTS], "q10": physics.Q10,
+        "transmission": transmission,
+        "transmission_source": source,
+        "tau": physics.TAU,
+        "quantum_efficiency": physics.QE,
+        "extinction": physics.K_EXT,
+        "leaf_transmission": physics.M_LEAF,
+        "lai": physics.LAI,
+        "pgred_points_c": [list(v) for v in physics.PGRED_POINTS],
+        "q10": physics.Q10,
         "maintenance_respiration_g_per_g_day": physics.RM_G_PER_G_DAY,
     }
-    return ObjectiveModel(site, zone, "growth", "tomgro-canopy", parameters, None, data_version, "literature",
-                          GROWTH_REASON)
+    return ObjectiveModel(
+        site, zone, "growth", "tomgro-canopy", parameters, None, data_version, "literature", GROWTH_REASON
+    )
 
 
-def calibrate_zone(site: str, zone: str, days: pl.DataFrame, data_version: str, *, greenhouse: Greenhouse,
-                   skill_threshold: float = DEFAULT_SKILL_THRESHOLD, scheme: str = "week",
-                   literature_fallback: bool = True) -> list[ObjectiveModel]:
+def calibrate_zone(
+    site: str,
+    zone: str,
+    days: pl.DataFrame,
+    data_version: str,
+    *,
+    greenhouse: Greenhouse,
+    skill_threshold: float = DEFAULT_SKILL_THRESHOLD,
+    scheme: str = "week",
+    literature_fallback: bool = True,
+) -> list[ObjectiveModel]:
     """The energy, light and growth models of one zone, from that zone's days only."""
     days = _with_regressors(days)
     options = {"greenhouse": greenhouse, "skill_threshold": skill_threshold, "scheme": scheme}

@@ -21,8 +21,14 @@ import polars as pl
 import polars.selectors as cs
 import psycopg
 
-DAY_FEATURES = ("dli_mol_m2", "lamp_on_hours", "heating_degree_hours", "air_temperature_mean",
-                "outdoor_temperature_mean", "radiation_sum_mj_m2")
+DAY_FEATURES = (
+    "dli_mol_m2",
+    "lamp_on_hours",
+    "heating_degree_hours",
+    "air_temperature_mean",
+    "outdoor_temperature_mean",
+    "radiation_sum_mj_m2",
+)
 SITE_VARIABLES = ("outdoor_temperature", "radiation")
 J_PER_DAY_TO_MJ = 86400 / 1e6
 
@@ -50,10 +56,14 @@ def load_daily(conn: psycopg.Connection) -> pl.DataFrame:
     rows = conn.execute(QUERY, {"features": list(DAY_FEATURES), "variables": list(SITE_VARIABLES)}).fetchall()
     frame = pl.DataFrame(rows, schema=["origin", "site", "zone", "day", "name", "value"], orient="row")
     if frame.is_empty():
-        return pl.DataFrame(schema={"site": pl.String, "zone": pl.String, "day": pl.Date}
-                            | {name: pl.Float64 for name in DAY_FEATURES} | {"dli_from_par": pl.Boolean})
-    par_days = pl.DataFrame(conn.execute(PAR_DAYS).fetchall(), schema={"site": pl.String, "zone": pl.String,
-                                                                        "day": pl.Date}, orient="row")
+        return pl.DataFrame(
+            schema={"site": pl.String, "zone": pl.String, "day": pl.Date}
+            | {name: pl.Float64 for name in DAY_FEATURES}
+            | {"dli_from_par": pl.Boolean}
+        )
+    par_days = pl.DataFrame(
+        conn.execute(PAR_DAYS).fetchall(), schema={"site": pl.String, "zone": pl.String, "day": pl.Date}, orient="row"
+    )
     features = frame.filter(pl.col("origin") == "feature").pivot("name", index=["site", "zone", "day"], values="value")
     for name in DAY_FEATURES:
         if name not in features.columns:
@@ -76,12 +86,19 @@ def load_daily(conn: psycopg.Connection) -> pl.DataFrame:
 def _site_weather(frame: pl.DataFrame, features: pl.DataFrame) -> pl.DataFrame:
     """Per site and day: outdoor temperature and radiation sum from any zone, features before raw means."""
     from_features = features.group_by("site", "day").agg(
-        pl.col("outdoor_temperature_mean").mean().alias("f_out"), pl.col("radiation_sum_mj_m2").mean().alias("f_rad"))
-    raw = frame.filter(pl.col("origin") == "measurement").group_by("site", "day").agg(
-        pl.col("value").filter(pl.col("name") == "outdoor_temperature").mean().alias("m_out"),
-        (pl.col("value").filter(pl.col("name") == "radiation").mean() * J_PER_DAY_TO_MJ).alias("m_rad"))
+        pl.col("outdoor_temperature_mean").mean().alias("f_out"), pl.col("radiation_sum_mj_m2").mean().alias("f_rad")
+    )
+    raw = (
+        frame.filter(pl.col("origin") == "measurement")
+        .group_by("site", "day")
+        .agg(
+            pl.col("value").filter(pl.col("name") == "outdoor_temperature").mean().alias("m_out"),
+            (pl.col("value").filter(pl.col("name") == "radiation").mean() * J_PER_DAY_TO_MJ).alias("m_rad"),
+        )
+    )
     return from_features.join(raw, on=["site", "day"], how="full", coalesce=True).select(
-        "site", "day",
+        "site",
+        "day",
         pl.coalesce("f_out", "m_out").alias("site_outdoor_temperature"),
         pl.coalesce("f_rad", "m_rad").alias("site_radiation_sum"),
     )

@@ -63,16 +63,22 @@ from greenhouse_assets.moga.problem import (
 
 HOURS = 24
 HEAT_DAY, HEAT_NIGHT, VENT, CO2_LIT, CO2_DARK = range(HOURS, HOURS + 5)
-VARIABLES = (*(f"lamp_{h:02d}" for h in range(HOURS)), "heating_day", "heating_night", "ventilation_limit",
-             "co2_lit", "co2_dark")
+VARIABLES = (
+    *(f"lamp_{h:02d}" for h in range(HOURS)),
+    "heating_day",
+    "heating_night",
+    "ventilation_limit",
+    "co2_lit",
+    "co2_dark",
+)
 CONSTRAINTS = ("dli_min", "dli_max", "photoperiod", "overheating")
-LIT_PPFD = 1.0            # µmol m⁻² s⁻¹ at the crop: below it an hour counts as dark
-HUMIDITY_PCT = 80.0       # held relative humidity (not a decision of the hourly plan)
+LIT_PPFD = 1.0  # µmol m⁻² s⁻¹ at the crop: below it an hour counts as dark
+HUMIDITY_PCT = 80.0  # held relative humidity (not a decision of the hourly plan)
 CO2_MAX_PPM = 1000.0
-LONGITUDE_DEG = 10.2      # Danish sites (Hinnerup 10.1 °E, Årslev 10.5 °E): solar noon ≈ 11:19 UTC
+LONGITUDE_DEG = 10.2  # Danish sites (Hinnerup 10.1 °E, Årslev 10.5 °E): solar noon ≈ 11:19 UTC
 ON_OFF_THRESHOLD = 0.5
-VENT_OFFSET_C = 2.0       # vents start to open this far above the heating setpoint (a usual climate-computer offset)
-OVERHEAT_MARGIN_C = 3.0   # the warmest hour may float this far above the crop's highest day temperature
+VENT_OFFSET_C = 2.0  # vents start to open this far above the heating setpoint (a usual climate-computer offset)
+OVERHEAT_MARGIN_C = 3.0  # the warmest hour may float this far above the crop's highest day temperature
 # On a day hotter than that even with the vents fully open, a plan whose vent limit is 99.9 % rather than
 # 100 % would otherwise be infeasible by a few thousandths of a degree (the optimiser seldom draws the bound).
 VENT_TOLERANCE_C = 0.05
@@ -122,17 +128,23 @@ class HourlyDay:
         return np.abs(np.arange(HOURS) + 0.5 - solar_noon_utc()) <= self.max_light_period_h / 2.0
 
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:
-        lower = np.concatenate([np.zeros(HOURS), [self.heating_day_bounds[0], self.heating_night_bounds[0], 0.0,
-                                                  CO2_OUTSIDE, CO2_OUTSIDE]])
-        upper = np.concatenate([self.lamp_window().astype(float), [self.heating_day_bounds[1],
-                                                                   self.heating_night_bounds[1], 100.0,
-                                                                   CO2_MAX_PPM, CO2_MAX_PPM]])
+        lower = np.concatenate(
+            [np.zeros(HOURS), [self.heating_day_bounds[0], self.heating_night_bounds[0], 0.0, CO2_OUTSIDE, CO2_OUTSIDE]]
+        )
+        upper = np.concatenate(
+            [
+                self.lamp_window().astype(float),
+                [self.heating_day_bounds[1], self.heating_night_bounds[1], 100.0, CO2_MAX_PPM, CO2_MAX_PPM],
+            ]
+        )
         return lower, upper
 
     def as_dict(self) -> dict:
         values = asdict(self)
-        return {k: (v.round(4).tolist() if isinstance(v, np.ndarray) else str(v) if isinstance(v, date) else v)
-                for k, v in values.items()}
+        return {
+            k: (v.round(4).tolist() if isinstance(v, np.ndarray) else str(v) if isinstance(v, date) else v)
+            for k, v in values.items()
+        }
 
 
 def lamp_levels(x: np.ndarray, day: HourlyDay) -> np.ndarray:
@@ -151,18 +163,23 @@ def climate_of_plan(x: np.ndarray, day: HourlyDay) -> dict[str, np.ndarray]:
     setpoint = np.where(lit, x[:, HEAT_DAY, None], x[:, HEAT_NIGHT, None])
     gain = _gain(lamps, day)
     vent_pct = vent_opening(setpoint + VENT_OFFSET_C, gain, x[:, VENT, None], day)
-    return {"lamps": lamps, "setpoint": setpoint, "temperature": floating_temperature(setpoint, gain, vent_pct, day),
-            "vent_pct": vent_pct, "co2": np.where(lit, x[:, CO2_LIT, None], x[:, CO2_DARK, None]), "lit": lit}
+    return {
+        "lamps": lamps,
+        "setpoint": setpoint,
+        "temperature": floating_temperature(setpoint, gain, vent_pct, day),
+        "vent_pct": vent_pct,
+        "co2": np.where(lit, x[:, CO2_LIT, None], x[:, CO2_DARK, None]),
+        "lit": lit,
+    }
 
 
 def vent_opening(vent_temperature: np.ndarray, gain: np.ndarray, limit, day: HourlyDay) -> np.ndarray:
     """Vent opening, %, as a climate computer sets it: shut until sun and lamps would warm the air past the
     ventilation temperature (heating setpoint + `VENT_OFFSET_C`), then just open enough to hold it, never
     beyond the plan's limit. Sensible heat only."""
-    per_pct = physics.RHO_CP * HEIGHT_M * ACH_VENT_MAX / 100.0 / 3600.0                 # W m⁻² K⁻¹ per %
+    per_pct = physics.RHO_CP * HEIGHT_M * ACH_VENT_MAX / 100.0 / 3600.0  # W m⁻² K⁻¹ per %
     gap = vent_temperature - day.outdoor_temperature_c[None, :]
-    needed = np.divide(gain - day.u_value_w_m2k * gap, per_pct * gap, out=np.full_like(gain, np.inf),
-                       where=gap > 0)
+    needed = np.divide(gain - day.u_value_w_m2k * gap, per_pct * gap, out=np.full_like(gain, np.inf), where=gap > 0)
     return np.clip(needed, 0.0, limit)
 
 
@@ -180,8 +197,9 @@ def _gain(lamps: np.ndarray, day: HourlyDay) -> np.ndarray:
     return day.solar_gain_fraction * np.maximum(day.radiation_w_m2, 0.0)[None, :] + lamp_w
 
 
-def evaluate_climate(lamps: np.ndarray, temperature: np.ndarray, vent_pct: np.ndarray, co2_setpoint: np.ndarray,
-                     day: HourlyDay) -> dict[str, np.ndarray]:
+def evaluate_climate(
+    lamps: np.ndarray, temperature: np.ndarray, vent_pct: np.ndarray, co2_setpoint: np.ndarray, day: HourlyDay
+) -> dict[str, np.ndarray]:
     """Cost, photosynthesis and their parts for hourly climates, every argument (n, 24)."""
     natural = day.natural_ppfd()[None, :]
     ppfd = natural + lamps * day.installed_lamp_ppfd
@@ -193,32 +211,46 @@ def evaluate_climate(lamps: np.ndarray, temperature: np.ndarray, vent_pct: np.nd
     exchange_ach = day.infiltration_ach + vent_ach
 
     transpiration = TRANSPIRATION_SHARE * (ppfd / physics.PAR_MOL_PER_MJ_GLOBAL) / physics.LATENT_J_PER_KG
-    moisture_gap = np.maximum(physics.absolute_humidity_kg_m3(temperature, HUMIDITY_PCT)
-                              - physics.absolute_humidity_kg_m3(outdoor, OUTDOOR_RH), 0.0)
+    moisture_gap = np.maximum(
+        physics.absolute_humidity_kg_m3(temperature, HUMIDITY_PCT)
+        - physics.absolute_humidity_kg_m3(outdoor, OUTDOOR_RH),
+        0.0,
+    )
     by_air = exchange_ach / 3600.0 * HEIGHT_M * moisture_gap
     by_cover = physics.cover_condensation_kg_m2_s(temperature, HUMIDITY_PCT, outdoor)
     capacity = by_air + by_cover
-    vented = np.minimum(transpiration, capacity) * np.divide(by_air, capacity, out=np.zeros_like(by_air),
-                                                             where=capacity > 0)
-    loss = ((day.u_value_w_m2k + physics.RHO_CP * HEIGHT_M * vent_ach / 3600.0) * (temperature - outdoor)
-            + physics.LATENT_J_PER_KG * vented)
+    vented = np.minimum(transpiration, capacity) * np.divide(
+        by_air, capacity, out=np.zeros_like(by_air), where=capacity > 0
+    )
+    loss = (day.u_value_w_m2k + physics.RHO_CP * HEIGHT_M * vent_ach / 3600.0) * (
+        temperature - outdoor
+    ) + physics.LATENT_J_PER_KG * vented
     net = loss - gain
-    heat_kwh = np.maximum(net, 0.0) / 1000.0 + day.baseline_kwh_m2 / HOURS                         # (n, 24)
+    heat_kwh = np.maximum(net, 0.0) / 1000.0 + day.baseline_kwh_m2 / HOURS  # (n, 24)
     electricity_kwh = lamp_w / 1000.0
 
     flow = exchange_ach * HEIGHT_M * CO2_G_M3_PER_PPM
-    held_excess = np.where(lit, np.minimum(np.maximum(co2_setpoint - CO2_OUTSIDE, 0.0),
-                                           CO2_CAPACITY_G_M2_H / np.maximum(flow, 1e-9)), 0.0)
+    held_excess = np.where(
+        lit, np.minimum(np.maximum(co2_setpoint - CO2_OUTSIDE, 0.0), CO2_CAPACITY_G_M2_H / np.maximum(flow, 1e-9)), 0.0
+    )
     gross = physics.canopy_gross_photosynthesis(ppfd, CO2_OUTSIDE + held_excess, temperature)
     gross_ambient = physics.canopy_gross_photosynthesis(ppfd, np.full_like(held_excess, CO2_OUTSIDE), temperature)
     co2_kg = (flow * held_excess + CO2_PER_CH2O * (gross - gross_ambient) * lit) / 1000.0
-    hourly_cost = (heat_kwh * day.heat_eur_per_kwh + electricity_kwh * day.electricity_eur_per_kwh[None, :]
-                   + co2_kg * day.co2_eur_per_kg)
+    hourly_cost = (
+        heat_kwh * day.heat_eur_per_kwh
+        + electricity_kwh * day.electricity_eur_per_kwh[None, :]
+        + co2_kg * day.co2_eur_per_kg
+    )
     return {
-        "cost": hourly_cost.sum(axis=1), "photosynthesis": gross.sum(axis=1), "heat": heat_kwh.sum(axis=1),
-        "electricity": electricity_kwh.sum(axis=1), "co2_kg": co2_kg.sum(axis=1),
-        "dli": ppfd.sum(axis=1) * 3600e-6, "lit_hours": lit.sum(axis=1).astype(float),
-        "lamp_hours": lamps.sum(axis=1), "ppfd": ppfd,
+        "cost": hourly_cost.sum(axis=1),
+        "photosynthesis": gross.sum(axis=1),
+        "heat": heat_kwh.sum(axis=1),
+        "electricity": electricity_kwh.sum(axis=1),
+        "co2_kg": co2_kg.sum(axis=1),
+        "dli": ppfd.sum(axis=1) * 3600e-6,
+        "lit_hours": lit.sum(axis=1).astype(float),
+        "lamp_hours": lamps.sum(axis=1),
+        "ppfd": ppfd,
     }
 
 
@@ -228,17 +260,24 @@ def evaluate_plan(x: np.ndarray, day: HourlyDay) -> dict[str, np.ndarray]:
     result = evaluate_climate(climate["lamps"], climate["temperature"], climate["vent_pct"], climate["co2"], day)
     natural = day.natural_ppfd()
     natural_dli = float(natural.sum() * 3600e-6)
-    reachable = natural_dli + day.installed_lamp_ppfd * min(float(day.lamp_window().sum()),
-                                                            day.max_light_period_h) * 3600e-6
+    reachable = (
+        natural_dli + day.installed_lamp_ppfd * min(float(day.lamp_window().sum()), day.max_light_period_h) * 3600e-6
+    )
     natural_lit = float((natural >= LIT_PPFD).sum())
     # The coolest the warmest hour can be: vents fully open all day, lamps off, heating at its lowest.
-    coolest = floating_temperature(np.full((1, HOURS), day.heating_night_bounds[0]), _gain(np.zeros((1, HOURS)), day),
-                                   np.full((1, HOURS), 100.0), day).max()
-    G = np.column_stack([
-        min(day.dli_min_mol_m2, reachable) - result["dli"],
-        result["dli"] - max(day.dli_max_mol_m2, natural_dli),
-        result["lit_hours"] - max(day.max_light_period_h, natural_lit),
-        climate["temperature"].max(axis=1) - max(day.heating_day_bounds[1] + OVERHEAT_MARGIN_C, coolest + VENT_TOLERANCE_C),
-    ])
+    coolest = floating_temperature(
+        np.full((1, HOURS), day.heating_night_bounds[0]),
+        _gain(np.zeros((1, HOURS)), day),
+        np.full((1, HOURS), 100.0),
+        day,
+    ).max()
+    G = np.column_stack(
+        [
+            min(day.dli_min_mol_m2, reachable) - result["dli"],
+            result["dli"] - max(day.dli_max_mol_m2, natural_dli),
+            result["lit_hours"] - max(day.max_light_period_h, natural_lit),
+            climate["temperature"].max(axis=1)
+            - max(day.heating_day_bounds[1] + OVERHEAT_MARGIN_C, coolest + VENT_TOLERANCE_C),
+        ]
+    )
     return {**result, **climate, "F": np.column_stack([result["cost"], -result["photosynthesis"]]), "G": G}
-

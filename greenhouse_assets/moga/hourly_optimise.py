@@ -41,7 +41,7 @@ class HourlyPlanProblem(Problem):
 
 @dataclass(frozen=True)
 class PlanFront:
-    x: np.ndarray              # the Pareto front's plans, (m, 29)
+    x: np.ndarray  # the Pareto front's plans, (m, 29)
     cost: np.ndarray
     photosynthesis: np.ndarray
     evaluations: int
@@ -74,11 +74,16 @@ def optimise_plan(day: HourlyDay, *, pop_size: int, generations: int, seed: int,
     x = np.vstack(pool)
     if not len(x):
         worst = {name: round(float(v), 3) for name, v in zip(CONSTRAINTS, closest) if v > 0}
-        raise NoFeasiblePlan(f"no hourly plan meets every constraint within the crop's bounds (closest violates "
-                             f"{worst})")
+        raise NoFeasiblePlan(
+            f"no hourly plan meets every constraint within the crop's bounds (closest violates {worst})"
+        )
     evaluated = evaluate_plan(x, day)
     ranks, _ = optimise.rank_and_crowding(evaluated["F"])
     front = np.flatnonzero(ranks == 0)
     order = front[np.argsort(evaluated["cost"][front])]
-    return PlanFront(x=x[order], cost=evaluated["cost"][order], photosynthesis=evaluated["photosynthesis"][order],
-                     evaluations=evaluations)
+    return PlanFront(
+        x=x[order],
+        cost=evaluated["cost"][order],
+        photosynthesis=evaluated["photosynthesis"][order],
+        evaluations=evaluations,
+    )

@@ -39,8 +39,14 @@ def make_algorithm(name: str, pop_size: int, n_obj: int = 2):
 def run(problem: Problem, algorithm: str, pop_size: int, generations: int, seed: int, callback=None):
     """One seeded optimisation; the same seed, problem and settings give the same population."""
     extra = {"callback": callback} if callback else {}
-    return minimize(problem, make_algorithm(algorithm, pop_size, problem.n_obj), ("n_gen", generations),
-                    seed=seed, verbose=False, **extra)
+    return minimize(
+        problem,
+        make_algorithm(algorithm, pop_size, problem.n_obj),
+        ("n_gen", generations),
+        seed=seed,
+        verbose=False,
+        **extra,
+    )
 
 
 def hypervolume(F: np.ndarray, reference_point) -> float:

@@ -126,6 +126,7 @@ def canopy_gross_photosynthesis(ppfd, co2_ppm, temperature_c):
 
     ppfd is (n, 24); co2_ppm and temperature_c are (n,) (one value for the day) or (n, 24) (hourly).
     """
+
     def hourly(values):
         values = np.asarray(values, dtype=float)
         return values[:, None] if values.ndim == 1 else values

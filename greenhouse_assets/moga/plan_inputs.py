@@ -54,11 +54,17 @@ class HourlyArchive:
     pooled: dict[tuple[str, str], dict[int, float]] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, conn: psycopg.Connection, start: datetime, end: datetime,
-             variables: tuple[str, ...] = (*WEATHER, *WEATHER.values(), *ZONE_VARIABLES)) -> HourlyArchive:
+    def load(
+        cls,
+        conn: psycopg.Connection,
+        start: datetime,
+        end: datetime,
+        variables: tuple[str, ...] = (*WEATHER, *WEATHER.values(), *ZONE_VARIABLES),
+    ) -> HourlyArchive:
         values: dict[tuple[str, str, str], dict[int, float]] = {}
         for site, zone, variable, hour, value in conn.execute(
-                HOURLY, {"variables": list(variables), "start": start, "end": end}).fetchall():
+            HOURLY, {"variables": list(variables), "start": start, "end": end}
+        ).fetchall():
             values.setdefault((site, zone, variable), {})[int(hour)] = float(value)
         return cls(values)
 
@@ -103,8 +109,9 @@ def weather_for(archive: HourlyArchive, site: str, day: date) -> tuple[dict[str,
             values[variable], sources[variable] = forecast, f"forecast ({forecast_variable})"
             continue
         measured = archive.site_series(site, variable)
-        earlier = sorted({datetime.fromtimestamp(h, UTC).date() for h in measured if h < day_start(day).timestamp()},
-                         reverse=True)
+        earlier = sorted(
+            {datetime.fromtimestamp(h, UTC).date() for h in measured if h < day_start(day).timestamp()}, reverse=True
+        )
         for previous in earlier:
             persisted = day_values(measured, previous)
             if persisted is not None:
@@ -121,35 +128,49 @@ def measured_weather(archive: HourlyArchive, site: str, day: date) -> dict[str, 
     return None if any(v is None for v in values.values()) else values
 
 
-def electricity_prices(conn: psycopg.Connection, site: str, day: date,
-                       config: dict | None = None) -> tuple[np.ndarray, str]:
+def electricity_prices(
+    conn: psycopg.Connection, site: str, day: date, config: dict | None = None
+) -> tuple[np.ndarray, str]:
     """((24,) EUR per kWh, source) for the site's UTC day: spot + grid tariff, else the flat price."""
     config = config or profiles.load_config()
     site_prices = profiles.prices(site, config)
     grid = ((config["sites"].get(site, {}).get("prices") or {}).get("electricity_grid_eur_per_kwh") or {}).get("value")
     spot = {}
     if conn.execute("SELECT to_regclass('timeseries.site_electricity_prices')").fetchone()[0] is not None:
-        spot = {int(h): float(p) for h, p in conn.execute(
-            """SELECT extract(epoch FROM hour_utc)::bigint, price_eur_per_mwh FROM timeseries.site_electricity_prices
+        spot = {
+            int(h): float(p)
+            for h, p in conn.execute(
+                """SELECT extract(epoch FROM hour_utc)::bigint, price_eur_per_mwh FROM timeseries.site_electricity_prices
                 WHERE site = %s AND hour_utc >= %s AND hour_utc < %s AND price_eur_per_mwh IS NOT NULL""",
-            (site, day_start(day), day_start(day) + timedelta(days=1))).fetchall()}
+                (site, day_start(day), day_start(day) + timedelta(days=1)),
+            ).fetchall()
+        }
     filled = day_values(spot, day)
     if grid is not None and filled is not None:
         missing = sum(int(h) not in spot for h in day_hours(day))
         gaps = f", {missing} hour(s) filled from the nearest priced hour" if missing else ""
-        return filled / 1000.0 + float(grid), \
-            f"spot (timeseries.site_electricity_prices) + grid tariff {float(grid):g} EUR/kWh{gaps}"
-    why = "no grid tariff in sites.yaml" if grid is None else \
-        f"{sum(int(h) in spot for h in day_hours(day))} of 24 hours have a spot price, {MIN_HOURS} needed"
-    return np.full(24, site_prices.electricity_eur_per_kwh), \
-        f"flat sites.yaml price {site_prices.electricity_eur_per_kwh:g} EUR/kWh ({why})"
+        return filled / 1000.0 + float(
+            grid
+        ), f"spot (timeseries.site_electricity_prices) + grid tariff {float(grid):g} EUR/kWh{gaps}"
+    why = (
+        "no grid tariff in sites.yaml"
+        if grid is None
+        else f"{sum(int(h) in spot for h in day_hours(day))} of 24 hours have a spot price, {MIN_HOURS} needed"
+    )
+    return np.full(
+        24, site_prices.electricity_eur_per_kwh
+    ), f"flat sites.yaml price {site_prices.electricity_eur_per_kwh:g} EUR/kWh ({why})"
 
 
 def latest_zone_days(conn: psycopg.Connection) -> dict[tuple[str, str], date]:
     """Per zone that logs air temperature: its last UTC day with data."""
-    return {(s, z): d for s, z, d in conn.execute(
-        """SELECT site, zone, (max(time) AT TIME ZONE 'UTC')::date FROM timeseries.measurements
-            WHERE variable = 'air_temperature' AND quality_flag IN ('ok', 'anomaly') GROUP BY 1, 2""").fetchall()}
+    return {
+        (s, z): d
+        for s, z, d in conn.execute(
+            """SELECT site, zone, (max(time) AT TIME ZONE 'UTC')::date FROM timeseries.measurements
+            WHERE variable = 'air_temperature' AND quality_flag IN ('ok', 'anomaly') GROUP BY 1, 2"""
+        ).fetchall()
+    }
 
 
 def grower_climate(archive: HourlyArchive, site: str, zone: str, day: date) -> dict[str, np.ndarray] | None:
@@ -158,13 +179,22 @@ def grower_climate(archive: HourlyArchive, site: str, zone: str, day: date) -> d
     lamps = day_values(archive.zone_series(site, zone, "lamp_status"), day, 24)
     if temperature is None or lamps is None:
         return None
-    vents = [v for v in (day_values(archive.zone_series(site, zone, name), day, 24)
-                         for name in ("vent_position_lee", "vent_position_wind")) if v is not None]
+    vents = [
+        v
+        for v in (
+            day_values(archive.zone_series(site, zone, name), day, 24)
+            for name in ("vent_position_lee", "vent_position_wind")
+        )
+        if v is not None
+    ]
     co2 = day_values(archive.zone_series(site, zone, "co2"), day, 24)
-    return {"lamps": np.clip(lamps, 0.0, 1.0), "temperature": temperature,
-            "vent_pct": np.mean(vents, axis=0) if vents else np.zeros(24),
-            "co2": co2 if co2 is not None else np.full(24, 400.0),
-            "logged": [name for name, v in (("vents", vents), ("co2", co2)) if v is not None and len(v)]}
+    return {
+        "lamps": np.clip(lamps, 0.0, 1.0),
+        "temperature": temperature,
+        "vent_pct": np.mean(vents, axis=0) if vents else np.zeros(24),
+        "co2": co2 if co2 is not None else np.full(24, 400.0),
+        "logged": [name for name, v in (("vents", vents), ("co2", co2)) if v is not None and len(v)],
+    }
 
 
 def energy_parameters(models: dict[str, dict]) -> tuple[dict, str]:
@@ -178,15 +208,25 @@ def energy_parameters(models: dict[str, dict]) -> tuple[dict, str]:
     if energy is not None and energy["status"] == "validated":
         return {k: float(energy["parameters"][k]) for k in LITERATURE}, "fitted (energy model validated)"
     if energy is not None and energy["status"] == "literature":
-        return ({k: float(energy["parameters"][k]) for k in LITERATURE},
-                f"literature heat balance of the cover type ({energy['reason']})")
+        return (
+            {k: float(energy["parameters"][k]) for k in LITERATURE},
+            f"literature heat balance of the cover type ({energy['reason']})",
+        )
     status = "no energy model" if energy is None else f"energy model {energy['status']}: {energy['reason']}"
     return dict(LITERATURE), f"literature values {LITERATURE} ({status})"
 
 
-def hourly_day(day: date, weather: dict[str, np.ndarray], electricity: np.ndarray, models: dict[str, dict],
-               crop: profiles.CropProfile, greenhouse: profiles.Greenhouse, prices: profiles.Prices,
-               sources: dict, energy: dict | None = None):
+def hourly_day(
+    day: date,
+    weather: dict[str, np.ndarray],
+    electricity: np.ndarray,
+    models: dict[str, dict],
+    crop: profiles.CropProfile,
+    greenhouse: profiles.Greenhouse,
+    prices: profiles.Prices,
+    sources: dict,
+    energy: dict | None = None,
+):
     """The `hourly.HourlyDay` of one zone: weather, prices, energy and light parameters, crop limits."""
     from greenhouse_assets.moga.hourly import HourlyDay
 
@@ -195,15 +235,22 @@ def hourly_day(day: date, weather: dict[str, np.ndarray], electricity: np.ndarra
         sources = {**sources, "energy": label}
     growth = (models.get("growth") or {}).get("parameters") or {}
     return HourlyDay(
-        day=day, outdoor_temperature_c=np.asarray(weather["outdoor_temperature"], dtype=float),
-        radiation_w_m2=np.asarray(weather["radiation"], dtype=float), electricity_eur_per_kwh=electricity,
-        u_value_w_m2k=energy["u_value_w_m2k"], solar_gain_fraction=energy["solar_gain_fraction"],
-        baseline_kwh_m2=energy["baseline_kwh_m2"], lamp_efficacy_umol_j=greenhouse.lamp_efficacy_umol_j,
+        day=day,
+        outdoor_temperature_c=np.asarray(weather["outdoor_temperature"], dtype=float),
+        radiation_w_m2=np.asarray(weather["radiation"], dtype=float),
+        electricity_eur_per_kwh=electricity,
+        u_value_w_m2k=energy["u_value_w_m2k"],
+        solar_gain_fraction=energy["solar_gain_fraction"],
+        baseline_kwh_m2=energy["baseline_kwh_m2"],
+        lamp_efficacy_umol_j=greenhouse.lamp_efficacy_umol_j,
         installed_lamp_ppfd=greenhouse.installed_lamp_ppfd,
         transmission=float(growth.get("transmission", greenhouse.transmission)),
-        heat_eur_per_kwh=prices.heat_eur_per_kwh, co2_eur_per_kg=prices.co2_eur_per_kg,
-        max_light_period_h=crop.max_light_period_h, short_day=crop.phase == "short_day",
-        dli_min_mol_m2=crop.dli_min_mol_m2_d, dli_max_mol_m2=crop.dli_max_mol_m2_d,
+        heat_eur_per_kwh=prices.heat_eur_per_kwh,
+        co2_eur_per_kg=prices.co2_eur_per_kg,
+        max_light_period_h=crop.max_light_period_h,
+        short_day=crop.phase == "short_day",
+        dli_min_mol_m2=crop.dli_min_mol_m2_d,
+        dli_max_mol_m2=crop.dli_max_mol_m2_d,
         heating_day_bounds=(crop.temperature_day_min_c, crop.temperature_day_max_c),
         heating_night_bounds=(crop.temperature_night_min_c, crop.temperature_night_max_c),
         infiltration_ach=greenhouse.infiltration_ach,

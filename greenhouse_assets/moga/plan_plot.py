@@ -24,8 +24,11 @@ def plan_png(hours: list[dict], title: str) -> bytes:
     price = ax_lamps.twinx()
     price.step(h, column("electricity_price_eur_per_kwh") * 1000, where="mid", c="tab:red", label="electricity price")
     price.set_ylabel("EUR/MWh", color="tab:red")
-    ax_lamps.legend(handles=[*ax_lamps.get_legend_handles_labels()[0], *price.get_legend_handles_labels()[0]],
-                    fontsize=8, loc="upper left")
+    ax_lamps.legend(
+        handles=[*ax_lamps.get_legend_handles_labels()[0], *price.get_legend_handles_labels()[0]],
+        fontsize=8,
+        loc="upper left",
+    )
 
     ax_light.fill_between(h, column("natural_ppfd"), step="mid", color="skyblue", label="daylight at the crop")
     ax_light.step(h, column("ppfd"), where="mid", c="tab:blue", label="daylight + lamps")
@@ -33,12 +36,16 @@ def plan_png(hours: list[dict], title: str) -> bytes:
     radiation = ax_light.twinx()
     radiation.plot(h, column("radiation_forecast"), "--", c="tab:orange", label="outside radiation (forecast)")
     radiation.set_ylabel("W/m²", color="tab:orange")
-    ax_light.legend(handles=[*ax_light.get_legend_handles_labels()[0], *radiation.get_legend_handles_labels()[0]],
-                    fontsize=8, loc="upper left")
+    ax_light.legend(
+        handles=[*ax_light.get_legend_handles_labels()[0], *radiation.get_legend_handles_labels()[0]],
+        fontsize=8,
+        loc="upper left",
+    )
 
     ax_temp.step(h, column("heating_setpoint"), where="mid", c="tab:purple", label="heating setpoint")
-    ax_temp.step(h, column("expected_temperature"), where="mid", c="tab:purple", ls=":",
-                 label="expected air temperature")
+    ax_temp.step(
+        h, column("expected_temperature"), where="mid", c="tab:purple", ls=":", label="expected air temperature"
+    )
     ax_temp.plot(h, column("outdoor_temperature_forecast"), "--", c="0.4", label="outdoor (forecast)")
     ax_temp.set_ylabel("°C")
     ax_temp.set_xlabel("hour (UTC)")

@@ -12,8 +12,14 @@ from greenhouse_assets.ingest.lake_store import LakeStore
 MARKERS = {"lowest_cost": ("s", "tab:green"), "highest_growth": ("^", "tab:red"), "knee": ("*", "tab:purple")}
 
 
-def pareto_png(cost: np.ndarray, growth: np.ndarray, ranks: np.ndarray, picks: dict[str, int], title: str,
-               per_development_day: bool = False) -> bytes:
+def pareto_png(
+    cost: np.ndarray,
+    growth: np.ndarray,
+    ranks: np.ndarray,
+    picks: dict[str, int],
+    title: str,
+    per_development_day: bool = False,
+) -> bytes:
     """The front on the objectives it was ranked on: per day of crop development when the crop has a
     development model (see `problem`), else per calendar day."""
     plt = _pyplot()

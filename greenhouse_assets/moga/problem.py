@@ -88,8 +88,15 @@ from pymoo.core.problem import Problem
 
 from greenhouse_assets.moga import physics
 
-VARIABLES = ("temperature_setpoint", "temperature_night_setpoint", "humidity_setpoint", "co2_setpoint",
-             "supplemental_light", "photoperiod", "ventilation")
+VARIABLES = (
+    "temperature_setpoint",
+    "temperature_night_setpoint",
+    "humidity_setpoint",
+    "co2_setpoint",
+    "supplemental_light",
+    "photoperiod",
+    "ventilation",
+)
 LOWER = np.array([18.0, 18.0, 60.0, 400.0, 0.0, 0.0, 0.0])
 UPPER = np.array([28.0, 28.0, 85.0, 1000.0, 600.0, 18.0, 100.0])
 T_DAY, T_NIGHT, RH, CO2, LIGHT, HOURS, VENT = range(len(VARIABLES))
@@ -161,10 +168,10 @@ def evaluate(x: np.ndarray, day: DayInputs) -> dict[str, np.ndarray]:
     x = np.atleast_2d(x)
     t_day, t_night, humidity, co2, light, photoperiod, ventilation = x.T
     natural, window = day.natural_light()
-    lamp_fraction = physics.lamp_hour_fractions(natural, photoperiod, window)            # (n, 24)
+    lamp_fraction = physics.lamp_hour_fractions(natural, photoperiod, window)  # (n, 24)
     ppfd = natural[None, :] + light[:, None] * lamp_fraction
     lit = ppfd > 0
-    temperature = np.where(lit, t_day[:, None], t_night[:, None])                         # (n, 24)
+    temperature = np.where(lit, t_day[:, None], t_night[:, None])  # (n, 24)
     delta_t = temperature - day.outdoor_temperature_c
 
     lamp_w = (light / day.lamp_efficacy_umol_j)[:, None] * lamp_fraction
@@ -176,38 +183,44 @@ def evaluate(x: np.ndarray, day: DayInputs) -> dict[str, np.ndarray]:
 
     # Water: transpiration leaves by air exchange and by condensation, in proportion to their capacities.
     transpiration = TRANSPIRATION_SHARE * (ppfd / physics.PAR_MOL_PER_MJ_GLOBAL) / physics.LATENT_J_PER_KG
-    moisture_gap = np.maximum(physics.absolute_humidity_kg_m3(temperature, humidity[:, None])
-                              - physics.absolute_humidity_kg_m3(day.outdoor_temperature_c, OUTDOOR_RH), 0.0)
+    moisture_gap = np.maximum(
+        physics.absolute_humidity_kg_m3(temperature, humidity[:, None])
+        - physics.absolute_humidity_kg_m3(day.outdoor_temperature_c, OUTDOOR_RH),
+        0.0,
+    )
     by_air = exchange_ach / 3600.0 * HEIGHT_M * moisture_gap
     by_cover = physics.cover_condensation_kg_m2_s(temperature, humidity[:, None], day.outdoor_temperature_c)
     capacity = by_air + by_cover
     removed = np.minimum(transpiration, capacity)
     vented = removed * np.divide(by_air, capacity, out=np.zeros_like(by_air), where=capacity > 0)
 
-    conductance = day.u_value_w_m2k + physics.RHO_CP * HEIGHT_M * vent_ach / 3600.0    # W m⁻² K⁻¹
+    conductance = day.u_value_w_m2k + physics.RHO_CP * HEIGHT_M * vent_ach / 3600.0  # W m⁻² K⁻¹
     loss = conductance * delta_t + physics.LATENT_J_PER_KG * vented
     net = loss - gain
     # Where the sun and lamps bring more than the house loses at the setpoint, the air floats above
     # it until the vents and cover carry the surplus away (the latent term held at the setpoint's).
-    air = temperature + np.maximum(-net, 0.0) / conductance                              # (n, 24), °C
+    air = temperature + np.maximum(-net, 0.0) / conductance  # (n, 24), °C
     heat_kwh = np.maximum(net, 0.0).sum(axis=1) / 1000.0 + day.baseline_kwh_m2
     electricity_kwh = lamp_w.sum(axis=1) / 1000.0
 
     # CO2 held during lit hours, limited by the dosing capacity against the air exchange.
-    flow = exchange_ach * HEIGHT_M * CO2_G_M3_PER_PPM                                     # g m⁻² h⁻¹ ppm⁻¹
-    held_excess = np.where(lit, np.minimum((co2 - CO2_OUTSIDE)[:, None], CO2_CAPACITY_G_M2_H / np.maximum(flow, 1e-9)), 0.0)
+    flow = exchange_ach * HEIGHT_M * CO2_G_M3_PER_PPM  # g m⁻² h⁻¹ ppm⁻¹
+    held_excess = np.where(
+        lit, np.minimum((co2 - CO2_OUTSIDE)[:, None], CO2_CAPACITY_G_M2_H / np.maximum(flow, 1e-9)), 0.0
+    )
     co2_held = CO2_OUTSIDE + held_excess
-    gross = physics.canopy_gross_photosynthesis(ppfd, co2_held, air)                     # g CH2O m⁻² h⁻¹
+    gross = physics.canopy_gross_photosynthesis(ppfd, co2_held, air)  # g CH2O m⁻² h⁻¹
     gross_ambient = physics.canopy_gross_photosynthesis(ppfd, np.full_like(co2_held, CO2_OUTSIDE), air)
     co2_kg = (flow * held_excess + CO2_PER_CH2O * (gross - gross_ambient) * lit).sum(axis=1) / 1000.0
     respiration = (physics.maintenance_respiration(air, day.standing_dry_weight_g_m2)).mean(axis=1)
     growth = gross.sum(axis=1) - respiration
 
-    cost = (heat_kwh * day.heat_eur_per_kwh + electricity_kwh * day.electricity_eur_per_kwh
-            + co2_kg * day.co2_eur_per_kg)
-    development = (np.ones(len(x)) if day.development_base_c is None else
-                   physics.development_rate(air.mean(axis=1), day.development_base_c,
-                                            day.development_reference_c))
+    cost = heat_kwh * day.heat_eur_per_kwh + electricity_kwh * day.electricity_eur_per_kwh + co2_kg * day.co2_eur_per_kg
+    development = (
+        np.ones(len(x))
+        if day.development_base_c is None
+        else physics.development_rate(air.mean(axis=1), day.development_base_c, day.development_reference_c)
+    )
 
     vpd = np.maximum(physics.vpd_kpa(t_day, humidity), physics.vpd_kpa(t_night, humidity))
     natural_dli = float(natural.sum() * 3600e-6)
@@ -220,12 +233,20 @@ def evaluate(x: np.ndarray, day: DayInputs) -> dict[str, np.ndarray]:
     return {
         "F": np.column_stack([cost / development, -growth / development]),
         "G": np.column_stack([vpd - VPD_LIMIT_KPA, g_dli_max, g_dli_min, g_overheating, g_humidity]),
-        "G_stored": np.column_stack([vpd - VPD_LIMIT_KPA, np.maximum(g_dli_max, g_dli_min), g_overheating,
-                                     g_humidity]),
-        "cost": cost, "heat": heat_kwh, "electricity": electricity_kwh, "co2_kg": co2_kg,
-        "energy": heat_kwh + electricity_kwh, "growth": growth, "vpd": vpd, "dli": dli,
-        "vented_water": vented.sum(axis=1) * 3600.0, "transpiration": transpiration.sum(axis=1) * 3600.0,
-        "vent_air_changes": vent_ach.sum(axis=1), "development": development, "air_max": air.max(axis=1),
+        "G_stored": np.column_stack([vpd - VPD_LIMIT_KPA, np.maximum(g_dli_max, g_dli_min), g_overheating, g_humidity]),
+        "cost": cost,
+        "heat": heat_kwh,
+        "electricity": electricity_kwh,
+        "co2_kg": co2_kg,
+        "energy": heat_kwh + electricity_kwh,
+        "growth": growth,
+        "vpd": vpd,
+        "dli": dli,
+        "vented_water": vented.sum(axis=1) * 3600.0,
+        "transpiration": transpiration.sum(axis=1) * 3600.0,
+        "vent_air_changes": vent_ach.sum(axis=1),
+        "development": development,
+        "air_max": air.max(axis=1),
     }
 
 

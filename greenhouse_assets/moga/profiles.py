@@ -22,9 +22,16 @@ from greenhouse_assets import settings
 SITE_CONFIG = settings.PROJECT_ROOT / "greenhouse_assets" / "sites.yaml"
 PHENOTYPE_JSON = settings.PROJECT_ROOT.parent / "shared" / "data" / "literature" / "phenotype.json"
 DEFAULT_CROP = "generic_pot_plant"
-CROP_NUMBERS = ("max_light_period_h", "dli_min_mol_m2_d", "dli_max_mol_m2_d", "temperature_day_min_c",
-                "temperature_day_max_c", "temperature_night_min_c", "temperature_night_max_c",
-                "standing_dry_weight_g_m2")
+CROP_NUMBERS = (
+    "max_light_period_h",
+    "dli_min_mol_m2_d",
+    "dli_max_mol_m2_d",
+    "temperature_day_min_c",
+    "temperature_day_max_c",
+    "temperature_night_min_c",
+    "temperature_night_max_c",
+    "standing_dry_weight_g_m2",
+)
 DEVELOPMENT = ("development_base_c", "development_reference_c")
 
 
@@ -50,12 +57,19 @@ class CropProfile:
     @property
     def temperature_bounds(self) -> tuple[float, float]:
         """Bounds of the 24-h mean setpoint: the coolest night to the warmest day of the profile."""
-        return (min(self.temperature_night_min_c, self.temperature_day_min_c),
-                max(self.temperature_day_max_c, self.temperature_night_max_c))
+        return (
+            min(self.temperature_night_min_c, self.temperature_day_min_c),
+            max(self.temperature_day_max_c, self.temperature_night_max_c),
+        )
 
     def as_dict(self) -> dict:
-        return {"name": self.name, "species": self.species, "phase": self.phase,
-                **{k: getattr(self, k) for k in CROP_NUMBERS + DEVELOPMENT}, "sources": self.sources}
+        return {
+            "name": self.name,
+            "species": self.species,
+            "phase": self.phase,
+            **{k: getattr(self, k) for k in CROP_NUMBERS + DEVELOPMENT},
+            "sources": self.sources,
+        }
 
 
 @dataclass(frozen=True)
@@ -77,12 +91,19 @@ class Greenhouse:
         return self.pipe_length_m_per_m2 * self.pipe_heat_output_w_per_m_k
 
     def as_dict(self) -> dict:
-        return {"cover_type": self.cover_type, "pipe_length_m_per_m2": self.pipe_length_m_per_m2,
-                "pipe_heat_output_w_per_m_k": self.pipe_heat_output_w_per_m_k, "k_pipe_w_m2k": self.k_pipe_w_m2k,
-                "transmission": self.transmission, "installed_lamp_ppfd": self.installed_lamp_ppfd,
-                "lamp_efficacy_umol_j": self.lamp_efficacy_umol_j, "infiltration_ach": self.infiltration_ach,
-                "shade_screen_fraction": self.shade_screen_fraction,
-                "shade_screen_above_w_m2": self.shade_screen_above_w_m2, "sources": self.sources}
+        return {
+            "cover_type": self.cover_type,
+            "pipe_length_m_per_m2": self.pipe_length_m_per_m2,
+            "pipe_heat_output_w_per_m_k": self.pipe_heat_output_w_per_m_k,
+            "k_pipe_w_m2k": self.k_pipe_w_m2k,
+            "transmission": self.transmission,
+            "installed_lamp_ppfd": self.installed_lamp_ppfd,
+            "lamp_efficacy_umol_j": self.lamp_efficacy_umol_j,
+            "infiltration_ach": self.infiltration_ach,
+            "shade_screen_fraction": self.shade_screen_fraction,
+            "shade_screen_above_w_m2": self.shade_screen_above_w_m2,
+            "sources": self.sources,
+        }
 
 
 # A site missing from sites.yaml gets this, labelled as such in every model row.
@@ -145,11 +166,18 @@ def crop_profile(name: str, config: dict | None = None) -> CropProfile:
     values, sources = _numbers(config["crops"][name])
     given = [k for k in DEVELOPMENT if values.get(k) is not None]
     if len(given) == 1:
-        raise KeyError(f"crop profile {name!r} gives {given[0]} without its partner: a development model needs "
-                       f"both {DEVELOPMENT} in {_path()}")
-    return CropProfile(name=name, species=values["species"], phase=values["phase"],
-                       **{k: float(values[k]) for k in CROP_NUMBERS},
-                       **{k: float(values[k]) for k in given}, sources=sources)
+        raise KeyError(
+            f"crop profile {name!r} gives {given[0]} without its partner: a development model needs "
+            f"both {DEVELOPMENT} in {_path()}"
+        )
+    return CropProfile(
+        name=name,
+        species=values["species"],
+        phase=values["phase"],
+        **{k: float(values[k]) for k in CROP_NUMBERS},
+        **{k: float(values[k]) for k in given},
+        sources=sources,
+    )
 
 
 def zone_crop(site: str, zone: str, config: dict | None = None) -> CropProfile:
@@ -164,13 +192,23 @@ def greenhouse(site: str, config: dict | None = None) -> Greenhouse:
     config = config or load_config()
     section = config["sites"].get(site, {}).get("greenhouse") or UNCONFIGURED_GREENHOUSE
     values, sources = _numbers(section)
-    return Greenhouse(cover_type=values["cover_type"],
-                      **{k: float(values[k]) for k in ("pipe_length_m_per_m2", "pipe_heat_output_w_per_m_k",
-                                                       "transmission", "installed_lamp_ppfd", "lamp_efficacy_umol_j")},
-                      infiltration_ach=float(values.get("infiltration_ach", 1.0)),
-                      shade_screen_fraction=float(values.get("shade_screen_fraction", 0.0)),
-                      shade_screen_above_w_m2=float(values.get("shade_screen_above_w_m2", 0.0)),
-                      sources=sources)
+    return Greenhouse(
+        cover_type=values["cover_type"],
+        **{
+            k: float(values[k])
+            for k in (
+                "pipe_length_m_per_m2",
+                "pipe_heat_output_w_per_m_k",
+                "transmission",
+                "installed_lamp_ppfd",
+                "lamp_efficacy_umol_j",
+            )
+        },
+        infiltration_ach=float(values.get("infiltration_ach", 1.0)),
+        shade_screen_fraction=float(values.get("shade_screen_fraction", 0.0)),
+        shade_screen_above_w_m2=float(values.get("shade_screen_above_w_m2", 0.0)),
+        sources=sources,
+    )
 
 
 def prices(site: str, config: dict | None = None) -> Prices:
@@ -179,7 +217,8 @@ def prices(site: str, config: dict | None = None) -> Prices:
 
     config = config or load_config()
     section = config["sites"].get(site, {}).get("prices") or {
-        k: {"value": v, "source": "unconfigured site: platform default price"} for k, v in DEFAULT_PRICES.items()}
+        k: {"value": v, "source": "unconfigured site: platform default price"} for k, v in DEFAULT_PRICES.items()
+    }
     values, sources = _numbers(section)
     missing = [k for k in PRICE_KEYS if k not in values]
     if missing:
@@ -194,8 +233,10 @@ def check_citations(path: Path = PHENOTYPE_JSON, config: dict | None = None) -> 
     mismatches, and a note saying the copied numbers in sites.yaml are used as they are.
     """
     if not path.is_file():
-        return [], (f"literature file {path} not found (it lives in the repository's ../shared folder, "
-                    "not in production images): the cited numbers copied into sites.yaml are used as they are")
+        return [], (
+            f"literature file {path} not found (it lives in the repository's ../shared folder, "
+            "not in production images): the cited numbers copied into sites.yaml are used as they are"
+        )
     entries = {int(e["entry_id"]): e for e in json.loads(path.read_text(encoding="utf-8"))["phenotype"]}
     mismatches = []
     for name, crop in (config or load_config())["crops"].items():

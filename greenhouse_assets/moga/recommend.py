@@ -65,14 +65,21 @@ class ZoneFront:
     def recommendation_table(self) -> list[dict]:
         row = lambda i, name, digits: round(float(self.solutions[i, COLUMN[name]]), digits)  # noqa: E731
         return [
-            {"pick": name, **{v: row(i, v, 2) for v in VARIABLES},
-             "cost_eur_m2": row(i, "cost_eur_m2", 4), "heat_kwh_m2": row(i, "heat_kwh_m2", 3),
-             "electricity_kwh_m2": row(i, "electricity_kwh_m2", 3), "co2_kg_m2": row(i, "co2_kg_m2", 4),
-             "energy_kwh_m2": row(i, "energy_kwh_m2", 3), "growth_g_ch2o_m2": row(i, "growth", 2),
-             "vpd_kpa": row(i, "vpd_kpa", 3), "dli_mol_m2": row(i, "dli_mol_m2", 2),
-             "development_rate": round(float(self.development[i]) if self.development is not None else 1.0, 3),
-             "cost_per_development_day_eur_m2": round(float(self.cost[i]), 4),
-             "growth_per_development_day_g_m2": round(float(self.growth[i]), 2)}
+            {
+                "pick": name,
+                **{v: row(i, v, 2) for v in VARIABLES},
+                "cost_eur_m2": row(i, "cost_eur_m2", 4),
+                "heat_kwh_m2": row(i, "heat_kwh_m2", 3),
+                "electricity_kwh_m2": row(i, "electricity_kwh_m2", 3),
+                "co2_kg_m2": row(i, "co2_kg_m2", 4),
+                "energy_kwh_m2": row(i, "energy_kwh_m2", 3),
+                "growth_g_ch2o_m2": row(i, "growth", 2),
+                "vpd_kpa": row(i, "vpd_kpa", 3),
+                "dli_mol_m2": row(i, "dli_mol_m2", 2),
+                "development_rate": round(float(self.development[i]) if self.development is not None else 1.0, 3),
+                "cost_per_development_day_eur_m2": round(float(self.cost[i]), 4),
+                "growth_per_development_day_g_m2": round(float(self.growth[i]), 2),
+            }
             for name, i in self.picks.items()
         ]
 
@@ -87,9 +94,16 @@ def bounds(crop: CropProfile, installed_lamp_ppfd: float) -> tuple[tuple[float, 
     return tuple(float(v) for v in lower), tuple(float(v) for v in upper)
 
 
-def day_inputs(horizon: date, forecast: dict, energy: dict, growth: dict, crop: CropProfile | None = None,
-               prices: Prices | None = None, infiltration_ach: float | None = None,
-               greenhouse: Greenhouse | None = None) -> DayInputs:
+def day_inputs(
+    horizon: date,
+    forecast: dict,
+    energy: dict,
+    growth: dict,
+    crop: CropProfile | None = None,
+    prices: Prices | None = None,
+    infiltration_ach: float | None = None,
+    greenhouse: Greenhouse | None = None,
+) -> DayInputs:
     """Combine the persistence forecast with the zone's energy and growth parameters, crop profile and prices.
 
     `greenhouse` (the site's configuration) supplies the infiltration and the shade screen; without
@@ -98,12 +112,19 @@ def day_inputs(horizon: date, forecast: dict, energy: dict, growth: dict, crop: 
     extra = {}
     if crop is not None:
         lower, upper = bounds(crop, energy.get("installed_lamp_ppfd") or UPPER[LIGHT])
-        extra |= {"lower": lower, "upper": upper, "dli_min_mol_m2": crop.dli_min_mol_m2_d,
-                  "dli_max_mol_m2": crop.dli_max_mol_m2_d, "max_light_period_h": crop.max_light_period_h,
-                  "standing_dry_weight_g_m2": crop.standing_dry_weight_g_m2}
+        extra |= {
+            "lower": lower,
+            "upper": upper,
+            "dli_min_mol_m2": crop.dli_min_mol_m2_d,
+            "dli_max_mol_m2": crop.dli_max_mol_m2_d,
+            "max_light_period_h": crop.max_light_period_h,
+            "standing_dry_weight_g_m2": crop.standing_dry_weight_g_m2,
+        }
         if crop.development_base_c is not None:
-            extra |= {"development_base_c": crop.development_base_c,
-                      "development_reference_c": crop.development_reference_c}
+            extra |= {
+                "development_base_c": crop.development_base_c,
+                "development_reference_c": crop.development_reference_c,
+            }
     if prices is not None:
         extra |= prices.values()
     built = greenhouse.as_dict() if greenhouse is not None else (energy.get("greenhouse") or {})
@@ -111,8 +132,10 @@ def day_inputs(horizon: date, forecast: dict, energy: dict, growth: dict, crop: 
     if infiltration is not None:
         extra["infiltration_ach"] = float(infiltration)
     if built.get("shade_screen_fraction"):
-        extra |= {"shade_fraction": float(built["shade_screen_fraction"]),
-                  "shade_above_w_m2": float(built.get("shade_screen_above_w_m2", 0.0))}
+        extra |= {
+            "shade_fraction": float(built["shade_screen_fraction"]),
+            "shade_above_w_m2": float(built.get("shade_screen_above_w_m2", 0.0)),
+        }
     return DayInputs(
         day_of_year=horizon.timetuple().tm_yday,
         outdoor_temperature_c=forecast["outdoor_temperature_c"],
@@ -135,8 +158,9 @@ def _feasible_front(x: np.ndarray, day: DayInputs):
     return x, evaluated, ranks, crowding, hv
 
 
-def optimise_day(day: DayInputs, *, algorithm: str, pop_size: int, generations: int, seed: int,
-                 seeds: int = 1) -> ZoneFront:
+def optimise_day(
+    day: DayInputs, *, algorithm: str, pop_size: int, generations: int, seed: int, seeds: int = 1
+) -> ZoneFront:
     """Run the optimiser with `seeds` consecutive seeds; keep the best seed's feasible individuals.
 
     No stored solution breaks a constraint. Raises NoFeasibleSetpoint when no seed found one.
@@ -156,18 +180,32 @@ def optimise_day(day: DayInputs, *, algorithm: str, pop_size: int, generations: 
             closest = g[np.argmin(np.maximum(g, 0).sum(axis=1))]
     if best is None:
         worst = {name: float(v) for name, v in zip(("vpd", "dli_max", "dli_min", *CONSTRAINTS[2:]), closest) if v > 0}
-        raise NoFeasibleSetpoint(f"no setpoint meets every constraint within the bounds (closest violates {worst}); "
-                                 f"e.g. the vents cannot hold the temperature bounds at {day.outdoor_temperature_c:.1f} °C "
-                                 "outside with this sun")
+        raise NoFeasibleSetpoint(
+            f"no setpoint meets every constraint within the bounds (closest violates {worst}); "
+            f"e.g. the vents cannot hold the temperature bounds at {day.outdoor_temperature_c:.1f} °C "
+            "outside with this sun"
+        )
     chosen, (x, evaluated, ranks, crowding, hv) = best
-    solutions = np.column_stack([
-        np.arange(len(x)), x, *(evaluated[k] for k in ("energy", "heat", "electricity", "co2_kg", "cost", "growth",
-                                                       "vpd", "dli")),
-        evaluated["G_stored"], ranks, crowding,
-    ])
+    solutions = np.column_stack(
+        [
+            np.arange(len(x)),
+            x,
+            *(evaluated[k] for k in ("energy", "heat", "electricity", "co2_kg", "cost", "growth", "vpd", "dli")),
+            evaluated["G_stored"],
+            ranks,
+            crowding,
+        ]
+    )
     return ZoneFront(
-        solutions=solutions, cost=evaluated["F"][:, 0], growth=-evaluated["F"][:, 1], ranks=ranks,
-        picks=optimise.recommendations(evaluated["F"], ranks), hypervolume=hv, evaluations=evaluations,
-        runtime_s=time.perf_counter() - started, seed=chosen, hypervolume_seeds=per_seed,
+        solutions=solutions,
+        cost=evaluated["F"][:, 0],
+        growth=-evaluated["F"][:, 1],
+        ranks=ranks,
+        picks=optimise.recommendations(evaluated["F"], ranks),
+        hypervolume=hv,
+        evaluations=evaluations,
+        runtime_s=time.perf_counter() - started,
+        seed=chosen,
+        hypervolume_seeds=per_seed,
         development=evaluated["development"],
     )

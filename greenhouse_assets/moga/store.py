@@ -20,10 +20,28 @@ from psycopg.types.json import Jsonb
 from greenhouse_assets.moga.calibration import ObjectiveModel
 
 SOLUTION_COLUMNS = (
-    "solution_index", "temperature_setpoint", "temperature_night_setpoint", "humidity_setpoint", "co2_setpoint",
-    "supplemental_light", "photoperiod", "ventilation", "energy_kwh_m2", "heat_kwh_m2", "electricity_kwh_m2",
-    "co2_kg_m2", "cost_eur_m2", "growth", "vpd_kpa", "dli_mol_m2", "constraint_vpd", "constraint_dli",
-    "constraint_overheating", "constraint_humidity", "rank", "crowding_distance",
+    "solution_index",
+    "temperature_setpoint",
+    "temperature_night_setpoint",
+    "humidity_setpoint",
+    "co2_setpoint",
+    "supplemental_light",
+    "photoperiod",
+    "ventilation",
+    "energy_kwh_m2",
+    "heat_kwh_m2",
+    "electricity_kwh_m2",
+    "co2_kg_m2",
+    "cost_eur_m2",
+    "growth",
+    "vpd_kpa",
+    "dli_mol_m2",
+    "constraint_vpd",
+    "constraint_dli",
+    "constraint_overheating",
+    "constraint_humidity",
+    "rank",
+    "crowding_distance",
 )
 OBJECTIVE = "cost_eur_m2"
 
@@ -37,9 +55,24 @@ def save_models(conn: psycopg.Connection, models: list[ObjectiveModel]) -> None:
                                                   skill_vs_climatology, n_test_days, cv_scheme)
                VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
                ON CONFLICT (model_version) DO UPDATE SET created_at = now()""",
-            (m.model_version, m.site, m.zone, m.objective, m.kind, Jsonb(m.parameters), fit and fit.r2, fit and fit.mae,
-             fit and fit.n_train, fit and fit.n_test, m.data_version, m.status, m.reason, fit and fit.skill,
-             fit and fit.n_test, fit and fit.cv_scheme),
+            (
+                m.model_version,
+                m.site,
+                m.zone,
+                m.objective,
+                m.kind,
+                Jsonb(m.parameters),
+                fit and fit.r2,
+                fit and fit.mae,
+                fit and fit.n_train,
+                fit and fit.n_test,
+                m.data_version,
+                m.status,
+                m.reason,
+                fit and fit.skill,
+                fit and fit.n_test,
+                fit and fit.cv_scheme,
+            ),
         )
 
 
@@ -49,7 +82,8 @@ def latest_models(conn: psycopg.Connection) -> dict[tuple[str, str], dict[str, d
         """SELECT DISTINCT ON (site, zone, objective) model_version, site, zone, objective, kind, parameters, r2, mae,
                   n_train, n_test, data_version, status, reason, skill_vs_climatology, n_test_days, cv_scheme,
                   created_at
-             FROM moga.objective_models ORDER BY site, zone, objective, created_at DESC, model_version""")
+             FROM moga.objective_models ORDER BY site, zone, objective, created_at DESC, model_version"""
+    )
     names = [c.name for c in cursor.description]
     latest: dict[tuple[str, str], dict[str, dict]] = {}
     for row in cursor.fetchall():
@@ -87,8 +121,10 @@ class RunRecord:
 
 def replace_run(conn: psycopg.Connection, run: RunRecord, solutions: np.ndarray) -> int:
     """Delete the zone's run for this horizon, insert the new one and its solutions; returns moga_run_id."""
-    conn.execute("DELETE FROM moga.runs WHERE site = %s AND zone = %s AND horizon_start = %s",
-                 (run.site, run.zone, run.horizon_start))
+    conn.execute(
+        "DELETE FROM moga.runs WHERE site = %s AND zone = %s AND horizon_start = %s",
+        (run.site, run.zone, run.horizon_start),
+    )
     values = dict(run.__dict__)
     for key in ("reference_point", "model_versions", "recommendations", "model_statuses", "hypervolume_seeds"):
         values[key] = Jsonb(values[key]) if values[key] is not None else None

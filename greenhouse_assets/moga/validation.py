@@ -55,9 +55,14 @@ CV_SCHEMES = ("week", "month")
 # installed lamp PPFD: assumption, 20-250 µmol m⁻² s⁻¹ of HPS top-lighting in northern Europe;
 #    formerly cited as Heuvelink & Kierkels 2016, not found to check.
 PLAUSIBLE = {
-    "u_value_w_m2k": {"single_glass": (5.5, 12.0), "single_glass_screen": (3.0, 9.0), "double_glass": (3.0, 7.0),
-                      "polycarbonate_twinwall": (3.0, 7.0), "polyethylene_single": (5.5, 12.0),
-                      "polyethylene_double": (3.0, 7.0)},
+    "u_value_w_m2k": {
+        "single_glass": (5.5, 12.0),
+        "single_glass_screen": (3.0, 9.0),
+        "double_glass": (3.0, 7.0),
+        "polycarbonate_twinwall": (3.0, 7.0),
+        "polyethylene_single": (5.5, 12.0),
+        "polyethylene_double": (3.0, 7.0),
+    },
     "solar_gain_fraction": (0.1, 0.7),
     "transmission": (0.45, 0.85),
     "installed_lamp_ppfd": (20.0, 250.0),
@@ -71,13 +76,19 @@ PLAUSIBLE_SOURCES = {
 # The literature model a zone falls back to when its own fit is not validated: U per m² floor of
 # the cover type (cited midpoint per m² cover × 1.2 m² cover per m² floor, plus 1 air change per
 # hour of leakage ≈ 1.3 W/m²K; screens: −35 %), and a solar gain fraction in the middle of its range.
-LITERATURE_U = {"single_glass": 8.8, "single_glass_screen": 5.7, "double_glass": 5.8, "polycarbonate_twinwall": 5.8,
-                "polyethylene_single": 8.8, "polyethylene_double": 5.8}
+LITERATURE_U = {
+    "single_glass": 8.8,
+    "single_glass_screen": 5.7,
+    "double_glass": 5.8,
+    "polycarbonate_twinwall": 5.8,
+    "polyethylene_single": 8.8,
+    "polyethylene_double": 5.8,
+}
 LITERATURE_SOLAR_GAIN = 0.4
 LITERATURE_SOURCES = {
     "u_value_w_m2k": "6.2 (single) or 3.7 (double) W/m²K per m² cover (Sanford, eXtension ENCON 2.6) × 1.2 m² cover "
-                     "per m² floor (assumption) + 1.3 W/m²K for 1 air change per hour of leakage in a 4 m house; "
-                     "with an energy screen as double glazing (assumption)",
+    "per m² floor (assumption) + 1.3 W/m²K for 1 air change per hour of leakage in a 4 m house; "
+    "with an energy screen as double glazing (assumption)",
     "solar_gain_fraction": "assumption: middle of the range 0.1-0.7 (no source checked)",
 }
 
@@ -100,8 +111,10 @@ def implausible(parameters: dict[str, float | None], cover_type: str | None = No
         low, high = plausible_range(name, cover_type)
         if not low <= value <= high:
             where = f" for {cover_type}" if name == "u_value_w_m2k" else ""
-            reasons.append(f"{name} = {value:.3g} outside the literature range [{low:g}, {high:g}]{where} "
-                           f"({PLAUSIBLE_SOURCES[name]})")
+            reasons.append(
+                f"{name} = {value:.3g} outside the literature range [{low:g}, {high:g}]{where} "
+                f"({PLAUSIBLE_SOURCES[name]})"
+            )
     return reasons
 
 
@@ -145,8 +158,15 @@ def exact_function_of_regressors(x: np.ndarray, y: np.ndarray, columns: list[str
     return None
 
 
-def blocked_fit(days: pl.DataFrame, columns: list[str], target: str, *, intercept: bool, scheme: str = "week",
-                provenance: str | None = None) -> Fit | None:
+def blocked_fit(
+    days: pl.DataFrame,
+    columns: list[str],
+    target: str,
+    *,
+    intercept: bool,
+    scheme: str = "week",
+    provenance: str | None = None,
+) -> Fit | None:
     """Non-negative least squares on all usable days, judged by leave-one-block-out cross-validation.
 
     None when fewer than 3 usable days exist (nothing can be fitted). `provenance` is the
@@ -177,15 +197,23 @@ def blocked_fit(days: pl.DataFrame, columns: list[str], target: str, *, intercep
     r2 = mae = skill = None
     if n_test >= 2:
         error, base = y[scored] - predicted[scored], y[scored] - baseline[scored]
-        mse, mse_base = float(np.mean(error ** 2)), float(np.mean(base ** 2))
+        mse, mse_base = float(np.mean(error**2)), float(np.mean(base**2))
         variance = float(np.mean((y[scored] - y[scored].mean()) ** 2))
         r2 = 1 - mse / variance if variance > 0 else None
         mae = float(np.mean(np.abs(error)))
         skill = 1 - mse / mse_base if mse_base > 0 else None
-    return Fit(tuple(float(c) for c in model.coef_), float(model.intercept_), r2, mae, skill, usable.height, n_test,
-               f"leave-one-block-out, blocks = {'ISO weeks' if scheme == 'week' else 'calendar months'} "
-               f"({len(np.unique(blocks))} blocks); climatology = monthly mean of the training blocks",
-               derived)
+    return Fit(
+        tuple(float(c) for c in model.coef_),
+        float(model.intercept_),
+        r2,
+        mae,
+        skill,
+        usable.height,
+        n_test,
+        f"leave-one-block-out, blocks = {'ISO weeks' if scheme == 'week' else 'calendar months'} "
+        f"({len(np.unique(blocks))} blocks); climatology = monthly mean of the training blocks",
+        derived,
+    )
 
 
 def judge(fit: Fit | None, *, skill_threshold: float, implausible_reasons: list[str], target: str) -> tuple[str, str]:

@@ -36,9 +36,14 @@ def forecast_errors(conn: psycopg.Connection, site: str, variable: str, before: 
     """The site's daily mean forecast errors of `variable` before `before`, most recent `ERROR_DAYS`."""
     if conn.execute("SELECT to_regclass('timeseries.forecast_errors')").fetchone()[0] is None:
         return []
-    return [float(e) for (e,) in conn.execute(
-        """SELECT avg(mean_error) FROM timeseries.forecast_errors WHERE site = %s AND variable = %s AND day_utc < %s
-            GROUP BY day_utc ORDER BY day_utc DESC LIMIT %s""", (site, variable, before, ERROR_DAYS)).fetchall()]
+    return [
+        float(e)
+        for (e,) in conn.execute(
+            """SELECT avg(mean_error) FROM timeseries.forecast_errors WHERE site = %s AND variable = %s AND day_utc < %s
+            GROUP BY day_utc ORDER BY day_utc DESC LIMIT %s""",
+            (site, variable, before, ERROR_DAYS),
+        ).fetchall()
+    ]
 
 
 def persistence_errors(archive: HourlyArchive, site: str, variable: str, before: date) -> list[float]:
@@ -51,17 +56,21 @@ def persistence_errors(archive: HourlyArchive, site: str, variable: str, before:
     return errors[::-1][:ERROR_DAYS]
 
 
-def errors_for(conn: psycopg.Connection, archive: HourlyArchive, site: str, day: date,
-               sources: dict[str, str]) -> tuple[dict[str, list[float]], dict[str, str]]:
+def errors_for(
+    conn: psycopg.Connection, archive: HourlyArchive, site: str, day: date, sources: dict[str, str]
+) -> tuple[dict[str, list[float]], dict[str, str]]:
     """({variable: past errors of the weather source the plan used}, {variable: what they are, or why none})."""
     errors, described = {}, {}
     for variable in WEATHER:
         kind = "forecast" if sources.get(variable, "").startswith("forecast") else "persistence"
-        past = (forecast_errors(conn, site, variable, day) if kind == "forecast"
-                else persistence_errors(archive, site, variable, day))
+        past = (
+            forecast_errors(conn, site, variable, day)
+            if kind == "forecast"
+            else persistence_errors(archive, site, variable, day)
+        )
         origin = "day(s) in timeseries.forecast_errors" if kind == "forecast" else "measured day(s)"
         if len(past) < MIN_ERROR_DAYS:
-            described[variable] = (f"{kind} error of {variable} ({len(past)} past {origin}, {MIN_ERROR_DAYS} needed)")
+            described[variable] = f"{kind} error of {variable} ({len(past)} past {origin}, {MIN_ERROR_DAYS} needed)"
             continue
         errors[variable] = past
         described[variable] = f"{kind} error of {variable} ({len(past)} past {origin})"
@@ -73,5 +82,6 @@ def perturbed(day: HourlyDay, temperature_error: float = 0.0, radiation_error: f
     radiation = np.maximum(day.radiation_w_m2, 0.0)
     total = float(radiation.sum())
     scale = max(1.0 - 24.0 * radiation_error / total, 0.0) if total > 0 else 1.0
-    return replace(day, outdoor_temperature_c=day.outdoor_temperature_c - temperature_error,
-                   radiation_w_m2=radiation * scale)
+    return replace(
+        day, outdoor_temperature_c=day.outdoor_temperature_c - temperature_error, radiation_w_m2=radiation * scale
+    )

@@ -55,8 +55,9 @@ INVALID_FLAGS = ("sentinel", "logger_reset", "out_of_range")
 TIMELINESS_SCALE_S = 86400.0
 SQL_FILE = Path(__file__).with_name("scores.sql")
 # Before the first dbt run there is no allow-list table: nothing is filtered yet, every mapped series passes.
-_EVERY_SERIES = sql.SQL("(select f.source, fc.site, fc.variable from metadata.file_columns fc"
-                        " join metadata.files f using (file_id))")
+_EVERY_SERIES = sql.SQL(
+    "(select f.source, fc.site, fc.variable from metadata.file_columns fc join metadata.files f using (file_id))"
+)
 
 
 @dataclass
@@ -85,9 +86,16 @@ def compute_and_store(conn: psycopg.Connection, run_id: str | None) -> tuple[Sco
     _run(conn, "scores_table")
     for source, columns in _run(conn, "staged_sources").fetchall():
         columns = columns or []
-        _run(conn, "file_scores", **common, table=sql.Identifier(catalog.STAGING_SCHEMA, catalog.staging_table_name(source)),
-             source=sql.Literal(source), allow_list=allow_list, mapped_columns=sql.Literal(columns),
-             filled=sql.SQL(", ").join(sql.SQL("count({})").format(sql.Identifier(c)) for c in columns))
+        _run(
+            conn,
+            "file_scores",
+            **common,
+            table=sql.Identifier(catalog.STAGING_SCHEMA, catalog.staging_table_name(source)),
+            source=sql.Literal(source),
+            allow_list=allow_list,
+            mapped_columns=sql.Literal(columns),
+            filled=sql.SQL(", ").join(sql.SQL("count({})").format(sql.Identifier(c)) for c in columns),
+        )
     _run(conn, "contributed", **common)
     _run(conn, "daily_scores", **common)
     _run(conn, "aggregate")

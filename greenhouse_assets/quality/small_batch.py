@@ -42,9 +42,15 @@ def run(database: Database, suite_name: str, query: str) -> validate.Outcome:
     for e in expectations:
         result = _judge(e, batch)
         if result is not None:
-            failures.append({"expectation": e["type"], "description": e.get("description"), "severity": e["severity"],
-                             "kwargs": {"batch_id": f"greenhouse-{suite_name}", **e["kwargs"]},  # as GX names it
-                             "observed": result})
+            failures.append(
+                {
+                    "expectation": e["type"],
+                    "description": e.get("description"),
+                    "severity": e["severity"],
+                    "kwargs": {"batch_id": f"greenhouse-{suite_name}", **e["kwargs"]},  # as GX names it
+                    "observed": result,
+                }
+            )
     judged = failures or expectations  # failed: the worst failure; passed: the worst the suite could report
     severity = "ERROR" if any(f["severity"] == "critical" for f in judged) else "WARN"
     return validate.Outcome(suite_name, not failures, severity, failures, len(expectations))
@@ -64,9 +70,12 @@ def _judge(expectation: dict, batch: list[dict]) -> dict | None:
     share = (len(considered) - len(unexpected)) / len(considered) if considered else 1.0
     if share >= kwargs.get("mostly", 1.0):
         return None
-    return {"element_count": len(values), "unexpected_count": len(unexpected),
-            "unexpected_percent": 100 * len(unexpected) / len(considered),
-            "partial_unexpected_list": [_plain(v) for v in unexpected[:PARTIAL_LIST]]}
+    return {
+        "element_count": len(values),
+        "unexpected_count": len(unexpected),
+        "unexpected_percent": 100 * len(unexpected) / len(considered),
+        "partial_unexpected_list": [_plain(v) for v in unexpected[:PARTIAL_LIST]],
+    }
 
 
 def _plain(value):

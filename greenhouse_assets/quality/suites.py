@@ -28,18 +28,25 @@ def _staging_timestamps() -> list[gxe.Expectation]:
     rows (see defs/quality/checks.py). Only what makes the rows unusable: they would land at no time,
     or at a time that cannot be real (a logger whose clock was reset)."""
     return [
-        gxe.ExpectColumnValuesToBeBetween(column="staged_rows", min_value=1,
-                                          description="the file version staged rows"),
-        gxe.ExpectColumnValuesToBeBetween(column="rows_without_time", min_value=0, max_value=0,
-                                          description="every staged row has a timestamp"),
-        gxe.ExpectColumnValuesToBeBetween(column="repeated_row_numbers", min_value=0, max_value=0,
-                                          description="one staged row per file row"),
         gxe.ExpectColumnValuesToBeBetween(
-            column="implausible_times", min_value=0, max_value=0,
+            column="staged_rows", min_value=1, description="the file version staged rows"
+        ),
+        gxe.ExpectColumnValuesToBeBetween(
+            column="rows_without_time", min_value=0, max_value=0, description="every staged row has a timestamp"
+        ),
+        gxe.ExpectColumnValuesToBeBetween(
+            column="repeated_row_numbers", min_value=0, max_value=0, description="one staged row per file row"
+        ),
+        gxe.ExpectColumnValuesToBeBetween(
+            column="implausible_times",
+            min_value=0,
+            max_value=0,
             description=f"no time before {EARLIEST_TIME[:10]} or more than {LATEST_AHEAD} ahead of the check "
-                        "(a logger whose clock was reset)"),
-        gxe.ExpectColumnValuesToBeNull(column="first_implausible_row",
-                                       description="the first file row whose time cannot be real"),
+            "(a logger whose clock was reset)",
+        ),
+        gxe.ExpectColumnValuesToBeNull(
+            column="first_implausible_row", description="the first file row whose time cannot be real"
+        ),
     ]
 
 
@@ -51,16 +58,31 @@ def _staging_time_order() -> list[gxe.Expectation]:
     wins among values of equal quality."""
     return [
         gxe.ExpectColumnValuesToBeBetween(
-            column="repeated_rows", min_value=0, max_value=0, severity="warning",
-            description="no row repeats an earlier row's time with identical values"),
+            column="repeated_rows",
+            min_value=0,
+            max_value=0,
+            severity="warning",
+            description="no row repeats an earlier row's time with identical values",
+        ),
         gxe.ExpectColumnValuesToBeBetween(
-            column="conflicting_timestamps", min_value=0, max_value=0, severity="warning",
-            description="no time appears twice with different values (the later row in the file wins)"),
+            column="conflicting_timestamps",
+            min_value=0,
+            max_value=0,
+            severity="warning",
+            description="no time appears twice with different values (the later row in the file wins)",
+        ),
         gxe.ExpectColumnValuesToBeBetween(
-            column="backward_steps", min_value=0, max_value=0, severity="warning",
-            description="timestamps never go back in file order"),
-        gxe.ExpectColumnValuesToBeNull(column="first_backward_row", severity="warning",
-                                       description="the first file row whose time is earlier than the row before"),
+            column="backward_steps",
+            min_value=0,
+            max_value=0,
+            severity="warning",
+            description="timestamps never go back in file order",
+        ),
+        gxe.ExpectColumnValuesToBeNull(
+            column="first_backward_row",
+            severity="warning",
+            description="the first file row whose time is earlier than the row before",
+        ),
     ]
 
 
@@ -68,8 +90,13 @@ def _staging_completeness() -> list[gxe.Expectation]:
     """Batch: one row per mapped column of a file version (`staged_column`, `completeness`), from one scan."""
     return [
         gxe.ExpectColumnValuesToBeBetween(
-            column="completeness", min_value=COMPLETENESS_MIN, max_value=1, mostly=COMPLETENESS_MOSTLY,
-            severity="warning", description="most mapped columns of the file hold a value in most rows"),
+            column="completeness",
+            min_value=COMPLETENESS_MIN,
+            max_value=1,
+            mostly=COMPLETENESS_MOSTLY,
+            severity="warning",
+            description="most mapped columns of the file hold a value in most rows",
+        ),
     ]
 
 

@@ -24,8 +24,12 @@ class Outcome:
     evaluated: int = 0
 
     def metadata(self) -> dict:
-        return {"suite": f"greenhouse_assets/quality/expectations/{self.suite}.json",
-                "expectations": self.evaluated, "failed": len(self.failures), "failures": self.failures}
+        return {
+            "suite": f"greenhouse_assets/quality/expectations/{self.suite}.json",
+            "expectations": self.evaluated,
+            "failed": len(self.failures),
+            "failures": self.failures,
+        }
 
 
 def run(database: Database, suite_name: str, query: str) -> Outcome:
@@ -40,17 +44,34 @@ def run(database: Database, suite_name: str, query: str) -> Outcome:
 
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    source = context.data_sources.add_postgres("greenhouse", connection_string=settings.sqlalchemy_url(database.url, "psycopg2"))
+    source = context.data_sources.add_postgres(
+        "greenhouse", connection_string=settings.sqlalchemy_url(database.url, "psycopg2")
+    )
     batch = source.add_query_asset(suite_name, query=query).add_batch_definition_whole_table("all").get_batch()
     suite = suites.load(suite_name)
     result = batch.validate(suite)
     failures = [
-        {"expectation": r.expectation_config.type, "description": r.expectation_config.description,
-         "severity": r.expectation_config.severity.value,
-         "kwargs": {k: v for k, v in r.expectation_config.kwargs.items() if k not in ("value_set", "value_pairs_set")},
-         "observed": {k: r.result.get(k) for k in ("observed_value", "element_count", "unexpected_count",
-                                                    "unexpected_percent", "partial_unexpected_list") if k in r.result}}
-        for r in result.results if not r.success
+        {
+            "expectation": r.expectation_config.type,
+            "description": r.expectation_config.description,
+            "severity": r.expectation_config.severity.value,
+            "kwargs": {
+                k: v for k, v in r.expectation_config.kwargs.items() if k not in ("value_set", "value_pairs_set")
+            },
+            "observed": {
+                k: r.result.get(k)
+                for k in (
+                    "observed_value",
+                    "element_count",
+                    "unexpected_count",
+                    "unexpected_percent",
+                    "partial_unexpected_list",
+                )
+                if k in r.result
+            },
+        }
+        for r in result.results
+        if not r.success
     ]
     # Failed: the worst failed expectation; passed: the worst the suite could report.
     judged = failures or [{"severity": e.severity.value} for e in suite.expectations]

@@ -61,8 +61,11 @@ def _exclusive(lock: Path) -> Iterator[None]:
 def dbt_project() -> DbtProject:
     _put_venv_dbt_on_path()
     env = export_dbt_env()
-    project = DbtProject(project_dir=settings.DBT_PROJECT_DIR, profiles_dir=settings.DBT_PROJECT_DIR,
-                         target_path=Path("target") / env["GREENHOUSE_PG_DB"])
+    project = DbtProject(
+        project_dir=settings.DBT_PROJECT_DIR,
+        profiles_dir=settings.DBT_PROJECT_DIR,
+        target_path=Path("target") / env["GREENHOUSE_PG_DB"],
+    )
     if _needs_parse(project.manifest_path, project.project_dir):
         with _exclusive(project.manifest_path.parent / ".parse.lock"):
             if _needs_parse(project.manifest_path, project.project_dir):  # unless another process just did

@@ -46,8 +46,12 @@ def generate_sample(out: Path, days: int = 21, seed: int = 42, start: str = "201
     t1 = max(span.cet_end + TRAILING_ROWS * STEP, span.local_end)
     grid = Grid(np.arange(t0, t1, STEP, dtype=np.int64))
     # Children are fixed by their index, so adding one leaves the earlier streams (and files) as they were.
-    rng = dict(zip(["outdoor", "knudjepsen", "celle5", "celle6", "morten", "weather", "prices"],
-                   np.random.default_rng(seed).spawn(7)))
+    rng = dict(
+        zip(
+            ["outdoor", "knudjepsen", "celle5", "celle6", "morten", "weather", "prices"],
+            np.random.default_rng(seed).spawn(7),
+        )
+    )
 
     outdoor = simulate_outdoor(grid.t, rng["outdoor"])
     knud = simulate_house(KNUDJEPSEN, grid.t, np.full(grid.t.shape, CET), outdoor, rng["knudjepsen"])

@@ -47,15 +47,29 @@ COLUMNS = [  # (CSV name after "Celle N: ", sMAP stream or None if CSV-only, sMA
     ("Flow temperatur 1", "flow_temperature_1", "C"),
     ("Flow temperatur 2", "flow_temperature_2", "C"),
 ]
-SMAP_ORDER = ["flow_temperature_2", "final_heat_setpoint", "humidity_vpd", "co2_dosing",
-              "sun_radiation", "co2_demand", "shader_position_1", "air_temperature",
-              "light_intensity", "humidity_relative", "outside_temperature", "vent_position_2",
-              "flow_temperature_1", "vent_position_1", "co2"]
+SMAP_ORDER = [
+    "flow_temperature_2",
+    "final_heat_setpoint",
+    "humidity_vpd",
+    "co2_dosing",
+    "sun_radiation",
+    "co2_demand",
+    "shader_position_1",
+    "air_temperature",
+    "light_intensity",
+    "humidity_relative",
+    "outside_temperature",
+    "vent_position_2",
+    "flow_temperature_1",
+    "vent_position_1",
+    "co2",
+]
 _SENTINEL_COLUMNS = [11, 14]  # Lys intensitet and Udetemperatur, as in the real reset block
 
 
-def write_aarslev_cell(out: Path, cell: int, span: Span, grid: Grid, outdoor: Outdoor,
-                       climate: Climate, rng: np.random.Generator) -> list[Path]:
+def write_aarslev_cell(
+    out: Path, cell: int, span: Span, grid: Grid, outdoor: Outdoor, climate: Climate, rng: np.random.Generator
+) -> list[Path]:
     """Monthly output-*.csv (local time with DST) and the sMAP JSON of the same values."""
     idx = grid.index(span.local_start, span.local_end, STEP)
     values = _values(outdoor, climate, idx, rng)
@@ -84,11 +98,27 @@ def _values(outdoor: Outdoor, c: Climate, idx: np.ndarray, rng: np.random.Genera
     idle = 10 ** rng.uniform(-8.3, -6.9, night_number.max() + 1)
     sun = np.where(night, idle[night_number], radiation)
     light = np.where(night, 0.0, np.maximum(1.9 * radiation + rng.normal(0, 3, len(idx)), 0))
-    return np.column_stack([
-        c.air[idx], c.heat_sp[idx], c.vent_lee[idx], c.vent_wind[idx], c.rh[idx], c.vpd_hpa[idx],
-        c.co2[idx], c.co2_sp[idx], c.dosing[idx], c.lamps[idx], c.lamps2[idx], light,
-        c.curtain[idx], sun, outdoor.temperature[idx], c.pipe1[idx], c.pipe2[idx],
-    ])
+    return np.column_stack(
+        [
+            c.air[idx],
+            c.heat_sp[idx],
+            c.vent_lee[idx],
+            c.vent_wind[idx],
+            c.rh[idx],
+            c.vpd_hpa[idx],
+            c.co2[idx],
+            c.co2_sp[idx],
+            c.dosing[idx],
+            c.lamps[idx],
+            c.lamps2[idx],
+            light,
+            c.curtain[idx],
+            sun,
+            outdoor.temperature[idx],
+            c.pipe1[idx],
+            c.pipe2[idx],
+        ]
+    )
 
 
 def _add_defects(values: np.ndarray, rng: np.random.Generator, days: int) -> None:
@@ -102,7 +132,7 @@ def _add_defects(values: np.ndarray, rng: np.random.Generator, days: int) -> Non
         values[gap] = np.nan
     first = reset.start
     values[first] *= 0.5
-    values[first + 1:first + 4] = 0.0
+    values[first + 1 : first + 4] = 0.0
     values[first + 2, _SENTINEL_COLUMNS] = SENTINEL
     rows = rng.choice(np.setdiff1d(np.arange(len(values)), np.arange(first, first + 4)), 3, replace=False)
     values[rows, rng.integers(0, values.shape[1], 3)] = np.nan
@@ -111,8 +141,7 @@ def _add_defects(values: np.ndarray, rng: np.random.Generator, days: int) -> Non
 def _csv(path: Path, cell: int, wall: np.ndarray, columns: list[list[str]], comma: bool) -> Path:
     """Bare Date;Time, quoted values, bare empty fields; `comma` for the decimal-comma month."""
     names = ";".join(f'"Celle {cell}: {name}"' for name, _, _ in COLUMNS)
-    quoted = [[(f'"{v.replace(".", ",")}"' if comma else f'"{v}"') if v else "" for v in col]
-              for col in columns]
+    quoted = [[(f'"{v.replace(".", ",")}"' if comma else f'"{v}"') if v else "" for v in col] for col in columns]
     stamps = [f"{s[:10]};{s[11:]}" for s in wall.tolist()]
     return write_lines(path, [f"Date;Time;{names}"] + [";".join(parts) for parts in zip(stamps, *quoted)])
 

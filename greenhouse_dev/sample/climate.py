@@ -88,15 +88,15 @@ def simulate_outdoor(t: np.ndarray, rng: np.random.Generator) -> Outdoor:
     solar_hour = (t % 86400) / 3600 + LON_DEG / 15
     seasonal = 8.3 - 7.8 * np.cos(2 * np.pi * (doy - 25) / 365)
     diurnal = (1.5 + 4.5 * (1 - cloud_daily)) * np.cos(2 * np.pi * (solar_hour - 15) / 24)
-    temperature = (seasonal + diurnal + smooth_noise(rng, n, 2 * per_day, 3.5)
-                   + smooth_noise(rng, n, 12, 0.4))
+    temperature = seasonal + diurnal + smooth_noise(rng, n, 2 * per_day, 3.5) + smooth_noise(rng, n, 12, 0.4)
     rh = np.clip(80 + 12 * cloud - 20 * radiation / 900 + smooth_noise(rng, n, 12, 4), 35, 100)
     rain = ((cloud + smooth_noise(rng, n, 12, 0.15)) > 0.98).astype(float)
     return Outdoor(clear, cloud_daily, radiation, temperature, rh, rain)
 
 
-def simulate_house(house: House, t: np.ndarray, offset: np.ndarray, outdoor: Outdoor,
-                   rng: np.random.Generator) -> Climate:
+def simulate_house(
+    house: House, t: np.ndarray, offset: np.ndarray, outdoor: Outdoor, rng: np.random.Generator
+) -> Climate:
     """Steady-state greenhouse response to the weather under the house's controller.
 
     `offset` is the seconds from UTC to the compartment's wall clock, which times the lamps.
@@ -141,12 +141,27 @@ def simulate_house(house: House, t: np.ndarray, offset: np.ndarray, outdoor: Out
     respiration = np.where(daylight | (lamps > 0), 0, 150) * (1 - vent_open)
     natural = 410 - uptake + respiration
     dosing = np.clip((co2_sp - natural) / 250, 0, 1)
-    co2 = np.maximum(natural + dosing * (co2_sp - natural) + smooth_noise(rng, n, 3, 30)
-                     + rng.normal(0, 8, n), 150)
+    co2 = np.maximum(natural + dosing * (co2_sp - natural) + smooth_noise(rng, n, 3, 30) + rng.normal(0, 8, n), 150)
     par = 2000 * lamps + 2.0 * rad_in
-    return Climate(air, heat_sp, vent_lee, vent_wind, rh, 10 * deficit_kpa,
-                   2166.7 * deficit_kpa / (air + 273.15), co2, co2_sp, dosing, lamps, lamps2,
-                   curtain, shade, pipe1, pipe2, par)
+    return Climate(
+        air,
+        heat_sp,
+        vent_lee,
+        vent_wind,
+        rh,
+        10 * deficit_kpa,
+        2166.7 * deficit_kpa / (air + 273.15),
+        co2,
+        co2_sp,
+        dosing,
+        lamps,
+        lamps2,
+        curtain,
+        shade,
+        pipe1,
+        pipe2,
+        par,
+    )
 
 
 def smooth_noise(rng: np.random.Generator, n: int, every: int, std: float) -> np.ndarray:

@@ -32,15 +32,26 @@ COLUMNS = [  # (name, controller point, unit) exactly as in NO3_LAMPEGRP_1.csv
 ]
 
 
-def write_knudjepsen(out: Path, span: Span, grid: Grid, outdoor: Outdoor, climate: Climate,
-                     rng: np.random.Generator) -> Path:
+def write_knudjepsen(
+    out: Path, span: Span, grid: Grid, outdoor: Outdoor, climate: Climate, rng: np.random.Generator
+) -> Path:
     """NO3_LAMPEGRP_1.csv: 5-minute rows on a UTC+1 clock, gaps as whole empty rows, empty tail."""
     idx = grid.index(span.cet_start, span.cet_end)
     c = climate
-    values = np.column_stack([
-        c.air[idx], outdoor.temperature[idx], outdoor.radiation[idx], c.co2[idx], c.shade[idx],
-        c.curtain[idx], c.lamps[idx], c.deficit_gm3[idx], c.pipe1[idx], c.pipe2[idx],
-    ])
+    values = np.column_stack(
+        [
+            c.air[idx],
+            outdoor.temperature[idx],
+            outdoor.radiation[idx],
+            c.co2[idx],
+            c.shade[idx],
+            c.curtain[idx],
+            c.lamps[idx],
+            c.deficit_gm3[idx],
+            c.pipe1[idx],
+            c.pipe2[idx],
+        ]
+    )
     gaps = gap_lengths(rng, span.days, rows_per_hour=12, long_hours=24 + rng.uniform(-3, 3))
     for block in place_blocks(rng, len(values), gaps):
         values[block] = np.nan

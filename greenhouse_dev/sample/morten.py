@@ -15,21 +15,37 @@ from greenhouse_dev.sample.climate import Climate, Outdoor
 from greenhouse_dev.sample.output import text_columns, write_lines
 from greenhouse_dev.sample.timeline import CET, STEP, Grid, Span, month_runs, wall_strings
 
-DANISH_MONTHS = ["januar", "februar", "marts", "april", "maj", "juni", "juli", "august",
-                 "september", "oktober", "november", "december"]
+DANISH_MONTHS = [
+    "januar",
+    "februar",
+    "marts",
+    "april",
+    "maj",
+    "juni",
+    "juli",
+    "august",
+    "september",
+    "oktober",
+    "november",
+    "december",
+]
 
 FILES = {  # file name -> (column name, unit) of Celle 6, as in the real monthly trio
-    "MortenSDUData.csv": [("RH Zone1", "RH%"), ("CO2", "ppm"), ("CO2 status", ""),
-                          ("Luft temp", "°C"), ("Flow1", "°C")],
-    "MortenSDUData2.csv": [("Flow2", "°C"), ("Vindue1", "%"), ("Vindue2", "%"),
-                           ("Gardin1", "%"), ("Gardin3", "%")],
-    "MortenSDUData3.csv": [("Gardin4", "%"), ("Lys", "μmol"), ("Regn", ""),
-                           ("Udetemp", "°C"), ("Udelys", "W/m2")],
+    "MortenSDUData.csv": [
+        ("RH Zone1", "RH%"),
+        ("CO2", "ppm"),
+        ("CO2 status", ""),
+        ("Luft temp", "°C"),
+        ("Flow1", "°C"),
+    ],
+    "MortenSDUData2.csv": [("Flow2", "°C"), ("Vindue1", "%"), ("Vindue2", "%"), ("Gardin1", "%"), ("Gardin3", "%")],
+    "MortenSDUData3.csv": [("Gardin4", "%"), ("Lys", "μmol"), ("Regn", ""), ("Udetemp", "°C"), ("Udelys", "W/m2")],
 }
 
 
-def write_morten(out: Path, span: Span, grid: Grid, outdoor: Outdoor, c: Climate,
-                 rng: np.random.Generator) -> list[Path]:
+def write_morten(
+    out: Path, span: Span, grid: Grid, outdoor: Outdoor, c: Climate, rng: np.random.Generator
+) -> list[Path]:
     """Per UTC+1 month: two hourly files and one file holding a single whole-period mean row."""
     idx = grid.index(span.cet_start, span.cet_end)
 
@@ -55,7 +71,7 @@ def write_morten(out: Path, span: Span, grid: Grid, outdoor: Outdoor, c: Climate
         end_col = [f"{s[:14]}59" for s in start_col[:-1]] + [end_labels[rows.stop - 1]]
         for k, (name, columns) in enumerate(FILES.items()):
             header = "Start,End," + ",".join(f"Celle 6.{col} (Celle 6) [{unit}]" for col, unit in columns)
-            part = block[:, 5 * k:5 * k + 5].copy()
+            part = block[:, 5 * k : 5 * k + 5].copy()
             if name == "MortenSDUData2.csv":
                 mean = ",".join(f"{v:g}" for v in np.round(part.mean(axis=0), 1) + 0.0)
                 lines = [header, f"{start_col[0]},{end_col[-1]},{mean}"]
@@ -65,8 +81,7 @@ def write_morten(out: Path, span: Span, grid: Grid, outdoor: Outdoor, c: Climate
     return written
 
 
-def _rows(name: str, starts: list[str], ends: list[str], part: np.ndarray,
-          rng: np.random.Generator) -> list[str]:
+def _rows(name: str, starts: list[str], ends: list[str], part: np.ndarray, rng: np.random.Generator) -> list[str]:
     """Hourly rows with the export's defects: a garbage float and empty cells, or an all-zero hour."""
     cells = text_columns(part, lambda v: f"{v:.1f}", 1)
     if name == "MortenSDUData.csv":

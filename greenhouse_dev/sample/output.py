@@ -8,8 +8,7 @@ from pathlib import Path
 import numpy as np
 
 
-def text_columns(values: np.ndarray, fmt: Callable[[float], str],
-                 digits: int | None = None) -> list[list[str]]:
+def text_columns(values: np.ndarray, fmt: Callable[[float], str], digits: int | None = None) -> list[list[str]]:
     """Column-wise strings of a float matrix; NaN becomes '' so writers can choose its spelling."""
     if digits is not None:
         values = np.round(values, digits) + 0.0  # + 0.0 turns -0.0 into 0.0

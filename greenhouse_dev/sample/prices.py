@@ -43,8 +43,11 @@ def hourly_prices(span: Span, rng: np.random.Generator) -> tuple[np.ndarray, np.
     morning = np.exp(-0.5 * ((hour_of_day - 8.5) / 1.6) ** 2)
     evening = np.exp(-0.5 * ((hour_of_day - 18.5) / 1.8) ** 2)
     night = np.exp(-0.5 * ((hour_of_day - 3.5) / 2.0) ** 2)
-    shape = np.where(weekend, 0.85 + 0.10 * morning + 0.18 * evening - 0.12 * night,
-                     0.90 + 0.35 * morning + 0.30 * evening - 0.25 * night)
+    shape = np.where(
+        weekend,
+        0.85 + 0.10 * morning + 0.18 * evening - 0.12 * night,
+        0.90 + 0.35 * morning + 0.30 * evening - 0.25 * night,
+    )
     level = 30.0 + smooth_noise(rng, len(hours), 24, 4.0)
     eur = np.maximum(level * shape + rng.normal(0, 1.2, len(hours)), -5.0)
     return hours, eur
@@ -62,8 +65,10 @@ def write_prices(out: Path, span: Span, rng: np.random.Generator) -> Path:
         for area, factor in AREAS.items():
             eur = round(float(dk1[i]) * factor, 2)
             dkk = round(eur * DKK_PER_EUR, 2)
-            lines.append(f"{utc[i][:16].replace('T', ' ')};{dk[i][:16].replace('T', ' ')};{area};"
-                         f"{_comma(dkk)};{_comma(eur)};{NOTE}")
+            lines.append(
+                f"{utc[i][:16].replace('T', ' ')};{dk[i][:16].replace('T', ' ')};{area};"
+                f"{_comma(dkk)};{_comma(eur)};{NOTE}"
+            )
     return write_lines(out / "prices" / file_name(span), lines)
 
 

@@ -26,12 +26,14 @@ def write_weather(out: Path, span: Span, grid: Grid, outdoor: Outdoor, rng: np.r
     cloud_forecast = np.clip(outdoor.cloud_daily[idx] + smooth_noise(rng, n, 36, 0.2), 0, 1)
     radiation_forecast = outdoor.clear[idx] * (1 - 0.75 * cloud_forecast**3.4)
     temperature = outdoor.temperature[idx][::per_hour]
-    values = np.column_stack([
-        temperature + smooth_noise(rng, len(temperature), 6, 1.0),
-        radiation_forecast.reshape(-1, per_hour).mean(axis=1),
-        outdoor.radiation[idx].reshape(-1, per_hour).mean(axis=1),
-        temperature,
-    ])
+    values = np.column_stack(
+        [
+            temperature + smooth_noise(rng, len(temperature), 6, 1.0),
+            radiation_forecast.reshape(-1, per_hour).mean(axis=1),
+            outdoor.radiation[idx].reshape(-1, per_hour).mean(axis=1),
+            temperature,
+        ]
+    )
     epoch_ms = (grid.t[idx][::per_hour] * 1000).tolist()
     cells = text_columns(values, lambda v: f"{v:.3f}", 3)
     lines = ["timestamp;temperature_forecast;sun_radiation_forecast;sun_radiation;temperature"]

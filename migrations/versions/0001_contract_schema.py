@@ -340,7 +340,15 @@ def downgrade() -> None:
         if schema == "metadata":
             # Alembic's own version table lives here; keep the schema, drop the contract tables.
             op.execute("DROP FUNCTION IF EXISTS metadata.set_file_active(bigint, boolean)")
-            for table in ("audit_log", "lineage", "quality_metrics", "schema_changes", "file_columns", "files", "schema_versions"):
+            for table in (
+                "audit_log",
+                "lineage",
+                "quality_metrics",
+                "schema_changes",
+                "file_columns",
+                "files",
+                "schema_versions",
+            ):
                 op.execute(f"DROP TABLE IF EXISTS metadata.{table} CASCADE")
         else:
             op.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')

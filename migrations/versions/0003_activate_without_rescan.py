@@ -62,11 +62,15 @@ $$;
 
 
 def upgrade() -> None:
-    op.execute(_FUNCTION.format(
-        skip="A received version's rows were all just staged as 'loaded': its first activation rewrites none.",
-        condition="NOT (active AND target.status = 'received')"))
+    op.execute(
+        _FUNCTION.format(
+            skip="A received version's rows were all just staged as 'loaded': its first activation rewrites none.",
+            condition="NOT (active AND target.status = 'received')",
+        )
+    )
 
 
 def downgrade() -> None:
-    op.execute(_FUNCTION.format(skip="Rows are staged as 'loaded': a first activation rewrites nothing.",
-                                condition="true"))
+    op.execute(
+        _FUNCTION.format(skip="Rows are staged as 'loaded': a first activation rewrites nothing.", condition="true")
+    )

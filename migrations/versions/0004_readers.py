@@ -22,8 +22,10 @@ depends_on = None
 
 def upgrade() -> None:
     op.execute("ALTER TABLE metadata.files ADD COLUMN resolutions jsonb")
-    op.execute("COMMENT ON COLUMN metadata.files.resolutions IS 'Values the reader resolved by a registry rule: "
-               "{nonexistent_local_times, ambiguous_local_times, other_decimal_marks} (counts).'")
+    op.execute(
+        "COMMENT ON COLUMN metadata.files.resolutions IS 'Values the reader resolved by a registry rule: "
+        "{nonexistent_local_times, ambiguous_local_times, other_decimal_marks} (counts).'"
+    )
 
 
 def downgrade() -> None:

@@ -25,9 +25,17 @@ _COLUMNS = (
     ("point", "text", "Controller point of the column (header row 2 of name / point / unit), if the file has one."),
     ("uuid", "text", "sMAP stream UUID, if the column is a stream that has one."),
     ("registry_unit", "text", "Unit the source registry says the values are in (mapped columns)."),
-    ("scale", "double precision", "value_canonical = value * scale + offset (mapped columns; NULL: use the unit_conversions seed)."),
-    ("\"offset\"", "double precision", "See scale."),
-    ("unit_note", "text", "How the unit was resolved: declared and converted, not declared, or declared wrongly and ignored."),
+    (
+        "scale",
+        "double precision",
+        "value_canonical = value * scale + offset (mapped columns; NULL: use the unit_conversions seed).",
+    ),
+    ('"offset"', "double precision", "See scale."),
+    (
+        "unit_note",
+        "text",
+        "How the unit was resolved: declared and converted, not declared, or declared wrongly and ignored.",
+    ),
 )
 
 

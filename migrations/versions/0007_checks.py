@@ -33,5 +33,7 @@ COMMENT ON COLUMN metadata.files.excluded_at IS 'When the check excluded the ver
 
 
 def downgrade() -> None:
-    op.execute("ALTER TABLE metadata.files DROP COLUMN excluded_by_check, DROP COLUMN exclusion_reason,"
-               " DROP COLUMN excluded_at")
+    op.execute(
+        "ALTER TABLE metadata.files DROP COLUMN excluded_by_check, DROP COLUMN exclusion_reason,"
+        " DROP COLUMN excluded_at"
+    )

@@ -71,16 +71,20 @@ def upgrade() -> None:
         op.execute(f"REVOKE CREATE ON SCHEMA {schema} FROM greenhouse_writer")
         op.execute(f"GRANT USAGE ON SCHEMA {schema} TO greenhouse_analyst")
         op.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO greenhouse_analyst")
-        op.execute(f"ALTER DEFAULT PRIVILEGES FOR ROLE {PIPELINE} IN SCHEMA {schema} "
-                   "GRANT SELECT ON TABLES TO greenhouse_analyst")
+        op.execute(
+            f"ALTER DEFAULT PRIVILEGES FOR ROLE {PIPELINE} IN SCHEMA {schema} "
+            "GRANT SELECT ON TABLES TO greenhouse_analyst"
+        )
     schemas = ", ".join(DML_ONLY)
     op.execute(f"REVOKE CREATE ON SCHEMA {schemas} FROM greenhouse_writer")
     op.execute(f"REVOKE TRUNCATE ON ALL TABLES IN SCHEMA {schemas} FROM greenhouse_writer")
     op.execute(f"REVOKE UPDATE, DELETE, TRUNCATE ON {', '.join(APPEND_ONLY)} FROM greenhouse_writer")
     # For tables later migrations create (run as the owner): DML for the pipeline, SELECT for analysts.
     op.execute(f"ALTER DEFAULT PRIVILEGES IN SCHEMA {schemas} REVOKE TRUNCATE ON TABLES FROM greenhouse_writer")
-    op.execute(f"ALTER DEFAULT PRIVILEGES IN SCHEMA {schemas} "
-               "GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO greenhouse_writer")
+    op.execute(
+        f"ALTER DEFAULT PRIVILEGES IN SCHEMA {schemas} "
+        "GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO greenhouse_writer"
+    )
     op.execute(f"ALTER DEFAULT PRIVILEGES IN SCHEMA {schemas} GRANT USAGE ON SEQUENCES TO greenhouse_writer")
     op.execute(f"ALTER DEFAULT PRIVILEGES IN SCHEMA {schemas} GRANT SELECT ON TABLES TO greenhouse_analyst")
 
@@ -93,7 +97,9 @@ def downgrade() -> None:
     op.execute("REVOKE TRUNCATE ON metadata.audit_log FROM greenhouse_writer")
     op.execute(f"GRANT CREATE ON SCHEMA {schemas} TO greenhouse_writer")
     for schema in OWNED_BY_PIPELINE:
-        op.execute(f"ALTER DEFAULT PRIVILEGES FOR ROLE {PIPELINE} IN SCHEMA {schema} "
-                   "REVOKE SELECT ON TABLES FROM greenhouse_analyst")
+        op.execute(
+            f"ALTER DEFAULT PRIVILEGES FOR ROLE {PIPELINE} IN SCHEMA {schema} "
+            "REVOKE SELECT ON TABLES FROM greenhouse_analyst"
+        )
         op.execute(_HAND_OVER.format(schema=schema, owner="greenhouse_owner"))
         op.execute(f"GRANT CREATE ON SCHEMA {schema} TO greenhouse_writer")

@@ -25,10 +25,12 @@ PLAN_COLUMNS = ("plan_cost_eur_m2", "plan_photosynthesis_g_m2", "plan_electricit
 
 
 def upgrade() -> None:
-    op.execute("ALTER TABLE moga.backtest ADD COLUMN inputs_fingerprint text, ADD COLUMN no_plan_reason text, "
-               + ", ".join(f"ALTER COLUMN {c} DROP NOT NULL" for c in PLAN_COLUMNS)
-               + ", ADD CONSTRAINT backtest_plan_or_reason CHECK ((plan_cost_eur_m2 IS NULL) = "
-                 "(no_plan_reason IS NOT NULL))")
+    op.execute(
+        "ALTER TABLE moga.backtest ADD COLUMN inputs_fingerprint text, ADD COLUMN no_plan_reason text, "
+        + ", ".join(f"ALTER COLUMN {c} DROP NOT NULL" for c in PLAN_COLUMNS)
+        + ", ADD CONSTRAINT backtest_plan_or_reason CHECK ((plan_cost_eur_m2 IS NULL) = "
+        "(no_plan_reason IS NOT NULL))"
+    )
     op.execute("""
 COMMENT ON COLUMN moga.backtest.inputs_fingerprint IS 'sha256 of the row''s inputs (weather, prices, grower climate, crop limits, model parameters, optimiser settings, model code): the row is recomputed only when it changes';
 COMMENT ON COLUMN moga.backtest.no_plan_reason IS 'why the planner had no feasible plan for the day (plan columns NULL)';
@@ -40,6 +42,7 @@ COMMENT ON COLUMN moga.plan_days.interval_sources IS 'the sources of uncertainty
 def downgrade() -> None:
     op.execute("DELETE FROM moga.backtest WHERE plan_cost_eur_m2 IS NULL")
     op.execute("ALTER TABLE moga.plan_days DROP COLUMN interval_sources")
-    op.execute("ALTER TABLE moga.backtest DROP CONSTRAINT backtest_plan_or_reason, DROP COLUMN no_plan_reason, "
-               "DROP COLUMN inputs_fingerprint, "
-               + ", ".join(f"ALTER COLUMN {c} SET NOT NULL" for c in PLAN_COLUMNS))
+    op.execute(
+        "ALTER TABLE moga.backtest DROP CONSTRAINT backtest_plan_or_reason, DROP COLUMN no_plan_reason, "
+        "DROP COLUMN inputs_fingerprint, " + ", ".join(f"ALTER COLUMN {c} SET NOT NULL" for c in PLAN_COLUMNS)
+    )

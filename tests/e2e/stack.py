@@ -71,8 +71,14 @@ class Dagster:
         results = self.graphql(RUN_TIMES, after=after)["runsOrError"]
         if "results" not in results:
             raise RuntimeError(results["message"])
-        runs = [{**r, "tags": {t["key"]: t["value"] for t in r["tags"]},
-                 "assets": ["/".join(a["path"]) for a in r["assetSelection"] or []]} for r in results["results"]]
+        runs = [
+            {
+                **r,
+                "tags": {t["key"]: t["value"] for t in r["tags"]},
+                "assets": ["/".join(a["path"]) for a in r["assetSelection"] or []],
+            }
+            for r in results["results"]
+        ]
         return sorted(runs, key=lambda r: r["startTime"] or float("inf"))
 
     def log_tail(self, lines: int = 60) -> str:
@@ -90,12 +96,26 @@ def dagster_dev(env: dict[str, str], log: Path, timeout: float = 120, auth: tupl
     if auth:
         command = [str(bindir / "greenhouse"), "dev", "--auth", "--host", "127.0.0.1", "--port", str(port)]
     else:
-        command = [str(bindir / "dagster"), "dev", "-w", str(settings.PROJECT_ROOT / "workspace.yaml"),
-                   "-h", "127.0.0.1", "-p", str(port)]
+        command = [
+            str(bindir / "dagster"),
+            "dev",
+            "-w",
+            str(settings.PROJECT_ROOT / "workspace.yaml"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ]
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "wb") as out:
-        process = subprocess.Popen(command, cwd=settings.PROJECT_ROOT, env={**os.environ, **env}, stdout=out,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            command,
+            cwd=settings.PROJECT_ROOT,
+            env={**os.environ, **env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     client = Dagster(port, log, auth)
     try:
         deadline = time.monotonic() + timeout
@@ -130,8 +150,9 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 @contextmanager
-def platform_under_dagster_dev(platform_url: str, log: Path, auth: tuple[str, str] | None = None,
-                               timeout: float = 120, **env: str) -> Iterator[Dagster]:
+def platform_under_dagster_dev(
+    platform_url: str, log: Path, auth: tuple[str, str] | None = None, timeout: float = 120, **env: str
+) -> Iterator[Dagster]:
     """`dagster dev` on the test platform database with a Dagster storage database of its own (so the
     daemon's automation state starts empty), the test's landing folder and lake, 5 s / 10 s sensor
     intervals, and `env` on top (`auth`: see `dagster_dev`). dbt's bookkeeping of earlier tests' runs is dropped first."""
@@ -144,10 +165,14 @@ def platform_under_dagster_dev(platform_url: str, log: Path, auth: tuple[str, st
     with psycopg.connect(libpq_url(admin), autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(storage))
         conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(storage, sql.Identifier(ROLES["dagster"])))
-    settings_env = {"DAGSTER_DATABASE_URL": with_user(with_database(platform_url, storage_name), ROLES["dagster"], None),
-                    "GREENHOUSE_LANDING_DIR": os.environ["GREENHOUSE_LANDING_DIR"],
-                    "GREENHOUSE_LAKE_URL": os.environ["GREENHOUSE_LAKE_URL"],
-                    "GREENHOUSE_SENSOR_INTERVAL": "5", "GREENHOUSE_MOGA_INTERVAL": "10", **env}
+    settings_env = {
+        "DAGSTER_DATABASE_URL": with_user(with_database(platform_url, storage_name), ROLES["dagster"], None),
+        "GREENHOUSE_LANDING_DIR": os.environ["GREENHOUSE_LANDING_DIR"],
+        "GREENHOUSE_LAKE_URL": os.environ["GREENHOUSE_LAKE_URL"],
+        "GREENHOUSE_SENSOR_INTERVAL": "5",
+        "GREENHOUSE_MOGA_INTERVAL": "10",
+        **env,
+    }
     try:
         with dagster_dev(settings_env, log, timeout=timeout, auth=auth) as dagster:
             yield dagster

@@ -12,7 +12,6 @@ have loaded the code location once (greenhouse_assets/celery_workers.py), on thi
 its K8s run launcher: deploy/helm/values.yaml).
 """
 
-
 import dagster as dg
 
 from greenhouse_assets import celery_workers, settings

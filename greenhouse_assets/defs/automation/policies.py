@@ -79,8 +79,7 @@ def explain_lost_database(compute: Compute) -> Compute:
         lost = str(database.unavailable(url, error))
         return dg.Failure(
             description=f"{lost[0].upper()}{lost[1:]}. Attempt {attempt} of {attempts}. {then}",
-            metadata={"database": settings.where(url), "attempt": attempt,
-                      "attempts": attempts},
+            metadata={"database": settings.where(url), "attempt": attempt, "attempts": attempts},
         )
 
     @contextmanager
@@ -93,6 +92,7 @@ def explain_lost_database(compute: Compute) -> Compute:
             raise failure from error
 
     if inspect.isgeneratorfunction(compute):
+
         @functools.wraps(compute)
         def generate(*args, **kwargs):
             with explained():
@@ -130,20 +130,24 @@ PER_FILE_VERSION = dg.AssetSelection.groups("raw", "staging")
 
 
 def _guards() -> dg.AutomationCondition:
-    failed_upstream = AC.any_deps_match(
-        AC.any_checks_match(AC.check_failed(), blocking_only=True) & ~AC.will_be_requested()
-    ).ignore(PER_FILE_VERSION).with_label("failed_blocking_check_upstream")
-    checking_upstream = AC.any_deps_match(
-        AC.any_checks_match(AC.in_progress(), blocking_only=True)
-    ).with_label("blocking_check_running_upstream")
+    failed_upstream = (
+        AC.any_deps_match(AC.any_checks_match(AC.check_failed(), blocking_only=True) & ~AC.will_be_requested())
+        .ignore(PER_FILE_VERSION)
+        .with_label("failed_blocking_check_upstream")
+    )
+    checking_upstream = AC.any_deps_match(AC.any_checks_match(AC.in_progress(), blocking_only=True)).with_label(
+        "blocking_check_running_upstream"
+    )
     return ~AC.in_progress() & ~AC.any_deps_in_progress() & ~checking_upstream & ~failed_upstream
 
 
 def on_new_data() -> dg.AutomationCondition:
     never_built = AC.missing().newly_true().with_label("never_built")
-    rechecked = AC.any_deps_match(
-        AC.any_checks_match(AC.newly_updated(), blocking_only=True)
-    ).allow(PER_FILE_VERSION).with_label("file_version_rechecked")
+    rechecked = (
+        AC.any_deps_match(AC.any_checks_match(AC.newly_updated(), blocking_only=True))
+        .allow(PER_FILE_VERSION)
+        .with_label("file_version_rechecked")
+    )
     updated = AC.any_deps_updated() | rechecked
     return ((never_built | _since_requested(updated)) & _guards()).with_label("on_new_data")
 

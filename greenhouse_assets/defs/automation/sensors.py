@@ -28,22 +28,35 @@ from greenhouse_assets.defs.resources import PostgresResource
 SENSOR_INTERVAL = settings.sensor_interval()
 MOGA_INTERVAL = settings.moga_interval()
 FEATURES = catalog.EXTRACTED_FEATURES.asset_key
-MOGA_TARGETS = dg.AssetSelection.assets(*(t.asset_key for t in (
-    catalog.FEATURE_IMPORTANCE, catalog.MOGA_OBJECTIVE_MODELS, catalog.MOGA_RESULTS, catalog.MOGA_PLAN,
-    catalog.MOGA_BACKTEST)))
+MOGA_TARGETS = dg.AssetSelection.assets(
+    *(
+        t.asset_key
+        for t in (
+            catalog.FEATURE_IMPORTANCE,
+            catalog.MOGA_OBJECTIVE_MODELS,
+            catalog.MOGA_RESULTS,
+            catalog.MOGA_PLAN,
+            catalog.MOGA_BACKTEST,
+        )
+    )
+)
 
 timeseries_automation = dg.AutomationConditionSensorDefinition(
-    "timeseries_automation", target=dg.AssetSelection.groups("timeseries"),
-    default_status=dg.DefaultSensorStatus.RUNNING, minimum_interval_seconds=SENSOR_INTERVAL,
+    "timeseries_automation",
+    target=dg.AssetSelection.groups("timeseries"),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=SENSOR_INTERVAL,
     description="Runs the dbt models when a file version reaches staging.",
 )
 
 moga_automation = dg.AutomationConditionSensorDefinition(
-    "moga_automation", target=MOGA_TARGETS,
-    default_status=dg.DefaultSensorStatus.RUNNING, minimum_interval_seconds=MOGA_INTERVAL,
+    "moga_automation",
+    target=MOGA_TARGETS,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=MOGA_INTERVAL,
     description="Feature importance, objective models and MOGA results after new day features, the "
-                "day-ahead plan after new prices or forecasts, the backtest after the plan's inputs; "
-                "at most once per GREENHOUSE_MOGA_INTERVAL seconds.",
+    "day-ahead plan after new prices or forecasts, the backtest after the plan's inputs; "
+    "at most once per GREENHOUSE_MOGA_INTERVAL seconds.",
 )
 
 
@@ -53,7 +66,9 @@ def changed_days(conn: psycopg.Connection, after_change_id: int) -> tuple[int, s
     try:
         rows = conn.execute(
             """SELECT change_id, (t0 AT TIME ZONE 'UTC')::date, (t1 AT TIME ZONE 'UTC')::date
-               FROM timeseries.measurement_changes WHERE change_id > %s""", (after_change_id,)).fetchall()
+               FROM timeseries.measurement_changes WHERE change_id > %s""",
+            (after_change_id,),
+        ).fetchall()
     except psycopg.errors.UndefinedTable:  # before the first dbt run
         return after_change_id, set()
     days: set[date] = set()
@@ -73,10 +88,12 @@ def contiguous_ranges(days: set[date]) -> list[tuple[date, date]]:
 
 
 @dg.sensor(
-    name="features_sensor", target=dg.AssetSelection.assets(FEATURES), minimum_interval_seconds=SENSOR_INTERVAL,
+    name="features_sensor",
+    target=dg.AssetSelection.assets(FEATURES),
+    minimum_interval_seconds=SENSOR_INTERVAL,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Recomputes the day features of the days whose measurements changed (and the day before): "
-                "new file versions, rollbacks and reactivations.",
+    "new file versions, rollbacks and reactivations.",
 )
 def features_sensor(context: dg.SensorEvaluationContext, postgres: PostgresResource) -> dg.SensorResult:
     cursor = json.loads(context.cursor or "{}")
@@ -84,11 +101,18 @@ def features_sensor(context: dg.SensorEvaluationContext, postgres: PostgresResou
         last_change_id, days = changed_days(conn, cursor.get("change_id", 0))
     requests = [
         dg.RunRequest(
-            run_key=f"features:{last_change_id}:{start}", asset_selection=[FEATURES],
-            tags={"dagster/asset_partition_range_start": start.isoformat(),
-                  "dagster/asset_partition_range_end": end.isoformat(),
-                  "greenhouse/trigger": f"timeseries.measurements changes up to {last_change_id}"})
+            run_key=f"features:{last_change_id}:{start}",
+            asset_selection=[FEATURES],
+            tags={
+                "dagster/asset_partition_range_start": start.isoformat(),
+                "dagster/asset_partition_range_end": end.isoformat(),
+                "greenhouse/trigger": f"timeseries.measurements changes up to {last_change_id}",
+            },
+        )
         for start, end in contiguous_ranges(days)
     ]
-    return dg.SensorResult(run_requests=requests, cursor=json.dumps({"change_id": last_change_id}),
-                           skip_reason=None if requests else "no new change in timeseries.measurements")
+    return dg.SensorResult(
+        run_requests=requests,
+        cursor=json.dumps({"change_id": last_change_id}),
+        skip_reason=None if requests else "no new change in timeseries.measurements",
+    )

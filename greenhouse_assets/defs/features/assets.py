@@ -47,10 +47,17 @@ class FeatureConfig(dg.Config):
 
         specs = [DAY]
         if self.include_rolling:
-            specs.append(WindowSpec(f"rolling_{self.rolling_hours}h", timedelta(hours=self.rolling_hours),
-                                    timedelta(hours=self.rolling_step_hours)))
+            specs.append(
+                WindowSpec(
+                    f"rolling_{self.rolling_hours}h",
+                    timedelta(hours=self.rolling_hours),
+                    timedelta(hours=self.rolling_step_hours),
+                )
+            )
         return ExtractionSpec(
-            specs=specs, min_coverage=self.min_coverage, n_jobs=self.n_jobs,
+            specs=specs,
+            min_coverage=self.min_coverage,
+            n_jobs=self.n_jobs,
             fc_parameters={**calculators.CURATED_FC_PARAMETERS, **self.extra_tsfresh_parameters},
             dask_scheduler=self.dask_scheduler or settings.dask_scheduler(),
         )
@@ -75,8 +82,9 @@ def _days(context: dg.AssetExecutionContext) -> list[datetime]:
     ),
     metadata={"window_timezone": "UTC", "default_windows": [DAY.kind, ROLLING_24H.kind]},
 )
-def extracted_features(context: dg.AssetExecutionContext, config: FeatureConfig,
-                       postgres: PostgresResource) -> dg.MaterializeResult:
+def extracted_features(
+    context: dg.AssetExecutionContext, config: FeatureConfig, postgres: PostgresResource
+) -> dg.MaterializeResult:
     from greenhouse_assets.features import catalog as feature_catalog
     from greenhouse_assets.features.extract import extract
 
@@ -90,26 +98,37 @@ def extracted_features(context: dg.AssetExecutionContext, config: FeatureConfig,
         result = extract(measurements, days, spec)
         store.replace_windows(conn, days[0], owned_end, result.windows, result.features)
         store.upsert_metadata(conn, feature_catalog.feature_metadata(spec))
-        audit.record_write(conn, context, catalog.EXTRACTED_FEATURES, partition_key=_partition_label(context),
-                           operation="replace", rows=result.features.height,
-                           inputs=[lineage.table(catalog.MEASUREMENTS.table)],
-                           details={"windows": result.windows.height, "read_from": lo, "read_to": hi})
+        audit.record_write(
+            conn,
+            context,
+            catalog.EXTRACTED_FEATURES,
+            partition_key=_partition_label(context),
+            operation="replace",
+            rows=result.features.height,
+            inputs=[lineage.table(catalog.MEASUREMENTS.table)],
+            details={"windows": result.windows.height, "read_from": lo, "read_to": hi},
+        )
     status = result.windows["status"].value_counts()
     counts = dict(zip(status["status"], status["count"]))
     computed = result.windows.filter(status="computed")
-    per_window = (result.features.group_by(["window_kind", "window_start", "site", "zone", "variable"]).len()["len"]
-                  if result.features.height else None)
-    return dg.MaterializeResult(metadata={
-        "dagster/row_count": result.features.height,
-        "dagster/column_lineage": column_lineage.EXTRACTED_FEATURES,
-        "windows_computed": int(counts.get("computed", 0)),
-        "windows_skipped": int(counts.get("skipped", 0)),
-        "windows_imputed": int(computed["imputed"].sum()) if computed.height else 0,
-        "features_per_window": float(per_window.mean()) if per_window is not None else 0.0,
-        "measurement_rows_read": measurements.height,
-        "seconds": round(time.perf_counter() - started, 3),
-        "dask_scheduler": spec.dask_scheduler or "in-process",
-    })
+    per_window = (
+        result.features.group_by(["window_kind", "window_start", "site", "zone", "variable"]).len()["len"]
+        if result.features.height
+        else None
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": result.features.height,
+            "dagster/column_lineage": column_lineage.EXTRACTED_FEATURES,
+            "windows_computed": int(counts.get("computed", 0)),
+            "windows_skipped": int(counts.get("skipped", 0)),
+            "windows_imputed": int(computed["imputed"].sum()) if computed.height else 0,
+            "features_per_window": float(per_window.mean()) if per_window is not None else 0.0,
+            "measurement_rows_read": measurements.height,
+            "seconds": round(time.perf_counter() - started, 3),
+            "dask_scheduler": spec.dask_scheduler or "in-process",
+        }
+    )
 
 
 def _partition_label(context: dg.AssetExecutionContext) -> str:
@@ -142,8 +161,9 @@ def data_version(conn) -> str:
     ),
     automation_condition=after_features(),
 )
-def feature_importance(context: dg.AssetExecutionContext, config: ImportanceConfig,
-                       postgres: PostgresResource) -> dg.MaterializeResult:
+def feature_importance(
+    context: dg.AssetExecutionContext, config: ImportanceConfig, postgres: PostgresResource
+) -> dg.MaterializeResult:
     import pandas as pd  # ~0.6 s: imported by the run that ranks, not by every load of the code location
 
     from greenhouse_assets.features import importance
@@ -165,16 +185,26 @@ def feature_importance(context: dg.AssetExecutionContext, config: ImportanceConf
             cur.executemany(
                 "INSERT INTO features.feature_importance (target, feature, site, zone, p_value, relevant, importance, "
                 "method, data_version) VALUES (%(target)s, %(feature)s, %(site)s, %(zone)s, %(p_value)s, %(relevant)s, "
-                "%(importance)s, %(method)s, %(data_version)s)", written)
-        audit.record_write(conn, context, catalog.FEATURE_IMPORTANCE, operation="replace", rows=len(written),
-                           inputs=[lineage.table(catalog.EXTRACTED_FEATURES.table)],
-                           details={"data_version": version})
+                "%(importance)s, %(method)s, %(data_version)s)",
+                written,
+            )
+        audit.record_write(
+            conn,
+            context,
+            catalog.FEATURE_IMPORTANCE,
+            operation="replace",
+            rows=len(written),
+            inputs=[lineage.table(catalog.EXTRACTED_FEATURES.table)],
+            details={"data_version": version},
+        )
     if skipped:
         context.log.info(f"too few days for a relevance test, nothing written for: {skipped}")
-    return dg.MaterializeResult(metadata={
-        "dagster/row_count": len(written),
-        "dagster/column_lineage": column_lineage.FEATURE_IMPORTANCE,
-        "data_version": version,
-        "relevant_features": sum(1 for r in written if r["relevant"]),
-        "skipped_too_few_days": dg.MetadataValue.json(skipped),
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(written),
+            "dagster/column_lineage": column_lineage.FEATURE_IMPORTANCE,
+            "data_version": version,
+            "relevant_features": sum(1 for r in written if r["relevant"]),
+            "skipped_too_few_days": dg.MetadataValue.json(skipped),
+        }
+    )

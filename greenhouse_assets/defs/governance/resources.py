@@ -34,8 +34,9 @@ class AlertNotifier(dg.ConfigurableResource):
         return self.database_url or settings.database_url()
 
     def _deliver(self, alert: alerts.Alert, log: logging.Logger) -> int:
-        return alerts.send(alert, notifier=self.notifier, webhook_url=self.webhook_url, log=log,
-                           delays=self.retry_delays)
+        return alerts.send(
+            alert, notifier=self.notifier, webhook_url=self.webhook_url, log=log, delays=self.retry_delays
+        )
 
     def send_all(self, new: list[alerts.Alert], log: logging.Logger) -> alerts.Delivery:
         """Record `new` (keys already known are skipped), then deliver every alert not yet sent.
@@ -62,14 +63,19 @@ class AlertNotifier(dg.ConfigurableResource):
                 except alerts.DeliveryFailed as failed:
                     done.failed.append((alert.key, failed.error))
         else:
-            done = alerts.deliver_pending(partial(database.connect, self._url()),
-                                          partial(self._deliver, log=log), self.notifier, log)
+            done = alerts.deliver_pending(
+                partial(database.connect, self._url()), partial(self._deliver, log=log), self.notifier, log
+            )
         if done.failed:
             raise AlertsNotDelivered(
                 f"{len(done.sent)} alert(s) sent; not delivered: "
                 + "; ".join(f"{key} ({error})" for key, error in done.failed)
-                + (". They stay in metadata.alerts (status failed) and are retried at the next tick."
-                   if recorded else ". metadata.alerts was unreachable: nothing recorded, retried at the next tick."))
+                + (
+                    ". They stay in metadata.alerts (status failed) and are retried at the next tick."
+                    if recorded
+                    else ". metadata.alerts was unreachable: nothing recorded, retried at the next tick."
+                )
+            )
         return done
 
     def send(self, alert: alerts.Alert, log: logging.Logger) -> alerts.Delivery:
@@ -88,10 +94,15 @@ class OpenLineageExport(dg.ConfigurableResource):
 
 @dg.definitions
 def governance_resources() -> dg.Definitions:
-    return dg.Definitions(resources={
-        "alerts": AlertNotifier(notifier=dg.EnvVar("GREENHOUSE_ALERT_NOTIFIER"),
-                                webhook_url=dg.EnvVar("GREENHOUSE_ALERT_WEBHOOK_URL"),
-                                database_url=dg.EnvVar("DATABASE_URL")),
-        "openlineage": OpenLineageExport(url=dg.EnvVar("GREENHOUSE_OPENLINEAGE_URL"),
-                                         file=dg.EnvVar("GREENHOUSE_OPENLINEAGE_FILE")),
-    })
+    return dg.Definitions(
+        resources={
+            "alerts": AlertNotifier(
+                notifier=dg.EnvVar("GREENHOUSE_ALERT_NOTIFIER"),
+                webhook_url=dg.EnvVar("GREENHOUSE_ALERT_WEBHOOK_URL"),
+                database_url=dg.EnvVar("DATABASE_URL"),
+            ),
+            "openlineage": OpenLineageExport(
+                url=dg.EnvVar("GREENHOUSE_OPENLINEAGE_URL"), file=dg.EnvVar("GREENHOUSE_OPENLINEAGE_FILE")
+            ),
+        }
+    )

@@ -50,8 +50,13 @@ def ingest_file_version(
         yield from _restage(context, postgres)
 
 
-def _receive(context: dg.AssetExecutionContext, config: RawFileConfig, postgres: PostgresResource,
-             lake: LakeResource, landing: LandingFolderResource):
+def _receive(
+    context: dg.AssetExecutionContext,
+    config: RawFileConfig,
+    postgres: PostgresResource,
+    lake: LakeResource,
+    landing: LandingFolderResource,
+):
     if config.path:
         yield from _receive_path(context, config, postgres, lake, Path(config.path), landing.root)
         return
@@ -59,8 +64,14 @@ def _receive(context: dg.AssetExecutionContext, config: RawFileConfig, postgres:
         yield from _receive_path(context, config, postgres, lake, path, root)
 
 
-def _receive_path(context: dg.AssetExecutionContext, config: RawFileConfig, postgres: PostgresResource,
-                  lake: LakeResource, path: Path, landing_root: Path):
+def _receive_path(
+    context: dg.AssetExecutionContext,
+    config: RawFileConfig,
+    postgres: PostgresResource,
+    lake: LakeResource,
+    path: Path,
+    landing_root: Path,
+):
     registry = SourceRegistry.load()
     source, _rule = registry.match(Path(landing_relative(path, landing_root)))
     stage = staging_key(source.name) in context.selected_asset_keys
@@ -104,8 +115,9 @@ def _restage(context: dg.AssetExecutionContext, postgres: PostgresResource):
         context.log.info(f"partition {context.partition_key} is {status}: nothing to stage")
         return
     if staging_key(version.source) not in context.selected_asset_keys:
-        context.log.info(f"{version.path} belongs to {staging_key(version.source).to_user_string()}, "
-                         "which is not selected")
+        context.log.info(
+            f"{version.path} belongs to {staging_key(version.source).to_user_string()}, which is not selected"
+        )
         return
     with open_uri(version.parquet_uri) as parquet:
         load = load_parquet(
@@ -122,8 +134,9 @@ def _restage(context: dg.AssetExecutionContext, postgres: PostgresResource):
 
 
 @contextmanager
-def _file_for_partition(postgres: PostgresResource, landing: LandingFolderResource,
-                        partition_key: str) -> Iterator[tuple[Path, Path]]:
+def _file_for_partition(
+    postgres: PostgresResource, landing: LandingFolderResource, partition_key: str
+) -> Iterator[tuple[Path, Path]]:
     """A re-run from the UI has no path: the landed file if still there, else the lake's copy, put at the
     version's landing path under a scratch folder while the run reads it (its path picks its source
     rule, and is the path the version is known by). Yields the file and the folder it is relative to."""

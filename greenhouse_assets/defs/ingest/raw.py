@@ -29,9 +29,14 @@ def raw_spec() -> dg.AssetSpec:
 class RawFileConfig(dg.Config):
     """Which landed file this partition stands for; the landing sensor fills it in."""
 
-    path: str = Field(default="", description="File to ingest. Empty: this partition's landed file, or its copy in the lake.")
-    sha256: str = Field(default="", description="The file's SHA-256 as the sensor found it (the run checks the "
-                        "content against it while copying it into the lake). Empty: hashed by the run.")
+    path: str = Field(
+        default="", description="File to ingest. Empty: this partition's landed file, or its copy in the lake."
+    )
+    sha256: str = Field(
+        default="",
+        description="The file's SHA-256 as the sensor found it (the run checks the "
+        "content against it while copying it into the lake). Empty: hashed by the run.",
+    )
 
 
 def raw_run_config(path: Path, sha256: str = "") -> dg.RunConfig:
@@ -63,10 +68,13 @@ def raw_metadata(outcome: RawOutcome) -> dict:
     if outcome.columns:
         metadata["dagster/column_schema"] = dg.TableSchema(
             columns=[
-                dg.TableColumn(c.staged_name, "double precision",
-                               description=f"{c.original_name!r} → {c.variable or 'unmapped'} ({c.zone})"
-                               + (f"; point {c.point!r}" if c.point else "")
-                               + (f"; unit {c.unit_note}" if c.unit_note else ""))
+                dg.TableColumn(
+                    c.staged_name,
+                    "double precision",
+                    description=f"{c.original_name!r} → {c.variable or 'unmapped'} ({c.zone})"
+                    + (f"; point {c.point!r}" if c.point else "")
+                    + (f"; unit {c.unit_note}" if c.unit_note else ""),
+                )
                 for c in outcome.columns
             ]
         )

@@ -37,7 +37,7 @@ def run_key(source: str, file: ReadyFile) -> str:
     minimum_interval_seconds=INTERVAL_SECONDS,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Watches the landing folder; starts a raw + staging run for each new, stable content of a path "
-                "(a new version, a duplicate at another path, or a path restored to an older version).",
+    "(a new version, a duplicate at another path, or a path restored to an older version).",
 )
 def landing_sensor(context: dg.SensorEvaluationContext, landing: LandingFolderResource) -> dg.SensorResult:
     previous = {path: Entry.from_json(raw) for path, raw in json.loads(context.cursor or "{}").items()}
@@ -59,8 +59,11 @@ def landing_sensor(context: dg.SensorEvaluationContext, landing: LandingFolderRe
     pending = sum(1 for entry in state.values() if entry.settling)
     return dg.SensorResult(
         run_requests=requests,
-        dynamic_partitions_requests=[file_versions.build_add_request(
-            list(dict.fromkeys(r.partition_key for r in requests)))] if requests else [],  # identical bytes: one key
+        dynamic_partitions_requests=[
+            file_versions.build_add_request(list(dict.fromkeys(r.partition_key for r in requests)))
+        ]
+        if requests
+        else [],  # identical bytes: one key
         cursor=json.dumps({path: entry.to_json() for path, entry in state.items()}),
         skip_reason=None if requests else f"no new stable files ({pending} waiting to settle)",
     )

@@ -44,8 +44,9 @@ class BacktestConfig(dg.Config):
     ),
     automation_condition=after_features(),
 )
-def moga_backtest(context: dg.AssetExecutionContext, config: BacktestConfig, postgres: PostgresResource,
-                  lake: LakeResource) -> dg.MaterializeResult:
+def moga_backtest(
+    context: dg.AssetExecutionContext, config: BacktestConfig, postgres: PostgresResource, lake: LakeResource
+) -> dg.MaterializeResult:
     from greenhouse_assets.moga import backtest, plan_plot, plot
     from greenhouse_assets.moga.hourly_optimise import NoFeasiblePlan
 
@@ -77,65 +78,112 @@ def moga_backtest(context: dg.AssetExecutionContext, config: BacktestConfig, pos
                     continue
                 complete += 1
                 electricity, price_source = plan_inputs.electricity_prices(conn, site, day, site_config)
-                forecast = plan_inputs.hourly_day(day, known[0], electricity, models, crop, greenhouse, prices,
-                                                  {"weather": known[1], "electricity": price_source,
-                                                   "energy": energy_label}, energy=energy)
+                forecast = plan_inputs.hourly_day(
+                    day,
+                    known[0],
+                    electricity,
+                    models,
+                    crop,
+                    greenhouse,
+                    prices,
+                    {"weather": known[1], "electricity": price_source, "energy": energy_label},
+                    energy=energy,
+                )
                 forecast = replace(forecast, **backtest.rounded_parameters({"transmission": forecast.transmission}))
                 digest = backtest.fingerprint(climate, measured, forecast, settings, code)
                 if stored.get((site, zone, day)) == digest:
                     keep.add((site, zone, day))
                     continue
-                row = {"site": site, "zone": zone, "day": day, "price_source": price_source,
-                       "weather_source": "; ".join(f"{k}: {v}" for k, v in known[1].items()),
-                       "dagster_run_id": context.run_id, "inputs_fingerprint": digest}
+                row = {
+                    "site": site,
+                    "zone": zone,
+                    "day": day,
+                    "price_source": price_source,
+                    "weather_source": "; ".join(f"{k}: {v}" for k, v in known[1].items()),
+                    "dagster_run_id": context.run_id,
+                    "inputs_fingerprint": digest,
+                }
                 try:
-                    row |= backtest.backtest_day(climate, backtest.realised_day(forecast, measured), forecast,
-                                                 pop_size=config.pop_size, generations=config.generations,
-                                                 seed=config.seed)
+                    row |= backtest.backtest_day(
+                        climate,
+                        backtest.realised_day(forecast, measured),
+                        forecast,
+                        pop_size=config.pop_size,
+                        generations=config.generations,
+                        seed=config.seed,
+                    )
                 except NoFeasiblePlan as error:
                     infeasible[f"{site}/{zone}/{day}"] = str(error)
-                    row |= {"no_plan_reason": str(error),
-                            **backtest.score_grower_row(climate, backtest.realised_day(forecast, measured))}
+                    row |= {
+                        "no_plan_reason": str(error),
+                        **backtest.score_grower_row(climate, backtest.realised_day(forecast, measured)),
+                    }
                 rows.append(row)
             if not complete:
-                incomplete[f"{site}/{zone}"] = ("no day with all 24 hours of air temperature and lamp status and of "
-                                                "the site's outdoor temperature and radiation")
+                incomplete[f"{site}/{zone}"] = (
+                    "no day with all 24 hours of air temperature and lamp status and of "
+                    "the site's outdoor temperature and radiation"
+                )
         removed = plan_store.update_backtest(conn, rows, keep)
         stored_rows = plan_store.load_backtest(conn)
-        audit.record_write(conn, context, catalog.MOGA_BACKTEST, rows=len(rows), operation="write",
-                           inputs=[lineage.table(t.table) for t in (
-                               catalog.MOGA_OBJECTIVE_MODELS, catalog.MEASUREMENTS, catalog.SITE_ELECTRICITY_PRICES)],
-                           details={"zones_without_complete_days": incomplete, "infeasible_days": infeasible,
-                                    "days_evaluated": len(rows), "days_unchanged": len(keep),
-                                    "rows_removed": removed})
+        audit.record_write(
+            conn,
+            context,
+            catalog.MOGA_BACKTEST,
+            rows=len(rows),
+            operation="write",
+            inputs=[
+                lineage.table(t.table)
+                for t in (catalog.MOGA_OBJECTIVE_MODELS, catalog.MEASUREMENTS, catalog.SITE_ELECTRICITY_PRICES)
+            ],
+            details={
+                "zones_without_complete_days": incomplete,
+                "infeasible_days": infeasible,
+                "days_evaluated": len(rows),
+                "days_unchanged": len(keep),
+                "rows_removed": removed,
+            },
+        )
     evaluated = len(rows)
-    context.log.info(f"backtest: {evaluated} day(s) optimised (new or changed inputs), {len(keep)} unchanged, "
-                     f"{removed} removed")
+    context.log.info(
+        f"backtest: {evaluated} day(s) optimised (new or changed inputs), {len(keep)} unchanged, {removed} removed"
+    )
     rows = stored_rows
     summary = backtest.summarise(rows)
     low, high = backtest.PUBLISHED_PCT
     median = summary["median_saving_pct"]
     if summary["likely_model_error"]:
-        verdict = (f"**Likely model error**: a median modelled saving of {median:.0f} % is far beyond the "
-                   f"{low:g}–{high:g} % DynaLight and DynaGrow measured on these greenhouses; do not read it as a "
-                   "saving. Check the energy model's status and what heat the grower's temperatures contain.")
+        verdict = (
+            f"**Likely model error**: a median modelled saving of {median:.0f} % is far beyond the "
+            f"{low:g}–{high:g} % DynaLight and DynaGrow measured on these greenhouses; do not read it as a "
+            "saving. Check the energy model's status and what heat the grower's temperatures contain."
+        )
     elif median is None:
         verdict = "no day on which the plan reached the grower's photosynthesis: no saving to show"
     else:
-        verdict = (f"median modelled saving {median:.1f} % on {summary['days_equal_or_better']} day(s) at equal or "
-                   f"better modelled photosynthesis (published: {low:g}–{high:g} %)")
+        verdict = (
+            f"median modelled saving {median:.1f} % on {summary['days_equal_or_better']} day(s) at equal or "
+            f"better modelled photosynthesis (published: {low:g}–{high:g} %)"
+        )
     metadata = {
-        "dagster/row_count": len(rows), "days": summary["days"], "days_no_plan": summary["days_no_plan"],
-        "days_evaluated": evaluated, "days_unchanged": len(keep), "rows_removed": removed,
-        "days_equal_or_better": summary["days_equal_or_better"], "days_plan_short": summary["days_plan_short"],
+        "dagster/row_count": len(rows),
+        "days": summary["days"],
+        "days_no_plan": summary["days_no_plan"],
+        "days_evaluated": evaluated,
+        "days_unchanged": len(keep),
+        "rows_removed": removed,
+        "days_equal_or_better": summary["days_equal_or_better"],
+        "days_plan_short": summary["days_plan_short"],
         "median_saving_pct": median if median is not None else dg.MetadataValue.null(),
-        "likely_model_error": summary["likely_model_error"], "verdict": dg.MetadataValue.md(verdict),
+        "likely_model_error": summary["likely_model_error"],
+        "verdict": dg.MetadataValue.md(verdict),
         "zones_without_complete_days": dg.MetadataValue.json(incomplete),
         "infeasible_days": dg.MetadataValue.json(infeasible),
     }
     if summary["savings_pct"]:
-        png = plan_plot.savings_png(summary["savings_pct"], f"modelled savings on {len(summary['savings_pct'])} "
-                                                            f"day(s); median {median:.1f} %")
+        png = plan_plot.savings_png(
+            summary["savings_pct"], f"modelled savings on {len(summary['savings_pct'])} day(s); median {median:.1f} %"
+        )
         plot_uri = plot.write_png(png, lake.store, "moga/backtest_savings.png")
         metadata["savings_chart"] = dg.MetadataValue.md(plot.markdown_image(png).replace("Pareto front", "savings"))
         metadata["plot_uri"] = dg.MetadataValue.url(plot_uri)

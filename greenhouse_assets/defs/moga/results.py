@@ -35,50 +35,74 @@ class MogaConfig(dg.Config):
     pop_size: int = Field(default=100, description="Population size (NSGA-III: one reference direction each).")
     generations: int = Field(default=200, description="Generations per run.")
     seed: int = Field(default=42, description="First random seed: same seeds and data give the same front.")
-    seeds: int = Field(default=5, ge=5, description="Seeds per zone (seed, seed+1, ...): the best front is stored, "
-                                                  "every seed's hypervolume and their spread go to moga.runs.")
-    horizon_date: str = Field(default="", description="ISO day to optimise; empty: the day after each zone's latest data.")
+    seeds: int = Field(
+        default=5,
+        ge=5,
+        description="Seeds per zone (seed, seed+1, ...): the best front is stored, "
+        "every seed's hypervolume and their spread go to moga.runs.",
+    )
+    horizon_date: str = Field(
+        default="", description="ISO day to optimise; empty: the day after each zone's latest data."
+    )
     sites: list[str] = Field(default=[], description="Only these sites; empty: all.")
     zones: list[str] = Field(default=[], description="Only these zones; empty: all.")
 
 
 def model_statuses(models: dict[str, dict]) -> dict[str, dict]:
     """What a recommendation rests on: each model's status, skill, test days and reason."""
-    return {objective: {"status": m["status"], "skill_vs_climatology": m["skill_vs_climatology"],
-                        "n_test_days": m["n_test_days"], "reason": m["reason"], "model_version": m["model_version"],
-                        "summary": status_summary(m["status"], m["skill_vs_climatology"], m["n_test_days"], m["reason"])}
-            for objective, m in sorted(models.items())}
+    return {
+        objective: {
+            "status": m["status"],
+            "skill_vs_climatology": m["skill_vs_climatology"],
+            "n_test_days": m["n_test_days"],
+            "reason": m["reason"],
+            "model_version": m["model_version"],
+            "summary": status_summary(m["status"], m["skill_vs_climatology"], m["n_test_days"], m["reason"]),
+        }
+        for objective, m in sorted(models.items())
+    }
 
 
 def basis(statuses: dict[str, dict], growth_parameters: dict) -> str:
     """One line a grower can read, e.g. 'energy: validated, skill 0.42 on 38 test days; growth: literature ...'."""
-    parts = [f"energy: {statuses['energy']['summary']}" if "energy" in statuses else "energy: no model",
-             f"growth: {statuses['growth']['summary']}" if "growth" in statuses else "growth: no model"]
+    parts = [
+        f"energy: {statuses['energy']['summary']}" if "energy" in statuses else "energy: no model",
+        f"growth: {statuses['growth']['summary']}" if "growth" in statuses else "growth: no model",
+    ]
     light = statuses.get("light")
     if light:
         used = "fitted transmission" if light["status"] == "validated" else "configured transmission"
-        parts.append(f"light: {used} {growth_parameters.get('transmission', float('nan')):.2f} "
-                     f"(light model {light['status']})")
+        parts.append(
+            f"light: {used} {growth_parameters.get('transmission', float('nan')):.2f} (light model {light['status']})"
+        )
     return "; ".join(parts)
 
 
 def _markdown(site: str, zone: str, horizon: date, table: list[dict], crop: profiles.CropProfile) -> str:
-    ranked = ("ranked per day of development (cost and growth shown per calendar day; development d/d = days "
-              f"of development per day, 1 at {crop.development_reference_c:g} °C)"
-              if crop.development_base_c is not None else "ranked per calendar day")
-    lines = [f"**{site} / {zone}, {horizon}** — crop {crop.species} ({crop.name}, {crop.phase}): "
-             f"T {crop.temperature_bounds[0]:g}–{crop.temperature_bounds[1]:g} °C, light period ≤ "
-             f"{crop.max_light_period_h:g} h, DLI {crop.dli_min_mol_m2_d:g}–{crop.dli_max_mol_m2_d:g} mol/m²/day; "
-             f"{ranked}", "",
-             "| pick | T day/night °C | RH % | CO2 ppm | light µmol/m²/s | lamp h | vent % | cost EUR/m² "
-             "| heat kWh/m² | lamps kWh/m² | CO2 kg/m² | growth g CH2O/m² | DLI mol/m² | development d/d | rests on |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    ranked = (
+        "ranked per day of development (cost and growth shown per calendar day; development d/d = days "
+        f"of development per day, 1 at {crop.development_reference_c:g} °C)"
+        if crop.development_base_c is not None
+        else "ranked per calendar day"
+    )
+    lines = [
+        f"**{site} / {zone}, {horizon}** — crop {crop.species} ({crop.name}, {crop.phase}): "
+        f"T {crop.temperature_bounds[0]:g}–{crop.temperature_bounds[1]:g} °C, light period ≤ "
+        f"{crop.max_light_period_h:g} h, DLI {crop.dli_min_mol_m2_d:g}–{crop.dli_max_mol_m2_d:g} mol/m²/day; "
+        f"{ranked}",
+        "",
+        "| pick | T day/night °C | RH % | CO2 ppm | light µmol/m²/s | lamp h | vent % | cost EUR/m² "
+        "| heat kWh/m² | lamps kWh/m² | CO2 kg/m² | growth g CH2O/m² | DLI mol/m² | development d/d | rests on |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in table:
-        lines.append(f"| {r['pick'].replace('_', ' ')} | {r['temperature_setpoint']}/{r['temperature_night_setpoint']} | "
-                     f"{r['humidity_setpoint']} | {r['co2_setpoint']} | {r['supplemental_light']} | {r['photoperiod']} | "
-                     f"{r['ventilation']} | {r['cost_eur_m2']} | {r['heat_kwh_m2']} | {r['electricity_kwh_m2']} | "
-                     f"{r['co2_kg_m2']} | {r['growth_g_ch2o_m2']} | {r['dli_mol_m2']} | {r['development_rate']} | "
-                     f"{r['rests_on']} |")
+        lines.append(
+            f"| {r['pick'].replace('_', ' ')} | {r['temperature_setpoint']}/{r['temperature_night_setpoint']} | "
+            f"{r['humidity_setpoint']} | {r['co2_setpoint']} | {r['supplemental_light']} | {r['photoperiod']} | "
+            f"{r['ventilation']} | {r['cost_eur_m2']} | {r['heat_kwh_m2']} | {r['electricity_kwh_m2']} | "
+            f"{r['co2_kg_m2']} | {r['growth_g_ch2o_m2']} | {r['dli_mol_m2']} | {r['development_rate']} | "
+            f"{r['rests_on']} |"
+        )
     return "\n".join(lines)
 
 
@@ -93,8 +117,9 @@ def _markdown(site: str, zone: str, horizon: date, table: list[dict], crop: prof
     ),
     automation_condition=after_features(),
 )
-def moga_results(context: dg.AssetExecutionContext, config: MogaConfig, postgres: PostgresResource,
-                 lake: LakeResource) -> dg.MaterializeResult:
+def moga_results(
+    context: dg.AssetExecutionContext, config: MogaConfig, postgres: PostgresResource, lake: LakeResource
+) -> dg.MaterializeResult:
     # pymoo (~0.7 s): imported by the run that optimises, not by every process that loads the code location.
     from greenhouse_assets.moga import optimise
     from greenhouse_assets.moga.recommend import NoFeasibleSetpoint, day_inputs, optimise_day
@@ -111,8 +136,11 @@ def moga_results(context: dg.AssetExecutionContext, config: MogaConfig, postgres
             if (config.sites and site not in config.sites) or (config.zones and zone not in config.zones):
                 continue
             days = daily.filter((daily["site"] == site) & (daily["zone"] == zone))
-            horizon = date.fromisoformat(config.horizon_date) if config.horizon_date else \
-                (days["day"].max() + timedelta(days=1) if days.height else None)
+            horizon = (
+                date.fromisoformat(config.horizon_date)
+                if config.horizon_date
+                else (days["day"].max() + timedelta(days=1) if days.height else None)
+            )
             if horizon is None:
                 context.log.warning(f"{site}/{zone}: no daily data for a horizon, nothing recorded")
                 continue
@@ -120,73 +148,156 @@ def moga_results(context: dg.AssetExecutionContext, config: MogaConfig, postgres
             statuses = model_statuses(models)
             crop = profiles.zone_crop(site, zone, site_config)
             forecast = persistence_forecast(days, horizon)
-            reason = verdicts[(site, zone)] or (None if forecast else "no outdoor temperature or radiation for a forecast")
+            reason = verdicts[(site, zone)] or (
+                None if forecast else "no outdoor temperature or radiation for a forecast"
+            )
             if reason is None and {"energy", "growth"} - models.keys():
                 reason = "no growth model"
-            record = dict(site=site, zone=zone, horizon_start=start, horizon_end=start + timedelta(days=1),
-                          algorithm=config.algorithm, seed=config.seed, population=config.pop_size,
-                          generations=config.generations, reference_point={
-                              "cost_eur_m2": optimise.REFERENCE_POINT[0],
-                              "minus_growth_g_ch2o_m2": optimise.REFERENCE_POINT[1]},
-                          input_data_version=data.data_version(days),
-                          model_versions={k: m["model_version"] for k, m in models.items()},
-                          dagster_run_id=context.run_id, model_statuses=statuses)
+            record = dict(
+                site=site,
+                zone=zone,
+                horizon_start=start,
+                horizon_end=start + timedelta(days=1),
+                algorithm=config.algorithm,
+                seed=config.seed,
+                population=config.pop_size,
+                generations=config.generations,
+                reference_point={
+                    "cost_eur_m2": optimise.REFERENCE_POINT[0],
+                    "minus_growth_g_ch2o_m2": optimise.REFERENCE_POINT[1],
+                },
+                input_data_version=data.data_version(days),
+                model_versions={k: m["model_version"] for k, m in models.items()},
+                dagster_run_id=context.run_id,
+                model_statuses=statuses,
+            )
             if reason is not None:
                 context.log.warning(f"{site}/{zone}: skipped: {reason}")
                 skipped[f"{site}/{zone}"] = reason
-                store.replace_run(conn, store.RunRecord(
-                    **record, evaluations=0, hypervolume=None, runtime_s=0.0, plot_uri=None, status="skipped",
-                    reason=reason, recommendations={"picks": [], "forecast": forecast, "crop": crop.as_dict()},
-                ), [])
+                store.replace_run(
+                    conn,
+                    store.RunRecord(
+                        **record,
+                        evaluations=0,
+                        hypervolume=None,
+                        runtime_s=0.0,
+                        plot_uri=None,
+                        status="skipped",
+                        reason=reason,
+                        recommendations={"picks": [], "forecast": forecast, "crop": crop.as_dict()},
+                    ),
+                    [],
+                )
                 continue
             site_prices = profiles.prices(site, site_config)
-            day = day_inputs(horizon, forecast, models["energy"]["parameters"], models["growth"]["parameters"], crop,
-                             prices=site_prices, greenhouse=profiles.greenhouse(site, site_config))
+            day = day_inputs(
+                horizon,
+                forecast,
+                models["energy"]["parameters"],
+                models["growth"]["parameters"],
+                crop,
+                prices=site_prices,
+                greenhouse=profiles.greenhouse(site, site_config),
+            )
             try:
-                front = optimise_day(day, algorithm=config.algorithm, pop_size=config.pop_size,
-                                     generations=config.generations, seed=config.seed, seeds=config.seeds)
+                front = optimise_day(
+                    day,
+                    algorithm=config.algorithm,
+                    pop_size=config.pop_size,
+                    generations=config.generations,
+                    seed=config.seed,
+                    seeds=config.seeds,
+                )
             except NoFeasibleSetpoint as error:
                 context.log.warning(f"{site}/{zone}: skipped: {error}")
                 skipped[f"{site}/{zone}"] = str(error)
-                store.replace_run(conn, store.RunRecord(
-                    **record, evaluations=0, hypervolume=None, runtime_s=0.0, plot_uri=None, status="skipped",
-                    reason=str(error), recommendations={"picks": [], "forecast": forecast, "crop": crop.as_dict(),
-                                                        "day_inputs": day.as_dict()},
-                ), [])
+                store.replace_run(
+                    conn,
+                    store.RunRecord(
+                        **record,
+                        evaluations=0,
+                        hypervolume=None,
+                        runtime_s=0.0,
+                        plot_uri=None,
+                        status="skipped",
+                        reason=str(error),
+                        recommendations={
+                            "picks": [],
+                            "forecast": forecast,
+                            "crop": crop.as_dict(),
+                            "day_inputs": day.as_dict(),
+                        },
+                    ),
+                    [],
+                )
                 continue
             rests_on = basis(statuses, models["growth"]["parameters"])
             table = [{**pick, "rests_on": rests_on} for pick in front.recommendation_table()]
-            png = plot.pareto_png(front.cost, front.growth, front.ranks, front.picks,
-                                  per_development_day=day.development_base_c is not None, title=
-                                  f"{site} / {zone}, {horizon}: {config.algorithm.upper()} (best of {config.seeds} "
-                                  f"seeds), HV {front.hypervolume:.2f}, spread {front.hypervolume_spread:.1%}")
-            plot_uri = plot.write_png(png, lake.store,
-                                      f"moga/{re.sub(r'[^A-Za-z0-9_.-]+', '_', f'{site}_{zone}')}_{horizon}.png")
-            store.replace_run(conn, store.RunRecord(
-                **record, evaluations=front.evaluations, hypervolume=front.hypervolume, runtime_s=front.runtime_s,
-                recommendations={"picks": table, "forecast": forecast, "day_inputs": day.as_dict(),
-                                 "crop": crop.as_dict(), "prices": site_prices.as_dict(), "rests_on": rests_on,
-                                 "stored_seed": front.seed},
-                plot_uri=plot_uri, status="optimised",
-                hypervolume_seeds={str(k): v for k, v in front.hypervolume_seeds.items()},
-                hypervolume_spread=front.hypervolume_spread,
-            ), front.solutions)
+            png = plot.pareto_png(
+                front.cost,
+                front.growth,
+                front.ranks,
+                front.picks,
+                per_development_day=day.development_base_c is not None,
+                title=f"{site} / {zone}, {horizon}: {config.algorithm.upper()} (best of {config.seeds} "
+                f"seeds), HV {front.hypervolume:.2f}, spread {front.hypervolume_spread:.1%}",
+            )
+            plot_uri = plot.write_png(
+                png, lake.store, f"moga/{re.sub(r'[^A-Za-z0-9_.-]+', '_', f'{site}_{zone}')}_{horizon}.png"
+            )
+            store.replace_run(
+                conn,
+                store.RunRecord(
+                    **record,
+                    evaluations=front.evaluations,
+                    hypervolume=front.hypervolume,
+                    runtime_s=front.runtime_s,
+                    recommendations={
+                        "picks": table,
+                        "forecast": forecast,
+                        "day_inputs": day.as_dict(),
+                        "crop": crop.as_dict(),
+                        "prices": site_prices.as_dict(),
+                        "rests_on": rests_on,
+                        "stored_seed": front.seed,
+                    },
+                    plot_uri=plot_uri,
+                    status="optimised",
+                    hypervolume_seeds={str(k): v for k, v in front.hypervolume_seeds.items()},
+                    hypervolume_spread=front.hypervolume_spread,
+                ),
+                front.solutions,
+            )
             runs += 1
             spreads[f"{site}/{zone}"] = round(front.hypervolume_spread, 6)
             plots[f"{site}/{zone}"] = plot_uri
             summaries.append(_markdown(site, zone, horizon, table, crop))
             images.append(plot.markdown_image(png))
-        audit.record_write(conn, context, catalog.MOGA_RESULTS, rows=runs + len(skipped), operation="write",
-                           inputs=[lineage.table(t.table) for t in (
-                               catalog.MOGA_OBJECTIVE_MODELS, catalog.EXTRACTED_FEATURES, catalog.MEASUREMENTS)],
-                           details={"plots": plots, "skipped": skipped})
+        audit.record_write(
+            conn,
+            context,
+            catalog.MOGA_RESULTS,
+            rows=runs + len(skipped),
+            operation="write",
+            inputs=[
+                lineage.table(t.table)
+                for t in (catalog.MOGA_OBJECTIVE_MODELS, catalog.EXTRACTED_FEATURES, catalog.MEASUREMENTS)
+            ],
+            details={"plots": plots, "skipped": skipped},
+        )
     skipped_md = "\n".join(f"- **{zone}** skipped: {reason}" for zone, reason in skipped.items())
-    metadata = {"runs": runs, "zones_optimised": dg.MetadataValue.json(sorted(plots)),
-                "zones_skipped": dg.MetadataValue.json(skipped), "plots": dg.MetadataValue.json(plots),
-                "seeds": config.seeds, "hypervolume_spread": dg.MetadataValue.json(spreads),
-                "recommendations": dg.MetadataValue.md(
-                    "\n\n".join(summaries + ([skipped_md] if skipped_md else [])) or "no zone had models"),
-                "pareto_front": dg.MetadataValue.md("\n\n".join(images) or "no plot")}
+    metadata = {
+        "runs": runs,
+        "zones_optimised": dg.MetadataValue.json(sorted(plots)),
+        "zones_skipped": dg.MetadataValue.json(skipped),
+        "plots": dg.MetadataValue.json(plots),
+        "seeds": config.seeds,
+        "hypervolume_spread": dg.MetadataValue.json(spreads),
+        "recommendations": dg.MetadataValue.md(
+            "\n\n".join(summaries + ([skipped_md] if skipped_md else [])) or "no zone had models"
+        ),
+        "pareto_front": dg.MetadataValue.md("\n\n".join(images) or "no plot"),
+    }
     if len(plots) == 1:
         metadata["plot_uri"] = dg.MetadataValue.url(next(iter(plots.values())))
     return dg.MaterializeResult(metadata=metadata)

@@ -36,11 +36,26 @@ from greenhouse_assets.quality import exclusions, small_batch, time_limits
 USABLE, ORDER = "timestamps_usable", "timestamps_monotonic"
 # check name -> (suite, blocking, the aggregates it reports)
 STAGING_CHECKS = {
-    USABLE: ("staging_timestamps", True, ("staged_rows", "rows_without_time", "first_row_without_time",
-                                          "repeated_row_numbers", "implausible_times", "first_implausible_row",
-                                          "first_implausible_time", "first_time", "last_time")),
-    ORDER: ("staging_time_order", False, ("repeated_rows", "conflicting_timestamps", "backward_steps",
-                                          "first_backward_row")),
+    USABLE: (
+        "staging_timestamps",
+        True,
+        (
+            "staged_rows",
+            "rows_without_time",
+            "first_row_without_time",
+            "repeated_row_numbers",
+            "implausible_times",
+            "first_implausible_row",
+            "first_implausible_time",
+            "first_time",
+            "last_time",
+        ),
+    ),
+    ORDER: (
+        "staging_time_order",
+        False,
+        ("repeated_rows", "conflicting_timestamps", "backward_steps", "first_backward_row"),
+    ),
     "completeness": ("staging_completeness", False, ()),
 }
 
@@ -54,16 +69,22 @@ def _timestamp_aggregates(conn, source: str, file_id: int, path: str) -> dict:
     _source, rule = SourceRegistry.load().match(Path(path))
     columns, keys = [], []
     for staged, original in conn.execute(
-            "select staged_column, original_name from metadata.file_columns where file_id = %s order by position",
-            (file_id,)):
+        "select staged_column, original_name from metadata.file_columns where file_id = %s order by position",
+        (file_id,),
+    ):
         (keys if rule.keys_rows(original) else columns).append(staged)
-    values = (sql.SQL("row({})::text").format(sql.SQL(", ").join(sql.Identifier("s", c) for c in columns))
-              if columns else sql.SQL("''"))
+    values = (
+        sql.SQL("row({})::text").format(sql.SQL(", ").join(sql.Identifier("s", c) for c in columns))
+        if columns
+        else sql.SQL("''")
+    )
     series = sql.SQL(", ").join([sql.Identifier("time"), *(sql.Identifier(k) for k in keys)])
-    partition = (sql.SQL("partition by {} ").format(sql.SQL(", ").join(sql.Identifier(k) for k in keys))
-                 if keys else sql.SQL(""))
+    partition = (
+        sql.SQL("partition by {} ").format(sql.SQL(", ").join(sql.Identifier(k) for k in keys)) if keys else sql.SQL("")
+    )
     implausible = sql.SQL("(time < {} or time > now() + {}::interval)").format(
-        sql.Literal(time_limits.EARLIEST_TIME), sql.Literal(time_limits.LATEST_AHEAD))
+        sql.Literal(time_limits.EARLIEST_TIME), sql.Literal(time_limits.LATEST_AHEAD)
+    )
     query = sql.SQL("""
         with steps as (
             select _row_number, time, lag(_row_number) over file_order as previous_row,
@@ -96,8 +117,14 @@ def _timestamp_aggregates(conn, source: str, file_id: int, path: str) -> dict:
                case when count(*) filter (where time < previous_time) > count(*) filter (where time > previous_time)
                     then min(_row_number) filter (where time > previous_time)
                     else min(_row_number) filter (where time < previous_time) end as first_backward_row
-        from steps""").format(table=table, file_id=sql.Literal(file_id), values=values, implausible=implausible,
-                              series=series, partition=partition)
+        from steps""").format(
+        table=table,
+        file_id=sql.Literal(file_id),
+        values=values,
+        implausible=implausible,
+        series=series,
+        partition=partition,
+    )
     with conn.cursor() as cur:
         cur.execute(query)
         row = cur.fetchone()
@@ -107,26 +134,47 @@ def _timestamp_aggregates(conn, source: str, file_id: int, path: str) -> dict:
 def _literal_row(conn, aggregates: dict, names: tuple[str, ...]) -> str:
     """The aggregates as the one-row batch GX validates (computed once, judged by the suite in SQL)."""
     types = {"first_time": "timestamptz", "last_time": "timestamptz", "first_implausible_time": "timestamptz"}
-    return sql.SQL("select {}").format(sql.SQL(", ").join(
-        sql.SQL("{}::{} as {}").format(sql.Literal(aggregates[n]), sql.SQL(types.get(n, "bigint")), sql.Identifier(n))
-        for n in names)).as_string(conn)
+    return (
+        sql.SQL("select {}")
+        .format(
+            sql.SQL(", ").join(
+                sql.SQL("{}::{} as {}").format(
+                    sql.Literal(aggregates[n]), sql.SQL(types.get(n, "bigint")), sql.Identifier(n)
+                )
+                for n in names
+            )
+        )
+        .as_string(conn)
+    )
 
 
 def _completeness_query(conn, source: str, file_id: int) -> str:
     """One row per mapped column of the version, from a single scan (GX takes a query string)."""
     table = sql.Identifier(catalog.STAGING_SCHEMA, catalog.staging_table_name(source))
-    columns = [c for (c,) in conn.execute(
-        "select staged_column from metadata.file_columns where file_id = %s and variable is not null", (file_id,))]
+    columns = [
+        c
+        for (c,) in conn.execute(
+            "select staged_column from metadata.file_columns where file_id = %s and variable is not null", (file_id,)
+        )
+    ]
     if not columns:
         return "select null::text as staged_column, 1.0 as completeness"
     filled = sql.SQL(", ").join(
-        sql.SQL("count({}) as {}").format(sql.Identifier(c), sql.Identifier(f"filled_{i}")) for i, c in enumerate(columns))
+        sql.SQL("count({}) as {}").format(sql.Identifier(c), sql.Identifier(f"filled_{i}"))
+        for i, c in enumerate(columns)
+    )
     cells = sql.SQL(", ").join(
-        sql.SQL("({}, {})").format(sql.Literal(c), sql.Identifier(f"filled_{i}")) for i, c in enumerate(columns))
-    return (sql.SQL("select v.staged_column, v.filled::float8 / nullif(counts.staged_rows, 0) as completeness"
-                    " from (select count(*) as staged_rows, {} from {} where _file_id = {}) counts"
-                    " cross join lateral (values {}) as v (staged_column, filled)"
-                    ).format(filled, table, sql.Literal(file_id), cells).as_string(conn))
+        sql.SQL("({}, {})").format(sql.Literal(c), sql.Identifier(f"filled_{i}")) for i, c in enumerate(columns)
+    )
+    return (
+        sql.SQL(
+            "select v.staged_column, v.filled::float8 / nullif(counts.staged_rows, 0) as completeness"
+            " from (select count(*) as staged_rows, {} from {} where _file_id = {}) counts"
+            " cross join lateral (values {}) as v (staged_column, filled)"
+        )
+        .format(filled, table, sql.Literal(file_id), cells)
+        .as_string(conn)
+    )
 
 
 def unusable_reason(a: dict) -> str:
@@ -135,55 +183,80 @@ def unusable_reason(a: dict) -> str:
         return "no rows were staged"
     reasons = []
     if a["rows_without_time"]:
-        reasons.append(f"{a['rows_without_time']} of {a['staged_rows']} rows have no timestamp "
-                       f"(first at file row {a['first_row_without_time']})")
+        reasons.append(
+            f"{a['rows_without_time']} of {a['staged_rows']} rows have no timestamp "
+            f"(first at file row {a['first_row_without_time']})"
+        )
     if a["repeated_row_numbers"]:
         reasons.append(f"{a['repeated_row_numbers']} repeated row numbers")
     if a["implausible_times"]:
         reasons.append(
             f"{a['implausible_times']} of {a['staged_rows']} rows have times that cannot be real (before "
             f"{time_limits.EARLIEST_TIME[:10]} or more than {time_limits.LATEST_AHEAD} ahead; a reset logger clock?), "
-            f"first at file row {a['first_implausible_row']}: {a['first_implausible_time']:%Y-%m-%d %H:%M:%S} UTC")
+            f"first at file row {a['first_implausible_row']}: {a['first_implausible_time']:%Y-%m-%d %H:%M:%S} UTC"
+        )
     return "; ".join(reasons) or "the suite failed"
 
 
 def _order_summary(a: dict) -> str:
-    return (f"{a['repeated_rows']} rows repeated with identical values, {a['conflicting_timestamps']} timestamps "
-            f"with conflicting values (the later row in the file wins), {a['backward_steps']} back-steps"
-            + (f" (first at file row {a['first_backward_row']})" if a["first_backward_row"] else ""))
+    return (
+        f"{a['repeated_rows']} rows repeated with identical values, {a['conflicting_timestamps']} timestamps "
+        f"with conflicting values (the later row in the file wins), {a['backward_steps']} back-steps"
+        + (f" (first at file row {a['first_backward_row']})" if a["first_backward_row"] else "")
+    )
 
 
 @dg.multi_asset_check(
-    specs=[dg.AssetCheckSpec(name, asset=staging_key(source), blocking=blocking, partitions_def=file_versions,
-                             description=f"GX suite `{suite}` on the file version's staged rows"
-                                         + (": a failure keeps this version out of timeseries.measurements"
-                                            if blocking else ""))
-           for source in SOURCES for name, (suite, blocking, _) in STAGING_CHECKS.items()],
+    specs=[
+        dg.AssetCheckSpec(
+            name,
+            asset=staging_key(source),
+            blocking=blocking,
+            partitions_def=file_versions,
+            description=f"GX suite `{suite}` on the file version's staged rows"
+            + (": a failure keeps this version out of timeseries.measurements" if blocking else ""),
+        )
+        for source in SOURCES
+        for name, (suite, blocking, _) in STAGING_CHECKS.items()
+    ],
     can_subset=True,
     name="staging_quality_checks",
 )
-def staging_quality_checks(context: dg.AssetCheckExecutionContext, postgres: PostgresResource
-                           ) -> Iterator[dg.AssetCheckResult]:
+def staging_quality_checks(
+    context: dg.AssetCheckExecutionContext, postgres: PostgresResource
+) -> Iterator[dg.AssetCheckResult]:
     selected = {key.name for key in context.selected_asset_check_keys}
     with postgres.connection() as conn:
         version = file_registry.for_partition(conn, context.partition_key)
         staged = version is not None and version.status in ("loaded", "deactivated")
-        aggregates = _timestamp_aggregates(conn, version.source, version.file_id, version.path) if staged and selected & {
-            USABLE, ORDER} else {}
-        queries = {name: _literal_row(conn, aggregates, STAGING_CHECKS[name][2]) for name in (USABLE, ORDER)
-                   if aggregates}
+        aggregates = (
+            _timestamp_aggregates(conn, version.source, version.file_id, version.path)
+            if staged and selected & {USABLE, ORDER}
+            else {}
+        )
+        queries = {
+            name: _literal_row(conn, aggregates, STAGING_CHECKS[name][2]) for name in (USABLE, ORDER) if aggregates
+        }
         if staged and "completeness" in selected:
             queries["completeness"] = _completeness_query(conn, version.source, version.file_id)
     for key in context.selected_asset_check_keys:
         suite, _blocking, reported = STAGING_CHECKS[key.name]
         if not staged or key.asset_key != staging_key(version.source):
             # Another source's table, or nothing staged (duplicate / quarantined): nothing to judge.
-            yield dg.AssetCheckResult(asset_key=key.asset_key, check_name=key.name, passed=True,
-                                      metadata={"skipped": f"partition {context.partition_key} has no rows here"})
+            yield dg.AssetCheckResult(
+                asset_key=key.asset_key,
+                check_name=key.name,
+                passed=True,
+                metadata={"skipped": f"partition {context.partition_key} has no rows here"},
+            )
             continue
         outcome = small_batch.run(postgres, suite, queries[key.name])  # no GX import per run
-        metadata = {**outcome.metadata(), "file_id": version.file_id, "path": version.path,
-                    **{n: _metadata_value(aggregates[n]) for n in reported}}
+        metadata = {
+            **outcome.metadata(),
+            "file_id": version.file_id,
+            "path": version.path,
+            **{n: _metadata_value(aggregates[n]) for n in reported},
+        }
         description = None
         if key.name == ORDER:
             description = _order_summary(aggregates)
@@ -194,19 +267,25 @@ def staging_quality_checks(context: dg.AssetCheckExecutionContext, postgres: Pos
                     # so no dbt run can start between the failure and the mark.
                     reason = unusable_reason(aggregates)
                     exclusions.exclude(conn, version.file_id, key.name, reason)
-                    description = (f"{version.path} (file version {version.file_id}) is excluded from "
-                                   f"timeseries.measurements: {reason}")
+                    description = (
+                        f"{version.path} (file version {version.file_id}) is excluded from "
+                        f"timeseries.measurements: {reason}"
+                    )
                     metadata |= {"excluded_file_id": version.file_id, "exclusion_reason": reason}
                 elif exclusions.clear(conn, version.file_id, key.name):
                     description = f"{version.path} (file version {version.file_id}) passes again: no longer excluded"
                     metadata |= {"readmitted_file_id": version.file_id}
-        yield dg.AssetCheckResult(asset_key=key.asset_key, check_name=key.name, passed=outcome.passed,
-                                  severity=dg.AssetCheckSeverity(outcome.severity), metadata=metadata,
-                                  description=description)
+        yield dg.AssetCheckResult(
+            asset_key=key.asset_key,
+            check_name=key.name,
+            passed=outcome.passed,
+            severity=dg.AssetCheckSeverity(outcome.severity),
+            metadata=metadata,
+            description=description,
+        )
 
 
 def _metadata_value(value):
     if value is None:
         return dg.MetadataValue.null()
     return value.isoformat() if hasattr(value, "isoformat") else value
-

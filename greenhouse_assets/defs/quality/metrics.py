@@ -29,23 +29,31 @@ def quality_metrics(context: dg.AssetExecutionContext, postgres: PostgresResourc
     one transaction (idempotent) into `metadata.quality_metrics`."""
     with postgres.connection() as conn:
         result, stored = scores.compute_and_store(conn, context.run_id)
-        audit.record_write(conn, context, catalog.QUALITY_METRICS, rows=stored, operation="replace",
-                           inputs=[lineage.table("timeseries.measurements"), lineage.table("metadata.files")])
+        audit.record_write(
+            conn,
+            context,
+            catalog.QUALITY_METRICS,
+            rows=stored,
+            operation="replace",
+            inputs=[lineage.table("timeseries.measurements"), lineage.table("metadata.files")],
+        )
     png = plot.daily_score_png(result.per_day)
     plot_uri = lake.store.write_bytes("quality/daily_score.png", png)
     files, days = result.per_file, result.per_day
-    return dg.MaterializeResult(metadata={
-        "dagster/row_count": stored,
-        "file_versions": len(files),
-        "days": len(days),
-        "mean_file_score": dg.MetadataValue.float(_mean(files)),
-        "mean_daily_score": dg.MetadataValue.float(_mean(days)),
-        "anomalies": sum(r["anomalies"] for r in days),
-        "rejected_by_allow_list": sum(r["rejected_by_allow_list"] for r in files),
-        "per_file_version": dg.MetadataValue.md(_table(files, "file_id")),
-        "daily_score_plot": dg.MetadataValue.md(plot.markdown_image(png)),
-        "plot_uri": dg.MetadataValue.url(plot_uri),
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": stored,
+            "file_versions": len(files),
+            "days": len(days),
+            "mean_file_score": dg.MetadataValue.float(_mean(files)),
+            "mean_daily_score": dg.MetadataValue.float(_mean(days)),
+            "anomalies": sum(r["anomalies"] for r in days),
+            "rejected_by_allow_list": sum(r["rejected_by_allow_list"] for r in files),
+            "per_file_version": dg.MetadataValue.md(_table(files, "file_id")),
+            "daily_score_plot": dg.MetadataValue.md(plot.markdown_image(png)),
+            "plot_uri": dg.MetadataValue.url(plot_uri),
+        }
+    )
 
 
 def _mean(rows: list[dict]) -> float:

@@ -11,7 +11,6 @@ at once, naming the failing nodes: `DB_RETRY` is for a database that went away, 
 data error three times would only delay the message by ~25 s and three more builds.
 """
 
-
 from collections.abc import Mapping
 from typing import Any
 
@@ -87,8 +86,9 @@ class DbtBuildConfig(dg.Config):
     dagster_dbt_translator=TRANSLATOR,
     name="timeseries_dbt",
 )
-def timeseries_dbt(context: dg.AssetExecutionContext, config: DbtBuildConfig, dbt: DbtCliResource,
-                   postgres: PostgresResource):
+def timeseries_dbt(
+    context: dg.AssetExecutionContext, config: DbtBuildConfig, dbt: DbtCliResource, postgres: PostgresResource
+):
     """`dbt build` of the selected models, seeds and tests, with column schema and lineage metadata."""
     export_dbt_env(postgres.url)
     args = ["build", "--full-refresh"] if config.full_refresh else ["build"]
@@ -105,10 +105,10 @@ def timeseries_dbt(context: dg.AssetExecutionContext, config: DbtBuildConfig, db
             raise
         raise dg.Failure(
             description="dbt build failed with the database up, so it is not retried: "
-                        + "; ".join(f"{node}: {message}" for node, message in failed.items()),
-            metadata={"failed_nodes": sorted(failed)}, allow_retries=False,
+            + "; ".join(f"{node}: {message}" for node, message in failed.items()),
+            metadata={"failed_nodes": sorted(failed)},
+            allow_retries=False,
         ) from error
-
 
 
 def _with_exclusions(context: dg.AssetExecutionContext, postgres: PostgresResource, event):
@@ -118,17 +118,25 @@ def _with_exclusions(context: dg.AssetExecutionContext, postgres: PostgresResour
         return event
     with postgres.connection() as conn:
         excluded = exclusions.excluded(conn)
-    return event.with_metadata({
-        **event.metadata,
-        "excluded_file_versions": dg.MetadataValue.json(excluded),
-        "excluded_file_ids": dg.MetadataValue.text(", ".join(str(v["file_id"]) for v in excluded) or "none"),
-    })
+    return event.with_metadata(
+        {
+            **event.metadata,
+            "excluded_file_versions": dg.MetadataValue.json(excluded),
+            "excluded_file_ids": dg.MetadataValue.text(", ".join(str(v["file_id"]) for v in excluded) or "none"),
+        }
+    )
 
 
 # libpq's words for a connection the server or network dropped (dbt-postgres reports them as a
 # node's "Database Error"): a build that failed so is retried like any other lost database.
-_LOST_CONNECTION = ("server closed the connection", "terminating connection", "connection to server",
-                    "could not connect", "connection already closed", "ssl syscall error")
+_LOST_CONNECTION = (
+    "server closed the connection",
+    "terminating connection",
+    "connection to server",
+    "could not connect",
+    "connection already closed",
+    "ssl syscall error",
+)
 
 
 def _lost_connection(message: str) -> bool:
@@ -149,6 +157,7 @@ def _failed_nodes(invocation) -> dict[str, str]:
         results = []
     failed = {
         result["unique_id"].split(".")[2]: (result.get("message") or result["status"]).strip().splitlines()[0]
-        for result in results if result["status"] in ("error", "fail")
+        for result in results
+        if result["status"] in ("error", "fail")
     }
     return failed or {"dbt": "exited with an error before any node failed; see the step's dbt log"}
