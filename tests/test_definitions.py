@@ -143,7 +143,7 @@ def test_the_cli_ingest_path_imports_neither_dbt_nor_great_expectations():
     """What `greenhouse ingest` imports before (and for) a run: no dagster-dbt, dbt, GX or scikit-learn
     (seconds of start-up each; tests/test_ingest.py runs the command through its checks)."""
     code = (
-        "import sys\nfrom greenhouse_assets import cli\nfrom greenhouse_assets.ingest import command\n"
+        "import sys\nfrom greenhouse_assets import cli\nfrom greenhouse_assets import in_process\n"
         "import greenhouse_assets.ingest_definitions\n"
         "from greenhouse_assets.defs.quality import checks\n"
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'dagster_dbt', 'dbt', 'great_expectations', "

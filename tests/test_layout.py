@@ -2,7 +2,8 @@
 
 Bottom to top: the domain modules of `greenhouse_assets` (ingest, features, moga, quality, governance,
 transform, settings, ...) → `greenhouse_assets/defs/` (the Dagster definitions) → `definitions.py` (the code
-location) → the entry points that run the platform's jobs (`cli.py`, `in_process.py`). Developer tooling,
+location, and `ingest_definitions.py`, the ingest job alone for the CLI) → the entry points that run the
+platform's jobs (`cli.py`, `in_process.py`, `celery_workers.py`: the Celery app). Developer tooling,
 `greenhouse_dev/`, sits beside all of it and stays out of the image. A lower layer never imports a higher one.
 """
 
@@ -19,7 +20,8 @@ ROOT = Path(__file__).resolve().parent.parent
 RUNTIME = ROOT / "greenhouse_assets"
 DEFS = RUNTIME / "defs"
 DEFINITIONS = RUNTIME / "definitions.py"
-ENTRY_POINTS = {RUNTIME / "cli.py", RUNTIME / "in_process.py"}
+CODE_LOCATIONS = {DEFINITIONS, RUNTIME / "ingest_definitions.py"}
+ENTRY_POINTS = {RUNTIME / "cli.py", RUNTIME / "in_process.py", RUNTIME / "celery_workers.py"}
 UPPER = ("greenhouse_assets.defs", "greenhouse_assets.definitions")
 
 
@@ -58,7 +60,7 @@ def test_the_runtime_never_imports_developer_tooling():
 
 
 def test_only_defs_the_code_location_and_the_entry_points_import_defs():
-    allowed = {DEFINITIONS, *ENTRY_POINTS}
+    allowed = {*CODE_LOCATIONS, *ENTRY_POINTS}
     offenders = {
         str(p.relative_to(ROOT)): sorted(found)
         for p in runtime_files()
@@ -113,4 +115,4 @@ def test_the_runtime_cli_runs_the_platform_and_the_dev_cli_adds_the_tooling():
     assert set(runtime) == {"db", "migrate", "ingest", "docs", "files", "rollback", "ui-proxy"}
     assert runtime["db"] == ["up", "status", "url"]  # prepares a server; never starts or stops one
     assert set(dev) - set(runtime) == {"generate-sample", "run", "dev"}
-    assert dev["db"] == ["up", "stop", "status", "url"]
+    assert dev["db"] == ["up", "stop", "status", "url", "standby", "promote"]
