@@ -85,7 +85,7 @@ lint: setup
 	$(VENV)/bin/sqlfluff lint dbt_project/models
 
 test: lint migrate e2e-deps auth-deps redis-deps
-	$(PY) -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup)
+	$(PY) -m pytest --durations=25 $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup)
 
 # The tests marked `pure` (readers, detection, registry patterns, feature maths, MOGA physics, the sample,
 # the layout): no cluster, no database (tests/conftest.py makes none when only these are selected).

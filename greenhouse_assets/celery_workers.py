@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from greenhouse_assets import settings
+from greenhouse_assets import catalog, settings
 
 
 def celery_settings() -> dict:
@@ -64,7 +64,7 @@ def features_backfill_job() -> dg.JobDefinition:
     from greenhouse_assets.definitions import defs
 
     job = dg.define_asset_job(
-        "features_backfill", selection=[dg.AssetKey(["features", "extracted_features"])], executor_def=executor()
+        "features_backfill", selection=[catalog.EXTRACTED_FEATURES.asset_key], executor_def=executor()
     )
     return job.resolve(asset_graph=defs.resolve_asset_graph(), resource_defs=defs.resources)
 

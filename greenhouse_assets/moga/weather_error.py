@@ -21,12 +21,15 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING
 
 import numpy as np
 import psycopg
 
-from greenhouse_assets.moga.hourly import HourlyDay
 from greenhouse_assets.moga.plan_inputs import WEATHER, HourlyArchive, day_start, day_values
+
+if TYPE_CHECKING:  # hourly.py imports pymoo, which the code location must not load (test_foundation)
+    from greenhouse_assets.moga.hourly import HourlyDay
 
 ERROR_DAYS = 90
 MIN_ERROR_DAYS = 5
