@@ -45,3 +45,27 @@ def test_pint_definitions_cached_by_one_process_serve_the_next_alike(tmp_path):
     cached_folders = [p for p in (tmp_path / "cache").iterdir() if p.name.startswith("pint-")]
     assert len(cached_folders) == 1 and any(cached_folders[0].iterdir())
     assert conversions() == uncached == [[5 / 9, -160 / 9], [10_000, 0], [10_000, 0]]
+
+
+def test_units_worked_out_by_one_process_serve_the_next_without_pint(tmp_path):
+    """The registry's units are validated with pint once; the next process (each `greenhouse ingest`) reads
+    the results, imports no pint, and converts exactly alike; a label pint cannot read still fails."""
+    code = (
+        "import json, sys\nfrom greenhouse_assets.ingest import units\n"
+        "from greenhouse_assets.ingest.registry import SourceRegistry\n"
+        "SourceRegistry.load()\n"
+        "result = [(l.scale, l.offset) for l in (units.convert('°F', '°C'), units.convert('%', 'ppm'))]\n"
+        "print(json.dumps({'pint': 'pint' in sys.modules, 'result': result}))"
+    )
+    env = {**os.environ, "GREENHOUSE_LOCAL_DIR": str(tmp_path)}
+
+    def run() -> dict:
+        out = subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True)
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    first, second = run(), run()
+    assert first["pint"] and not second["pint"]
+    assert first["result"] == second["result"] == [[5 / 9, -160 / 9], [10_000, 0]]
+    failing = "from greenhouse_assets.ingest import units\ntry:\n    units.check('furlongs per glorp')\nexcept units.UnitError as e:\n    print(e)"
+    out = subprocess.run([sys.executable, "-c", failing], env=env, check=True, capture_output=True, text=True)
+    assert "is not a unit pint can read" in out.stdout

@@ -15,12 +15,18 @@ Label handling, in order:
   themselves by their factor (CO2 exported in `%` volume is ×10 000 ppm), never to a dimension.
 
 Conversions are computed with exact fractions, so `°F -> °C` is (5/9, -160/9) to the last bit.
-pint is imported on first use only: a label equal to the target needs no conversion.
+pint is imported on first use only: a label equal to the target needs no conversion, and a label or
+conversion that an earlier process worked out with the same pint and this module is read from a small
+file of results (`_known`), so `greenhouse ingest` and a run do not import pint (~0.5-1 s) to validate
+the registry's units again.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
+import os
 import re
 import shutil
 import tempfile
@@ -75,21 +81,30 @@ def convert(source: str, target: str) -> Linear:
             f"{'0/1 is an on/off state' if source in STATES else repr(source)} "
             f"and {'0/1 (an on/off state)' if target in STATES else repr(target)} do not convert"
         )
+    key = f"convert\x1f{source}\x1f{target}"
+    if (known := _known().get(key)) is not None:
+        return Linear(*known)
     registry = _registry()
     a, b = _parse(source), _parse(target)
     if a == b:
-        return Linear()
-    if a.dimensionality != b.dimensionality:
+        linear = Linear()
+    elif a.dimensionality != b.dimensionality:
         raise UnitError(f"{source!r} is {_dimension(a)}, {target!r} is {_dimension(b)}")
-    zero = registry.Quantity(Fraction(0), a).to(b).magnitude
-    one = registry.Quantity(Fraction(1), a).to(b).magnitude
-    return Linear(float(one - zero), float(zero))
+    else:
+        zero = registry.Quantity(Fraction(0), a).to(b).magnitude
+        one = registry.Quantity(Fraction(1), a).to(b).magnitude
+        linear = Linear(float(one - zero), float(zero))
+    _remember(key, [linear.scale, linear.offset])
+    return linear
 
 
 def check(label: str) -> None:
     """UnitError unless `label` is a state or a unit pint can read (registry validation)."""
-    if label not in STATES:
-        _parse(label)
+    key = f"check\x1f{label}"
+    if label in STATES or key in _known():
+        return
+    _parse(label)
+    _remember(key, True)
 
 
 def _dimension(unit: Any) -> str:
@@ -106,6 +121,42 @@ def _spelled(label: str) -> str:
     for old, new in _SUPERSCRIPTS.items():
         text = text.replace(old, new)
     return _EXPONENT.sub(r"**\1", text).replace("^", "**").replace(" ", "")
+
+
+def _known_file() -> Path:
+    """The results file for this pint and this module's code (its rules, e.g. `_spelled`, decide results too)."""
+    from importlib.metadata import version  # noqa: PLC0415 - pint's version without importing pint
+
+    code = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+    return settings.local_dir() / "cache" / f"units-{version('pint')}-{code}.json"
+
+
+@functools.cache
+def _known() -> dict:
+    """Labels pint read and conversions it computed in earlier processes (successes only: an error is
+    always worked out, and worded, by pint again). Unreadable or missing: an empty start."""
+    try:
+        return json.loads(_known_file().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def _remember(key: str, value: object) -> None:
+    """Add one result, and write the file whole through a rename: a reader sees the old or the new file."""
+    known = _known()
+    known[key] = value
+    path = _known_file()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
+    except OSError:  # a read-only disk: the results are an optimisation only
+        return
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(known, out, ensure_ascii=False)
+        os.replace(tmp, path)
+    except OSError:
+        Path(tmp).unlink(missing_ok=True)
 
 
 @functools.lru_cache(maxsize=512)
