@@ -153,6 +153,28 @@ def test_rows_the_logger_sent_again_load_are_counted_and_the_later_row_wins(clea
             assert stored[stamp(line)] == pytest.approx(air_temperature(line) + shift, abs=1e-9), (name, line)
 
 
+def test_a_row_sent_again_right_after_itself_is_a_repeat_though_time_never_steps_back(
+    clean_platform, instance, real_data
+):
+    """The order check groups by time only when the file-order scan cannot rule repeats out: a time that
+    stands still for one step (no back-step at all) must still be grouped and counted."""
+    header, rows = real_rows(real_data)
+    landing = Path(os.environ["GREENHOUSE_LANDING_DIR"])
+    path = write(
+        landing / "knudjepsen" / "stands" / KNUDJEPSEN.name,
+        header,
+        with_blocks_sent_again(rows[:200], [(100, 101, 100)]),
+    )
+
+    report = ingest_file(path, instance, SourceRegistry.load())
+
+    assert report["status"] == "loaded" and report["rows"] == 201, report
+    order = evaluations(instance, report["run_id"])["timestamps_monotonic"]
+    assert not order.passed
+    counts = [order.metadata[n].value for n in ("repeated_rows", "conflicting_timestamps", "backward_steps")]
+    assert counts == [1, 0, 0]
+
+
 def test_a_version_whose_times_cannot_be_real_is_excluded_and_the_others_flow_on(clean_platform, instance, real_data):
     header, rows = real_rows(real_data)
     landing = Path(os.environ["GREENHOUSE_LANDING_DIR"]) / "knudjepsen"
