@@ -141,13 +141,14 @@ def test_the_cli_ingest_job_is_the_code_locations():
 
 def test_the_cli_ingest_path_imports_neither_dbt_nor_great_expectations():
     """What `greenhouse ingest` imports before (and for) a run: no dagster-dbt, dbt, GX or scikit-learn
-    (seconds of start-up each; tests/test_ingest.py runs the command through its checks)."""
+    (seconds of start-up each; tests/test_ingest.py runs the command through its checks), nor Celery,
+    which only the Celery executor needs."""
     code = (
         "import sys\nfrom greenhouse_assets import cli\nfrom greenhouse_assets import in_process\n"
         "import greenhouse_assets.ingest_definitions\n"
         "from greenhouse_assets.defs.quality import checks\n"
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'dagster_dbt', 'dbt', 'great_expectations', "
-        "'sklearn', 'tsfresh'}))"
+        "'sklearn', 'tsfresh', 'celery', 'dagster_celery'}))"
     )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"
