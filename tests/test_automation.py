@@ -2,14 +2,16 @@
 the features sensor and the MOGA chain's conditions, evaluated for real after real ingest + dbt runs."""
 
 import json
+from datetime import date
 
 import dagster as dg
 import psycopg
+import pytest
 
 from greenhouse_assets.database import libpq_url
 from greenhouse_assets.definitions import defs
 from greenhouse_assets.defs.automation.policies import COMPLETES_DAY_TAG
-from greenhouse_assets.defs.automation.sensors import MOGA_TARGETS, features_sensor
+from greenhouse_assets.defs.automation.sensors import MOGA_TARGETS, completes_day, features_sensor
 from greenhouse_assets.defs.features.assets import extracted_features
 from greenhouse_assets.defs.resources import PostgresResource, resources
 from greenhouse_assets.defs.transform.dbt import timeseries_dbt
@@ -125,3 +127,16 @@ def test_moga_runs_when_a_data_day_completes_not_for_the_day_in_progress(clean_p
     # 3 Dec 21:00 .. 4 Dec 06:00 local = 3 Dec 20:00 .. 4 Dec 05:00 UTC: 3 Dec is complete.
     assert land("c", 69, 78) == "true"
     assert moga_requested() == moga_keys
+
+
+@pytest.mark.pure
+def test_the_day_rule_counts_new_complete_days_and_revisions_of_complete_days():
+    before = {"aarslev/cell6": "2014-01-10", "knudjepsen/lampegrp1": "2014-01-20"}
+    # A zone's newest complete day moved on; a zone seen for the first time.
+    assert completes_day(before, {**before, "aarslev/cell6": "2014-01-11"}, date(2014, 1, 11))
+    assert completes_day({}, {"aarslev/cell6": "2014-01-10"}, date(2014, 1, 1))
+    # Readings added to the day in progress only.
+    assert not completes_day(before, before, date(2014, 1, 21))
+    # A change whose own span starts on a complete day (a late file, a new version, a rollback).
+    assert completes_day(before, before, date(2014, 1, 20))
+    assert completes_day(before, before, date(2013, 12, 5))
