@@ -110,7 +110,16 @@ def through_dagster_dev(
                 total = time.time() - landed
                 break
             time.sleep(1)
+        # MOGA results are committed before their run ends (the asset's checks and the run's end
+        # follow): stopping the stack now would interrupt that run and lose its end time.
         runs = dagster.runs(landed)
+        while (
+            total is not None
+            and time.time() - landed <= bound
+            and not any(LAYERS["moga"][0] in r["assets"] and r["endTime"] for r in runs)
+        ):
+            time.sleep(1)
+            runs = dagster.runs(landed)
     layers, previous_end = {}, landed
     for layer, (asset, _) in LAYERS.items():
         run = next(
