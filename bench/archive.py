@@ -16,8 +16,8 @@ Reported, in seconds from the landing:
   file has its row in `metadata.files`;
 - `features`: the end of the last features run started after the last `timeseries/measurements` run that
   started after the last file was staged (so the measurements include every file);
-- `moga`: the end of the first `moga_results` run started after that features run (MOGA's default
-  interval is 600 s, so this can take that much longer).
+- `moga`: the end of the first `moga_results` run started after that features run (MOGA recomputes once
+  a data day is complete, evaluated every GREENHOUSE_MOGA_INTERVAL s, default 30).
 The anchor: one `python` process on fresh databases that runs `greenhouse ingest`'s per-file runs over
 the same files (in-process), then `greenhouse run`'s downstream refresh once; timed from the process's
 start, so its imports count as ours do. Its `staged`, `features` and `moga` are read the same way, from
@@ -48,7 +48,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from _harness import report
-from latency import DEFAULT_MOGA_INTERVAL, DEFAULT_SENSOR_INTERVAL, fresh_databases
+from latency import DEFAULT_MOGA_INTERVAL, DEFAULT_PLAN_INTERVAL, DEFAULT_SENSOR_INTERVAL, fresh_databases
 
 from greenhouse_assets import settings
 from greenhouse_assets.database import connect
@@ -107,6 +107,7 @@ def stack_env(workdir: Path, name: str) -> dict[str, str]:
         "GREENHOUSE_DAGSTER_COMPUTE_LOGS": str(workdir / name / "logs"),
         "GREENHOUSE_SENSOR_INTERVAL": str(DEFAULT_SENSOR_INTERVAL),
         "GREENHOUSE_MOGA_INTERVAL": str(DEFAULT_MOGA_INTERVAL),
+        "GREENHOUSE_PLAN_INTERVAL": str(DEFAULT_PLAN_INTERVAL),
     }
 
 

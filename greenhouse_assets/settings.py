@@ -148,9 +148,19 @@ def lake_spool_dir() -> Path:
     return Path(os.environ.get("GREENHOUSE_LAKE_SPOOL") or tempfile.gettempdir())
 
 
+# Defaults of the automation intervals (what `make dev` gets; bench/latency.py measures them).
+SENSOR_INTERVAL = 5
+MOGA_INTERVAL = 30
+PLAN_INTERVAL = 600
+
+
 def sensor_interval() -> int:
-    """Seconds between landing-folder checks and timeseries automation evaluations."""
-    return _int("GREENHOUSE_SENSOR_INTERVAL", 15)
+    """Seconds between landing-folder checks, timeseries automation evaluations and features-sensor ticks.
+
+    5 s by default: a landed file is handed on after two scans that see it unchanged, and each of the
+    three hops to the day features waits for one tick, so the interval counts about four times in the
+    landing → features latency; an idle tick of the three costs little (README, Benchmarks)."""
+    return _int("GREENHOUSE_SENSOR_INTERVAL", SENSOR_INTERVAL)
 
 
 def sensor_max_files() -> int:
@@ -159,8 +169,13 @@ def sensor_max_files() -> int:
 
 
 def moga_interval() -> int:
-    """Seconds between MOGA automation evaluations."""
-    return _int("GREENHOUSE_MOGA_INTERVAL", 600)
+    """Seconds between evaluations of the MOGA chain's day rule: the least spacing of two MOGA runs."""
+    return _int("GREENHOUSE_MOGA_INTERVAL", MOGA_INTERVAL)
+
+
+def plan_interval() -> int:
+    """Seconds between evaluations of the day-ahead plan and its backtest (new prices or forecasts)."""
+    return _int("GREENHOUSE_PLAN_INTERVAL", PLAN_INTERVAL)
 
 
 def freshness_hours() -> tuple[int, int]:

@@ -20,7 +20,7 @@ import pytest
 from test_moga import synthetic_frame
 
 from greenhouse_assets.database import libpq_url
-from greenhouse_assets.defs.automation.sensors import MOGA_TARGETS
+from greenhouse_assets.defs.automation.sensors import PLAN_TARGETS
 from greenhouse_assets.defs.moga.backtest import BacktestConfig, moga_backtest
 from greenhouse_assets.defs.moga.plan import PlanConfig, moga_plan
 from greenhouse_assets.defs.resources import LakeResource, PostgresResource
@@ -476,11 +476,11 @@ def test_weather_falls_back_to_persistence_hour_by_hour():
 
 def test_a_new_price_or_forecast_file_requests_the_plan():
     """The plan's own condition on a graph of its inputs: a new price model run or new measurements (where
-    forecast files land) request it once; and the code location's moga_automation sensor targets it."""
+    forecast files land) request it once; and the code location's plan_automation sensor targets it."""
     from greenhouse_assets.definitions import defs as platform
 
     plan_key = dg.AssetKey(["moga", "plan"])
-    assert plan_key in MOGA_TARGETS.resolve(platform.resolve_asset_graph())
+    assert plan_key in PLAN_TARGETS.resolve(platform.resolve_asset_graph())
     condition = moga_plan.automation_conditions_by_key[plan_key]
     assert condition.get_label() == "after_prices_or_forecast"
     upstream = [

@@ -171,6 +171,7 @@ def platform_under_dagster_dev(
         "GREENHOUSE_LAKE_URL": os.environ["GREENHOUSE_LAKE_URL"],
         "GREENHOUSE_SENSOR_INTERVAL": "5",
         "GREENHOUSE_MOGA_INTERVAL": "10",
+        "GREENHOUSE_PLAN_INTERVAL": "10",
         **env,
     }
     try:

@@ -5,15 +5,22 @@
   database). The dbt sources are the per-source staging assets, partitioned by file version, and
   every file fills only its own source's table, so some staging partitions are always "missing"
   by design; with the guard the models would never run.
-- `after_features()` (feature importance, MOGA): any dependency updated since this asset was last
-  requested, ignoring `timeseries/measurements`, so a dbt run alone does not start the
-  MOGA chain before the day features it needs were recomputed. It has no time gate of its own:
-  it is evaluated only by `moga_automation`, whose interval is the "at most once per interval".
+- `after_complete_day()` (feature importance, objective models): the day features were recomputed by a
+  run that completed a data day or revised a complete one, since this asset was last requested.
+  `features_sensor` decides that (the rule is in defs/automation/sensors.py) and says so in the run
+  tag `greenhouse/completes_day` ("true" or "false"); an update from a run tagged "false" (a file
+  that only extends the day still in progress) does not count, an untagged one (a backfill
+  launched by hand) does. `timeseries/measurements` is not a trigger: a dbt run alone does not
+  start the MOGA chain before the day features it needs were recomputed. Several complete days
+  before one evaluation of `moga_automation` make one request: its interval is the upper bound.
+- `after_features()` (MOGA results, the backtest): any dependency updated since this asset was last
+  requested, ignoring `timeseries/measurements`: MOGA results follow the objective models, the
+  backtest follows the plan.
 - `after_prices_or_forecast()` (the day-ahead plan): as `after_features()` but counting
   `timeseries/measurements` too, where a weather file's forecast series land; a price file
   reaches it through `timeseries/site_electricity_prices`. So a new price or forecast file for
-  tomorrow re-plans tomorrow, at most once per `moga_automation` interval.
-- All three wait for running dependencies and running blocking checks, and for no upstream blocking
+  tomorrow re-plans tomorrow, at most once per `plan_automation` interval.
+- All four wait for running dependencies and running blocking checks, and for no upstream blocking
   check to stand failed: a failed check stops the chain there until that asset is fixed and re-run.
   Dagster's `all_deps_blocking_checks_passed()` would instead need every file-version partition of a
   staging table checked, which duplicates and files of other sources never are. A dependency
@@ -45,6 +52,9 @@ import dagster as dg
 from greenhouse_assets import catalog, database, settings
 
 MEASUREMENTS = catalog.MEASUREMENTS.asset_key
+# Run tag `features_sensor` sets on every run it requests: "true" when the run's days include a data
+# day that became complete or a complete day whose data changed, else "false".
+COMPLETES_DAY_TAG = "greenhouse/completes_day"
 AC = dg.AutomationCondition
 
 DB_RETRY = dg.RetryPolicy(max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL)
@@ -150,6 +160,16 @@ def on_new_data() -> dg.AutomationCondition:
     )
     updated = AC.any_deps_updated() | rechecked
     return ((never_built | _since_requested(updated)) & _guards()).with_label("on_new_data")
+
+
+def after_complete_day() -> dg.AutomationCondition:
+    only_day_in_progress = AC.all_new_updates_have_run_tags(tag_values={COMPLETES_DAY_TAG: "false"})
+    new_day = (
+        AC.any_deps_match(AC.newly_updated() & ~AC.executed_with_root_target() & ~only_day_in_progress)
+        .ignore(dg.AssetSelection.assets(MEASUREMENTS))
+        .with_label("day_completed_or_revised")
+    )
+    return (_since_requested(new_day) & _guards()).with_label("after_complete_day")
 
 
 def after_features() -> dg.AutomationCondition:

@@ -16,7 +16,7 @@ from typing import Any
 import dagster as dg
 
 from greenhouse_assets import catalog, settings
-from greenhouse_assets.defs.automation.policies import after_features
+from greenhouse_assets.defs.automation.policies import after_complete_day
 from greenhouse_assets.defs.platform import platform_asset
 from greenhouse_assets.defs.resources import PostgresResource
 from greenhouse_assets.features import store
@@ -159,7 +159,7 @@ def data_version(conn) -> str:
         "importance of every day-window feature for the MOGA targets `energy_use_proxy` and `growth_proxy`, "
         "with the data version they came from."
     ),
-    automation_condition=after_features(),
+    automation_condition=after_complete_day(),
 )
 def feature_importance(
     context: dg.AssetExecutionContext, config: ImportanceConfig, postgres: PostgresResource

@@ -22,7 +22,7 @@ import dagster as dg
 from pydantic import Field
 
 from greenhouse_assets import catalog
-from greenhouse_assets.defs.automation.policies import after_features
+from greenhouse_assets.defs.automation.policies import after_complete_day
 from greenhouse_assets.defs.platform import platform_asset
 from greenhouse_assets.defs.resources import PostgresResource
 from greenhouse_assets.governance import audit, lineage
@@ -105,7 +105,7 @@ def zone_verdicts(latest: dict[tuple[str, str], dict[str, dict]]) -> dict[tuple[
         "a PAR-transmission model on measured DLI and the literature TOMGRO growth model; each with a status "
         "(validated/rejected/derived/literature), the reason, blocked-CV skill vs monthly climatology and test days."
     ),
-    automation_condition=after_features(),
+    automation_condition=after_complete_day(),
 )
 def moga_objective_models(
     context: dg.AssetExecutionContext, config: ObjectiveModelsConfig, postgres: PostgresResource
