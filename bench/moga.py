@@ -26,18 +26,16 @@ from pymoo.core.problem import ElementwiseProblem
 
 from greenhouse_assets.moga import hourly, optimise
 from greenhouse_assets.moga.hourly_optimise import HourlyPlanProblem, optimise_plan
-from greenhouse_assets.moga.problem import LOWER, UPPER, VARIABLES, DayInputs, GreenhouseDayProblem, evaluate
-
-DAY = DayInputs(
-    day_of_year=40,
-    outdoor_temperature_c=2.0,
-    radiation_sum_mj_m2=3.0,
-    natural_dli_mol_m2=4.2,
-    u_value_w_m2k=7.0,
-    solar_gain_fraction=0.4,
-    baseline_kwh_m2=0.3,
-    lamp_efficacy_umol_j=1.8,
+from greenhouse_assets.moga.problem import (
+    LOWER,
+    UPPER,
+    VARIABLES,
+    WINTER_DAY,
+    DayInputs,
+    GreenhouseDayProblem,
+    evaluate,
 )
+
 POPULATION, SEED = 100, 1
 GENERATIONS = int(os.environ.get("MOGA_BENCH_GENERATIONS", "500"))  # a smaller budget for a quick check
 
@@ -132,8 +130,8 @@ def evaluations_per_second(problem, x: np.ndarray, seconds: float = 2.0) -> floa
 
 def main() -> None:
     x = np.random.default_rng(SEED).uniform(LOWER, UPPER, size=(POPULATION, len(VARIABLES)))
-    vectorised = GreenhouseDayProblem(DAY)
-    elementwise = ElementwiseGreenhouseDay(DAY)
+    vectorised = GreenhouseDayProblem(WINTER_DAY)
+    elementwise = ElementwiseGreenhouseDay(WINTER_DAY)
     assert np.allclose(
         vectorised.evaluate(x, return_as_dictionary=True)["F"], elementwise.evaluate(x, return_as_dictionary=True)["F"]
     ), "anchor must compute the same objectives"
@@ -171,7 +169,7 @@ def main() -> None:
         population=POPULATION,
         generations=GENERATIONS,
         seed=SEED,
-        day=DAY.as_dict(),
+        day=WINTER_DAY.as_dict(),
         hourly_plan=plan,
         hourly_day=HOURLY_DAY.as_dict(),
         load_average_1_5_15_min=os.getloadavg(),

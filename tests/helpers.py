@@ -3,6 +3,7 @@
 - `scratch_cluster()`: a second PostgreSQL + TimescaleDB cluster on a free port in a temp dir, for
   tests that stop and start a server: the shared cluster on 55432 is never stopped.
 - `make_knudjepsen_file()`: a Knudjepsen export of any length, made of the real file's rows.
+- `stage()`: one file received into the lake and loaded into staging, as an ingest run does, without Dagster.
 - `Webhook`: a local incoming webhook on a free port that records the alerts it accepts and can be
   told to fail (HTTP 500) the next POSTs or every POST (the `webhook` fixture in conftest).
 """
@@ -26,6 +27,11 @@ import pytest
 from conftest import REAL_DATA
 
 from greenhouse_assets import settings
+from greenhouse_assets.database import At
+from greenhouse_assets.ingest.lake_store import LakeStore
+from greenhouse_assets.ingest.pipeline import receive_file
+from greenhouse_assets.ingest.registry import SourceRegistry
+from greenhouse_assets.ingest.staging import load_parquet
 from greenhouse_dev import localdb
 
 REAL_KNUDJEPSEN = REAL_DATA / "knudjepsen" / "NO3_LAMPEGRP_1.csv"
@@ -96,6 +102,26 @@ def make_knudjepsen_file(dest: Path, rows: int) -> Path:
             written += min(len(data), rows - written)
             repetition += 1
     return dest
+
+
+def stage(url: str, path: Path, root: Path, lake: Path, registry: SourceRegistry | None = None):
+    """Receive `path` (under the landing folder `root`) into the lake at `lake` and load its Parquet into
+    staging; the receive outcome (file id, source, detection) for the test to look at."""
+    outcome = receive_file(
+        path, landing_root=root, store=LakeStore(lake), database=At(url), registry=registry or SourceRegistry.load()
+    )
+    assert outcome.status == "received", outcome.error
+    load_parquet(
+        At(url),
+        file_id=outcome.file_id,
+        source=outcome.source,
+        source_file=outcome.path,
+        parquet=Path(outcome.parquet_uri.removeprefix("file://")),
+        run_id=None,
+        actor="test",
+        partition_key=outcome.partition_key,
+    )
+    return outcome
 
 
 class Webhook:

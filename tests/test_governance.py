@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from greenhouse_assets import settings
-from greenhouse_assets.database import libpq_url
+from greenhouse_assets.database import At, libpq_url
 from greenhouse_assets.definitions import defs
 from greenhouse_assets.defs.governance.resources import AlertNotifier, AlertsNotDelivered, OpenLineageExport
 from greenhouse_assets.defs.governance.sensors import (
@@ -88,6 +88,11 @@ def _query(url: str, query: str, params=()) -> list[tuple]:
         return conn.execute(query, params).fetchall()
 
 
+def _alerting(notifier: AlertNotifier) -> dict:
+    """The alert sensors' resources: the notifier, and the test platform database that records alerts."""
+    return {"alerts": notifier, "postgres": PostgresResource(url=settings.database_url())}
+
+
 def _webhook(server) -> AlertNotifier:
     return AlertNotifier(notifier="webhook", webhook_url=f"http://127.0.0.1:{server.server_port}/alerts")
 
@@ -122,7 +127,7 @@ def test_identifying_values_never_reach_parquet_staging_or_timeseries(
         dagster_event=_failure_event(instance, run.run_id),
         dagster_instance=instance,
         dagster_run=run,
-        resources={"alerts": _webhook(http_server)},
+        resources=_alerting(_webhook(http_server)),
     )
     alert_on_run_failure(context.for_run_failure())
     ((path, alert),) = http_server.received
@@ -224,7 +229,7 @@ def test_failed_check_sends_one_webhook_alert(instance, http_server):
     start = _latest_check_event(instance)
     result = dg.materialize([_readings, _readings_in_range], instance=instance)
     assert not result.get_asset_check_evaluations()[0].passed
-    resources = {"alerts": _webhook(http_server)}
+    resources = _alerting(_webhook(http_server))
 
     first = alert_on_failed_check(dg.build_sensor_context(instance=instance, cursor=start, resources=resources))
     ours = [
@@ -319,12 +324,13 @@ def test_webhook_retries_with_backoff(webhook):
 def test_alerts_still_go_out_when_the_database_is_unreachable(caplog):
     from helpers import free_port
 
-    notifier = AlertNotifier(notifier="log", database_url=f"postgresql://greenhouse@127.0.0.1:{free_port()}/nowhere")
+    nowhere = At(f"postgresql://greenhouse@127.0.0.1:{free_port()}/nowhere")
     import logging
 
-    done = notifier.send(
+    done = AlertNotifier(notifier="log").send(
         alerts.Alert(kind="run_failure", text="run y failed", key="run_failure:y"),
         logging.getLogger("greenhouse.alerts"),
+        nowhere,
     )
     assert done.sent == ["run_failure:y"] and "run y failed" in caplog.text
     assert "cannot be recorded in metadata.alerts" in caplog.text
@@ -332,7 +338,7 @@ def test_alerts_still_go_out_when_the_database_is_unreachable(caplog):
 
 def test_alerts_are_retried_recorded_and_never_repeated(instance, webhook, alert_log):
     notifier = AlertNotifier(notifier="webhook", webhook_url=webhook.url, retry_delays=NO_WAIT)
-    resources = {"alerts": notifier}
+    resources = _alerting(notifier)
     start = _latest_check_event(instance)
 
     # 1. The webhook fails twice, then accepts: the check alert arrives once, after three attempts.
@@ -391,7 +397,7 @@ def test_freshness_warn_and_fail_alert_once_per_state_change(instance, webhook, 
     from dagster._core.workspace.load_target import InProcessWorkspaceLoadTarget
     from dagster._daemon.freshness import FreshnessDaemon
 
-    resources = {"alerts": AlertNotifier(notifier="webhook", webhook_url=webhook.url, retry_delays=NO_WAIT)}
+    resources = _alerting(AlertNotifier(notifier="webhook", webhook_url=webhook.url, retry_delays=NO_WAIT))
     asset = freshness_defs.KEY.to_user_string()
     target = InProcessWorkspaceLoadTarget(
         InProcessCodeLocationOrigin(LoadableTargetOrigin(python_file=freshness_defs.__file__, attribute="defs"))

@@ -28,20 +28,10 @@ from greenhouse_assets.defs.moga.models import ObjectiveModelsConfig, moga_objec
 from greenhouse_assets.defs.moga.results import MogaConfig, moga_results
 from greenhouse_assets.defs.resources import LakeResource, PostgresResource
 from greenhouse_assets.moga import calibration, data, optimise, physics, profiles, store, validation
-from greenhouse_assets.moga.problem import CONSTRAINTS, VARIABLES, DayInputs, evaluate
+from greenhouse_assets.moga.problem import CONSTRAINTS, VARIABLES, WINTER_DAY, DayInputs, evaluate
 from greenhouse_assets.moga.recommend import NoFeasibleSetpoint, bounds, day_inputs, optimise_day
 
 START = date(2014, 1, 1)
-WINTER_DAY = DayInputs(
-    day_of_year=40,
-    outdoor_temperature_c=2.0,
-    radiation_sum_mj_m2=3.0,
-    natural_dli_mol_m2=4.2,
-    u_value_w_m2k=7.0,
-    solar_gain_fraction=0.4,
-    baseline_kwh_m2=0.3,
-    lamp_efficacy_umol_j=1.8,
-)
 LAMP_KH_PER_HOUR = 150 / 1.8 / (1.5 * 1.33)  # lamp heat per lamp hour in pipe degree-hours (P_lamp / k_pipe)
 FAST = dg.RunConfig(ops={"moga_results": MogaConfig(pop_size=40, generations=60, seed=7)})
 NO_FALLBACK = dg.RunConfig(

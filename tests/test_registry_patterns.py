@@ -23,6 +23,7 @@ import polars as pl
 import psycopg
 import pytest
 import yaml
+from helpers import stage
 
 from greenhouse_assets import settings
 from greenhouse_assets.database import At, libpq_url
@@ -35,7 +36,6 @@ from greenhouse_assets.ingest.lake_store import LakeStore
 from greenhouse_assets.ingest.pipeline import receive_file
 from greenhouse_assets.ingest.readers import open_file
 from greenhouse_assets.ingest.registry import SourceRegistry
-from greenhouse_assets.ingest.staging import load_parquet
 from tests.conftest import REAL_DATA
 
 SMAP_JSON = REAL_DATA / "aarslev" / "celle5" / "output-2014-01-01-00-00.csv.json"
@@ -472,22 +472,6 @@ def test_registry_refuses_bad_unit_config(tmp_path):
 
 
 # --- all three through staging and dbt into timeseries.measurements -------------------------------
-
-
-def stage(url: str, path: Path, root: Path, lake: Path, registry: SourceRegistry):
-    outcome = receive_file(path, landing_root=root, store=LakeStore(lake), database=At(url), registry=registry)
-    assert outcome.status == "received", outcome.error
-    load_parquet(
-        At(url),
-        file_id=outcome.file_id,
-        source=outcome.source,
-        source_file=outcome.path,
-        parquet=Path(outcome.parquet_uri.removeprefix("file://")),
-        run_id=None,
-        actor="test",
-        partition_key=outcome.partition_key,
-    )
-    return outcome
 
 
 def test_streams_points_and_units_reach_measurements(clean_platform, registry, tmp_path):

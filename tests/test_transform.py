@@ -5,51 +5,25 @@ then `timeseries_dbt` is materialized: `dbt build` of the seeds, models and test
 """
 
 from collections import defaultdict
-from pathlib import Path
 
 import dagster as dg
 import psycopg
 import pytest
 import yaml
+from helpers import stage
 from psycopg import sql
 
 from greenhouse_assets import settings
-from greenhouse_assets.database import At, libpq_url
+from greenhouse_assets.database import libpq_url
 from greenhouse_assets.defs.resources import resources
 from greenhouse_assets.defs.transform.dbt import timeseries_dbt
 from greenhouse_assets.defs.transform.resources import transform_resources
-from greenhouse_assets.ingest.lake_store import LakeStore
-from greenhouse_assets.ingest.pipeline import receive_file
-from greenhouse_assets.ingest.registry import SourceRegistry
-from greenhouse_assets.ingest.staging import load_parquet
 from greenhouse_assets.transform import seeds
 
 CELL = "aarslev/celle5/output-2014-03-01-00-00.csv"
 # MortenSDU exports are left out until the loader stages their unmapped `End` column (zone NULL today).
 FILES = [CELL, CELL + ".json", "aarslev/celle5/output-2014-02-01-00-00.csv"]
 SCALE = {"vpd": 0.1}  # the only non-identity conversion in the registry (hPa -> kPa)
-
-
-def stage(url: str, real_data: Path, relative: str, lake: Path) -> int:
-    outcome = receive_file(
-        real_data / relative,
-        landing_root=real_data,
-        store=LakeStore(lake),
-        database=At(url),
-        registry=SourceRegistry.load(),
-    )
-    assert outcome.status == "received", outcome.error
-    load_parquet(
-        At(url),
-        file_id=outcome.file_id,
-        source=outcome.source,
-        source_file=outcome.path,
-        parquet=Path(outcome.parquet_uri.removeprefix("file://")),
-        run_id=None,
-        actor="test",
-        partition_key=outcome.partition_key,
-    )
-    return outcome.file_id
 
 
 def build(instance, full_refresh: bool = False) -> dg.ExecuteInProcessResult:
@@ -106,7 +80,7 @@ def test_seeds_follow_the_registry():
 def test_real_files_to_measurements(clean_platform, real_data, tmp_path):
     url = clean_platform
     instance = dg.DagsterInstance.ephemeral()  # run history is not under test here
-    ids = {path: stage(url, real_data, path, tmp_path / "lake") for path in FILES}
+    ids = {path: stage(url, real_data / path, real_data, tmp_path / "lake").file_id for path in FILES}
     build(instance)
     with psycopg.connect(libpq_url(url)) as conn:
         first = rows(conn)
@@ -223,7 +197,7 @@ def test_anomaly_flags_equal_a_plain_rolling_computation(clean_platform, real_da
     (where the bounds are weakest) and after an incremental run that only recomputes some windows."""
     url = clean_platform
     instance = dg.DagsterInstance.ephemeral()
-    ids = {path: stage(url, real_data, path, tmp_path / "lake") for path in FILES}
+    ids = {path: stage(url, real_data / path, real_data, tmp_path / "lake").file_id for path in FILES}
     with psycopg.connect(libpq_url(url)) as conn:
         columns = dict(
             conn.execute(

@@ -163,6 +163,20 @@ class DayInputs:
         return self.radiation_sum_mj_m2 * 1e6 / 3600.0 * (shape / total if total > 0 else shape)
 
 
+# A fixed February day (9 February, mild overcast, Aarslev-like cover and lamps): the one example day the
+# benchmark times and the tests optimise, so both measure the same problem.
+WINTER_DAY = DayInputs(
+    day_of_year=40,
+    outdoor_temperature_c=2.0,
+    radiation_sum_mj_m2=3.0,
+    natural_dli_mol_m2=4.2,
+    u_value_w_m2k=7.0,
+    solar_gain_fraction=0.4,
+    baseline_kwh_m2=0.3,
+    lamp_efficacy_umol_j=1.8,
+)
+
+
 def evaluate(x: np.ndarray, day: DayInputs) -> dict[str, np.ndarray]:
     """Objectives, constraints and diagnostics for a population x of shape (n, 7)."""
     x = np.atleast_2d(x)

@@ -2,7 +2,7 @@
 // layer group) and each layer's own graph, until every expected asset name is rendered; saves
 // screenshots. Usage: node asset_graph.js URL SCREENSHOT_PREFIX GROUP,GROUP,... ASSET_NAME...
 // Exit 0 when all names were found; otherwise prints the missing ones and exits 1.
-const { chromium } = require("playwright-core");
+const { launch, textShowing } = require("./browser");
 
 const [url, prefix, groups, ...names] = process.argv.slice(2);
 
@@ -10,23 +10,13 @@ async function textOf(page, path, expected, screenshot) {
   await page.goto(`${url}${path}`, { waitUntil: "networkidle", timeout: 60000 });
   const skip = page.getByRole("button", { name: "Skip" });  // first-visit newsletter dialog
   if (await skip.isVisible()) await skip.click();
-  const deadline = Date.now() + 30000;
-  let text = "";
-  do {
-    text = await page.locator("body").innerText();
-    if (expected.every((name) => text.includes(name))) break;
-    await page.waitForTimeout(1000);
-  } while (Date.now() < deadline);
+  const text = await textShowing(page, expected, 30000);
   await page.screenshot({ path: screenshot });
   return text;
 }
 
 (async () => {
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-           "--disable-component-update", "--no-first-run"],
-  });
+  const browser = await launch();
   let seen = "";
   try {
     const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });

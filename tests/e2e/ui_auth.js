@@ -4,7 +4,7 @@
 // Usage: node ui_auth.js URL SCREENSHOT_PREFIX VIEWER:PASSWORD OPERATOR:PASSWORD ASSET_PATH ASSET_DESCRIPTION
 //        GROUP_NAME...  (the asset page counts as loaded once its description shows)
 // Exit 0 when every expectation held; otherwise prints the first that did not and exits 1.
-const { chromium } = require("playwright-core");
+const { launch, textShowing } = require("./browser");
 
 const [url, prefix, viewer, operator, assetPath, description, ...names] = process.argv.slice(2);
 const credentials = (pair) => {
@@ -32,13 +32,7 @@ async function open(browser, httpCredentials, path, screenshot, expected) {
   const context = await browser.newContext({ viewport: { width: 1600, height: 1000 }, httpCredentials });
   const page = await context.newPage();
   const response = await page.goto(`${url}${path}`, { waitUntil: "networkidle", timeout: 90000 });
-  const deadline = Date.now() + 60000;
-  let text = "";
-  do {
-    text = await page.locator("body").innerText();
-    if (expected.every((name) => text.includes(name))) break;
-    await page.waitForTimeout(1000);
-  } while (Date.now() < deadline);
+  const text = await textShowing(page, expected, 60000);
   await dismissNewsletter(page);
   await page.screenshot({ path: `${prefix}-${screenshot}.png` });
   const missing = expected.filter((name) => !text.includes(name));
@@ -49,11 +43,7 @@ async function open(browser, httpCredentials, path, screenshot, expected) {
 const materialize = (page) => page.getByRole("button", { name: /Materialize/ });
 
 (async () => {
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-           "--disable-component-update", "--no-first-run"],
-  });
+  const browser = await launch();
   try {
     // No credentials: the proxy answers 401 with a Basic challenge, which the browser, having nothing to
     // answer with, turns into a failed navigation; nothing of the UI loads.

@@ -10,7 +10,8 @@ from functools import partial
 import dagster as dg
 import psycopg
 
-from greenhouse_assets import database, settings
+from greenhouse_assets import settings
+from greenhouse_assets.database import Database
 from greenhouse_assets.governance import alerts, openlineage
 
 settings.apply_alert_defaults()  # `dg.EnvVar` needs the unset ones set: "log" alerts, no export
@@ -21,25 +22,21 @@ class AlertsNotDelivered(Exception):
 
 
 class AlertNotifier(dg.ConfigurableResource):
-    """`notifier`: log | webhook; `webhook_url`: where webhook alerts are POSTed; `database_url`: the
-    platform database holding `metadata.alerts` (what was sent); `retry_delays`: seconds before each
-    retry of a failed POST."""
+    """`notifier`: log | webhook; `webhook_url`: where webhook alerts are POSTed; `retry_delays`: seconds
+    before each retry of a failed POST. What was sent is recorded in `metadata.alerts` of the database the
+    caller hands over (the sensor's Postgres resource), as every other resource reaches the platform."""
 
     notifier: str = "log"
     webhook_url: str = ""
-    database_url: str = ""
     retry_delays: list[float] = list(alerts.RETRY_DELAYS)
-
-    def _url(self) -> str:
-        return self.database_url or settings.database_url()
 
     def _deliver(self, alert: alerts.Alert, log: logging.Logger) -> int:
         return alerts.send(
             alert, notifier=self.notifier, webhook_url=self.webhook_url, log=log, delays=self.retry_delays
         )
 
-    def send_all(self, new: list[alerts.Alert], log: logging.Logger) -> alerts.Delivery:
-        """Record `new` (keys already known are skipped), then deliver every alert not yet sent.
+    def send_all(self, new: list[alerts.Alert], log: logging.Logger, database: Database) -> alerts.Delivery:
+        """Record `new` in `database` (keys already known are skipped), then deliver every alert not yet sent.
 
         Raises AlertsNotDelivered when an alert could not be delivered (it stays recorded as failed),
         so the tick shows the failure. Without the database the new alerts are still sent, but
@@ -50,7 +47,7 @@ class AlertNotifier(dg.ConfigurableResource):
             raise ValueError(f"GREENHOUSE_ALERT_NOTIFIER={self.notifier!r}: expected one of {alerts.NOTIFIERS}")
         recorded = True
         try:
-            with database.connect(self._url()) as conn:
+            with database.connection() as conn:
                 alerts.record(conn, new)
         except psycopg.OperationalError as error:
             recorded = False
@@ -63,9 +60,7 @@ class AlertNotifier(dg.ConfigurableResource):
                 except alerts.DeliveryFailed as failed:
                     done.failed.append((alert.key, failed.error))
         else:
-            done = alerts.deliver_pending(
-                partial(database.connect, self._url()), partial(self._deliver, log=log), self.notifier, log
-            )
+            done = alerts.deliver_pending(database.connection, partial(self._deliver, log=log), self.notifier, log)
         if done.failed:
             raise AlertsNotDelivered(
                 f"{len(done.sent)} alert(s) sent; not delivered: "
@@ -78,8 +73,8 @@ class AlertNotifier(dg.ConfigurableResource):
             )
         return done
 
-    def send(self, alert: alerts.Alert, log: logging.Logger) -> alerts.Delivery:
-        return self.send_all([alert], log)
+    def send(self, alert: alerts.Alert, log: logging.Logger, database: Database) -> alerts.Delivery:
+        return self.send_all([alert], log, database)
 
 
 class OpenLineageExport(dg.ConfigurableResource):
@@ -99,7 +94,6 @@ def governance_resources() -> dg.Definitions:
             "alerts": AlertNotifier(
                 notifier=dg.EnvVar("GREENHOUSE_ALERT_NOTIFIER"),
                 webhook_url=dg.EnvVar("GREENHOUSE_ALERT_WEBHOOK_URL"),
-                database_url=dg.EnvVar("DATABASE_URL"),
             ),
             "openlineage": OpenLineageExport(
                 url=dg.EnvVar("GREENHOUSE_OPENLINEAGE_URL"), file=dg.EnvVar("GREENHOUSE_OPENLINEAGE_FILE")

@@ -47,8 +47,10 @@ def _hours(delta: timedelta) -> str:
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Sends an alert for every failed run (GREENHOUSE_ALERT_NOTIFIER).",
 )
-def alert_on_run_failure(context: dg.RunFailureSensorContext, alerts: AlertNotifier) -> None:
-    alerts.send(run_failure_alert(context.instance, context.dagster_run, context.failure_event), context.log)
+def alert_on_run_failure(
+    context: dg.RunFailureSensorContext, alerts: AlertNotifier, postgres: PostgresResource
+) -> None:
+    alerts.send(run_failure_alert(context.instance, context.dagster_run, context.failure_event), context.log, postgres)
 
 
 def run_failure_alert(instance: dg.DagsterInstance, run: dg.DagsterRun, failure_event: dg.DagsterEvent) -> Alert:
@@ -165,9 +167,11 @@ def failed_check_alerts(instance: dg.DagsterInstance, cursor: int | None) -> tup
     description="Sends an alert for every failed asset check evaluation (GREENHOUSE_ALERT_NOTIFIER), "
     "and re-sends alerts earlier ticks could not deliver.",
 )
-def alert_on_failed_check(context: dg.SensorEvaluationContext, alerts: AlertNotifier) -> dg.SensorResult:
+def alert_on_failed_check(
+    context: dg.SensorEvaluationContext, alerts: AlertNotifier, postgres: PostgresResource
+) -> dg.SensorResult:
     found, cursor = failed_check_alerts(context.instance, int(context.cursor) if context.cursor else None)
-    done = alerts.send_all(found, context.log)
+    done = alerts.send_all(found, context.log, postgres)
     return dg.SensorResult(
         cursor=None if cursor is None else str(cursor),
         skip_reason=None if done.sent else "no failed check since the last tick",
@@ -284,10 +288,12 @@ def freshness_alerts(
     description="Sends an alert when an asset's freshness turns WARN or FAIL, and when it passes again "
     "(GREENHOUSE_ALERT_NOTIFIER).",
 )
-def alert_on_freshness(context: dg.SensorEvaluationContext, alerts: AlertNotifier) -> dg.SensorResult:
+def alert_on_freshness(
+    context: dg.SensorEvaluationContext, alerts: AlertNotifier, postgres: PostgresResource
+) -> dg.SensorResult:
     graph = context.repository_def.asset_graph if context.repository_def is not None else None
     found, cursor = freshness_alerts(context.instance, int(context.cursor) if context.cursor else None, graph)
-    done = alerts.send_all(found, context.log)
+    done = alerts.send_all(found, context.log, postgres)
     return dg.SensorResult(
         cursor=None if cursor is None else str(cursor),
         skip_reason=None if done.sent else "no freshness change to WARN, FAIL or back to PASS",

@@ -171,9 +171,14 @@ def moga_results(
                 dagster_run_id=context.run_id,
                 model_statuses=statuses,
             )
-            if reason is not None:
-                context.log.warning(f"{site}/{zone}: skipped: {reason}")
-                skipped[f"{site}/{zone}"] = reason
+
+            unplanned = {"picks": [], "forecast": forecast, "crop": crop.as_dict()}
+
+            def skip(reason: str, recommendations: dict, where: str = f"{site}/{zone}", record: dict = record) -> None:
+                """Record the zone as skipped with its reason and no front, so the summary can say why (the
+                zone and its record are bound here, for this iteration)."""
+                context.log.warning(f"{where}: skipped: {reason}")
+                skipped[where] = reason
                 store.replace_run(
                     conn,
                     store.RunRecord(
@@ -184,10 +189,13 @@ def moga_results(
                         plot_uri=None,
                         status="skipped",
                         reason=reason,
-                        recommendations={"picks": [], "forecast": forecast, "crop": crop.as_dict()},
+                        recommendations=recommendations,
                     ),
                     [],
                 )
+
+            if reason is not None:
+                skip(reason, unplanned)
                 continue
             site_prices = profiles.prices(site, site_config)
             day = day_inputs(
@@ -209,27 +217,7 @@ def moga_results(
                     seeds=config.seeds,
                 )
             except NoFeasibleSetpoint as error:
-                context.log.warning(f"{site}/{zone}: skipped: {error}")
-                skipped[f"{site}/{zone}"] = str(error)
-                store.replace_run(
-                    conn,
-                    store.RunRecord(
-                        **record,
-                        evaluations=0,
-                        hypervolume=None,
-                        runtime_s=0.0,
-                        plot_uri=None,
-                        status="skipped",
-                        reason=str(error),
-                        recommendations={
-                            "picks": [],
-                            "forecast": forecast,
-                            "crop": crop.as_dict(),
-                            "day_inputs": day.as_dict(),
-                        },
-                    ),
-                    [],
-                )
+                skip(str(error), {**unplanned, "day_inputs": day.as_dict()})
                 continue
             rests_on = basis(statuses, models["growth"]["parameters"])
             table = [{**pick, "rests_on": rests_on} for pick in front.recommendation_table()]
