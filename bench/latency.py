@@ -21,6 +21,10 @@ from BENCH_LATENCY_DB (default `latency`): another name lets two benches run at 
 The anchor is the same chain on the same file run in-process by `make run`'s code path (ingest,
 then everything downstream in dependency order): the work itself, without sensors or process
 launches.
+
+`--rounds R` (default 1) interleaves R rounds (defaults, fast, anchor; then anchor, fast, defaults;
+...) and reports the median of each figure over the rounds; every round's figures are in the JSON's
+`rounds`.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -201,6 +206,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--fast-bound", type=float, default=900, help="the fast setting's limit, seconds (default 900)")
     parser.add_argument("--only", choices=["defaults", "fast"], help="measure one setting only (no JSON written)")
     parser.add_argument("--days", type=int, default=DAYS, help=f"length of the sample file (default {DAYS})")
+    parser.add_argument("--rounds", type=int, default=1, help="interleaved rounds, medians reported (default 1)")
     return parser.parse_args(argv)
 
 
@@ -216,46 +222,68 @@ def print_layers(title: str, layers: dict) -> None:
             )
 
 
+def measure_round(args: argparse.Namespace, sample: Path, workdir: Path, reverse: bool) -> dict:
+    """One round: each setting asked for on its own stack, and (unless `--only`) the anchor; `reverse`
+    runs them in the opposite order, so drift over the rounds does not favour one side."""
+    steps = [setting for setting in ("defaults", "fast") if args.only in (None, setting)]
+    steps += [] if args.only else ["anchor"]
+    figures: dict = {}
+    for step in reversed(steps) if reverse else steps:
+        if step == "anchor":
+            figures["anchor"] = in_process(sample, workdir)
+            continue
+        interval = {"defaults": None, "fast": args.fast_interval}[step]
+        bound = args.bound if step == "defaults" else args.fast_bound
+        total, layers = through_dagster_dev(
+            sample,
+            workdir,
+            sensor_interval=interval or DEFAULT_SENSOR_INTERVAL,
+            moga_interval=interval or DEFAULT_MOGA_INTERVAL,
+            plan_interval=interval or DEFAULT_PLAN_INTERVAL,
+            bound=bound,
+        )
+        title = (
+            f"defaults ({DEFAULT_SENSOR_INTERVAL} s sensors, {DEFAULT_MOGA_INTERVAL} s MOGA day rule, "
+            f"{DEFAULT_PLAN_INTERVAL} s plan)"
+            if step == "defaults"
+            else f"fast ({args.fast_interval} s sensors and MOGA)"
+        )
+        print_layers(f"{title}: " + describe(layers, bound), layers)
+        figures[step] = {"moga_s": total, "layers": layers}
+    return figures
+
+
+def _median(values: list) -> float | None:
+    """Median over the rounds that reached it; None when a round did not (a bound was hit)."""
+    return None if not values or any(v is None for v in values) else round(statistics.median(values), 1)
+
+
+def median_layers(rounds: list[dict], setting: str) -> dict:
+    return {
+        layer: {
+            figure: _median([r[setting]["layers"][layer][figure] for r in rounds])
+            for figure in ("reached_s", "wait_s", "run_s")
+        }
+        for layer in LAYERS
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    results = {}
+    rounds = []
     with tempfile.TemporaryDirectory(prefix="bench-latency-") as tmp:
         workdir = Path(tmp)
         sample = next(p for p in generate_sample(workdir / "sample", days=args.days) if p.parent.name == "knudjepsen")
-        if args.only in (None, "defaults"):
-            results["defaults"] = through_dagster_dev(
-                sample,
-                workdir,
-                sensor_interval=DEFAULT_SENSOR_INTERVAL,
-                moga_interval=DEFAULT_MOGA_INTERVAL,
-                plan_interval=DEFAULT_PLAN_INTERVAL,
-                bound=args.bound,
-            )
-            print_layers(
-                f"defaults ({DEFAULT_SENSOR_INTERVAL} s sensors, {DEFAULT_MOGA_INTERVAL} s MOGA day rule, "
-                f"{DEFAULT_PLAN_INTERVAL} s plan): " + describe(results["defaults"][1], args.bound),
-                results["defaults"][1],
-            )
-        if args.only in (None, "fast"):
-            results["fast"] = through_dagster_dev(
-                sample,
-                workdir,
-                sensor_interval=args.fast_interval,
-                moga_interval=args.fast_interval,
-                plan_interval=args.fast_interval,
-                bound=args.fast_bound,
-            )
-            print_layers(
-                f"fast ({args.fast_interval} s sensors and MOGA): " + describe(results["fast"][1], args.fast_bound),
-                results["fast"][1],
-            )
-        if args.only:
-            return
-        anchor = in_process(sample, workdir)
-    ours, layers = results["fast"]
+        for index in range(args.rounds):
+            print(f"round {index + 1} of {args.rounds}")
+            rounds.append(measure_round(args, sample, workdir / f"round-{index}", reverse=index % 2 == 1))
+    if args.only:
+        return
+    ours = _median([r["fast"]["moga_s"] for r in rounds])
     if ours is None:
         raise SystemExit(f"no MOGA results within {args.fast_bound:.0f} s even with {args.fast_interval} s intervals")
-    default_total, default_layers = results["defaults"]
+    anchor = statistics.median(r["anchor"] for r in rounds)
+    layers, default_layers = median_layers(rounds, "fast"), median_layers(rounds, "defaults")
     report(
         "latency",
         ours=ours,
@@ -265,7 +293,8 @@ def main(argv: list[str] | None = None) -> None:
         summary=f"{args.days}-day Knudjepsen file landing → MOGA results in {ours:.0f} s via dagster dev "
         f"({args.fast_interval} s intervals) vs {anchor:.0f} s in-process; with the defaults "
         f"({DEFAULT_SENSOR_INTERVAL} s / {DEFAULT_MOGA_INTERVAL} s / {DEFAULT_PLAN_INTERVAL} s): "
-        + describe(default_layers, args.bound),
+        + describe(default_layers, args.bound)
+        + f" (medians of {args.rounds} interleaved round{'s' if args.rounds > 1 else ''})",
         days=args.days,
         sensor_interval_s=args.fast_interval,
         moga_interval_s=args.fast_interval,
@@ -277,10 +306,11 @@ def main(argv: list[str] | None = None) -> None:
             "moga_interval_s": DEFAULT_MOGA_INTERVAL,
             "plan_interval_s": DEFAULT_PLAN_INTERVAL,
             "bound_s": args.bound,
-            "moga_s": default_total,
+            "moga_s": _median([r["defaults"]["moga_s"] for r in rounds]),
             "layers": default_layers,
             "reached_s": {layer: f["reached_s"] for layer, f in default_layers.items()},
         },
+        rounds=rounds,
     )
 
 
