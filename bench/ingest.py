@@ -11,7 +11,8 @@ timestamps, empty blocks) is in it. Ours is one file through `greenhouse ingest`
 (`ingest_file`, the sensor's job executed in-process) from its call until the staging rows were
 committed: hash, detect, parse, raw Parquet, binary COPY, registry bookkeeping, Dagster's run and
 event records. The process's one-time start (imports, opening the Dagster instance) is reported
-beside it, and so is the whole run with its quality checks. The anchor loads the same staged rows,
+beside it, and so is the whole run with its quality checks. The command's time is split at its run's
+event timestamps (`command_breakdown`: start, ingest op, checks, Dagster's other run records, end). The anchor loads the same staged rows,
 exported as a clean CSV, into an identical table with `psql \\copy`, as a whole `psql` process. The
 anchor sends exactly the columns ours sends: `_file_id`, `_row_number` and the file's columns; the
 three per-version constants (`_source_file`, `_ingested_at`, `_status`) are filled in by the server
@@ -97,17 +98,48 @@ def ingest_in_subprocess(
     return float(staged), float(total), float(startup), int(rss), json.loads(reports[-1])["file_id"]
 
 
-def command_in_subprocess(path: Path, env: dict) -> tuple[float, int]:
-    """`greenhouse ingest FILE --json` as a user runs it: wall seconds of the whole process, and the file id."""
-    start = time.perf_counter()
+def command_in_subprocess(path: Path, env: dict) -> tuple[float, int, dict]:
+    """`greenhouse ingest FILE --json` as a user runs it: wall seconds of the whole process, the file id,
+    and where the seconds went (`command_breakdown`)."""
+    launched, start = time.time(), time.perf_counter()
     out = subprocess.run(
         [str(GREENHOUSE), "ingest", str(path), "--json"], env=env, check=True, capture_output=True, text=True
     )
-    seconds = time.perf_counter() - start
+    seconds, ended = time.perf_counter() - start, time.time()
     report = json.loads(out.stdout.strip().splitlines()[-1])
     if report["status"] != "loaded":
         raise SystemExit(f"`greenhouse ingest` did not load {path.name}: {report}")
-    return seconds, report["file_id"]
+    return seconds, report["file_id"], command_breakdown(report["run_id"], launched, ended, env)
+
+
+def command_breakdown(run_id: str, launched: float, ended: float, env: dict) -> dict:
+    """The command's wall time split at its run's event timestamps (read afterwards, in another process):
+    start (interpreter, imports, Dagster instance, until the run's first record), the ingest op (hash,
+    parse, COPY, registry), the staging checks' step, the rest of the run (Dagster's step and run records
+    between and around them), and the end (from the run's last record to the process's exit)."""
+    code = (
+        "import json, sys\n"
+        "from greenhouse_assets import settings; settings.apply_defaults()\n"
+        "import dagster as dg\n"
+        "with dg.DagsterInstance.get() as instance:\n"
+        "    print(json.dumps([(e.dagster_event.event_type_value, e.step_key, e.timestamp)\n"
+        "                      for e in instance.all_logs(sys.argv[1]) if e.dagster_event]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, run_id], env=env, check=True, capture_output=True, text=True)
+    events = json.loads(out.stdout.strip().splitlines()[-1])
+    at = {(kind, step): stamp for kind, step, stamp in events}
+    step = {
+        name: at[("STEP_SUCCESS", name)] - at[("STEP_START", name)]
+        for name in ("ingest_file_version", "staging_quality_checks")
+    }
+    run = events[-1][2] - events[0][2]
+    return {
+        "start_s": events[0][2] - launched,
+        "op_s": step["ingest_file_version"],
+        "checks_s": step["staging_quality_checks"],
+        "run_records_s": run - sum(step.values()),
+        "end_s": ended - events[-1][2],
+    }
 
 
 def variant(path: Path, round_: int) -> Path:
@@ -186,7 +218,7 @@ def main() -> None:
         for round_ in range(ROUNDS):  # interleaved, so a noisy spell hits both sides
             staged, total, startup, rss, file_id = ingest_in_subprocess(variant(small, round_), env)
             anchor = psql_copy_seconds(url, workdir, file_id)
-            command, command_file_id = command_in_subprocess(variant(small, ROUNDS + round_), env)
+            command, command_file_id, breakdown = command_in_subprocess(variant(small, ROUNDS + round_), env)
             rounds.append(
                 {
                     "ours_seconds": staged,
@@ -195,6 +227,7 @@ def main() -> None:
                     "process_startup_seconds": startup,
                     "peak_rss_mib": rss / 1024,
                     "command_ours_seconds": command,
+                    "command_breakdown": breakdown,
                     "command_anchor_seconds": psql_copy_seconds(url, workdir, command_file_id),
                 }
             )
@@ -205,6 +238,9 @@ def main() -> None:
     small_seconds = statistics.median(r["ours_seconds"] for r in rounds)
     anchor_seconds = statistics.median(r["anchor_seconds"] for r in rounds)
     command_seconds = statistics.median(r["command_ours_seconds"] for r in rounds)
+    breakdown = {
+        k: statistics.median(r["command_breakdown"][k] for r in rounds) for k in rounds[0]["command_breakdown"]
+    }
     command_anchor_seconds = statistics.median(r["command_anchor_seconds"] for r in rounds)
     small_rss = max(r["peak_rss_mib"] for r in rounds) * 1024
     rows = f"{SMALL_ROWS / 1e6:g} M"
@@ -217,7 +253,8 @@ def main() -> None:
         summary=f"{SMALL_ROWS:,} Knudjepsen rows landing → staging in {small_seconds:.2f} s vs psql \\copy "
         f"{anchor_seconds:.2f} s (library path); `greenhouse ingest` {command_seconds:.2f} s vs "
         f"`psql -c \\copy` {command_anchor_seconds:.2f} s as whole processes, ratio "
-        f"{command_anchor_seconds / command_seconds:.2f} (medians of {ROUNDS} interleaved rounds); "
+        f"{command_anchor_seconds / command_seconds:.2f} (medians of {ROUNDS} interleaved rounds; the command's "
+        f"{', '.join(f'{k[:-2]} {v:.2f} s' for k, v in breakdown.items())}); "
         f"peak RSS {small_rss / 1024:.0f} MiB ({rows}) vs {large_rss / 1024:.0f} MiB (4 × {rows})",
         rows=SMALL_ROWS,
         ours_seconds=small_seconds,
@@ -225,6 +262,7 @@ def main() -> None:
         command_ratio=command_anchor_seconds / command_seconds,
         command_ours_s=command_seconds,
         command_anchor_s=command_anchor_seconds,
+        command_breakdown_s=breakdown,
         rounds=rounds,
         peak_rss_mib_1m=small_rss / 1024,
         peak_rss_mib_4m=large_rss / 1024,

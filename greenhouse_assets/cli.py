@@ -185,10 +185,30 @@ def main(argv: list[str] | None = None, parser: argparse.ArgumentParser | None =
     settings.apply_defaults()
     args = (parser or build_parser()).parse_args(argv)
     try:
-        return args.func(args) or 0
+        code = args.func(args) or 0
     except (DatabaseUnavailable, AuthSetupError) as error:  # says what and why; a traceback would add nothing
         print(f"greenhouse: {error}", file=sys.stderr)
         return 1
+    if argv is None and args.func is _ingest:  # the process's own command line: `greenhouse ingest` ends here
+        _end_process(code)
+    return code
+
+
+def _end_process(code: int) -> None:
+    """End the process now that its work is committed and its Dagster instance closed, without the
+    interpreter's teardown of every module Dagster, pyarrow and polars loaded: about 0.8 s of a
+    `greenhouse ingest` (a tenth of a 1 M-row file's), spent freeing memory the OS frees anyway.
+    The exit handlers still run and the output is flushed; no thread is left to finish (the in-process
+    run's steps ran in this one)."""
+    import atexit
+    import logging
+    import os
+
+    atexit._run_exitfuncs()  # noqa: SLF001 - what a normal exit runs first (logging's flush among them)
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@ from __future__ import annotations
 import gzip
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import psycopg
@@ -106,6 +108,34 @@ def test_greenhouse_ingest_prints_a_json_report_per_file(landing, real_data, cap
     assert ingest_paths([landing], as_json=True) == 0
     reports = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
     assert [(r["path"], r["status"]) for r in reports] == [(str(first), "loaded"), (str(second), "duplicate")]
+
+
+def test_the_greenhouse_ingest_process_flushes_its_reports_and_records_its_runs_before_it_ends(
+    landing, instance, real_data
+):
+    """The command ends with `os._exit` (cli._end_process): its output, piped (block-buffered), must
+    still arrive whole, the exit code must be the command's, and the runs must be in the instance."""
+    source = real_data / "aarslev" / "december2013" / "MortenSDUData.csv"
+    first = _land(landing, source, "aarslev/a/MortenSDUData.csv")
+    _land(landing, source, "aarslev/b/MortenSDUData.csv")
+
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "greenhouse"), "ingest", str(landing), "--json"],
+        capture_output=True,
+        text=True,
+    )
+
+    assert done.returncode == 0, done.stderr[-2000:]
+    reports = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    assert [r["status"] for r in reports] == ["loaded", "duplicate"]
+    run = instance.get_run_by_id(reports[0]["run_id"])
+    assert run is not None and run.is_success and run.tags["greenhouse/path"] == str(first)
+    checks = [
+        e
+        for e in instance.all_logs(run.run_id)
+        if e.dagster_event and e.dagster_event.event_type_value == "ASSET_CHECK_EVALUATION"
+    ]
+    assert len(checks) == 3
 
 
 def test_dst_spring_forward_becomes_continuous_utc(landing, instance, real_data, database_url):

@@ -33,6 +33,7 @@ from greenhouse_assets import catalog
 from greenhouse_assets.catalog import STAGING_SCHEMA, staging_table_name
 from greenhouse_assets.database import Database
 from greenhouse_assets.governance import audit
+from greenhouse_assets.ingest import staged_profile
 
 SCHEMA = STAGING_SCHEMA
 BATCH_ROWS = 100_000
@@ -111,6 +112,7 @@ class StagingTransaction:
         ).fetchone()[0]
         self.rows = 0
         self.committed = False
+        self.profiler = staged_profile.Profiler(self.ingested_at)  # the checks' aggregates, from the batches sent
 
     def copy(self, tables: Iterable[pa.Table | pa.RecordBatch]) -> int:
         """Binary COPY of the rows, cast to the table's (possibly wider) column types; the server fills in
@@ -127,6 +129,7 @@ class StagingTransaction:
             copy.write(encoder.write_header())
             for batch in batches:
                 copy.write(encoder.write_batch(batch))
+                self.profiler.add(batch)  # while the server takes in the batch
                 self.rows += batch.num_rows
             copy.write(encoder.finish())
         return self.rows
@@ -171,6 +174,8 @@ class StagingTransaction:
         )
         conn.commit()
         self.committed = True
+        if run_id and (profile := self.profiler.profile()) is not None:
+            staged_profile.remember(run_id, self.file_id, profile)
         return StagingLoad(f"{SCHEMA}.{self.table}", self.rows, self.changes, deactivated)
 
 

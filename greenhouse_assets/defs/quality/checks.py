@@ -20,6 +20,7 @@ JSON without importing GX (seconds of every run process; its outcome is GX's, te
 """
 
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import dagster as dg
@@ -29,7 +30,7 @@ from greenhouse_assets import catalog
 from greenhouse_assets.defs.ingest.partitions import file_versions
 from greenhouse_assets.defs.ingest.staging import SOURCES, staging_key
 from greenhouse_assets.defs.resources import PostgresResource
-from greenhouse_assets.ingest import file_registry
+from greenhouse_assets.ingest import file_registry, staged_profile
 from greenhouse_assets.ingest.registry import SourceRegistry
 from greenhouse_assets.quality import exclusions, small_batch, time_limits
 
@@ -60,7 +61,7 @@ STAGING_CHECKS = {
 }
 
 
-def _timestamp_aggregates(conn, source: str, file_id: int, path: str) -> dict:
+def _timestamp_aggregates(conn, source: str, file_id: int, path: str, run_id: str | None = None) -> dict:
     """One row of aggregates over the version's staged rows: one scan in file order, and, only when that
     scan cannot rule repeats out, one grouping by time with the values of only the rows whose timestamp
     occurs more than once, compared as text. Where the registry rule names a `series_key` (spot prices:
@@ -71,7 +72,10 @@ def _timestamp_aggregates(conn, source: str, file_id: int, path: str) -> dict:
     strictly one way, no time can occur twice, so there are no repeated or conflicting rows; the file-order
     scan sees that. Most exports are such files, and grouping 1 M timestamps was over half of this
     check's time (~1.5 s of a 1 M-row `greenhouse ingest`); a file that does step back, stand still or
-    lack a time is grouped as before, so every outcome is the grouping's."""
+    lack a time is grouped as before, so every outcome is the grouping's.
+
+    The file-order scan is skipped where the run that loaded the rows profiled them as it copied them
+    (ingest/staged_profile.py: the same aggregates, from the batches sent, for a run's own checks)."""
     table = sql.Identifier(catalog.STAGING_SCHEMA, catalog.staging_table_name(source))
     _source, rule = SourceRegistry.load().match(Path(path))
     columns, keys = [], []
@@ -111,8 +115,14 @@ def _timestamp_aggregates(conn, source: str, file_id: int, path: str) -> dict:
                count(*) filter (where time <= previous_time) = 0
                    or count(*) filter (where time >= previous_time) = 0 as strictly_one_way
         from steps""").format(table=table, file_id=sql.Literal(file_id), implausible=implausible, partition=partition)
-    aggregates = _one_row(conn, in_file_order)
-    if aggregates.pop("strictly_one_way") and not aggregates["rows_without_time"]:
+    profile = None if keys else staged_profile.recall(run_id, file_id)  # the profile has no per-key steps
+    if profile is not None:
+        aggregates = {n: _in_session_zone(conn, v) for n, v in profile.aggregates.items()}
+        one_way = profile.strictly_one_way
+    else:
+        aggregates = _one_row(conn, in_file_order)
+        one_way = aggregates.pop("strictly_one_way")
+    if one_way and not aggregates["rows_without_time"]:
         return {**aggregates, "repeated_rows": 0, "conflicting_timestamps": 0}
     values = (
         sql.SQL("row({})::text").format(sql.SQL(", ").join(sql.Identifier("s", c) for c in columns))
@@ -133,6 +143,11 @@ def _timestamp_aggregates(conn, source: str, file_id: int, path: str) -> dict:
                count(*) filter (where distinct_values > 1) as conflicting_timestamps
         from per_time""").format(table=table, file_id=sql.Literal(file_id), values=values, series=series)
     return {**aggregates, **_one_row(conn, repeats)}
+
+
+def _in_session_zone(conn, value):
+    """A profiled time as the scan returns it: in the session's time zone (the metadata shows its offset)."""
+    return value.astimezone(conn.info.timezone) if isinstance(value, datetime) else value
 
 
 def _one_row(conn, query: sql.Composed) -> dict:
@@ -159,8 +174,9 @@ def _literal_row(conn, aggregates: dict, names: tuple[str, ...]) -> str:
     )
 
 
-def _completeness_query(conn, source: str, file_id: int) -> str:
-    """One row per mapped column of the version, from a single scan (GX takes a query string)."""
+def _completeness_query(conn, source: str, file_id: int, run_id: str | None = None) -> str:
+    """One row per mapped column of the version, from a single scan (GX takes a query string); from the
+    load's profile (the same counts, as literals) for the checks of the run that loaded the rows."""
     table = sql.Identifier(catalog.STAGING_SCHEMA, catalog.staging_table_name(source))
     columns = [
         c
@@ -170,6 +186,18 @@ def _completeness_query(conn, source: str, file_id: int) -> str:
     ]
     if not columns:
         return "select null::text as staged_column, 1.0 as completeness"
+    profile = staged_profile.recall(run_id, file_id)
+    if profile is not None and set(columns) <= set(profile.filled):
+        rows = profile.aggregates["staged_rows"]
+        cells = sql.SQL(", ").join(
+            sql.SQL("({}, {}::float8)").format(sql.Literal(c), sql.Literal(profile.filled[c] / rows if rows else None))
+            for c in columns
+        )
+        return (
+            sql.SQL("select v.staged_column, v.completeness from (values {}) as v (staged_column, completeness)")
+            .format(cells)
+            .as_string(conn)
+        )
     filled = sql.SQL(", ").join(
         sql.SQL("count({}) as {}").format(sql.Identifier(c), sql.Identifier(f"filled_{i}"))
         for i, c in enumerate(columns)
@@ -241,7 +269,9 @@ def staging_quality_checks(
         version = file_registry.for_partition(conn, context.partition_key)
         staged = version is not None and version.status in ("loaded", "deactivated")
         aggregates = (
-            _timestamp_aggregates(conn, version.source, version.file_id, version.path)
+            _timestamp_aggregates(
+                conn, version.source, version.file_id, version.path, context.op_execution_context.run_id
+            )
             if staged and selected & {USABLE, ORDER}
             else {}
         )
@@ -249,7 +279,9 @@ def staging_quality_checks(
             name: _literal_row(conn, aggregates, STAGING_CHECKS[name][2]) for name in (USABLE, ORDER) if aggregates
         }
         if staged and "completeness" in selected:
-            queries["completeness"] = _completeness_query(conn, version.source, version.file_id)
+            queries["completeness"] = _completeness_query(
+                conn, version.source, version.file_id, context.op_execution_context.run_id
+            )
     for key in context.selected_asset_check_keys:
         suite, _blocking, reported = STAGING_CHECKS[key.name]
         if not staged or key.asset_key != staging_key(version.source):
