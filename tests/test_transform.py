@@ -9,16 +9,15 @@ from collections import defaultdict
 import dagster as dg
 import psycopg
 import pytest
-import yaml
 from helpers import stage
 from psycopg import sql
 
-from greenhouse_assets import settings
 from greenhouse_assets.database import libpq_url
 from greenhouse_assets.defs.resources import resources
 from greenhouse_assets.defs.transform.dbt import timeseries_dbt
 from greenhouse_assets.defs.transform.resources import transform_resources
 from greenhouse_assets.transform import seeds
+from greenhouse_assets.transform.variables import dbt_vars
 
 CELL = "aarslev/celle5/output-2014-03-01-00-00.csv"
 # MortenSDU exports are left out until the loader stages their unmapped `End` column (zone NULL today).
@@ -181,11 +180,11 @@ PLAIN_ANOMALY_FLAGS = """
 
 def mismatched_anomaly_flags(conn) -> tuple[list[tuple], int]:
     """Rows whose stored flag differs from the plain computation, and how many anomalies there are."""
-    dbt_vars = yaml.safe_load((settings.DBT_PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))["vars"]
+    v = dbt_vars()
     params = {
-        "h": dbt_vars["anomaly_half_window"],
-        "z": dbt_vars["anomaly_z_threshold"],
-        "min_points": dbt_vars["anomaly_min_points"],
+        "h": v["anomaly_half_window"],
+        "z": v["anomaly_z_threshold"],
+        "min_points": v["anomaly_min_points"],
     }
     flags = conn.execute(PLAIN_ANOMALY_FLAGS, params).fetchall()
     return [r for r in flags if r[4] != r[5]], sum(r[5] == "anomaly" for r in flags)
