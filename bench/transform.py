@@ -107,15 +107,6 @@ def as_float(column: str, sql_type: str) -> str:
     )
 
 
-def dbt_vars() -> dict:
-    """The model's thresholds (`vars` of dbt_project.yml), so both sides judge with the same numbers."""
-    import yaml
-
-    from greenhouse_assets import settings
-
-    return yaml.safe_load((settings.DBT_PROJECT_DIR / "dbt_project.yml").read_text())["vars"]
-
-
 def literal(text: str) -> str:
     return "'" + str(text).replace("'", "''") + "'"
 
@@ -130,6 +121,7 @@ def anomalies_sql(judged: str, *, plain: bool) -> str:
     import jinja2
 
     from greenhouse_assets import settings
+    from greenhouse_assets.transform.variables import dbt_vars
 
     v = dbt_vars()
     if not plain:
@@ -172,6 +164,8 @@ def anchor_sql(tables: dict[str, list[tuple[str, str]]], *, anomaly: str = "prun
     """The statements (a lookup table, then one INSERT … SELECT) computing what `measurements` computes (module docstring), by hand.
     `anomaly`: "pruned" (the model's exact pruning), "plain" (every window's statistics) or "none"
     (every clean value 'ok': only to show where the time goes)."""
+    from greenhouse_assets.transform.variables import dbt_vars
+
     v = dbt_vars()
     sentinel = "(round({x} / 1000) = -214748 or abs({x}) > 1e30)"  # the logger's int32 minimum; garbage
     cells = "\n    union all\n".join(

@@ -69,3 +69,27 @@ def test_units_worked_out_by_one_process_serve_the_next_without_pint(tmp_path):
     failing = "from greenhouse_assets.ingest import units\ntry:\n    units.check('furlongs per glorp')\nexcept units.UnitError as e:\n    print(e)"
     out = subprocess.run([sys.executable, "-c", failing], env=env, check=True, capture_output=True, text=True)
     assert "is not a unit pint can read" in out.stdout
+
+
+def test_units_learned_in_a_registry_load_are_written_once_and_replace_stale_files(tmp_path):
+    """Validating the registry works out dozens of units; the results file is written once for them all,
+    and a file for another pint or another version of the units code (never read again) is removed."""
+    stale = tmp_path / "cache" / "units-0.0-0000000000000000.json"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("{}", encoding="utf-8")
+    code = (
+        "import json, os\nfrom greenhouse_assets.ingest import units\n"
+        "from greenhouse_assets.ingest.registry import SourceRegistry\n"
+        "writes = []\nreplace = os.replace\n"
+        "def counting(src, dst):\n    writes.append(os.path.basename(dst))\n    replace(src, dst)\n"
+        "os.replace = counting\n"
+        "SourceRegistry.load()\n"
+        "print(json.dumps({'writes': writes, 'known': len(units._known())}))"
+    )
+    env = {**os.environ, "GREENHOUSE_LOCAL_DIR": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    files = sorted(p.name for p in (tmp_path / "cache").glob("units-*.json"))
+    assert result["known"] > 1 and len(result["writes"]) == 1
+    assert files == result["writes"] and not stale.exists()
+    assert len(json.loads((tmp_path / "cache" / files[0]).read_text(encoding="utf-8"))) == result["known"]

@@ -9,31 +9,36 @@ from collections import defaultdict
 import dagster as dg
 import psycopg
 import pytest
-import yaml
 from helpers import stage
 from psycopg import sql
 
-from greenhouse_assets import settings
+from greenhouse_assets import catalog
 from greenhouse_assets.database import libpq_url
 from greenhouse_assets.defs.resources import resources
 from greenhouse_assets.defs.transform.dbt import timeseries_dbt
 from greenhouse_assets.defs.transform.resources import transform_resources
 from greenhouse_assets.transform import seeds
+from greenhouse_assets.transform.variables import dbt_vars
 
+MEASUREMENTS = catalog.MEASUREMENTS.asset_key
 CELL = "aarslev/celle5/output-2014-03-01-00-00.csv"
 # MortenSDU exports are left out until the loader stages their unmapped `End` column (zone NULL today).
 FILES = [CELL, CELL + ".json", "aarslev/celle5/output-2014-02-01-00-00.csv"]
 SCALE = {"vpd": 0.1}  # the only non-identity conversion in the registry (hPa -> kPa)
 
 
-def build(instance, full_refresh: bool = False) -> dg.ExecuteInProcessResult:
+def build(instance, full_refresh: bool = False, measurements_only: bool = False) -> dg.ExecuteInProcessResult:
+    """`dbt build` of the project; `measurements_only` (once a test has built the seeds): of
+    `timeseries.measurements` and its tests, all that a rollback, a reactivation or a refresh changes."""
     result = dg.materialize(
         [timeseries_dbt],
+        selection=[MEASUREMENTS] if measurements_only else None,
         instance=instance,
         resources={**resources().resources, **transform_resources().resources},
         run_config=dg.RunConfig(ops={"timeseries_dbt": {"config": {"full_refresh": full_refresh}}}),
     )
     assert result.success
+    assert MEASUREMENTS in {e.asset_key for e in result.get_asset_materialization_events()}
     failed = [
         e.check_name
         for e in result.get_asset_check_evaluations()
@@ -129,7 +134,7 @@ def test_real_files_to_measurements(clean_platform, real_data, tmp_path):
         # Rollback: the JSON's rows disappear and the CSV's values it shadowed come back.
         conn.execute("SELECT metadata.set_file_active(%s, false)", (ids[CELL + ".json"],))
         conn.commit()
-    build(instance)
+    build(instance, measurements_only=True)
     with psycopg.connect(libpq_url(url)) as conn:
         rolled_back = rows(conn)
         assert not [r for r in rolled_back if r[6] == ids[CELL + ".json"]]
@@ -138,12 +143,12 @@ def test_real_files_to_measurements(clean_platform, real_data, tmp_path):
         assert len(stored_keys) == len(rolled_back)
         conn.execute("SELECT metadata.set_file_active(%s, true)", (ids[CELL + ".json"],))
         conn.commit()
-    build(instance)
+    build(instance, measurements_only=True)
     with psycopg.connect(libpq_url(url)) as conn:
         assert rows(conn) == first
 
     # A full refresh rebuilds the same table, in place: still a hypertable with its unique key.
-    build(instance, full_refresh=True)
+    build(instance, full_refresh=True, measurements_only=True)
     with psycopg.connect(libpq_url(url)) as conn:
         assert rows(conn) == first
         assert (
@@ -181,11 +186,11 @@ PLAIN_ANOMALY_FLAGS = """
 
 def mismatched_anomaly_flags(conn) -> tuple[list[tuple], int]:
     """Rows whose stored flag differs from the plain computation, and how many anomalies there are."""
-    dbt_vars = yaml.safe_load((settings.DBT_PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))["vars"]
+    v = dbt_vars()
     params = {
-        "h": dbt_vars["anomaly_half_window"],
-        "z": dbt_vars["anomaly_z_threshold"],
-        "min_points": dbt_vars["anomaly_min_points"],
+        "h": v["anomaly_half_window"],
+        "z": v["anomaly_z_threshold"],
+        "min_points": v["anomaly_min_points"],
     }
     flags = conn.execute(PLAIN_ANOMALY_FLAGS, params).fetchall()
     return [r for r in flags if r[4] != r[5]], sum(r[5] == "anomaly" for r in flags)
@@ -250,13 +255,13 @@ def test_anomaly_flags_equal_a_plain_rolling_computation(clean_platform, real_da
 
         conn.execute("SELECT metadata.set_file_active(%s, false)", (ids[CELL],))  # neighbours change in part
         conn.commit()
-    build(instance)
+    build(instance, measurements_only=True)
     with psycopg.connect(libpq_url(url)) as conn:
         mismatched, _ = mismatched_anomaly_flags(conn)
         assert mismatched == []
         conn.execute("SELECT metadata.set_file_active(%s, true)", (ids[CELL],))
         conn.commit()
-    build(instance)
+    build(instance, measurements_only=True)
     with psycopg.connect(libpq_url(url)) as conn:
         mismatched, anomalies_again = mismatched_anomaly_flags(conn)
         assert mismatched == [] and anomalies_again == anomalies

@@ -332,7 +332,9 @@ class SourceRegistry:
         vocabulary = dict(raw["vocabulary"])
         conversions = dict(raw["conversions"])
         sources = [_source(entry, vocabulary, conversions) for entry in raw["sources"]]
-        return cls(sources, vocabulary, conversions, _allow_list(raw.get("allow") or {}, sources, vocabulary))
+        registry = cls(sources, vocabulary, conversions, _allow_list(raw.get("allow") or {}, sources, vocabulary))
+        units.flush()  # the units validated above, in one write
+        return registry
 
     def match(self, path: Path, first_line: str | None = None) -> tuple[Source, FileRule]:
         """First matching rule, sources in registry order, the generic source last.

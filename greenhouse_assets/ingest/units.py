@@ -17,12 +17,13 @@ Label handling, in order:
 Conversions are computed with exact fractions, so `°F -> °C` is (5/9, -160/9) to the last bit.
 pint is imported on first use only: a label equal to the target needs no conversion, and a label or
 conversion that an earlier process worked out with the same pint and this module is read from a small
-file of results (`_known`), so `greenhouse ingest` and a run do not import pint (~0.5-1 s) to validate
+file of results (`_known`, written by `flush()`), so `greenhouse ingest` and a run do not import pint (~0.5-1 s) to validate
 the registry's units again.
 """
 
 from __future__ import annotations
 
+import atexit
 import functools
 import hashlib
 import json
@@ -40,6 +41,7 @@ from greenhouse_assets import settings
 STATES = frozenset({"0/1"})
 _EXPONENT = re.compile(r"(?<=[A-Za-z])([23])(?![\d.])")
 _SUPERSCRIPTS = {"²": "**2", "³": "**3", "µ": "u", "μ": "u"}
+_pending: set[str] = set()  # keys of results worked out since the file was last written
 
 
 class UnitError(ValueError):
@@ -142,9 +144,21 @@ def _known() -> dict:
 
 
 def _remember(key: str, value: object) -> None:
-    """Add one result, and write the file whole through a rename: a reader sees the old or the new file."""
-    known = _known()
-    known[key] = value
+    """Add one result; `flush()` writes the new ones (at the end of a registry load, and at exit)."""
+    _known()[key] = value
+    if not _pending:
+        atexit.register(flush)  # results worked out after the last flush (a file's own unit labels)
+    _pending.add(key)
+
+
+def flush() -> None:
+    """Write the results file whole, once, if there are new results, through a rename: a reader sees the
+    old or the new file. Files for another pint or another version of this module are removed: they
+    would never be read again."""
+    if not _pending:
+        return
+    _pending.clear()
+    atexit.unregister(flush)
     path = _known_file()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -153,10 +167,14 @@ def _remember(key: str, value: object) -> None:
         return
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(known, out, ensure_ascii=False)
+            json.dump(_known(), out, ensure_ascii=False)
         os.replace(tmp, path)
     except OSError:
         Path(tmp).unlink(missing_ok=True)
+        return
+    for stale in path.parent.glob("units-*.json"):
+        if stale != path:
+            stale.unlink(missing_ok=True)
 
 
 @functools.lru_cache(maxsize=512)

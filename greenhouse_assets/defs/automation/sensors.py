@@ -35,12 +35,12 @@ from datetime import date, timedelta
 
 import dagster as dg
 import psycopg
-import yaml
 
 from greenhouse_assets import catalog, settings
 from greenhouse_assets.defs.automation.policies import COMPLETES_DAY_TAG
 from greenhouse_assets.defs.features.assets import daily
 from greenhouse_assets.defs.resources import PostgresResource
+from greenhouse_assets.transform.variables import dbt_vars
 
 SENSOR_INTERVAL = settings.sensor_interval()
 MOGA_INTERVAL = settings.moga_interval()
@@ -51,9 +51,7 @@ MOGA_TARGETS = dg.AssetSelection.assets(
 )
 PLAN_TARGETS = dg.AssetSelection.assets(*(t.asset_key for t in (catalog.MOGA_PLAN, catalog.MOGA_BACKTEST)))
 # The margin the measurements model widens each recomputed span by on both sides (dbt var).
-ANOMALY_MARGIN = yaml.safe_load((settings.PROJECT_ROOT / "dbt_project" / "dbt_project.yml").read_text())["vars"][
-    "anomaly_half_window"
-]
+ANOMALY_MARGIN = dbt_vars()["anomaly_half_window"]
 
 timeseries_automation = dg.AutomationConditionSensorDefinition(
     "timeseries_automation",

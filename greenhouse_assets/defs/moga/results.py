@@ -106,6 +106,30 @@ def _markdown(site: str, zone: str, horizon: date, table: list[dict], crop: prof
     return "\n".join(lines)
 
 
+def _skip(
+    context: dg.AssetExecutionContext, conn, skipped: dict[str, str], record: dict, reason: str, recommendations: dict
+) -> None:
+    """Record a zone as skipped with its reason and no front, and note it in `skipped` (zone -> reason), so
+    the summary can say why."""
+    where = f"{record['site']}/{record['zone']}"
+    context.log.warning(f"{where}: skipped: {reason}")
+    skipped[where] = reason
+    store.replace_run(
+        conn,
+        store.RunRecord(
+            **record,
+            evaluations=0,
+            hypervolume=None,
+            runtime_s=0.0,
+            plot_uri=None,
+            status="skipped",
+            reason=reason,
+            recommendations=recommendations,
+        ),
+        [],
+    )
+
+
 @platform_asset(
     catalog.MOGA_RESULTS,
     deps=[catalog.MOGA_OBJECTIVE_MODELS.asset_key],
@@ -174,28 +198,8 @@ def moga_results(
 
             unplanned = {"picks": [], "forecast": forecast, "crop": crop.as_dict()}
 
-            def skip(reason: str, recommendations: dict, where: str = f"{site}/{zone}", record: dict = record) -> None:
-                """Record the zone as skipped with its reason and no front, so the summary can say why (the
-                zone and its record are bound here, for this iteration)."""
-                context.log.warning(f"{where}: skipped: {reason}")
-                skipped[where] = reason
-                store.replace_run(
-                    conn,
-                    store.RunRecord(
-                        **record,
-                        evaluations=0,
-                        hypervolume=None,
-                        runtime_s=0.0,
-                        plot_uri=None,
-                        status="skipped",
-                        reason=reason,
-                        recommendations=recommendations,
-                    ),
-                    [],
-                )
-
             if reason is not None:
-                skip(reason, unplanned)
+                _skip(context, conn, skipped, record, reason, unplanned)
                 continue
             site_prices = profiles.prices(site, site_config)
             day = day_inputs(
@@ -217,7 +221,7 @@ def moga_results(
                     seeds=config.seeds,
                 )
             except NoFeasibleSetpoint as error:
-                skip(str(error), {**unplanned, "day_inputs": day.as_dict()})
+                _skip(context, conn, skipped, record, str(error), {**unplanned, "day_inputs": day.as_dict()})
                 continue
             rests_on = basis(statuses, models["growth"]["parameters"])
             table = [{**pick, "rests_on": rests_on} for pick in front.recommendation_table()]
