@@ -8,7 +8,7 @@ import dagster as dg
 import psycopg
 import pytest
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
-from helpers import batch_members, requested_files
+from helpers import batch_members, requested_files, run_request
 from test_sensor import launch, settle
 
 from greenhouse_assets.database import libpq_url
@@ -136,6 +136,12 @@ def test_a_bad_file_in_a_batch_fails_its_partition_and_not_the_others(landing, i
     checked = evaluations(instance, [run.run_id for run in runs])
     assert {key for key, _check in checked} == set(good), "the good files are judged, in the failed run too"
     assert not settle(instance, landing, result.cursor).run_requests, "never run twice"
+
+    again = run_request(instance, bad_run)  # what Re-execute → From failure runs: the batch's step again
+    assert not again.success, "the bad file is still bad"
+    with psycopg.connect(libpq_url(database_url)) as conn:
+        rows = conn.execute("SELECT status, count(*) FROM metadata.files GROUP BY 1").fetchall()
+    assert dict(rows).get("duplicate") is None and dict(rows)["loaded"] == len(good), "the good files not again"
 
 
 def landings(*keys: str) -> list[Landing]:

@@ -22,6 +22,8 @@ from greenhouse_assets.defs.ingest.receive import receive, restage
 from greenhouse_assets.defs.ingest.staging import staging_key, staging_metadata
 from greenhouse_assets.defs.quality.checks import partition_evaluations, staging_quality_checks
 from greenhouse_assets.defs.resources import LakeResource, LandingFolderResource, PostgresResource
+from greenhouse_assets.ingest import file_registry
+from greenhouse_assets.ingest.pipeline import landing_relative
 
 
 def members(context: dg.AssetExecutionContext, config: RawFileConfig) -> list[str]:
@@ -52,6 +54,9 @@ def receive_batch(
     checks = _run_checks(context)
     for key in members(context, config):
         member = config.batch[key]
+        if _already_loaded(postgres, key, landing_relative(Path(member.path), landing.root)):
+            context.log.info(f"{member.path} (partition {key}) was loaded by an earlier attempt: not received again")
+            continue
         try:
             outcome = receive(
                 context,
@@ -85,6 +90,14 @@ def receive_batch(
             metadata={"failed": dg.MetadataValue.json(failed)},
             allow_retries=False,  # bad content and missing keys: a retry fails the same way
         )
+
+
+def _already_loaded(postgres: PostgresResource, partition_key: str, path: str) -> bool:
+    """This file, at this path, already loaded as this partition: the batch is re-executed (from failure,
+    after a bad file). Receiving it again would record the file as a duplicate of itself."""
+    with postgres.connection() as conn:
+        version = file_registry.for_partition(conn, partition_key)
+    return version is not None and version.path == path and version.status in ("loaded", "deactivated")
 
 
 def _run_checks(context: dg.AssetExecutionContext) -> list[dg.AssetCheckKey]:
