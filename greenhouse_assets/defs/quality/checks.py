@@ -261,8 +261,8 @@ def _batch_members(context: dg.AssetCheckExecutionContext) -> list[str]:
 def partition_evaluations(
     instance: dg.DagsterInstance, postgres: PostgresResource, keys: list[str], check_keys
 ) -> Iterator[AssetCheckEvaluation]:
-    """Each partition's evaluations, naming the partition: a check result in a ranged run cannot (the batch
-    of the landing sensor; its ingest step also gives these for its good files when a bad one fails it)."""
+    """Each partition's evaluations, naming the partition, which a check result in a ranged run cannot: the
+    landing sensor's batch judges each version it stages this way (defs/ingest/batch.py)."""
     for key in keys:
         for result in judge(postgres, key, check_keys):
             yield _evaluation(instance, result, key)
