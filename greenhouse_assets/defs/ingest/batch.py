@@ -7,8 +7,8 @@ config (`RawFileConfig.batch`). Each file stays its own partition with its own o
 file is materialized for its partition only (an `AssetMaterialization` per partition, as an output of
 a ranged run would be recorded for every key of the range); a bad file does not hold back the others,
 and the step fails after the batch naming each bad file, so the run fails and the partitions it did
-not materialize show as failed. Each staged version's checks are evaluated in this step (`_run_checks`). A key of the range missing from the config (added meanwhile by
-another writer) is left alone.
+not materialize show as failed. Each staged version's checks are evaluated in this step (`_run_checks`).
+A key of the range missing from the config (added meanwhile by another writer) is left alone.
 """
 
 from collections.abc import Iterator
