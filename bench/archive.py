@@ -124,6 +124,7 @@ def run_records(instance, after: float) -> list[dict]:
             "job": r.dagster_run.job_name,
             "status": r.dagster_run.status.value,
             "assets": {k.to_user_string() for k in r.dagster_run.asset_selection or ()},
+            "files": int(r.dagster_run.tags.get("greenhouse/files", 1)),  # a landing-sensor batch: several
             "created": r.create_timestamp.timestamp(),
             "start": r.start_time,
             "end": r.end_time,
@@ -142,7 +143,7 @@ def layers(runs: list[dict], files: int, now: float | None = None) -> dict[str, 
     finished = [r for r in runs if r["end"] is not None]
     ingest = [r for r in runs if r["job"] == INGEST_JOB]
     done: dict[str, float | None] = {"staged": None, "features": None, "moga": None}
-    if len(ingest) < files or any(r["end"] is None for r in ingest):
+    if sum(r["files"] for r in ingest) < files or any(r["end"] is None for r in ingest):
         return done
     done["staged"] = max(r["end"] for r in ingest)
     measured = [r for r in finished if MEASUREMENTS in r["assets"] and r["start"] and r["start"] >= done["staged"]]
@@ -169,14 +170,17 @@ def run_breakdown(instance, runs: list[dict]) -> dict:
     """Medians over the finished ingest runs, in seconds: `queued` (created → launched by the run queue),
     `process` (launched → the run process has started Python and Dagster and opened the instance),
     `load` (→ RUN_START: the job loaded from the code location), `to_step` (→ the step starts: resources,
-    planning), `step` (the op and its checks), `end` (→ the run's end) and `total` (created → end)."""
+    planning), `step` (the op and its checks: every file of a landing-sensor batch), `end` (→ the run's
+    end) and `total` (created → end); `files_per_run`, the median files a run took."""
     from dagster import DagsterEventType
 
     names = ("queued", "process", "load", "to_step", "step", "end", "total")
     parts: dict[str, list[float]] = {name: [] for name in names}
+    counts = []
     for run in runs:
         if run["job"] != INGEST_JOB or run["end"] is None:
             continue
+        counts.append(run["files"])
         events: dict = {}
         for record in instance.get_records_for_run(run["run_id"], limit=1000).records:
             entry = record.event_log_entry
@@ -202,7 +206,8 @@ def run_breakdown(instance, runs: list[dict]) -> dict:
             parts[name].append(b - a)
         parts["total"].append(run["end"] - run["created"])
     return {f"{name}_s": round(statistics.median(values), 2) if values else None for name, values in parts.items()} | {
-        "runs": len(parts["total"])
+        "runs": len(parts["total"]),
+        "files_per_run": statistics.median(counts) if counts else None,
     }
 
 

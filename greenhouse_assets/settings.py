@@ -168,6 +168,11 @@ def sensor_max_files() -> int:
     return _int("GREENHOUSE_SENSOR_MAX_FILES", 200)
 
 
+def sensor_batch_files() -> int:
+    """Files one landing-sensor run takes at most (a batch: one partition each, one process)."""
+    return _int("GREENHOUSE_SENSOR_BATCH_FILES", 12)
+
+
 def moga_interval() -> int:
     """Seconds between evaluations of the MOGA chain's day rule: the least spacing of two MOGA runs."""
     return _int("GREENHOUSE_MOGA_INTERVAL", MOGA_INTERVAL)

@@ -177,3 +177,35 @@ def clock_reset_export(rows: int = 600, reset_after: int = 400) -> bytes:
         for i, line in enumerate(data[reset_after:])
     ]
     return ("\r\n".join(header + data) + "\r\n").encode("utf-8")
+
+
+def batch_members(request) -> dict[str, dict]:
+    """A landing-sensor batch request's partition key -> its file's config (empty for a one-file run)."""
+    return request.run_config["ops"]["ingest_file_version"]["config"].get("batch", {})
+
+
+def requested_files(requests, landing: Path) -> dict[str, str]:
+    """Landing-relative path -> partition key, for every file the landing sensor's requests run."""
+    files = {}
+    for request in requests:
+        members = batch_members(request)
+        if members:
+            files |= {Path(member["path"]).relative_to(landing).as_posix(): key for key, member in members.items()}
+        else:
+            files[request.tags["greenhouse/path"]] = request.partition_key
+    return files
+
+
+def run_request(instance, request, tags: dict | None = None):
+    """A requested run of the `ingest_file` job, executed in process as the daemon would launch it: one
+    partition, or a batch's range (its tags name the range)."""
+    from greenhouse_assets.definitions import defs
+
+    return defs.resolve_job_def("ingest_file").execute_in_process(
+        run_config=request.run_config,
+        partition_key=request.partition_key,
+        asset_selection=request.asset_selection,
+        instance=instance,
+        tags=tags or request.tags,
+        raise_on_error=False,
+    )

@@ -27,6 +27,7 @@ import dagster as dg
 import psycopg
 import pytest
 from archive_fixtures import build_all
+from helpers import requested_files, run_request
 
 from greenhouse_assets import settings
 from greenhouse_assets.database import libpq_url
@@ -330,19 +331,13 @@ def test_the_archive_dropped_into_the_landing_folder_gives_the_same_files_and_co
     first = tick(None)
     assert not first.run_requests, "files seen for the first time may still be being written"
     second = tick(first.cursor)
-    assert sorted(r.tags["greenhouse/path"] for r in second.run_requests) == sorted(expected)
+    assert sorted(requested_files(second.run_requests, landing)) == sorted(expected)
+    assert len(second.run_requests) < len(expected), "files landing together are batched"
     assert not tick(second.cursor).run_requests, "never run twice"
-    instance.add_dynamic_partitions("file_versions", [r.partition_key for r in second.run_requests])
-    job = defs.resolve_job_def("ingest_file")
+    for request in second.dynamic_partitions_requests:
+        instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
     for request in second.run_requests:
-        job.execute_in_process(
-            run_config=request.run_config,
-            partition_key=request.partition_key,
-            asset_selection=request.asset_selection,
-            instance=instance,
-            tags=request.tags,
-            raise_on_error=False,
-        )
+        run_request(instance, request)
     models = defs.resolve_implicit_global_asset_job_def().execute_in_process(
         instance=instance, asset_selection=list(timeseries_dbt.keys), raise_on_error=False
     )

@@ -10,6 +10,7 @@ local webhook), and none of its rows reach the time series.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -19,10 +20,13 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG as RANGE_END
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_START_TAG as RANGE_START
 from e2e.stack import platform_under_dagster_dev
 from helpers import clock_reset_export
 
 from greenhouse_assets.database import libpq_url
+from greenhouse_assets.ingest.file_registry import partition_key_for
 from greenhouse_dev.sample import generate_sample
 
 DAYS = 14  # as tests/test_e2e.py: enough days for the objective models to calibrate
@@ -78,13 +82,17 @@ def test_one_file_failing_a_blocking_check_holds_back_no_other(stack, clean_plat
     (folder / "NO4_LAMPEGRP_1.csv").write_bytes(clock_reset_export())
     shutil.copytree(tmp_path / "archive", os.environ["GREENHOUSE_LANDING_DIR"], dirs_exist_ok=True)
     bad_path = "knudjepsen/NO4_LAMPEGRP_1.csv"
+    bad_key = partition_key_for("knudjepsen", hashlib.sha256(clock_reset_export()).hexdigest())
+
+    def runs_bad_file(run: dict) -> bool:
+        """The run of the bad file's partition: alone, or in a batch (of at most two files here: the range's
+        ends are all its keys)."""
+        return bad_key in {run["tags"].get(tag) for tag in ("dagster/partition", RANGE_START, RANGE_END)}
 
     deadline = time.monotonic() + TIMEOUT
     while True:
         runs = stack.runs(started)
-        failed = [
-            r for r in runs if r["status"] in ("FAILURE", "CANCELED") and r["tags"].get("greenhouse/path") != bad_path
-        ]
+        failed = [r for r in runs if r["status"] in ("FAILURE", "CANCELED") and not runs_bad_file(r)]
         assert not failed, f"runs failed: {failed}\n{stack.log_tail()}"
         state = platform_state(clean_platform)
         good = [f for f in state["files"] if f[1] != bad_path]
@@ -124,11 +132,13 @@ def test_one_file_failing_a_blocking_check_holds_back_no_other(stack, clean_plat
             ).fetchone()[0]
             assert state["reached"][file_id] >= staged > 0
 
-    # Runs: one ingest run per file from the landing sensor, only the bad one failed; everything after
-    # it was launched by automation (or the features sensor) and the whole chain ran after it.
+    # Runs: the landing sensor's, two for the three files (a batch of two and one alone: both run slots),
+    # only the bad file's failed; everything after them was launched by automation (or the features
+    # sensor) and the whole chain ran after them.
     ingest = [r for r in runs if "raw/files" in r["assets"]]
-    assert len(ingest) == 3 and all(r["tags"].get("dagster/sensor_name") == "landing_sensor" for r in ingest)
-    (bad_run,) = [r for r in ingest if r["tags"]["greenhouse/path"] == bad_path]
+    assert len(ingest) == 2 and all(r["tags"].get("dagster/sensor_name") == "landing_sensor" for r in ingest)
+    assert sum(int(r["tags"].get("greenhouse/files", "1")) for r in ingest) == 3
+    (bad_run,) = [r for r in ingest if runs_bad_file(r)]
     assert bad_run["status"] == "FAILURE" and all(r["status"] == "SUCCESS" for r in ingest if r is not bad_run)
     after = [r for r in runs if r not in ingest and r["startTime"] > max(r["endTime"] for r in ingest)]
     by_asset = {}  # the first run after the file(s) that materialized each asset: later ones may follow

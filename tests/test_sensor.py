@@ -10,6 +10,7 @@ from pathlib import Path
 import dagster as dg
 import psycopg
 import pytest
+from helpers import requested_files, run_request
 
 from greenhouse_assets.database import libpq_url
 from greenhouse_assets.definitions import defs
@@ -96,7 +97,7 @@ def test_thousands_of_files_are_hashed_in_bounded_ticks(landing, instance):
     for _ in range(1500 // MAX_FILES_PER_TICK + 2):
         result = tick(instance, landing, cursor)
         assert len(result.run_requests) <= MAX_FILES_PER_TICK
-        seen |= {r.run_key for r in result.run_requests}
+        seen |= set(requested_files(result.run_requests, landing))
         cursor = result.cursor
     assert len(seen) == 1500
 
@@ -112,16 +113,7 @@ def launch(instance, result: dg.SensorResult) -> list[dg.ExecuteInProcessResult]
         tags = {**request.tags, "dagster/sensor_name": "landing_sensor", "dagster/run_key": request.run_key}
         if instance.get_run_ids(dg.RunsFilter(tags={k: tags[k] for k in ("dagster/sensor_name", "dagster/run_key")})):
             continue
-        runs.append(
-            defs.resolve_job_def("ingest_file").execute_in_process(
-                run_config=request.run_config,
-                partition_key=request.partition_key,
-                asset_selection=request.asset_selection,
-                instance=instance,
-                tags=tags,
-                raise_on_error=False,
-            )
-        )
+        runs.append(run_request(instance, request, tags))
     return runs
 
 

@@ -4,6 +4,7 @@ One op materializes `raw/files` and the file's `staging/raw_<source>`: the rows 
 staging while the file is parsed and its Parquet written, so loading keeps pace with parsing
 instead of waiting for it. Each asset still owns its own tables and can be materialized alone:
 raw alone parses and registers; staging alone re-loads the version's Parquet (a re-run from the UI).
+A run over a range of partitions is the landing sensor's batch of files (batch.py).
 """
 
 from collections.abc import Iterator
@@ -13,19 +14,15 @@ from pathlib import Path
 import dagster as dg
 
 from greenhouse_assets import catalog
+from greenhouse_assets.defs.ingest.batch import receive_batch, restage_batch
 from greenhouse_assets.defs.ingest.partitions import file_versions
 from greenhouse_assets.defs.ingest.raw import OP_NAME, RAW_FILES, RawFileConfig, raw_metadata, raw_spec
-from greenhouse_assets.defs.ingest.staging import SOURCES, staging_key, staging_result, staging_spec
+from greenhouse_assets.defs.ingest.receive import receive, restage
+from greenhouse_assets.defs.ingest.staging import SOURCES, staging_result, staging_spec
 from greenhouse_assets.defs.platform import platform_op
 from greenhouse_assets.defs.resources import LakeResource, LandingFolderResource, PostgresResource
-from greenhouse_assets.governance import audit
-from greenhouse_assets.governance.pseudonym import PseudonymKeyMissing
 from greenhouse_assets.ingest import file_registry
-from greenhouse_assets.ingest.lake import ContentChanged
-from greenhouse_assets.ingest.lake_store import local_copy, open_uri
-from greenhouse_assets.ingest.pipeline import landing_relative, receive_file
-from greenhouse_assets.ingest.registry import SourceRegistry
-from greenhouse_assets.ingest.staging import load_parquet
+from greenhouse_assets.ingest.lake_store import local_copy
 
 
 @platform_op(
@@ -44,10 +41,18 @@ def ingest_file_version(
     landing: LandingFolderResource,
 ):
     """Receive this partition's file (raw) and stage it in its source's table, in one pass."""
-    if RAW_FILES in context.selected_asset_keys:
+    if not context.has_partition_key:  # a range: the landing sensor's batch
+        if RAW_FILES in context.selected_asset_keys:
+            yield from receive_batch(context, config, postgres, lake, landing)
+        else:
+            yield from restage_batch(context, config, postgres)
+    elif RAW_FILES in context.selected_asset_keys:
         yield from _receive(context, config, postgres, lake, landing)
     else:
-        yield from _restage(context, postgres)
+        restaged = restage(context, postgres, context.partition_key)
+        if restaged:
+            version, load = restaged
+            yield staging_result(version.source, load, file_id=version.file_id, path=version.path)
 
 
 def _receive(
@@ -72,27 +77,16 @@ def _receive_path(
     path: Path,
     landing_root: Path,
 ):
-    registry = SourceRegistry.load()
-    source, _rule = registry.match(Path(landing_relative(path, landing_root)))
-    stage = staging_key(source.name) in context.selected_asset_keys
-    try:
-        outcome = receive_file(
-            path,
-            landing_root=landing_root,
-            store=lake.store,
-            database=postgres,
-            registry=registry,
-            run_id=context.run_id,
-            expected_partition=context.partition_key,
-            sha256=config.sha256 or None,
-            reprocess=not config.path,
-            stage_as=audit.actor(context) if stage else None,
-            audit_as=audit.actor(context),
-        )
-    except (PseudonymKeyMissing, ContentChanged) as error:  # no retry can help, and the content is not bad
-        raise dg.Failure(description=str(error), allow_retries=False) from error
-    # receive_file audited each write in its own transaction: raw with the version's registration,
-    # staging with the load.
+    outcome = receive(
+        context,
+        postgres,
+        lake,
+        path,
+        landing_root,
+        partition_key=context.partition_key,
+        sha256=config.sha256,
+        reprocess=not config.path,
+    )
     metadata = raw_metadata(outcome)
     if outcome.status == "quarantined":
         raise dg.Failure(
@@ -104,33 +98,6 @@ def _receive_path(
     yield dg.MaterializeResult(asset_key=RAW_FILES, metadata=metadata)
     if outcome.staged:
         yield staging_result(outcome.source, outcome.staged, file_id=outcome.file_id, path=outcome.path)
-
-
-def _restage(context: dg.AssetExecutionContext, postgres: PostgresResource):
-    """Staging alone: load the version's Parquet again (its rows replace the version's staged rows)."""
-    with postgres.connection() as conn:
-        version = file_registry.for_partition(conn, context.partition_key)
-    if version is None or version.status not in ("received", "loaded", "deactivated"):
-        status = version.status if version else "never received"
-        context.log.info(f"partition {context.partition_key} is {status}: nothing to stage")
-        return
-    if staging_key(version.source) not in context.selected_asset_keys:
-        context.log.info(
-            f"{version.path} belongs to {staging_key(version.source).to_user_string()}, which is not selected"
-        )
-        return
-    with open_uri(version.parquet_uri) as parquet:
-        load = load_parquet(
-            postgres,
-            file_id=version.file_id,
-            source=version.source,
-            source_file=version.path,
-            parquet=parquet,
-            run_id=context.run_id,
-            actor=audit.actor(context),  # audited in the load's transaction
-            partition_key=context.partition_key,
-        )
-    yield staging_result(version.source, load, file_id=version.file_id, path=version.path)
 
 
 @contextmanager

@@ -26,8 +26,15 @@ def raw_spec() -> dg.AssetSpec:
     )
 
 
+class LandedFile(dg.Config):
+    """One member of a batch run: the landed file a partition stands for."""
+
+    path: str = Field(description="File to ingest.")
+    sha256: str = Field(default="", description="The file's SHA-256 as the sensor found it.")
+
+
 class RawFileConfig(dg.Config):
-    """Which landed file this partition stands for; the landing sensor fills it in."""
+    """Which landed file(s) the run's partition(s) stand for; the landing sensor fills it in."""
 
     path: str = Field(
         default="", description="File to ingest. Empty: this partition's landed file, or its copy in the lake."
@@ -37,10 +44,21 @@ class RawFileConfig(dg.Config):
         description="The file's SHA-256 as the sensor found it (the run checks the "
         "content against it while copying it into the lake). Empty: hashed by the run.",
     )
+    batch: dict[str, LandedFile] = Field(
+        default={},
+        description="A run over a range of partitions (the landing sensor's batch): partition key -> its landed "
+        "file. A key of the range not named here is left alone; `path` and `sha256` are then unused.",
+    )
 
 
 def raw_run_config(path: Path, sha256: str = "") -> dg.RunConfig:
     return dg.RunConfig(ops={OP_NAME: RawFileConfig(path=str(path), sha256=sha256)})
+
+
+def batch_run_config(files: dict[str, tuple[Path, str]]) -> dg.RunConfig:
+    """Partition key -> (path, sha256) for each file of a batch run."""
+    batch = {key: LandedFile(path=str(path), sha256=sha256) for key, (path, sha256) in files.items()}
+    return dg.RunConfig(ops={OP_NAME: RawFileConfig(batch=batch)})
 
 
 def raw_metadata(outcome: RawOutcome) -> dict:

@@ -31,14 +31,17 @@ def staging_spec(source: str) -> dg.AssetSpec:
 SOURCES = [source.name for source in SourceRegistry.load().sources]
 
 
+def staging_metadata(load: StagingLoad, *, file_id: int, path: str) -> dict:
+    return {
+        "dagster/row_count": load.rows,
+        "file_id": file_id,
+        "path": path,
+        "schema_changes": dg.MetadataValue.json(load.schema_changes),
+        "deactivated_file_ids": dg.MetadataValue.json(load.deactivated),
+    }
+
+
 def staging_result(source: str, load: StagingLoad, *, file_id: int, path: str) -> dg.MaterializeResult:
     return dg.MaterializeResult(
-        asset_key=staging_key(source),
-        metadata={
-            "dagster/row_count": load.rows,
-            "file_id": file_id,
-            "path": path,
-            "schema_changes": dg.MetadataValue.json(load.schema_changes),
-            "deactivated_file_ids": dg.MetadataValue.json(load.deactivated),
-        },
+        asset_key=staging_key(source), metadata=staging_metadata(load, file_id=file_id, path=path)
     )

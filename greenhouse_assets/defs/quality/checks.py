@@ -24,10 +24,15 @@ from datetime import datetime
 from pathlib import Path
 
 import dagster as dg
+from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+    AssetCheckEvaluation,
+    AssetCheckEvaluationTargetMaterializationData,
+)
 from psycopg import sql
 
 from greenhouse_assets import catalog
 from greenhouse_assets.defs.ingest.partitions import file_versions
+from greenhouse_assets.defs.ingest.raw import OP_NAME
 from greenhouse_assets.defs.ingest.staging import SOURCES, staging_key
 from greenhouse_assets.defs.resources import PostgresResource
 from greenhouse_assets.ingest import file_registry, staged_profile
@@ -263,15 +268,71 @@ def _order_summary(a: dict) -> str:
 )
 def staging_quality_checks(
     context: dg.AssetCheckExecutionContext, postgres: PostgresResource
+) -> Iterator[dg.AssetCheckResult | AssetCheckEvaluation]:
+    """Judge the run's partition; in a batch run (a range, defs/ingest/batch.py), each of its versions with
+    an evaluation of its own partition, as its own run would have given."""
+    if context.has_partition_key:
+        yield from judge(postgres, context.partition_key, context.selected_asset_check_keys, context.run.run_id)
+        return
+    yield from partition_evaluations(
+        context.instance, postgres, _batch_members(context), context.selected_asset_check_keys, context.run.run_id
+    )
+
+
+def _batch_members(context: dg.AssetCheckExecutionContext) -> list[str]:
+    """The range's keys the batch stands for (its ingest config); every key for a range without one."""
+    ingest = context.run.run_config.get("ops", {}).get(OP_NAME, {}).get("config", {})
+    batch = ingest.get("batch") or {}
+    return [key for key in context.partition_keys if not batch or key in batch]
+
+
+def partition_evaluations(
+    instance: dg.DagsterInstance, postgres: PostgresResource, keys: list[str], check_keys, run_id: str | None
+) -> Iterator[AssetCheckEvaluation]:
+    """Each partition's evaluations, naming the partition, which a check result in a ranged run cannot: the
+    landing sensor's batch judges each version it stages this way (defs/ingest/batch.py)."""
+    for key in keys:
+        for result in judge(postgres, key, check_keys, run_id):
+            yield _evaluation(instance, result, key)
+
+
+def _evaluation(instance: dg.DagsterInstance, result: dg.AssetCheckResult, key: str) -> AssetCheckEvaluation:
+    """`result` for partition `key`, against that partition's latest materialization (as Dagster targets a
+    one-partition run's result)."""
+    latest = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=result.asset_key, asset_partitions=[key]), limit=1
+    ).records
+    target = (
+        AssetCheckEvaluationTargetMaterializationData(
+            run_id=latest[0].event_log_entry.run_id, storage_id=latest[0].storage_id, timestamp=latest[0].timestamp
+        )
+        if latest
+        else None
+    )
+    return AssetCheckEvaluation(
+        asset_key=result.asset_key,
+        check_name=result.check_name,
+        passed=result.passed,
+        metadata=result.metadata,
+        target_materialization_data=target,
+        severity=result.severity,
+        description=result.description,
+        blocking=STAGING_CHECKS[result.check_name][1],
+        partition=key,
+    )
+
+
+def judge(
+    postgres: PostgresResource, partition_key: str, check_keys, run_id: str | None
 ) -> Iterator[dg.AssetCheckResult]:
-    selected = {key.name for key in context.selected_asset_check_keys}
+    """The selected checks (`check_keys`) of one file version's partition; `run_id` lets them read the
+    aggregates the run's own load profiled (ingest/staged_profile.py) instead of scanning the rows."""
+    selected = {key.name for key in check_keys}
     with postgres.connection() as conn:
-        version = file_registry.for_partition(conn, context.partition_key)
+        version = file_registry.for_partition(conn, partition_key)
         staged = version is not None and version.status in ("loaded", "deactivated")
         aggregates = (
-            _timestamp_aggregates(
-                conn, version.source, version.file_id, version.path, context.op_execution_context.run_id
-            )
+            _timestamp_aggregates(conn, version.source, version.file_id, version.path, run_id)
             if staged and selected & {USABLE, ORDER}
             else {}
         )
@@ -279,10 +340,8 @@ def staging_quality_checks(
             name: _literal_row(conn, aggregates, STAGING_CHECKS[name][2]) for name in (USABLE, ORDER) if aggregates
         }
         if staged and "completeness" in selected:
-            queries["completeness"] = _completeness_query(
-                conn, version.source, version.file_id, context.op_execution_context.run_id
-            )
-    for key in context.selected_asset_check_keys:
+            queries["completeness"] = _completeness_query(conn, version.source, version.file_id, run_id)
+    for key in check_keys:
         suite, _blocking, reported = STAGING_CHECKS[key.name]
         if not staged or key.asset_key != staging_key(version.source):
             # Another source's table, or nothing staged (duplicate / quarantined): nothing to judge.
@@ -290,7 +349,7 @@ def staging_quality_checks(
                 asset_key=key.asset_key,
                 check_name=key.name,
                 passed=True,
-                metadata={"skipped": f"partition {context.partition_key} has no rows here"},
+                metadata={"skipped": f"partition {partition_key} has no rows here"},
             )
             continue
         outcome = small_batch.run(postgres, suite, queries[key.name])  # no GX import per run
