@@ -17,7 +17,13 @@ MODEL = "models/timeseries/electricity_prices.sql"
 
 def dbt_parse(project: Path, target: Path, database: str) -> None:
     """`dbt parse` as a build's dbt parses (JSON log in the target folder, as under dagster-dbt)."""
-    env = {**os.environ, "GREENHOUSE_PG_DB": database, "DBT_PROFILES_DIR": str(project), "DBT_LOG_FORMAT": "json"}
+    env = {
+        **os.environ,
+        "GREENHOUSE_PG_DB": database,
+        "DBT_PROFILES_DIR": str(project),
+        "DBT_LOG_FORMAT": "json",
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
     subprocess.run(
         [str(Path(sys.executable).parent / "dbt"), "parse", "--target-path", str(target), "--log-path", str(target)],
         cwd=project,

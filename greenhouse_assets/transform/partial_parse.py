@@ -46,9 +46,13 @@ def build_target(database_target: Path) -> Iterator[Path]:
 
 
 def summary(folder: Path) -> str:
-    """How the dbt invocation that logged to `folder` parsed the project, from its `dbt.log` (JSON lines)."""
-    outcome = "dbt parse: no parse events in dbt.log"
-    with open(folder / "dbt.log", encoding="utf-8") as log:
+    """How the dbt invocation that logged to `folder` parsed the project, from its `dbt.log` (JSON lines).
+    A diagnostic: a log dbt was told not to write (`DBT_LOG_LEVEL_FILE`) is said so, never an error."""
+    outcome = "dbt parse: not in dbt.log (partial parsing is logged at debug level)"
+    log_path = folder / "dbt.log"
+    if not log_path.exists():
+        return "dbt parse: no dbt.log"
+    with open(log_path, encoding="utf-8") as log:
         for line in log:
             if not any(name in line for name in _PARSE_EVENTS):
                 continue

@@ -61,7 +61,8 @@ def _parse(project: DbtProject) -> None:
     subprocess.run(
         ["dbt", "parse", "--quiet", "--target-path", target, "--log-path", target],
         cwd=project.project_dir,
-        env={**os.environ, "DBT_PROFILES_DIR": str(project.profiles_dir)},
+        # No anonymous usage statistics (dagster-dbt turns them off too): a network call per parse.
+        env={**os.environ, "DBT_PROFILES_DIR": str(project.profiles_dir), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
         check=True,
     )
 
