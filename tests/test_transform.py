@@ -18,6 +18,7 @@ from greenhouse_assets.defs.resources import resources
 from greenhouse_assets.defs.transform.dbt import timeseries_dbt
 from greenhouse_assets.defs.transform.resources import transform_resources
 from greenhouse_assets.transform import seeds
+from greenhouse_assets.transform.project import dbt_project
 from greenhouse_assets.transform.variables import dbt_vars
 
 MEASUREMENTS = catalog.MEASUREMENTS.asset_key
@@ -45,6 +46,15 @@ def build(instance, full_refresh: bool = False, measurements_only: bool = False)
         if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR
     ]
     assert failed == []
+    # The project is unchanged since the session parsed it: dbt reuses that parse (partial_parse.py)
+    # instead of parsing every file again, and leaves no target folder of the build's behind.
+    parses = [r.user_message for r in instance.all_logs(result.run_id) if r.user_message.startswith("dbt parse:")]
+    assert parses == ["dbt parse: partial, 0 files added, 0 changed, 0 deleted"]
+    project = dbt_project()
+    assert not [
+        *(project.project_dir / project.target_path).glob("build-*"),
+        *project.project_dir.glob("target/*_dbt-*"),
+    ]
     return result
 
 

@@ -10,12 +10,17 @@ Not `DbtProject.prepare_if_dev()`: under `dagster dev` it runs `dbt parse` uncon
 mtime check picks up edits to the project just the same. Processes that find it stale at the same
 moment (a code server and its first runs, parallel test workers) parse one after the other under a
 file lock, so none reads a manifest another is half-way through writing.
+Not dagster-dbt's preparer either: after parsing, it overwrites the seeds' checksums in the saved
+`partial_parse.msgpack` (for a project moved after it was parsed; ours is parsed where it runs, and
+`target/` is not in the image), so every build then re-parsed the six seeds and `measurements.sql`,
+which refs them. Builds reuse this saved parse (transform/partial_parse.py).
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -45,6 +50,23 @@ def _put_venv_dbt_on_path() -> None:
         os.environ["PATH"] = os.pathsep.join([bin_dir, os.environ.get("PATH", "")])
 
 
+def database_target(database: str) -> Path:
+    """`database`'s target folder, relative to the project: relation names embed the database."""
+    return Path("target") / database
+
+
+def _parse(project: DbtProject) -> None:
+    """`dbt parse` into the project's target folder (partial when a saved parse is there)."""
+    target = str(project.project_dir / project.target_path)
+    subprocess.run(
+        ["dbt", "parse", "--quiet", "--target-path", target, "--log-path", target],
+        cwd=project.project_dir,
+        # No anonymous usage statistics (dagster-dbt turns them off too): a network call per parse.
+        env={**os.environ, "DBT_PROFILES_DIR": str(project.profiles_dir), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
+        check=True,
+    )
+
+
 def _needs_parse(manifest: Path, project_dir: Path) -> bool:
     return not manifest.exists() or manifest.stat().st_mtime < _newest_source_mtime(project_dir)
 
@@ -64,10 +86,10 @@ def dbt_project() -> DbtProject:
     project = DbtProject(
         project_dir=settings.DBT_PROJECT_DIR,
         profiles_dir=settings.DBT_PROJECT_DIR,
-        target_path=Path("target") / env["GREENHOUSE_PG_DB"],
+        target_path=database_target(env["GREENHOUSE_PG_DB"]),
     )
     if _needs_parse(project.manifest_path, project.project_dir):
         with _exclusive(project.manifest_path.parent / ".parse.lock"):
             if _needs_parse(project.manifest_path, project.project_dir):  # unless another process just did
-                project.preparer.prepare(project)
+                _parse(project)
     return project

@@ -18,7 +18,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 from dagster_dbt.errors import DagsterDbtCliRuntimeError
 
-from greenhouse_assets import catalog
+from greenhouse_assets import catalog, settings
 from greenhouse_assets.defs.automation.policies import on_new_data
 from greenhouse_assets.defs.ingest.staging import staging_key
 from greenhouse_assets.defs.platform import platform_op
@@ -26,8 +26,9 @@ from greenhouse_assets.defs.resources import PostgresResource
 from greenhouse_assets.governance import dbt_audit, freshness
 from greenhouse_assets.ingest.registry import SourceRegistry
 from greenhouse_assets.quality import exclusions
+from greenhouse_assets.transform import partial_parse
 from greenhouse_assets.transform.profile import export_dbt_env
-from greenhouse_assets.transform.project import dbt_project
+from greenhouse_assets.transform.project import database_target, dbt_project
 
 GROUP = catalog.MEASUREMENTS.group
 MEASUREMENTS = catalog.MEASUREMENTS.asset_key
@@ -90,11 +91,19 @@ def timeseries_dbt(
     context: dg.AssetExecutionContext, config: DbtBuildConfig, dbt: DbtCliResource, postgres: PostgresResource
 ):
     """`dbt build` of the selected models, seeds and tests, with column schema and lineage metadata."""
-    export_dbt_env(postgres.url)
+    env = export_dbt_env(postgres.url)
     args = ["build", "--full-refresh"] if config.full_refresh else ["build"]
     server_started = _server_started_at(postgres)
-    with dbt_audit.audit_settings(context):  # each model audits itself, in its own transaction
-        invocation = dbt.cli(args, context=context)
+    saved_parse = settings.DBT_PROJECT_DIR / database_target(env["GREENHOUSE_PG_DB"])
+    with partial_parse.build_target(saved_parse) as target_path:  # dbt re-parses only changed files
+        with dbt_audit.audit_settings(context):  # each model audits itself, in its own transaction
+            invocation = dbt.cli(args, context=context, target_path=target_path)
+        yield from _stream(context, postgres, invocation, server_started)
+        context.log.info(partial_parse.summary(target_path))
+
+
+def _stream(context: dg.AssetExecutionContext, postgres: PostgresResource, invocation, server_started):
+    """The build's events; a failure with the database up fails the step at once, naming the failed nodes."""
     try:
         for event in invocation.stream().fetch_column_metadata():
             yield _with_exclusions(context, postgres, event)
