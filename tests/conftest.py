@@ -61,31 +61,6 @@ def drop_abandoned_test_databases(admin_url: str) -> None:
                 conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
-# The slowest tests, with their durations in `make test` on a fresh clone (two workers, seconds). The
-# scheduler (`--dist loadgroup`) hands out the xdist groups first (most tests first), then every other
-# test in collection order, each to whichever worker asks next; collected alphabetically, these came
-# late (test_sensor, test_transform), and one worker ran the last of them while the other sat idle.
-# Collected first and longest first, they start at once and the many short tests even out the end.
-# Keep the figures roughly true when a test's duration changes a lot (`make test` prints the slowest).
-SLOWEST = {
-    "tests/test_archive.py::test_an_archive_runs_through_every_layer_with_counts_from_the_files": 477,
-    "tests/test_sensor.py::test_a_path_put_back_to_older_bytes_reactivates_that_version_and_downstream_follows": 259,
-    "tests/test_e2e.py::test_a_dropped_file_reaches_moga_results_by_itself": 175,
-    "tests/test_transform.py::test_real_files_to_measurements": 165,
-    "tests/test_transform.py::test_anomaly_flags_equal_a_plain_rolling_computation": 129,
-    "tests/test_e2e_exclusion.py::test_one_file_failing_a_blocking_check_holds_back_no_other": 126,
-    "tests/test_archive.py::test_the_archive_dropped_into_the_landing_folder_gives_the_same_files_and_counts": 79,
-    "tests/test_automation.py::test_a_new_file_requests_only_the_days_it_covers": 75,
-    "tests/test_automation.py::test_moga_runs_when_a_data_day_completes_not_for_the_day_in_progress": 68,
-}
-
-
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist renames grouped tests' node ids
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The slowest tests first, longest first (SLOWEST); the rest keep their order (a stable sort)."""
-    items.sort(key=lambda item: -SLOWEST.get(item.nodeid, 0))
-
-
 def _runs_tests(config: pytest.Config) -> bool:
     """A plain pytest process or a pytest-xdist worker; not the xdist controller, which only hands out
     tests (and whose environment its workers inherit, so it must not point it at databases of its own)."""
