@@ -40,13 +40,16 @@ def test_a_file_runs_once_after_it_settles(landing, instance, real_data, databas
 
     first = tick(instance, landing, None)
     assert not first.run_requests, "a file seen for the first time may still be being written"
+    # The session's instance may know this content's partition from another test: only new keys are added.
+    known = set(instance.get_dynamic_partitions("file_versions"))
     second = tick(instance, landing, first.cursor)
     assert len(second.run_requests) == 1
     request = second.run_requests[0]
     source, sha256, generation, path = request.run_key.split(":", 3)
     assert (source, len(sha256), generation, path) == ("aarslev", 64, "0", "aarslev/december2013/MortenSDUData.csv")
     assert request.partition_key == f"aarslev-{sha256[:16]}"
-    assert second.dynamic_partitions_requests[0].partition_keys == [request.partition_key]
+    added = [key for r in second.dynamic_partitions_requests for key in r.partition_keys]
+    assert added == ([] if request.partition_key in known else [request.partition_key])
     assert not tick(instance, landing, second.cursor).run_requests, "never run twice"
 
     instance.add_dynamic_partitions("file_versions", [request.partition_key])
