@@ -330,9 +330,16 @@ def test_the_archive_dropped_into_the_landing_folder_gives_the_same_files_and_co
 
     first = tick(None)
     assert not first.run_requests, "files seen for the first time may still be being written"
+    # The session's instance may know some of these contents from other tests: those run alone.
+    known = set(instance.get_dynamic_partitions("file_versions"))
     second = tick(first.cursor)
     assert sorted(requested_files(second.run_requests, landing)) == sorted(expected)
-    assert len(second.run_requests) < len(expected), "files landing together are batched"
+    new_keys = {r.partition_key for r in second.run_requests if r.partition_key and r.partition_key not in known}
+    new_keys |= {k for r in second.dynamic_partitions_requests for k in r.partition_keys}
+    batches = [r for r in second.run_requests if not r.partition_key]
+    if len(new_keys) >= 2:
+        assert batches, "new files landing together are batched"
+    assert all(set(r.tags) >= {"dagster/asset_partition_range_start", "greenhouse/files"} for r in batches)
     assert not tick(second.cursor).run_requests, "never run twice"
     for request in second.dynamic_partitions_requests:
         instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
