@@ -17,7 +17,7 @@ from pathlib import Path
 import dagster as dg
 from dagster._core.definitions.asset_checks.asset_check_evaluation import AssetCheckEvaluation
 
-from greenhouse_assets.defs.ingest.raw import RAW_FILES, RawFileConfig, raw_metadata
+from greenhouse_assets.defs.ingest.raw import RAW_FILES, RawFileConfig, batch_members, raw_metadata
 from greenhouse_assets.defs.ingest.receive import receive, restage
 from greenhouse_assets.defs.ingest.staging import staging_key, staging_metadata
 from greenhouse_assets.defs.quality.checks import partition_evaluations, staging_quality_checks
@@ -28,13 +28,10 @@ from greenhouse_assets.ingest.pipeline import landing_relative
 
 def members(context: dg.AssetExecutionContext, config: RawFileConfig) -> list[str]:
     """The range's keys this batch stands for, in range order."""
-    keys = context.partition_keys
-    if config.batch:
-        for key in keys:
-            if key not in config.batch:
-                context.log.info(f"partition {key} is in the run's range but not its batch: left alone")
-        return [key for key in keys if key in config.batch]
-    return keys  # a range started from the UI: each key's version, as a re-run of one partition would
+    keys = batch_members(context.partition_keys, config.batch)
+    for key in (key for key in context.partition_keys if key not in keys):
+        context.log.info(f"partition {key} is in the run's range but not its batch: left alone")
+    return keys
 
 
 def receive_batch(
@@ -72,8 +69,8 @@ def receive_batch(
             failed.append(f"{member.path} (partition {key}): {failure.description}")
             continue
         if outcome.status == "quarantined":
-            context.log.error(f"{outcome.path} (partition {key}): quarantined: {outcome.error}")
             failed.append(f"{outcome.path} (partition {key}): quarantined: {outcome.error}")
+            context.log.error(failed[-1])
             continue
         context.log.info(f"{outcome.path}: {outcome.status}, {outcome.rows} rows (file_id {outcome.file_id})")
         yield dg.AssetMaterialization(asset_key=RAW_FILES, partition=key, metadata=raw_metadata(outcome))

@@ -1,5 +1,6 @@
 """Raw layer: the landed bytes, kept immutable in the lake, parsed to Parquet and registered."""
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import dagster as dg
@@ -59,6 +60,12 @@ def batch_run_config(files: dict[str, tuple[Path, str]]) -> dg.RunConfig:
     """Partition key -> (path, sha256) for each file of a batch run."""
     batch = {key: LandedFile(path=str(path), sha256=sha256) for key, (path, sha256) in files.items()}
     return dg.RunConfig(ops={OP_NAME: RawFileConfig(batch=batch)})
+
+
+def batch_members(partition_keys: Sequence[str], batch: Mapping) -> list[str]:
+    """The keys of a run's range that its batch config names, in range order; every key for a range
+    without one (started from the UI)."""
+    return [key for key in partition_keys if not batch or key in batch]
 
 
 def raw_metadata(outcome: RawOutcome) -> dict:

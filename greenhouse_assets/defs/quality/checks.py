@@ -32,7 +32,7 @@ from psycopg import sql
 
 from greenhouse_assets import catalog
 from greenhouse_assets.defs.ingest.partitions import file_versions
-from greenhouse_assets.defs.ingest.raw import OP_NAME
+from greenhouse_assets.defs.ingest.raw import OP_NAME, batch_members
 from greenhouse_assets.defs.ingest.staging import SOURCES, staging_key
 from greenhouse_assets.defs.resources import PostgresResource
 from greenhouse_assets.ingest import file_registry, staged_profile
@@ -282,8 +282,7 @@ def staging_quality_checks(
 def _batch_members(context: dg.AssetCheckExecutionContext) -> list[str]:
     """The range's keys the batch stands for (its ingest config); every key for a range without one."""
     ingest = context.run.run_config.get("ops", {}).get(OP_NAME, {}).get("config", {})
-    batch = ingest.get("batch") or {}
-    return [key for key in context.partition_keys if not batch or key in batch]
+    return batch_members(context.partition_keys, ingest.get("batch") or {})
 
 
 def partition_evaluations(
@@ -292,23 +291,32 @@ def partition_evaluations(
     """Each partition's evaluations, naming the partition, which a check result in a ranged run cannot: the
     landing sensor's batch judges each version it stages this way (defs/ingest/batch.py)."""
     for key in keys:
+        targets: dict[dg.AssetKey, AssetCheckEvaluationTargetMaterializationData | None] = {}
         for result in judge(postgres, key, check_keys, run_id):
-            yield _evaluation(instance, result, key)
+            if result.asset_key not in targets:  # one lookup per asset, not per check
+                targets[result.asset_key] = _latest_materialization(instance, result.asset_key, key)
+            yield _evaluation(result, key, targets[result.asset_key])
 
 
-def _evaluation(instance: dg.DagsterInstance, result: dg.AssetCheckResult, key: str) -> AssetCheckEvaluation:
-    """`result` for partition `key`, against that partition's latest materialization (as Dagster targets a
-    one-partition run's result)."""
+def _latest_materialization(
+    instance: dg.DagsterInstance, asset_key: dg.AssetKey, key: str
+) -> AssetCheckEvaluationTargetMaterializationData | None:
+    """Partition `key`'s latest materialization of `asset_key`: what Dagster targets a one-partition run's
+    check result at."""
     latest = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=result.asset_key, asset_partitions=[key]), limit=1
+        dg.AssetRecordsFilter(asset_key=asset_key, asset_partitions=[key]), limit=1
     ).records
-    target = (
-        AssetCheckEvaluationTargetMaterializationData(
-            run_id=latest[0].event_log_entry.run_id, storage_id=latest[0].storage_id, timestamp=latest[0].timestamp
-        )
-        if latest
-        else None
+    if not latest:
+        return None
+    return AssetCheckEvaluationTargetMaterializationData(
+        run_id=latest[0].event_log_entry.run_id, storage_id=latest[0].storage_id, timestamp=latest[0].timestamp
     )
+
+
+def _evaluation(
+    result: dg.AssetCheckResult, key: str, target: AssetCheckEvaluationTargetMaterializationData | None
+) -> AssetCheckEvaluation:
+    """`result` for partition `key`, against `target`."""
     return AssetCheckEvaluation(
         asset_key=result.asset_key,
         check_name=result.check_name,
