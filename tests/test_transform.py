@@ -5,6 +5,7 @@ then `timeseries_dbt` is materialized: `dbt build` of the seeds, models and test
 """
 
 from collections import defaultdict
+from pathlib import Path
 
 import dagster as dg
 import psycopg
@@ -31,6 +32,7 @@ SCALE = {"vpd": 0.1}  # the only non-identity conversion in the registry (hPa ->
 def build(instance, full_refresh: bool = False, measurements_only: bool = False) -> dg.ExecuteInProcessResult:
     """`dbt build` of the project; `measurements_only` (once a test has built the seeds): of
     `timeseries.measurements` and its tests, all that a rollback, a reactivation or a refresh changes."""
+    before = build_folders()  # a failed build of another test keeps its folder (its error names the dbt.log)
     result = dg.materialize(
         [timeseries_dbt],
         selection=[MEASUREMENTS] if measurements_only else None,
@@ -50,12 +52,17 @@ def build(instance, full_refresh: bool = False, measurements_only: bool = False)
     # instead of parsing every file again, and leaves no target folder of the build's behind.
     parses = [r.user_message for r in instance.all_logs(result.run_id) if r.user_message.startswith("dbt parse:")]
     assert parses == ["dbt parse: partial, 0 files added, 0 changed, 0 deleted"]
+    assert build_folders() == before
+    return result
+
+
+def build_folders() -> set[Path]:
+    """The dbt target folders of builds: `target/<database>/build-*` (ours), `target/*_dbt-*` (dagster-dbt's)."""
     project = dbt_project()
-    assert not [
+    return {
         *(project.project_dir / project.target_path).glob("build-*"),
         *project.project_dir.glob("target/*_dbt-*"),
-    ]
-    return result
+    }
 
 
 def rows(conn) -> list[tuple]:
