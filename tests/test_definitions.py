@@ -173,3 +173,18 @@ def test_the_loads_arrow_work_imports_no_pandas():
     )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
     assert out.stdout.strip().splitlines()[-1] == "1 3 True False"
+
+
+def test_the_cli_ingest_freezes_its_imports_out_of_the_collectors_scans():
+    """`greenhouse ingest` imports with the cyclic collector off, then freezes what the imports built
+    (cli.py `_ingest`): the collector is on again for the runs, and does not scan the ~250 000 imported
+    objects (≈ 0.4 s of full collections otherwise)."""
+    code = (
+        "import argparse, gc\nimport greenhouse_assets.in_process as in_process\n"
+        "in_process.ingest_paths = lambda paths, as_json: gc.get_freeze_count()\n"
+        "from greenhouse_assets import cli\n"
+        "frozen = cli._ingest(argparse.Namespace(paths=[], json=False))\n"
+        "print(frozen > 100_000, gc.isenabled(), len(gc.get_objects()) < frozen / 5)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    assert out.stdout.strip().splitlines()[-1] == "True True True"
