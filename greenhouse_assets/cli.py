@@ -37,8 +37,22 @@ def _migrate(args: argparse.Namespace) -> int:
 
 
 def _ingest(args: argparse.Namespace) -> int:
-    from greenhouse_assets.in_process import ingest_paths
+    """The command's imports (Dagster with its Postgres storage, the ingest job, polars, pyarrow) run with
+    the cyclic garbage collector off, and the ~250 000 objects they leave, which live as long as the
+    process, are then kept out of its scans (`gc.freeze`). Otherwise the collector traverses them again and
+    again while they are built and later in the run: ≈ 0.4 s of a 1 M-row file's ≈ 4 s, for no garbage.
+    What the runs leave behind is collected as before."""
+    import gc
 
+    gc.disable()
+    try:
+        import dagster_postgres.utils  # noqa: F401 - the instance's storage (in_process_instance)
+
+        import greenhouse_assets.ingest_definitions  # noqa: F401 - the job (ingest_file)
+        from greenhouse_assets.in_process import ingest_paths
+    finally:
+        gc.freeze()
+        gc.enable()
     return ingest_paths(args.paths, as_json=args.json)
 
 

@@ -152,3 +152,39 @@ def test_the_cli_ingest_path_imports_neither_dbt_nor_great_expectations():
     )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_the_loads_arrow_work_imports_no_pandas():
+    """The COPY's batches (staging._typed) and the load's profile of them (staged_profile) stay off
+    pyarrow's conversions that import pandas (ingest/arrow_values.py): ≈ 0.25 s of `greenhouse ingest`."""
+    code = (
+        "import sys\nfrom datetime import UTC, datetime\nimport polars as pl\n"
+        "from greenhouse_assets.ingest import staged_profile, staging\n"
+        "t = pl.DataFrame({'_row_number': [2, 3, 4], 'time': [datetime(2020, 1, 1, tzinfo=UTC), None, "
+        "datetime(2020, 1, 2, tzinfo=UTC)], 'x': [1.0, None, 2.5]}).to_arrow()\n"
+        "profiler = staged_profile.Profiler(datetime.now(UTC))\n"
+        "types = {'time': 'timestamptz', 'x': 'double precision'}\n"
+        "for batch in staging._typed(iter([t.slice(0, 1), t.slice(1)]), types, 7):\n"
+        "    profiler.add(batch)\n"
+        "    assert batch.column('_file_id').to_pylist() == [7] * batch.num_rows\n"
+        "profile = profiler.profile()\n"
+        "print(profile.aggregates['rows_without_time'], profile.aggregates['first_row_without_time'], "
+        "profile.strictly_one_way, 'pandas' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    assert out.stdout.strip().splitlines()[-1] == "1 3 True False"
+
+
+def test_the_cli_ingest_freezes_its_imports_out_of_the_collectors_scans():
+    """`greenhouse ingest` imports with the cyclic collector off, then freezes what the imports built
+    (cli.py `_ingest`): the collector is on again for the runs, and does not scan the ~250 000 imported
+    objects (≈ 0.4 s of full collections otherwise)."""
+    code = (
+        "import argparse, gc\nimport greenhouse_assets.in_process as in_process\n"
+        "in_process.ingest_paths = lambda paths, as_json: gc.get_freeze_count()\n"
+        "from greenhouse_assets import cli\n"
+        "frozen = cli._ingest(argparse.Namespace(paths=[], json=False))\n"
+        "print(frozen > 100_000, gc.isenabled(), len(gc.get_objects()) < frozen / 5)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    assert out.stdout.strip().splitlines()[-1] == "True True True"

@@ -26,11 +26,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from greenhouse_assets.ingest.arrow_values import int64_scalar, numpy_view
 from greenhouse_assets.quality import time_limits
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 EARLIEST_US = (datetime.fromisoformat(time_limits.EARLIEST_TIME) - EPOCH) // timedelta(microseconds=1)
 AHEAD = {"1 day": timedelta(days=1)}[time_limits.LATEST_AHEAD]  # a KeyError here: teach the profile the new bound
+_ZERO = int64_scalar(0)  # a null time's stand-in
 KEPT = 1000  # profiles waiting for their checks in one process (one per file of a multi-file run)
 
 
@@ -66,7 +68,7 @@ class Profiler:
         if "time" not in batch.schema.names:
             self.usable = False
             return
-        rows = batch.column("_row_number").to_numpy(zero_copy_only=False)
+        rows = numpy_view(batch.column("_row_number"))
         if (self._last_row is not None and rows[0] <= self._last_row) or np.any(np.diff(rows) <= 0):
             self.usable = False
             return
@@ -74,8 +76,8 @@ class Profiler:
         for name, column in zip(batch.schema.names, batch.columns):
             self.filled[name] = self.filled.get(name, 0) + len(column) - column.null_count
         time = batch.column("time")
-        valid = np.asarray(time.is_valid().to_numpy(zero_copy_only=False))
-        micros = pc.fill_null(time.cast(pa.int64()), 0).to_numpy(zero_copy_only=False)
+        valid = numpy_view(time.is_valid().cast(pa.uint8())).astype(bool)
+        micros = numpy_view(pc.fill_null(time.cast(pa.int64()), _ZERO))
         # Each row against the one before it in file order (the last of the previous batch for the first).
         before = np.concatenate(([self._last_time or 0], micros[:-1]))
         before_valid = np.concatenate(([self._last_time is not None], valid[:-1]))

@@ -34,6 +34,7 @@ from greenhouse_assets.catalog import STAGING_SCHEMA, staging_table_name
 from greenhouse_assets.database import Database
 from greenhouse_assets.governance import audit
 from greenhouse_assets.ingest import staged_profile
+from greenhouse_assets.ingest.arrow_values import int64_scalar
 
 SCHEMA = STAGING_SCHEMA
 BATCH_ROWS = 100_000
@@ -346,7 +347,7 @@ def _typed(
     carried = [pa.field("_row_number", pa.int64())]
     carried += [pa.field(n, _ARROW_FOR_PG[target_types[n]]) for n in names if n not in SYSTEM_COLUMNS]
     schema = pa.schema([pa.field("_file_id", pa.int64()), *carried])
-    version = pa.scalar(file_id, pa.int64())
+    version = int64_scalar(file_id)  # not pa.scalar: arrow_values.py
 
     def generate() -> Iterator[pa.RecordBatch]:
         if first is None:
