@@ -130,8 +130,8 @@ class CheckTally:
 def _refresh_downstream(instance: dg.DagsterInstance) -> tuple[bool, CheckTally]:
     """Materialize everything downstream of staging once, in dependency order, with its checks.
 
-    Consecutive assets that share a partitioning run together: unpartitioned ones as one run,
-    time-partitioned ones as one run over the days the time series covers.
+    Assets that share a partitioning run together, in as few runs as their dependencies allow (`_stages`):
+    unpartitioned ones as one run, time-partitioned ones as one run over the days the time series covers.
     """
     from greenhouse_assets.definitions import defs
 
@@ -172,15 +172,24 @@ def _refresh_downstream(instance: dg.DagsterInstance) -> tuple[bool, CheckTally]
 
 
 def _stages(keys: list[dg.AssetKey], graph) -> list[tuple[object, list[dg.AssetKey]]]:
+    """`keys` (toposorted) in runs of one partitioning each, as few as their dependencies allow: an asset
+    joins the earliest run of its partitioning that comes after the runs of all its upstream assets.
+    (Cutting the toposorted list wherever the partitioning changes put the dbt views downstream of
+    measurements, which need no features, into a second dbt build after the features run.)"""
     stages: list[tuple[object, list[dg.AssetKey]]] = []
+    stage_of: dict[dg.AssetKey, int] = {}  # key -> the run it is in (unmaterializable: its upstream's latest)
     for key in keys:
         node = graph.get(key)
+        after = max((stage_of[parent] for parent in node.parent_keys if parent in stage_of), default=0)
         if not node.is_materializable:
+            stage_of[key] = after
             continue
-        if stages and stages[-1][0] == node.partitions_def:
-            stages[-1][1].append(key)
-        else:
-            stages.append((node.partitions_def, [key]))
+        index = next((i for i in range(after, len(stages)) if stages[i][0] == node.partitions_def), None)
+        if index is None:
+            stages.append((node.partitions_def, []))
+            index = len(stages) - 1
+        stages[index][1].append(key)
+        stage_of[key] = index
     return stages
 
 

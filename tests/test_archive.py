@@ -306,6 +306,35 @@ def test_exit_status_says_rejected_files_apart_from_failures():
     assert status("quarantined", failed_checks=("timeseries/measurements:series_allowed_measurements_",)) == 1
 
 
+@pytest.mark.pure
+def test_downstream_assets_run_in_as_few_runs_as_their_dependencies_allow():
+    """An unpartitioned asset that needs nothing partitioned goes with the first unpartitioned run (as the dbt
+    views below measurements go with its dbt build), not into another run after the partitioned one."""
+    from greenhouse_dev.main_job import _stages
+
+    daily = dg.DailyPartitionsDefinition(start_date="2014-01-01")
+
+    @dg.asset
+    def measurements(): ...
+
+    @dg.asset(deps=[measurements], partitions_def=daily)
+    def features(): ...
+
+    @dg.asset(deps=[measurements])
+    def view(): ...
+
+    @dg.asset(deps=[features, view])
+    def moga(): ...
+
+    graph = dg.Definitions(assets=[measurements, features, view, moga]).resolve_asset_graph()
+    stages = _stages(list(graph.toposorted_asset_keys), graph)
+    assert [(p, [k.to_user_string() for k in keys]) for p, keys in stages] == [
+        (None, ["measurements", "view"]),
+        (daily, ["features"]),
+        (None, ["moga"]),
+    ]
+
+
 def test_the_archive_dropped_into_the_landing_folder_gives_the_same_files_and_counts(
     clean_platform, real_data, instance
 ):

@@ -62,7 +62,11 @@ judged as (
     {%- endif %}
 ),
 
-anomalies as (
+-- Materialized: computed once. Inlined, the planner may put it on the inner side of a nested loop against
+-- `winners` and re-run the whole anomaly pass for every new row: it estimates `winners` at a row or two
+-- when the staging table's statistics predate the load (autoanalyze not yet run), and an incremental
+-- build of a 744-row file then took 190 s instead of 0.2 s.
+anomalies as materialized (
     -- sqlfluff's grammar has no expression as a window frame offset (`range between x + interval ...`):
     {{ measurements_anomalies('judged', with_context=not rebuild) }}  -- noqa: PRS
 )
