@@ -139,6 +139,12 @@ def test_the_cli_ingest_job_is_the_code_locations():
     assert "staging_quality_checks" in facts["ops"] and any(":True" in c for c in facts["checks"])
 
 
+def _last_line_printed_by(code: str) -> str:
+    """A fresh interpreter's view: modules already imported by this test process do not count."""
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    return out.stdout.strip().splitlines()[-1]
+
+
 def test_the_cli_ingest_path_imports_neither_dbt_nor_great_expectations():
     """What `greenhouse ingest` imports before (and for) a run: no dagster-dbt, dbt, GX or scikit-learn
     (seconds of start-up each; tests/test_ingest.py runs the command through its checks), nor Celery,
@@ -150,8 +156,7 @@ def test_the_cli_ingest_path_imports_neither_dbt_nor_great_expectations():
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'dagster_dbt', 'dbt', 'great_expectations', "
         "'sklearn', 'tsfresh', 'celery', 'dagster_celery'}))"
     )
-    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
-    assert out.stdout.strip().splitlines()[-1] == "[]"
+    assert _last_line_printed_by(code) == "[]"
 
 
 def test_the_loads_arrow_work_imports_no_pandas():
@@ -171,8 +176,7 @@ def test_the_loads_arrow_work_imports_no_pandas():
         "print(profile.aggregates['rows_without_time'], profile.aggregates['first_row_without_time'], "
         "profile.strictly_one_way, 'pandas' in sys.modules)"
     )
-    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
-    assert out.stdout.strip().splitlines()[-1] == "1 3 True False"
+    assert _last_line_printed_by(code) == "1 3 True False"
 
 
 def test_the_cli_ingest_freezes_its_imports_out_of_the_collectors_scans():
@@ -186,5 +190,4 @@ def test_the_cli_ingest_freezes_its_imports_out_of_the_collectors_scans():
         "frozen = cli._ingest(argparse.Namespace(paths=[], json=False))\n"
         "print(frozen > 100_000, gc.isenabled(), len(gc.get_objects()) < frozen / 5)"
     )
-    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
-    assert out.stdout.strip().splitlines()[-1] == "True True True"
+    assert _last_line_printed_by(code) == "True True True"
