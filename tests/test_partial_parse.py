@@ -58,3 +58,23 @@ def test_an_edited_model_is_reparsed_and_another_database_parses_in_full(tmp_pat
     with partial_parse.build_target(other) as folder:
         dbt_parse(project, folder, "db_b")
         assert partial_parse.summary(folder).startswith("dbt parse: full, profile has changed")
+
+
+@pytest.mark.pure
+def test_failed_builds_keep_their_folder_but_only_the_newest_few(tmp_path):
+    """A failed build's folder (its dbt.log) stays for the error to point at, but an automation failing
+    again and again keeps only the newest KEPT_FAILED_BUILDS, and a build still running is never touched."""
+    saved = tmp_path / "target" / "db_a"
+    with partial_parse.build_target(saved) as running:  # a build running beside the failing ones
+        failed = []
+        for attempt in range(partial_parse.KEPT_FAILED_BUILDS + 3):
+            with pytest.raises(RuntimeError), partial_parse.build_target(saved) as folder:
+                (folder / "dbt.log").write_text(f"attempt {attempt}\n", encoding="utf-8")
+                failed.append(folder)
+                raise RuntimeError("dbt build failed")
+            os.utime(folder / partial_parse.FAILED, ns=(attempt * 10**9, attempt * 10**9))
+        assert running.exists()
+    assert not running.exists()  # it succeeded: removed
+    kept = sorted(saved.glob("build-*"))
+    assert kept == sorted(failed[-partial_parse.KEPT_FAILED_BUILDS :])
+    assert all((folder / "dbt.log").exists() for folder in kept)

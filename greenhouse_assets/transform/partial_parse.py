@@ -9,7 +9,8 @@ parse. dbt still checks every file's checksum, the vars, the profile (host, data
 version against it, so an edited model (under `dagster dev`) is re-parsed and a saved parse never
 serves another database. A parse the build refreshed replaces the saved one (atomically: other
 builds may be copying it). The folder is removed after a successful build and kept after a failed
-one, whose error names its `dbt.log`.
+one, whose error names its `dbt.log`; only the newest `KEPT_FAILED_BUILDS` failed ones are kept, so an
+automation failing again and again does not fill the disk with them.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from pathlib import Path
 
 SAVED = "partial_parse.msgpack"
 _PARSE_EVENTS = ("PartialParsingEnabled", "UnableToPartialParse")
+KEPT_FAILED_BUILDS = 5
+FAILED = "FAILED"  # marks a failed build's folder: only those are pruned, never a build still running
 
 
 @contextmanager
@@ -39,10 +42,27 @@ def build_target(database_target: Path) -> Iterator[Path]:
         seeded_at = None
     try:
         yield folder
+    except BaseException:
+        (folder / FAILED).touch()
+        _prune_failed(database_target)
+        raise
     finally:
         if seeded.exists() and seeded.stat().st_mtime_ns != seeded_at:  # dbt wrote it: it parsed something
             os.replace(seeded, saved)
     shutil.rmtree(folder, ignore_errors=True)
+
+
+def _prune_failed(database_target: Path) -> None:
+    """Remove all but the newest `KEPT_FAILED_BUILDS` failed build folders (by when they failed). Never
+    raises: it runs while a build's own error is on its way up, and another failing build may be pruning too."""
+    failed = []
+    for marker in database_target.glob(f"build-*/{FAILED}"):
+        try:
+            failed.append((marker.stat().st_mtime_ns, marker.parent))
+        except OSError:  # pruned by another build meanwhile
+            continue
+    for _failed_at, folder in sorted(failed)[:-KEPT_FAILED_BUILDS]:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def summary(folder: Path) -> str:
